@@ -1,0 +1,24 @@
+/** Why a litestream command failed, judged from its output. */
+export type FailureKind =
+  /** Credentials rejected or missing: retrying will not help. */
+  | 'credentials'
+  /** The bucket does not exist. */
+  | 'no-bucket'
+  /** Network or server trouble that may pass: retry with backoff. */
+  | 'transient'
+  /** Anything else (bad data, bad arguments). */
+  | 'other';
+
+const CREDENTIALS =
+  /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|ExpiredToken|InvalidToken|NoCredentialProviders|no valid providers|status code: 40[13]\b/i;
+const NO_BUCKET = /NoSuchBucket/;
+const TRANSIENT =
+  /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|unexpected EOF|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
+
+/** Classifies a failure from litestream's error text. */
+export function classifyFailure(text: string): FailureKind {
+  if (CREDENTIALS.test(text)) return 'credentials';
+  if (NO_BUCKET.test(text)) return 'no-bucket';
+  if (TRANSIENT.test(text)) return 'transient';
+  return 'other';
+}

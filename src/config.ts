@@ -1,0 +1,476 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { type ConfigIssue, LitestreamConfigError } from './errors.js';
+import { consoleLogger, type Logger, silentLogger } from './logger.js';
+import { Secret } from './secret.js';
+
+/** A database to keep in the replica. */
+export interface DatabaseOptions {
+  /** Path of the SQLite file; a relative path is resolved against `process.cwd()`. */
+  path: string;
+  /**
+   * Where this database lives inside the replica (below `replica.path`).
+   * Defaults to the file's name, e.g. `production.sqlite3`.
+   */
+  replicaPath?: string;
+}
+
+/** An S3 or S3-compatible bucket (AWS, R2, B2, Spaces, MinIO, …). */
+export interface S3ReplicaOptions {
+  type: 's3';
+  /** Bucket name. It must exist already. */
+  bucket: string;
+  /** Endpoint URL for S3-compatible services, e.g. `https://s3.us-west-002.backblazeb2.com`. */
+  endpoint?: string;
+  /** Region. Defaults to `us-east-1`. */
+  region?: string;
+  /** Access key id. Omit both keys to use the AWS default credential chain. */
+  accessKeyId?: string;
+  /** Secret access key. Passed to litestream only through its environment. */
+  secretAccessKey?: string;
+  /** Key prefix inside the bucket under which every database is stored. */
+  path?: string;
+  /** Path-style requests. Litestream defaults to true when `endpoint` is set. */
+  forcePathStyle?: boolean;
+  /** Skip TLS certificate verification (self-signed MinIO only). */
+  skipVerify?: boolean;
+}
+
+/** A directory replica: useful for local development, demos and tests. */
+export interface FileReplicaOptions {
+  type: 'file';
+  /** Directory holding the replicas; a relative path is resolved against `process.cwd()`. */
+  path: string;
+}
+
+/** What `ensureRestored` does when a database is missing. */
+export interface RestorePolicyOptions {
+  /**
+   * How long to keep retrying a replica that cannot be reached (connection refused,
+   * timeouts, 5xx) before failing with `ReplicaUnreachableError`. Default 30 000.
+   */
+  retryForMs?: number;
+  /** A restore attempt that shows no progress for this long is abandoned. Default 60 000. */
+  stallTimeoutMs?: number;
+  /** `PRAGMA integrity_check` (`full`, default), `quick_check` (`quick`) or none (`off`). */
+  integrityCheck?: 'full' | 'quick' | 'off';
+}
+
+/** How a crashed replicator is restarted. */
+export interface SupervisorOptions {
+  /** First restart delay. Default 1 000. */
+  initialBackoffMs?: number;
+  /** Longest restart delay. Default 30 000. */
+  maxBackoffMs?: number;
+  /** A replicator that ran this long without crashing resets the backoff. Default 60 000. */
+  resetAfterMs?: number;
+}
+
+/** Options accepted by {@link defineConfig}. */
+export interface LitestreamOptions {
+  /** Turn everything into a logged no-op when false. Default true. */
+  enabled?: boolean;
+  /** The SQLite files to restore and replicate. */
+  databases: readonly (string | DatabaseOptions)[];
+  /** Where the backups live. Required when enabled. */
+  replica?: S3ReplicaOptions | FileReplicaOptions;
+  /** How often WAL changes are pushed. Go duration, default `10s`. */
+  syncInterval?: string;
+  /** How long snapshots and WAL are kept. Go duration, default `168h` (7 days). */
+  retention?: string;
+  /** How often a full snapshot is taken. Go duration, default `24h`. */
+  snapshotInterval?: string;
+  /** The litestream executable. Default: `LITESTREAM_BINARY_PATH`, then the bundled one. */
+  binaryPath?: string;
+  /** Where log lines go; `false` silences them. Default: info and above to stderr. */
+  logger?: Logger | false;
+  /** How long `stop()` waits for the final sync before killing litestream. Default 30 000. */
+  shutdownTimeoutMs?: number;
+  /** Restore policy for `ensureRestored`. */
+  restore?: RestorePolicyOptions;
+  /** Restart policy for the replicator. */
+  supervisor?: SupervisorOptions;
+}
+
+/** A database after validation: absolute path and its key in the replica. */
+export interface DatabaseConfig {
+  readonly path: string;
+  readonly replicaPath: string;
+}
+
+/** A validated S3 replica; credentials are wrapped so they never print. */
+export interface S3ReplicaConfig {
+  readonly type: 's3';
+  readonly bucket: string;
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  readonly path: string;
+  readonly forcePathStyle: boolean | undefined;
+  readonly skipVerify: boolean;
+  readonly accessKeyId: Secret | undefined;
+  readonly secretAccessKey: Secret | undefined;
+}
+
+/** A validated file replica with an absolute directory. */
+export interface FileReplicaConfig {
+  readonly type: 'file';
+  readonly path: string;
+}
+
+/** The validated, frozen configuration every operation takes. Build it with {@link defineConfig}. */
+export interface LitestreamConfig {
+  readonly enabled: boolean;
+  readonly databases: readonly DatabaseConfig[];
+  /** Undefined only when `enabled` is false. */
+  readonly replica: S3ReplicaConfig | FileReplicaConfig | undefined;
+  readonly syncInterval: string;
+  readonly retention: string;
+  readonly snapshotInterval: string;
+  readonly binaryPath: string | undefined;
+  readonly logger: Logger;
+  readonly shutdownTimeoutMs: number;
+  readonly restore: Readonly<Required<RestorePolicyOptions>>;
+  readonly supervisor: Readonly<Required<SupervisorOptions>>;
+}
+
+/** The seed's defaults. */
+export const DEFAULTS = Object.freeze({
+  syncInterval: '10s',
+  retention: '168h',
+  snapshotInterval: '24h',
+  shutdownTimeoutMs: 30_000,
+  region: 'us-east-1',
+  restore: Object.freeze({ retryForMs: 30_000, stallTimeoutMs: 60_000, integrityCheck: 'full' as const }),
+  supervisor: Object.freeze({ initialBackoffMs: 1_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 }),
+});
+
+const CONFIGS = new WeakSet<LitestreamConfig>();
+
+/** True when `value` was returned by {@link defineConfig}. */
+export function isLitestreamConfig(value: unknown): value is LitestreamConfig {
+  return typeof value === 'object' && value !== null && CONFIGS.has(value as LitestreamConfig);
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const duration = (fallback: string) =>
+  z
+    .string({ error: 'must be a Go duration string such as "10s", "5m" or "168h"' })
+    .default(fallback)
+    .refine((value) => parseDuration(value) !== undefined, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a positive duration: use a number with a unit, e.g. "10s", "5m" or "168h"`,
+    });
+
+const positiveMs = (what: string) =>
+  z
+    .number({ error: `must be a number of milliseconds (${what})` })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .positive({ error: 'must be greater than 0' });
+
+const nonEmpty = (what: string) =>
+  z
+    .string({ error: `must be a string: ${what}` })
+    .trim()
+    .min(1, { error: `must not be empty: ${what}` });
+
+const databaseSchema = z.union(
+  [
+    nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
+    z.object(
+      {
+        path: nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
+        replicaPath: nonEmpty('a key such as "production.sqlite3"').optional(),
+      },
+      { error: 'must be a path string or { path, replicaPath? }' },
+    ),
+  ],
+  { error: 'must be a path string or { path, replicaPath? }' },
+);
+
+const s3Schema = z.object({
+  type: z.literal('s3'),
+  bucket: z
+    .string({ error: 'is required: set the name of an existing S3 bucket' })
+    .trim()
+    .min(1, { error: 'is required: set the name of an existing S3 bucket' })
+    .regex(BUCKET_NAME, {
+      error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
+    }),
+  endpoint: z
+    .string({ error: 'must be a URL such as "https://s3.amazonaws.com"' })
+    .trim()
+    .refine(isHttpUrl, {
+      error: 'must be an http(s) URL with a scheme, e.g. "https://s3.amazonaws.com" or "http://127.0.0.1:9000"',
+    })
+    .optional(),
+  region: nonEmpty('an S3 region such as "us-east-1"').optional(),
+  accessKeyId: nonEmpty('the access key id').optional(),
+  secretAccessKey: nonEmpty('the secret access key').optional(),
+  path: z.string({ error: 'must be a key prefix string such as "myapp"' }).optional(),
+  forcePathStyle: z.boolean({ error: 'must be true or false' }).optional(),
+  skipVerify: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
+const fileSchema = z.object({
+  type: z.literal('file'),
+  path: nonEmpty('a directory for the replica, e.g. "/var/backups/litestream"'),
+});
+
+const replicaSchema = z.discriminatedUnion('type', [s3Schema, fileSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? 'type must be "s3" or "file"'
+      : 'must be { type: "s3", bucket, … } or { type: "file", path }',
+});
+
+const loggerSchema = z.custom<Logger | false>(
+  (value) =>
+    value === false ||
+    (typeof value === 'object' &&
+      value !== null &&
+      ['debug', 'info', 'warn', 'error'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
+  { error: 'must be a pino-compatible logger with debug/info/warn/error methods, or false to silence' },
+);
+
+const optionsSchema = z.object(
+  {
+    enabled: z.boolean({ error: 'must be true or false' }).default(true),
+    databases: z
+      .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
+      .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' }),
+    replica: replicaSchema.optional(),
+    syncInterval: duration(DEFAULTS.syncInterval),
+    retention: duration(DEFAULTS.retention),
+    snapshotInterval: duration(DEFAULTS.snapshotInterval),
+    binaryPath: nonEmpty('the path of a litestream executable').optional(),
+    logger: loggerSchema.optional(),
+    shutdownTimeoutMs: positiveMs('how long stop() waits for the final sync').default(DEFAULTS.shutdownTimeoutMs),
+    restore: z
+      .object(
+        {
+          retryForMs: z
+            .number({ error: 'must be a number of milliseconds' })
+            .int({ error: 'must be a whole number of milliseconds' })
+            .nonnegative({ error: 'must be 0 or more' })
+            .default(DEFAULTS.restore.retryForMs),
+          stallTimeoutMs: positiveMs('how long a restore may show no progress').default(
+            DEFAULTS.restore.stallTimeoutMs,
+          ),
+          integrityCheck: z
+            .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
+            .default(DEFAULTS.restore.integrityCheck),
+        },
+        { error: 'must be an object' },
+      )
+      .strict()
+      .default({ ...DEFAULTS.restore }),
+    supervisor: z
+      .object(
+        {
+          initialBackoffMs: positiveMs('first restart delay').default(DEFAULTS.supervisor.initialBackoffMs),
+          maxBackoffMs: positiveMs('longest restart delay').default(DEFAULTS.supervisor.maxBackoffMs),
+          resetAfterMs: positiveMs('stable run that resets the backoff').default(DEFAULTS.supervisor.resetAfterMs),
+        },
+        { error: 'must be an object' },
+      )
+      .strict()
+      .default({ ...DEFAULTS.supervisor }),
+  },
+  { error: 'options must be an object such as { databases: [...], replica: {...} }' },
+);
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Renames option paths in error messages, so that `configFromEnv` can report
+ * `LITESTREAM_S3_BUCKET` where the option is `replica.bucket`.
+ * @internal
+ */
+export type FieldNames = Readonly<Record<string, string>>;
+
+function fieldName(pathParts: readonly PropertyKey[], names: FieldNames): string {
+  let field = '';
+  for (const part of pathParts) {
+    field += typeof part === 'number' ? `[${part}]` : field === '' ? String(part) : `.${String(part)}`;
+  }
+  if (field === '') return 'options';
+  return names[field] ?? names[field.replace(/\[\d+\]/g, '[]')] ?? field;
+}
+
+/**
+ * Validates options, fills in the seed's defaults, resolves paths against the current
+ * directory, and returns a frozen {@link LitestreamConfig}.
+ *
+ * @throws {@link LitestreamConfigError} listing every invalid field with its fix.
+ *
+ * @example
+ * ```ts
+ * const config = defineConfig({
+ *   databases: ['storage/production.sqlite3', 'storage/production_queue.sqlite3'],
+ *   replica: { type: 's3', bucket: 'my-app-backups', region: 'us-east-1' },
+ * });
+ * ```
+ */
+export function defineConfig(options: LitestreamOptions): LitestreamConfig {
+  return buildConfig(options, {});
+}
+
+/** @internal `defineConfig` with renamed fields, for `configFromEnv`. */
+export function buildConfig(options: unknown, names: FieldNames): LitestreamConfig {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({
+      field: fieldName(issue.path, names),
+      message: issue.message,
+    }));
+    throw new LitestreamConfigError(dedupe(issues));
+  }
+  const data = parsed.data;
+  const issues: ConfigIssue[] = [];
+  const field = (...parts: PropertyKey[]) => fieldName(parts, names);
+
+  const databases = data.databases.map((entry, index) => {
+    const given = typeof entry === 'string' ? { path: entry } : entry;
+    const absolute = path.resolve(given.path);
+    const where = typeof entry === 'string' ? field('databases', index) : field('databases', index, 'path');
+    const problem = databasePathProblem(absolute);
+    if (problem) issues.push({ field: where, message: problem });
+    const replicaPath = normalizeReplicaPath(given.replicaPath ?? path.basename(absolute));
+    if (replicaPath === undefined) {
+      issues.push({
+        field: field('databases', index, 'replicaPath'),
+        message: 'must be a relative key without "..", e.g. "production.sqlite3"',
+      });
+    }
+    return Object.freeze({ path: absolute, replicaPath: replicaPath ?? '' });
+  });
+
+  const seenPaths = new Map<string, number>();
+  const seenKeys = new Map<string, number>();
+  databases.forEach((db, index) => {
+    const samePath = seenPaths.get(db.path);
+    if (samePath !== undefined) {
+      issues.push({
+        field: field('databases', index),
+        message: `duplicates databases[${samePath}] (${db.path}): list each database once — two replicators on one file would corrupt its backup`,
+      });
+    } else {
+      seenPaths.set(db.path, index);
+      const sameKey = seenKeys.get(db.replicaPath);
+      if (sameKey !== undefined && db.replicaPath !== '') {
+        issues.push({
+          field: field('databases', index, 'replicaPath'),
+          message: `"${db.replicaPath}" is also the replica path of databases[${sameKey}]: give one of them a distinct replicaPath`,
+        });
+      } else {
+        seenKeys.set(db.replicaPath, index);
+      }
+    }
+  });
+
+  if (data.enabled && data.replica === undefined) {
+    issues.push({
+      field: field('replica', 'bucket'),
+      message:
+        'is required when replication is enabled: set the name of an existing S3 bucket (or use a { type: "file" } replica)',
+    });
+  }
+
+  let replica: S3ReplicaConfig | FileReplicaConfig | undefined;
+  if (data.replica?.type === 's3') {
+    const s3 = data.replica;
+    if ((s3.accessKeyId === undefined) !== (s3.secretAccessKey === undefined)) {
+      const missing = s3.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey';
+      issues.push({
+        field: field('replica', missing),
+        message: 'is required when the other key is set: give both keys, or neither to use the AWS default credentials',
+      });
+    }
+    const prefix = normalizeReplicaPath(s3.path ?? '', true);
+    if (prefix === undefined) {
+      issues.push({ field: field('replica', 'path'), message: 'must be a key prefix without "..", e.g. "myapp"' });
+    }
+    replica = Object.freeze({
+      type: 's3',
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      region: s3.region ?? DEFAULTS.region,
+      path: prefix ?? '',
+      forcePathStyle: s3.forcePathStyle,
+      skipVerify: s3.skipVerify ?? false,
+      accessKeyId: s3.accessKeyId === undefined ? undefined : new Secret(s3.accessKeyId),
+      secretAccessKey: s3.secretAccessKey === undefined ? undefined : new Secret(s3.secretAccessKey),
+    });
+  } else if (data.replica?.type === 'file') {
+    const dir = path.resolve(data.replica.path);
+    if (databases.some((db) => isInside(dir, db.path))) {
+      issues.push({
+        field: field('replica', 'path'),
+        message: `${dir} holds a database: put the replica in a directory of its own`,
+      });
+    }
+    replica = Object.freeze({ type: 'file', path: dir });
+  }
+
+  if (issues.length > 0) throw new LitestreamConfigError(issues);
+
+  const config: LitestreamConfig = Object.freeze({
+    enabled: data.enabled,
+    databases: Object.freeze(databases),
+    replica,
+    syncInterval: data.syncInterval,
+    retention: data.retention,
+    snapshotInterval: data.snapshotInterval,
+    binaryPath: data.binaryPath === undefined ? undefined : path.resolve(data.binaryPath),
+    logger: data.logger === false ? silentLogger : (data.logger ?? consoleLogger),
+    shutdownTimeoutMs: data.shutdownTimeoutMs,
+    restore: Object.freeze(data.restore),
+    supervisor: Object.freeze(data.supervisor),
+  });
+  CONFIGS.add(config);
+  return config;
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.field}\0${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function databasePathProblem(absolute: string): string | undefined {
+  const stat = statSync(absolute, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) return `${absolute} is a directory: give the path of the SQLite file inside it`;
+  if (stat && !stat.isFile()) return `${absolute} is not a regular file`;
+  const parent = statSync(path.dirname(absolute), { throwIfNoEntry: false });
+  if (parent && !parent.isDirectory()) {
+    return `${path.dirname(absolute)} is a file, not a directory: fix the database path`;
+  }
+  return undefined;
+}
+
+function normalizeReplicaPath(key: string, allowEmpty = false): string | undefined {
+  const trimmed = key.trim().replace(/^\/+|\/+$/g, '');
+  if (trimmed === '') return allowEmpty ? '' : undefined;
+  const normalized = path.posix.normalize(trimmed);
+  if (normalized === '..' || normalized.startsWith('../') || normalized.split('/').includes('..')) return undefined;
+  return normalized;
+}
+
+function isInside(dir: string, file: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}

@@ -1,0 +1,164 @@
+import { buildConfig, type FieldNames, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { LitestreamConfigError } from './errors.js';
+
+/**
+ * The environment variables {@link configFromEnv} reads. The first six are the seed's;
+ * the rest are litestream-node additions.
+ */
+export const ENV = Object.freeze({
+  enabled: 'LITESTREAM_ENABLED',
+  bucket: 'LITESTREAM_S3_BUCKET',
+  endpoint: 'LITESTREAM_S3_ENDPOINT',
+  region: 'LITESTREAM_S3_REGION',
+  accessKeyId: 'LITESTREAM_ACCESS_KEY_ID',
+  secretAccessKey: 'LITESTREAM_SECRET_ACCESS_KEY',
+  /** Comma-separated database paths. */
+  databases: 'LITESTREAM_DATABASES',
+  /** Key prefix inside the bucket. */
+  s3Path: 'LITESTREAM_S3_PATH',
+  forcePathStyle: 'LITESTREAM_S3_FORCE_PATH_STYLE',
+  skipVerify: 'LITESTREAM_S3_SKIP_VERIFY',
+  /** A directory to use as a file replica instead of S3. */
+  fileReplica: 'LITESTREAM_FILE_REPLICA',
+  syncInterval: 'LITESTREAM_SYNC_INTERVAL',
+  retention: 'LITESTREAM_RETENTION',
+  snapshotInterval: 'LITESTREAM_SNAPSHOT_INTERVAL',
+  /** Path of the litestream executable (read by the binary resolver too). */
+  binaryPath: 'LITESTREAM_BINARY_PATH',
+});
+
+const S3_FIELDS: FieldNames = {
+  enabled: ENV.enabled,
+  databases: ENV.databases,
+  'databases[]': ENV.databases,
+  replica: ENV.bucket,
+  'replica.bucket': ENV.bucket,
+  'replica.endpoint': ENV.endpoint,
+  'replica.region': ENV.region,
+  'replica.accessKeyId': ENV.accessKeyId,
+  'replica.secretAccessKey': ENV.secretAccessKey,
+  'replica.path': ENV.s3Path,
+  'replica.forcePathStyle': ENV.forcePathStyle,
+  'replica.skipVerify': ENV.skipVerify,
+  syncInterval: ENV.syncInterval,
+  retention: ENV.retention,
+  snapshotInterval: ENV.snapshotInterval,
+  binaryPath: ENV.binaryPath,
+};
+const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds a config from the seed's environment variables:
+ * `LITESTREAM_ENABLED`, `LITESTREAM_S3_BUCKET`, `LITESTREAM_S3_ENDPOINT`,
+ * `LITESTREAM_S3_REGION`, `LITESTREAM_ACCESS_KEY_ID`, `LITESTREAM_SECRET_ACCESS_KEY`
+ * (plus the optional ones in {@link ENV}). `overrides` win over the environment.
+ *
+ * As in the seed, replication is on only when `LITESTREAM_ENABLED` is `true` or `1`
+ * (case-insensitive); unset means off, and any other value is an error.
+ *
+ * @throws {@link LitestreamConfigError} naming the environment variable to fix.
+ *
+ * @example
+ * ```ts
+ * const config = configFromEnv(process.env, {
+ *   databases: ['storage/production.sqlite3', 'storage/production_queue.sqlite3'],
+ * });
+ * ```
+ */
+export function configFromEnv(env: Env = process.env, overrides: Partial<LitestreamOptions> = {}): LitestreamConfig {
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const problems: { field: string; message: string }[] = [];
+  const bool = (name: string): boolean | undefined => {
+    const value = read(name);
+    if (value === undefined) return undefined;
+    const parsed = parseBoolean(value);
+    if (parsed === undefined)
+      problems.push({ field: name, message: `${JSON.stringify(value)} is not a boolean: use true, false, 1 or 0` });
+    return parsed;
+  };
+
+  const enabled = bool(ENV.enabled) ?? false;
+  const fileReplica = read(ENV.fileReplica);
+  const bucket = read(ENV.bucket);
+  // A bucket present in the environment at all (even blank) is an S3 setup, so report it as such.
+  const replica: LitestreamOptions['replica'] | undefined =
+    fileReplica !== undefined && bucket === undefined
+      ? { type: 'file', path: fileReplica }
+      : bucket !== undefined || enabled
+        ? stripUndefined({
+            type: 's3' as const,
+            bucket: bucket ?? '',
+            endpoint: read(ENV.endpoint),
+            region: read(ENV.region),
+            accessKeyId: read(ENV.accessKeyId),
+            secretAccessKey: read(ENV.secretAccessKey),
+            path: read(ENV.s3Path),
+            forcePathStyle: bool(ENV.forcePathStyle),
+            skipVerify: bool(ENV.skipVerify),
+          })
+        : undefined;
+  if (fileReplica !== undefined && bucket !== undefined) {
+    problems.push({
+      field: ENV.fileReplica,
+      message: `cannot be used together with ${ENV.bucket}: choose one replica`,
+    });
+  }
+
+  const databases = read(ENV.databases)
+    ?.split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+
+  const options = stripUndefined({
+    enabled,
+    databases,
+    replica: enabled || replica?.type === 'file' || bucket !== undefined ? replica : undefined,
+    syncInterval: read(ENV.syncInterval),
+    retention: read(ENV.retention),
+    snapshotInterval: read(ENV.snapshotInterval),
+    binaryPath: read(ENV.binaryPath),
+    ...overrides,
+  });
+  if (options.databases === undefined) {
+    problems.push({
+      field: ENV.databases,
+      message: `is not set: list the SQLite files (comma-separated), or pass { databases: [...] } as overrides`,
+    });
+  }
+
+  const names = replica?.type === 'file' ? FILE_FIELDS : S3_FIELDS;
+  try {
+    const config = buildConfig(options, names);
+    if (problems.length > 0) throw new LitestreamConfigError(problems);
+    return config;
+  } catch (error) {
+    if (error instanceof LitestreamConfigError) {
+      const issues = [...problems, ...error.issues.filter((issue) => !problems.some((p) => p.field === issue.field))];
+      throw new LitestreamConfigError(issues);
+    }
+    throw error;
+  }
+}
+
+/** `true`/`1` → true, `false`/`0` → false (case-insensitive), anything else → undefined. */
+export function parseBoolean(value: string): boolean | undefined {
+  switch (value.trim().toLowerCase()) {
+    case 'true':
+    case '1':
+      return true;
+    case 'false':
+    case '0':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,60 @@
+/**
+ * litestream-node: keep a Node app's SQLite databases in S3 with Litestream.
+ *
+ * ```ts
+ * import { configFromEnv, ensureRestored, startReplication } from 'litestream-node';
+ *
+ * const config = configFromEnv(process.env, {
+ *   databases: ['storage/production.sqlite3', 'storage/production_queue.sqlite3'],
+ * });
+ * await ensureRestored(config);          // restore what is missing, before opening it
+ * const replication = startReplication(); // stream every change to S3
+ * // … run the app …
+ * await replication.stop();               // final sync, then exit
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { BINARY_ENV, type LitestreamBinary, resolveBinary } from './binary.js';
+export {
+  type DatabaseConfig,
+  type DatabaseOptions,
+  DEFAULTS,
+  defineConfig,
+  type FileReplicaConfig,
+  type FileReplicaOptions,
+  isLitestreamConfig,
+  type LitestreamConfig,
+  type LitestreamOptions,
+  type RestorePolicyOptions,
+  type S3ReplicaConfig,
+  type S3ReplicaOptions,
+  type SupervisorOptions,
+} from './config.js';
+export { configFromEnv, ENV } from './env.js';
+export {
+  type ConfigIssue,
+  LitestreamBinaryError,
+  LitestreamConfigError,
+  LitestreamError,
+  type LitestreamErrorOptions,
+  ReplicationError,
+  ReplicaUnreachableError,
+  RestoreError,
+  VerificationError,
+} from './errors.js';
+export { ensureRestored, Litestream, startReplication } from './litestream.js';
+export type { LitestreamLogLine } from './log-lines.js';
+export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export type {
+  Replication,
+  ReplicationEvents,
+  ReplicationState,
+  ReplicationStatus,
+  StopOptions,
+  StopResult,
+} from './replicate.js';
+export type { RestoreOutcome, RestoreResult } from './restore.js';
+export { Secret } from './secret.js';
+export type { DatabaseStatus } from './sync-tracker.js';

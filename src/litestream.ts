@@ -1,0 +1,104 @@
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { ReplicationError } from './errors.js';
+import {
+  idleStatus,
+  NOTHING_TO_STOP,
+  type Replication,
+  type ReplicationStatus,
+  replicate,
+  type StopOptions,
+  type StopResult,
+} from './replicate.js';
+import { type RestoreResult, ensureRestored as restoreDatabases } from './restore.js';
+
+let lastConfig: LitestreamConfig | undefined;
+
+/**
+ * Makes sure every database is in place before the app opens it. See
+ * {@link RestoreResult} for the outcomes. Remembers `config` for {@link startReplication}.
+ *
+ * @throws {@link ReplicaUnreachableError} when the replica cannot be reached (no file is created).
+ * @throws {@link RestoreError} when a restored file fails its integrity check.
+ */
+export function ensureRestored(config: LitestreamConfig): Promise<RestoreResult[]> {
+  lastConfig = config;
+  return restoreDatabases(config);
+}
+
+/**
+ * Starts the supervised replicator. Without an argument it uses the config of the last
+ * {@link ensureRestored} call. Calling it again with the same config returns the
+ * running handle; a config that shares a database with a running one is refused.
+ *
+ * @example
+ * ```ts
+ * const config = configFromEnv(process.env, { databases: ['storage/production.sqlite3'] });
+ * await ensureRestored(config);
+ * const replication = startReplication();
+ * // … serve requests …
+ * await replication.stop();
+ * ```
+ */
+export function startReplication(config: LitestreamConfig | undefined = lastConfig): Replication {
+  if (config === undefined) {
+    throw new ReplicationError(
+      'startReplication() has no config: call ensureRestored(config) first, or pass the config to startReplication(config).',
+    );
+  }
+  return replicate(config);
+}
+
+/**
+ * The same lifecycle as the functions, on an instance — for apps that prefer no module
+ * state, or run several independent configs.
+ *
+ * @example
+ * ```ts
+ * const litestream = new Litestream({ databases: ['data/app.db'], replica: { type: 'file', path: 'backups' } });
+ * await litestream.ensureRestored();
+ * litestream.startReplication();
+ * process.on('SIGTERM', () => litestream.stop());
+ * ```
+ */
+export class Litestream {
+  /** The validated configuration. */
+  readonly config: LitestreamConfig;
+  #replication: Replication | undefined;
+
+  /** @throws {@link LitestreamConfigError} when the options are invalid. */
+  constructor(options: LitestreamOptions | LitestreamConfig) {
+    this.config = isLitestreamConfig(options) ? options : defineConfig(options);
+  }
+
+  /** Restores missing databases; see {@link ensureRestored}. */
+  ensureRestored(): Promise<RestoreResult[]> {
+    return restoreDatabases(this.config);
+  }
+
+  /** Starts replication, or returns the running handle. */
+  startReplication(): Replication {
+    const current = this.#replication;
+    if (current && current.status().state !== 'stopped') return current;
+    this.#replication = replicate(this.config);
+    return this.#replication;
+  }
+
+  /** The running replication, if started. */
+  get replication(): Replication | undefined {
+    return this.#replication;
+  }
+
+  /** Replication status; `state: 'stopped'` before start. */
+  status(): ReplicationStatus {
+    if (this.#replication) return this.#replication.status();
+    return idleStatus(this.config, this.config.enabled ? 'stopped' : 'disabled');
+  }
+
+  /** Stops replication after its final sync; resolves at once when it is not running. */
+  async stop(options?: StopOptions): Promise<StopResult> {
+    if (!this.#replication) {
+      return NOTHING_TO_STOP;
+    }
+    return this.#replication.stop(options);
+  }
+}

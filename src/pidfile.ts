@@ -1,0 +1,106 @@
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { ReplicationError } from './errors.js';
+import type { Logger } from './logger.js';
+import { companionFiles } from './paths.js';
+
+/** What a pidfile beside a database records about the process replicating it. */
+interface PidRecord {
+  /** The Node process that started the replicator. */
+  ownerPid: number;
+  /** The litestream process. */
+  litestreamPid: number;
+}
+
+/**
+ * Makes sure no other litestream replicates `database` before ours starts.
+ *
+ * A replicator whose Node owner died is an orphan: it is stopped (SIGTERM, so it still
+ * finishes its final sync; SIGKILL after `timeoutMs`). A replicator whose owner is
+ * alive belongs to another running app: that is refused, never two on one database.
+ */
+export async function claimDatabase(database: string, timeoutMs: number, logger: Logger): Promise<void> {
+  const record = await readRecord(companionFiles(database).pidfile);
+  if (!record || record.ownerPid === process.pid) return;
+  if (!(await isLitestream(record.litestreamPid))) return;
+  if (isAlive(record.ownerPid)) {
+    throw new ReplicationError(
+      `${database} is already replicated by litestream (pid ${record.litestreamPid}) started by another running process (pid ${record.ownerPid}): stop that app first — two replicators on one database corrupt its backup.`,
+      { database },
+    );
+  }
+  logger.warn(
+    { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
+    'stopping an orphaned litestream left by a process that died',
+  );
+  await terminate(record.litestreamPid, timeoutMs);
+}
+
+/** Records that this process's litestream (`litestreamPid`) replicates `database`. */
+export async function writeRecord(database: string, litestreamPid: number): Promise<void> {
+  const file = companionFiles(database).pidfile;
+  const record: PidRecord = { ownerPid: process.pid, litestreamPid };
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+  await rename(temp, file);
+}
+
+/** Removes the pidfile if it is still ours. */
+export async function releaseRecord(database: string): Promise<void> {
+  const file = companionFiles(database).pidfile;
+  const record = await readRecord(file);
+  if (record?.ownerPid === process.pid) await unlink(file).catch(() => {});
+}
+
+async function readRecord(file: string): Promise<PidRecord | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<PidRecord>;
+    if (Number.isInteger(parsed.ownerPid) && Number.isInteger(parsed.litestreamPid)) return parsed as PidRecord;
+  } catch {
+    // Missing or torn: nothing to claim from.
+  }
+  return undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Guards against pid reuse: only a live `litestream replicate` process counts. */
+async function isLitestream(pid: number): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  const result = await execa('ps', ['-o', 'args=', '-p', String(pid)], { reject: false, stdin: 'ignore' });
+  const args = String(result.stdout);
+  return result.exitCode === 0 && /litestream/.test(args) && /\breplicate\b/.test(args);
+}
+
+async function terminate(pid: number, timeoutMs: number): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // Already gone.
+    }
+  };
+  // Polls with ps, not kill(0): an unreaped zombie still answers kill(0).
+  const waitGone = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (!(await isLitestream(pid))) return true;
+      await sleep(100);
+    }
+    return false;
+  };
+  signal('SIGTERM');
+  if (await waitGone(timeoutMs)) return;
+  signal('SIGKILL');
+  if (!(await waitGone(5_000))) {
+    throw new ReplicationError(`could not stop the orphaned litestream (pid ${pid}): kill it by hand.`);
+  }
+}

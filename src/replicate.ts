@@ -1,0 +1,423 @@
+import { EventEmitter } from 'node:events';
+import { resolveBinary } from './binary.js';
+import type { LitestreamConfig } from './config.js';
+import { ReplicationError } from './errors.js';
+import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
+import { childLogger, type Logger } from './logger.js';
+import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
+import { type ConfigFile, childEnv, writeConfigFile } from './render.js';
+import { redact } from './secret.js';
+import { type LitestreamProcess, spawnLitestream } from './spawn.js';
+import { type DatabaseStatus, isBenign, type SyncEvent, SyncTracker } from './sync-tracker.js';
+
+/** Lifecycle state of a {@link Replication}. */
+export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+/** A point-in-time view of replication. */
+export interface ReplicationStatus {
+  readonly state: ReplicationState;
+  /** True while running and no database reports an error. */
+  readonly healthy: boolean;
+  /** The current litestream process id. */
+  readonly pid: number | undefined;
+  /** How many times a crashed litestream was restarted. */
+  readonly restarts: number;
+  readonly startedAt: Date | undefined;
+  readonly databases: readonly DatabaseStatus[];
+}
+
+/** How {@link Replication.stop} ended. */
+export interface StopResult {
+  /** Litestream exited by itself after its final sync, with no error logged. */
+  readonly clean: boolean;
+  /** Litestream did not finish within the timeout and was killed: the final sync may be incomplete. */
+  readonly killed: boolean;
+  readonly exitCode: number | undefined;
+  /** Errors litestream logged while shutting down (redacted). */
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+}
+
+/** Options for {@link Replication.stop}. */
+export interface StopOptions {
+  /** How long to wait for the final sync before SIGKILL. Default: `shutdownTimeoutMs` of the config. */
+  timeoutMs?: number;
+}
+
+/** Events a {@link Replication} emits. */
+export interface ReplicationEvents {
+  /** Every litestream log line, parsed and redacted. */
+  log: [LitestreamLogLine];
+  /** A database's replica caught up. */
+  sync: [{ db: string; generation: string | undefined; position: string | undefined }];
+  /** Litestream reported an error for a database (it keeps retrying by itself). */
+  replicaError: [{ db: string; message: string }];
+  /** Every database has synced once: same moment `ready` resolves. */
+  ready: [];
+  /** Litestream exited unexpectedly and will be restarted after `delayMs`. */
+  restart: [{ exitCode: number | undefined; signal: string | undefined; delayMs: number; restarts: number }];
+  /** A litestream process started. */
+  spawn: [{ pid: number | undefined }];
+  /** Replication stopped for good. */
+  stopped: [StopResult];
+}
+
+/**
+ * A supervised `litestream replicate`. Returned by `startReplication`.
+ *
+ * Litestream runs with JSON debug logs, which are parsed for per-database status and
+ * forwarded to the config's logger. A crashed litestream is restarted with exponential
+ * backoff and jitter. If this Node process dies, litestream exits within about a second
+ * (its next log write fails), and the next start stops any orphan it finds.
+ */
+export interface Replication extends EventEmitter<ReplicationEvents> {
+  /**
+   * Resolves once every database has been synced to the replica at least once, so a
+   * stop from then on cannot lose writes. Rejects if replication stops first.
+   */
+  readonly ready: Promise<void>;
+  /** Current state, per database. */
+  status(): ReplicationStatus;
+  /**
+   * Sends SIGTERM once, waits for litestream's final sync, and SIGKILLs only after the
+   * timeout. A stop right after start first waits (within the timeout) until litestream
+   * has opened every database, because before that a SIGTERM skips the final sync.
+   */
+  stop(options?: StopOptions): Promise<StopResult>;
+}
+
+const LEVELS: Readonly<Record<string, 'debug' | 'info' | 'warn' | 'error'>> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+};
+
+class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
+  readonly ready: Promise<void>;
+  readonly #config: LitestreamConfig;
+  readonly #logger: Logger;
+  readonly #tracker: SyncTracker;
+  readonly #secrets;
+  readonly #onStopped: () => void;
+  #state: ReplicationState = 'starting';
+  #child: LitestreamProcess | undefined;
+  #childStartedAt = 0;
+  #configFile: ConfigFile | undefined;
+  #binary: string | undefined;
+  #restarts = 0;
+  #backoffAttempt = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #startedAt: Date | undefined;
+  #stopping: Promise<StopResult> | undefined;
+  #shutdownErrors: string[] = [];
+  #resolveReady!: () => void;
+  #rejectReady!: (error: Error) => void;
+  #initializedWaiters: (() => void)[] = [];
+  #exitWaiters: (() => void)[] = [];
+
+  constructor(config: LitestreamConfig, onStopped: () => void) {
+    super();
+    this.#config = config;
+    this.#onStopped = onStopped;
+    this.#logger = childLogger(config.logger, { component: 'replicate' });
+    this.#tracker = new SyncTracker(config.databases.map((db) => db.path));
+    this.#secrets = config.replica?.type === 's3' ? [config.replica.accessKeyId, config.replica.secretAccessKey] : [];
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // Callers who never await `ready` must not get an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  status(): ReplicationStatus {
+    const databases = this.#tracker.snapshot();
+    return Object.freeze({
+      state: this.#state,
+      healthy: this.#state === 'running' && databases.every((db) => db.lastError === undefined),
+      pid: this.#child?.pid,
+      restarts: this.#restarts,
+      startedAt: this.#startedAt,
+      databases,
+    });
+  }
+
+  /** Resolves when the first litestream process is running (or start failed). */
+  #starting: Promise<void> = Promise.resolve();
+
+  start(): void {
+    this.#starting = this.#start();
+  }
+
+  async #start(): Promise<void> {
+    try {
+      this.#binary = (await resolveBinary(this.#config.binaryPath)).path;
+      for (const db of this.#config.databases) {
+        await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger);
+      }
+      this.#configFile = await writeConfigFile(this.#config);
+      this.#startedAt = new Date();
+      await this.#spawn();
+    } catch (error) {
+      this.#state = 'stopped';
+      await this.#configFile?.dispose();
+      this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
+      this.#readySettled = true;
+      this.#rejectReady(error as Error);
+      this.#onStopped();
+    }
+  }
+
+  async #spawn(): Promise<void> {
+    const configFile = this.#configFile as ConfigFile;
+    const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
+    const child = spawnLitestream(this.#binary as string, args, childEnv(this.#config));
+    this.#child = child;
+    this.#childStartedAt = Date.now();
+    this.#tracker.restarted();
+    this.#state = 'running';
+    const onLine = (raw: string) => this.#onLine(raw);
+    const stdout = lineSplitter(onLine);
+    const stderr = lineSplitter(onLine);
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    void child.then((result) => {
+      stdout.end();
+      stderr.end();
+      this.#onExit(child, result.exitCode, result.signal);
+    });
+    this.#logger.info({ pid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
+    this.emit('spawn', { pid: child.pid });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      await Promise.all(this.#config.databases.map((db) => writeRecord(db.path, pid))).catch((error: unknown) => {
+        this.#logger.warn({ error: String(error) }, 'could not write the replicator pidfile');
+      });
+    }
+  }
+
+  #onLine(raw: string): void {
+    // Shadow-WAL copy lines come per page at high write rates and carry nothing we use.
+    if (raw.includes('"msg":"copy-shadow')) return;
+    const parsed = parseLogLine(redact(raw, this.#secrets));
+    if (!parsed) return;
+    const event = this.#tracker.apply(parsed);
+    this.#forward(parsed);
+    this.emit('log', parsed);
+    if (this.#state === 'stopping' && parsed.level === 'error' && !isBenign(parsed)) {
+      this.#shutdownErrors.push(describe(parsed));
+    }
+    if (event) this.#onSyncEvent(event);
+  }
+
+  #forward(line: LitestreamLogLine): void {
+    const level = isBenign(line) ? 'debug' : (LEVELS[line.level] ?? 'info');
+    const fields: Record<string, unknown> = { ...line.fields };
+    if (line.db !== undefined) fields.db = line.db;
+    this.#logger[level](fields, line.msg);
+  }
+
+  #onSyncEvent(event: SyncEvent): void {
+    switch (event.kind) {
+      case 'initialized':
+        if (this.#tracker.allInitialized()) for (const wake of this.#initializedWaiters.splice(0)) wake();
+        break;
+      case 'synced':
+        this.emit('sync', { db: event.db, generation: event.generation, position: event.position });
+        if (this.#tracker.allSynced() && !this.#readySettled) {
+          this.#readySettled = true;
+          this.#resolveReady();
+          this.#logger.info({}, 'every database is synced to the replica');
+          this.emit('ready');
+        }
+        break;
+      case 'error':
+        this.emit('replicaError', { db: event.db, message: event.message });
+        break;
+    }
+  }
+
+  #readySettled = false;
+
+  #onExit(child: LitestreamProcess, exitCode: number | undefined, signal: string | undefined): void {
+    if (child !== this.#child) return;
+    this.#child = undefined;
+    for (const wake of this.#exitWaiters.splice(0)) wake();
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+
+    // A litestream that ran long enough was healthy: its crash starts the backoff over.
+    if (Date.now() - this.#childStartedAt >= this.#config.supervisor.resetAfterMs) this.#backoffAttempt = 0;
+    const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
+    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#backoffAttempt);
+    const delayMs = Math.round(ceiling * (0.5 + Math.random() / 2));
+    this.#backoffAttempt++;
+    this.#restarts++;
+    this.#state = 'restarting';
+    this.#logger.error(
+      { exitCode, signal, restartInMs: delayMs, restarts: this.#restarts },
+      'litestream exited unexpectedly; restarting',
+    );
+    this.emit('restart', { exitCode, signal, delayMs, restarts: this.#restarts });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#state !== 'restarting') return;
+      this.#spawn().catch((error: unknown) => {
+        this.#logger.error({ error: String(error) }, 'could not restart litestream');
+      });
+    }, delayMs);
+  }
+
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    this.#stopping ??= this.#stop(options.timeoutMs ?? this.#config.shutdownTimeoutMs);
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<StopResult> {
+    const startedAt = Date.now();
+    await this.#starting;
+    const deadline = startedAt + timeoutMs;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopping';
+    let killed = false;
+    let exitCode: number | undefined;
+    const child = this.#child;
+    if (child && wasRunning) {
+      // Before litestream opens a database, SIGTERM skips its final sync.
+      await this.#waitFor(this.#initializedWaiters, () => this.#tracker.allInitialized(), deadline);
+      const exited = new Promise<void>((resolve) => this.#exitWaiters.push(resolve));
+      child.kill('SIGTERM');
+      const timer = new Promise<'timeout'>((resolve) => {
+        const handle = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+        void exited.then(() => clearTimeout(handle));
+      });
+      if ((await Promise.race([exited, timer])) === 'timeout') {
+        killed = true;
+        this.#logger.error(
+          { pid: child.pid, timeoutMs },
+          'litestream did not finish its final sync in time; killing it',
+        );
+        child.kill('SIGKILL');
+        await exited;
+      }
+      exitCode = (await child).exitCode;
+    }
+    this.#state = 'stopped';
+    await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
+    await this.#configFile?.dispose();
+    if (!this.#readySettled) {
+      this.#readySettled = true;
+      this.#rejectReady(new ReplicationError('replication stopped before every database was synced'));
+    }
+    const result: StopResult = Object.freeze({
+      clean: !killed && (exitCode === 0 || exitCode === undefined) && this.#shutdownErrors.length === 0,
+      killed,
+      exitCode,
+      errors: Object.freeze([...this.#shutdownErrors]),
+      durationMs: Date.now() - startedAt,
+    });
+    if (result.clean) this.#logger.info({ durationMs: result.durationMs }, 'litestream stopped after its final sync');
+    else this.#logger.error({ ...result }, 'litestream stopped, but its final sync may be incomplete');
+    this.#onStopped();
+    this.emit('stopped', result);
+    return result;
+  }
+
+  async #waitFor(waiters: (() => void)[], done: () => boolean, deadline: number): Promise<void> {
+    if (done() || !this.#child) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      waiters.push(wake);
+      this.#exitWaiters.push(wake);
+    });
+  }
+}
+
+function describe(line: LitestreamLogLine): string {
+  const error = line.fields.error;
+  const where = line.db ? ` (${line.db})` : '';
+  return typeof error === 'string' ? `${line.msg}${where}: ${error}` : `${line.msg}${where}`;
+}
+
+/** The status of replication that is not running. @internal */
+export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stopped'): ReplicationStatus {
+  return Object.freeze({
+    state,
+    healthy: state === 'disabled',
+    pid: undefined,
+    restarts: 0,
+    startedAt: undefined,
+    databases: config.databases.map((db) =>
+      Object.freeze({
+        path: db.path,
+        initialized: false,
+        synced: false,
+        generation: undefined,
+        lastSyncAt: undefined,
+        lastError: undefined,
+      }),
+    ),
+  });
+}
+
+/** What `stop()` returns when nothing was running. @internal */
+export const NOTHING_TO_STOP: StopResult = Object.freeze({
+  clean: true,
+  killed: false,
+  exitCode: undefined,
+  errors: Object.freeze([]),
+  durationMs: 0,
+});
+
+/** A handle for a disabled config: nothing runs. */
+class DisabledReplication extends EventEmitter<ReplicationEvents> implements Replication {
+  readonly ready = Promise.resolve();
+  readonly #config: LitestreamConfig;
+
+  constructor(config: LitestreamConfig) {
+    super();
+    this.#config = config;
+    config.logger.info({ component: 'replicate' }, 'litestream is disabled; not replicating');
+  }
+
+  status(): ReplicationStatus {
+    return idleStatus(this.#config, 'disabled');
+  }
+
+  stop(): Promise<StopResult> {
+    return Promise.resolve(NOTHING_TO_STOP);
+  }
+}
+
+const running = new Map<string, { config: LitestreamConfig; replication: Replication }>();
+
+/**
+ * Starts a supervised replicator for a config (see {@link Replication}). Calling it again
+ * with the same config returns the running handle; a different config that shares a
+ * database is refused, so there are never two replicators on one database.
+ * @internal the public entry is `startReplication` in litestream.ts.
+ */
+export function replicate(config: LitestreamConfig): Replication {
+  if (!config.enabled) return new DisabledReplication(config);
+  for (const db of config.databases) {
+    const existing = running.get(db.path);
+    if (!existing) continue;
+    if (existing.config === config) return existing.replication;
+    throw new ReplicationError(
+      `${db.path} is already being replicated by this process with another config: stop that replication first, or reuse its handle.`,
+      { database: db.path },
+    );
+  }
+  const supervisor = new Supervisor(config, () => {
+    for (const db of config.databases) if (running.get(db.path)?.replication === supervisor) running.delete(db.path);
+  });
+  for (const db of config.databases) running.set(db.path, { config, replication: supervisor });
+  supervisor.start();
+  return supervisor;
+}

@@ -1,0 +1,91 @@
+import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
+import { spawnLitestream } from './spawn.js';
+
+/** What a finished litestream command printed. */
+export interface CommandResult {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  /** Every stdout/stderr line, in order, parsed. */
+  readonly lines: readonly LitestreamLogLine[];
+  /** The raw stdout (listing commands print tables there). */
+  readonly stdout: string;
+  /** True when the command was killed for showing no progress. */
+  readonly stalled: boolean;
+}
+
+/** Options for {@link runCommand}. */
+export interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  /** Kill the command when neither output nor `progress()` changed for this long. */
+  stallTimeoutMs: number;
+  /** Extra progress signal, e.g. the size of the file being written. */
+  progress?: () => Promise<number>;
+  onLine?: (line: LitestreamLogLine) => void;
+}
+
+/** Runs a short-lived litestream command to completion and collects its output. */
+export async function runCommand(binary: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
+  const child = spawnLitestream(binary, args, options.env);
+  const lines: LitestreamLogLine[] = [];
+  let stdout = '';
+  let lastActivity = Date.now();
+  const collect = (line: string) => {
+    lastActivity = Date.now();
+    const parsed = parseLogLine(line);
+    if (!parsed) return;
+    lines.push(parsed);
+    options.onLine?.(parsed);
+  };
+  const out = lineSplitter((line) => {
+    stdout += `${line}\n`;
+    collect(line);
+  });
+  const err = lineSplitter(collect);
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+
+  let stalled = false;
+  let lastProgress = -1;
+  const watchdog = setInterval(
+    () => {
+      void (async () => {
+        const progress = options.progress ? await options.progress().catch(() => -1) : -1;
+        if (progress !== lastProgress) {
+          lastProgress = progress;
+          lastActivity = Date.now();
+        }
+        if (Date.now() - lastActivity > options.stallTimeoutMs && !stalled) {
+          stalled = true;
+          child.kill('SIGKILL');
+        }
+      })();
+    },
+    Math.min(1000, Math.max(50, options.stallTimeoutMs / 4)),
+  );
+  try {
+    const result = await child;
+    out.end();
+    err.end();
+    return {
+      exitCode: result.exitCode,
+      signal: result.signal,
+      lines,
+      stdout,
+      stalled,
+    };
+  } finally {
+    clearInterval(watchdog);
+  }
+}
+
+/** The text of the error lines of a command, for classification and error detail. */
+export function errorOutput(result: CommandResult): string {
+  const errors = result.lines.filter((line) => line.level === 'error' || line.level === 'warn');
+  const chosen = errors.length > 0 ? errors : result.lines.slice(-5);
+  return chosen
+    .map((line) => {
+      const error = line.fields.error;
+      return typeof error === 'string' ? `${line.msg}: ${error}` : line.msg;
+    })
+    .join('\n');
+}

@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defineConfig, ensureRestored, startReplication } from '../src/index.js';
+import { spawnEvents } from '../src/spawn.js';
+import {
+  captureLogger,
+  deleteDatabase,
+  integrity,
+  litestreamChildren,
+  readIds,
+  tempDir,
+  testConfig,
+  track,
+  writeRows,
+} from './support/fixtures.js';
+
+describe('round trip through a real S3 server', () => {
+  it('restores every row of both databases after the local files are lost', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const [main, queue] = config.databases.map((db) => db.path) as [string, string];
+
+    // First boot: nothing local, nothing in the bucket.
+    const firstBoot = await ensureRestored(config);
+    expect(firstBoot.map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
+    expect(existsSync(main)).toBe(false);
+
+    const mainIds = writeRows(main, 'orders', 500);
+    const queueIds = writeRows(queue, 'jobs', 200);
+    const replication = track(startReplication());
+    await replication.ready;
+    // Written after the first sync, so they reach S3 only by the sync loop or the final sync.
+    mainIds.push(...writeRows(main, 'orders-late', 50));
+    const stopped = await replication.stop();
+    expect(stopped, JSON.stringify(stopped)).toMatchObject({ clean: true, killed: false });
+    expect(litestreamChildren()).toEqual([]);
+
+    // A new container: the files are gone.
+    deleteDatabase(main);
+    deleteDatabase(queue);
+    const results = await ensureRestored(config);
+    expect(results.map((r) => [r.path, r.outcome])).toEqual([
+      [main, 'restored'],
+      [queue, 'restored'],
+    ]);
+    for (const result of results) {
+      expect(result.generation).toMatch(/^[0-9a-f]{16}$/);
+      expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    // No restore leftovers beside the databases (checked before anything opens them).
+    expect(readdirSync(dir).sort()).toEqual(['production.sqlite3', 'production_queue.sqlite3']);
+    expect(readIds(main)).toEqual(mainIds);
+    expect(readIds(queue)).toEqual(queueIds);
+    expect(integrity(main)).toBe('ok');
+    expect(integrity(queue)).toBe('ok');
+  });
+
+  it('reports exists for databases that are present, without starting a process', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'local', 3);
+    const spawned: unknown[] = [];
+    const onSpawn = (event: unknown) => spawned.push(event);
+    spawnEvents.on('spawn', onSpawn);
+    try {
+      const results = await ensureRestored(config);
+      expect(results.map((r) => r.outcome)).toEqual(['exists', 'exists']);
+    } finally {
+      spawnEvents.off('spawn', onSpawn);
+    }
+    expect(spawned).toEqual([]);
+  });
+
+  it('shares one restore between concurrent calls', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'seed', 10);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    await replication.stop();
+    for (const db of config.databases) deleteDatabase(db.path);
+
+    const restores: unknown[] = [];
+    const onSpawn = (event: { command: string }) => {
+      if (event.command === 'restore') restores.push(event);
+    };
+    spawnEvents.on('spawn', onSpawn);
+    try {
+      const [a, b] = await Promise.all([ensureRestored(config), ensureRestored(config)]);
+      expect(a).toEqual(b);
+      expect(a.map((r) => r.outcome)).toEqual(['restored', 'restored']);
+    } finally {
+      spawnEvents.off('spawn', onSpawn);
+    }
+    expect(restores).toHaveLength(2);
+  });
+
+  it('round-trips through a file replica', async () => {
+    const dir = tempDir();
+    const logger = captureLogger();
+    const config = defineConfig({
+      databases: [path.join(dir, 'data', 'app.db')],
+      replica: { type: 'file', path: path.join(dir, 'replica') },
+      syncInterval: '1s',
+      logger,
+    });
+    const db = config.databases[0]?.path as string;
+    mkdirSync(path.dirname(db));
+    expect((await ensureRestored(config))[0]?.outcome).toBe('no-backup');
+    const ids = writeRows(db, 'file', 100);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    ids.push(...writeRows(db, 'file-late', 5));
+    expect((await replication.stop()).clean).toBe(true);
+
+    deleteDatabase(db);
+    const [result] = await ensureRestored(config);
+    expect(result?.outcome).toBe('restored');
+    expect(readIds(db)).toEqual(ids);
+    expect(integrity(db)).toBe('ok');
+  });
+});

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, inject } from 'vitest';
+import { defineConfig, type LitestreamOptions, type Logger, type Replication } from '../../src/index.js';
+
+/** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
+export function captureLogger(): Logger & {
+  lines: { level: string; fields: object; message?: string }[];
+  text(): string;
+} {
+  const lines: { level: string; fields: object; message?: string }[] = [];
+  const at =
+    (level: string) =>
+    (fields: object, message?: string): void => {
+      lines.push({ level, fields, message });
+    };
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    text: () => lines.map((line) => `${line.level} ${line.message ?? ''} ${JSON.stringify(line.fields)}`).join('\n'),
+  };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+/** Runs after the current test, even when it fails (latest first). */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+
+afterEach(async () => {
+  const errors: unknown[] = [];
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  // Whatever a test started, its litestream children must be gone now.
+  for (const pid of litestreamChildren()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  if (errors.length > 0) throw errors[0];
+});
+
+/** A fresh temp directory, removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lsnode-test-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The pids of live litestream processes whose parent is this test process. */
+export function litestreamChildren(parent = process.pid): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Format: pid (comm) state ppid …; comm may contain spaces, so split after ')'.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (comm === 'litestream' && Number(ppid) === parent && state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** True when a process with this pid exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The test S3 server with a prefix of its own, so every test starts from an empty replica. */
+export function s3Replica(overrides: Record<string, unknown> = {}) {
+  const s3 = inject('s3');
+  return {
+    type: 's3' as const,
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    path: `test-${randomUUID()}`,
+    ...overrides,
+  };
+}
+
+/** A config for the test server, fast intervals, and a capturing logger. */
+export function testConfig(dir: string, options: Partial<LitestreamOptions> = {}) {
+  const logger = captureLogger();
+  const config = defineConfig({
+    databases: [path.join(dir, 'production.sqlite3'), path.join(dir, 'production_queue.sqlite3')],
+    replica: s3Replica(),
+    syncInterval: '1s',
+    logger,
+    shutdownTimeoutMs: 20_000,
+    restore: { retryForMs: 2_000, stallTimeoutMs: 20_000 },
+    supervisor: { initialBackoffMs: 200, maxBackoffMs: 1_000, resetAfterMs: 60_000 },
+    ...options,
+  });
+  return { config, logger };
+}
+
+/** Stops a replication after the test whatever happens. */
+export function track(replication: Replication): Replication {
+  onCleanup(async () => {
+    await replication.stop({ timeoutMs: 10_000 });
+  });
+  return replication;
+}
+
+/** Opens a database the way the README tells apps to. */
+export function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/** Creates `items` if needed and inserts `count` rows labelled `label`; returns their ids. */
+export function writeRows(file: string, label: string, count: number): number[] {
+  const db = openDatabase(file);
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
+    const insert = db.prepare('INSERT INTO items (label, body) VALUES (?, ?)');
+    const ids: number[] = [];
+    db.transaction(() => {
+      for (let i = 0; i < count; i++)
+        ids.push(Number(insert.run(label, `${label}-${i}-${'x'.repeat(64)}`).lastInsertRowid));
+    })();
+    return ids;
+  } finally {
+    db.close();
+  }
+}
+
+/** The ids of rows labelled `label`, read-only. */
+export function readIds(file: string, label?: string): number[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const rows = (
+      label === undefined
+        ? db.prepare('SELECT id FROM items ORDER BY id').all()
+        : db.prepare('SELECT id FROM items WHERE label = ? ORDER BY id').all(label)
+    ) as { id: number }[];
+    return rows.map((row) => row.id);
+  } finally {
+    db.close();
+  }
+}
+
+/** `PRAGMA integrity_check` of a file. */
+export function integrity(file: string): string {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return String(db.pragma('integrity_check', { simple: true }));
+  } finally {
+    db.close();
+  }
+}
+
+/** Removes a database and everything SQLite and Litestream keep beside it, as a new container would lack them. */
+export function deleteDatabase(file: string): void {
+  const dir = path.dirname(file);
+  const name = path.basename(file);
+  for (const entry of readdirSync(dir)) {
+    if (entry === name || entry.startsWith(`${name}-`) || entry.startsWith(`.${name}`)) {
+      rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+/** A loopback port with nothing listening on it (connection refused). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
