@@ -195,7 +195,7 @@ const s3Schema = z.object({
   bucket: z
     .string({ error: 'is required: set the name of an existing S3 bucket' })
     .trim()
-    .min(1, { error: 'is required: set the name of an existing S3 bucket' })
+    .min(1, { error: 'is required: set the name of an existing S3 bucket', abort: true })
     .regex(BUCKET_NAME, {
       error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
     }),
@@ -451,15 +451,27 @@ function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
   });
 }
 
+function statOrUndefined(file: string) {
+  try {
+    return statSync(file, { throwIfNoEntry: false });
+  } catch {
+    // ENOTDIR and friends: something on the way is not a directory; the parent check says so.
+    return undefined;
+  }
+}
+
 function databasePathProblem(absolute: string): string | undefined {
-  const stat = statSync(absolute, { throwIfNoEntry: false });
+  const parentDir = path.dirname(absolute);
+  const stat = statOrUndefined(absolute);
   if (stat?.isDirectory()) return `${absolute} is a directory: give the path of the SQLite file inside it`;
   if (stat && !stat.isFile()) return `${absolute} is not a regular file`;
-  const parent = statSync(path.dirname(absolute), { throwIfNoEntry: false });
-  if (parent && !parent.isDirectory()) {
-    return `${path.dirname(absolute)} is a file, not a directory: fix the database path`;
+  let ancestor = parentDir;
+  for (;;) {
+    const parent = statOrUndefined(ancestor);
+    if (parent && !parent.isDirectory()) return `${ancestor} is a file, not a directory: fix the database path`;
+    if (parent || path.dirname(ancestor) === ancestor) return undefined;
+    ancestor = path.dirname(ancestor);
   }
-  return undefined;
 }
 
 function normalizeReplicaPath(key: string, allowEmpty = false): string | undefined {

@@ -1,0 +1,358 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from '../src/duration.js';
+import {
+  configFromEnv,
+  DEFAULTS,
+  defineConfig,
+  type LitestreamConfigError,
+  type LitestreamOptions,
+} from '../src/index.js';
+import { renderYaml } from '../src/render.js';
+import { tempDir } from './support/fixtures.js';
+
+const s3 = { type: 's3' as const, bucket: 'my-bucket' };
+
+function configError(run: () => unknown): LitestreamConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect((error as Error).name).toBe('LitestreamConfigError');
+    return error as LitestreamConfigError;
+  }
+  throw new Error('expected a LitestreamConfigError');
+}
+
+describe('defineConfig', () => {
+  it("fills in the seed's defaults and resolves paths against the cwd", () => {
+    const config = defineConfig({
+      databases: ['storage/production.sqlite3', 'storage/production_queue.sqlite3'],
+      replica: s3,
+    });
+    expect(config.enabled).toBe(true);
+    expect(config.syncInterval).toBe('10s');
+    expect(config.retention).toBe('168h');
+    expect(config.snapshotInterval).toBe('24h');
+    expect(config.shutdownTimeoutMs).toBe(DEFAULTS.shutdownTimeoutMs);
+    expect(config.databases).toEqual([
+      { path: path.resolve('storage/production.sqlite3'), replicaPath: 'production.sqlite3' },
+      { path: path.resolve('storage/production_queue.sqlite3'), replicaPath: 'production_queue.sqlite3' },
+    ]);
+    expect(config.replica).toMatchObject({ type: 's3', bucket: 'my-bucket', region: 'us-east-1', path: '' });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.databases[0])).toBe(true);
+  });
+
+  it('never prints credentials, however the config is logged', () => {
+    const secret = 'super-secret-value-123';
+    const config = defineConfig({
+      databases: ['a.db'],
+      replica: { ...s3, accessKeyId: 'AKIAEXAMPLE', secretAccessKey: secret },
+    });
+    expect(JSON.stringify(config)).not.toContain(secret);
+    expect(inspect(config, { depth: 10 })).not.toContain(secret);
+    expect(String(config.replica?.type === 's3' && config.replica.secretAccessKey)).not.toContain(secret);
+    expect(renderYaml(config)).not.toContain(secret);
+    expect(renderYaml(config)).not.toContain('AKIAEXAMPLE');
+  });
+
+  const dir = tempDir;
+  const cases: [string, () => unknown, string, RegExp][] = [
+    ['no options at all', () => defineConfig(undefined as unknown as LitestreamOptions), 'options', /object/],
+    ['databases missing', () => defineConfig({ replica: s3 } as LitestreamOptions), 'databases', /list/],
+    ['databases empty', () => defineConfig({ databases: [], replica: s3 }), 'databases', /at least one/],
+    ['a blank database path', () => defineConfig({ databases: ['  '], replica: s3 }), 'databases[0]', /path/],
+    [
+      'a database that is a number',
+      () => defineConfig({ databases: [42 as unknown as string], replica: s3 }),
+      'databases[0]',
+      /path/,
+    ],
+    ['replica missing while enabled', () => defineConfig({ databases: ['a.db'] }), 'replica.bucket', /required/],
+    [
+      'an empty bucket',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, bucket: '' } }),
+      'replica.bucket',
+      /required/,
+    ],
+    [
+      'an invalid bucket name',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, bucket: 'My_Bucket' } }),
+      'replica.bucket',
+      /valid bucket name/,
+    ],
+    [
+      'an endpoint without a scheme',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, endpoint: 's3.amazonaws.com' } }),
+      'replica.endpoint',
+      /scheme/,
+    ],
+    [
+      'an ftp endpoint',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, endpoint: 'ftp://host' } }),
+      'replica.endpoint',
+      /http/,
+    ],
+    [
+      'a secret without a key id',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, secretAccessKey: 'x' } }),
+      'replica.accessKeyId',
+      /both keys/,
+    ],
+    [
+      'a key id without a secret',
+      () => defineConfig({ databases: ['a.db'], replica: { ...s3, accessKeyId: 'x' } }),
+      'replica.secretAccessKey',
+      /both keys/,
+    ],
+    [
+      'an unknown replica type',
+      () => defineConfig({ databases: ['a.db'], replica: { type: 'gcs' } as never }),
+      'replica.type',
+      /"s3" or "file"/,
+    ],
+    [
+      'a file replica without a path',
+      () => defineConfig({ databases: ['a.db'], replica: { type: 'file' } as never }),
+      'replica.path',
+      /directory/,
+    ],
+    [
+      'a sync interval without a unit',
+      () => defineConfig({ databases: ['a.db'], replica: s3, syncInterval: '10' }),
+      'syncInterval',
+      /"10s"/,
+    ],
+    [
+      'a negative retention',
+      () => defineConfig({ databases: ['a.db'], replica: s3, retention: '-5s' }),
+      'retention',
+      /positive duration/,
+    ],
+    [
+      'a zero snapshot interval',
+      () => defineConfig({ databases: ['a.db'], replica: s3, snapshotInterval: '0s' }),
+      'snapshotInterval',
+      /positive/,
+    ],
+    [
+      'a numeric duration',
+      () => defineConfig({ databases: ['a.db'], replica: s3, syncInterval: 10 as unknown as string }),
+      'syncInterval',
+      /duration/,
+    ],
+    [
+      'duplicate database paths',
+      () => defineConfig({ databases: ['data/a.db', './data/../data/a.db'], replica: s3 }),
+      'databases[1]',
+      /duplicates databases\[0\]/,
+    ],
+    [
+      'two databases with one replica path',
+      () => defineConfig({ databases: ['x/app.db', 'y/app.db'], replica: s3 }),
+      'databases[1].replicaPath',
+      /distinct replicaPath/,
+    ],
+    [
+      'a replica path escaping the prefix',
+      () => defineConfig({ databases: [{ path: 'a.db', replicaPath: '../other' }], replica: s3 }),
+      'databases[0].replicaPath',
+      /without "\.\."/,
+    ],
+    [
+      'a negative shutdown timeout',
+      () => defineConfig({ databases: ['a.db'], replica: s3, shutdownTimeoutMs: -1 }),
+      'shutdownTimeoutMs',
+      /greater than 0/,
+    ],
+    [
+      'a bad integrity check mode',
+      () => defineConfig({ databases: ['a.db'], replica: s3, restore: { integrityCheck: 'maybe' as never } }),
+      'restore.integrityCheck',
+      /"full", "quick" or "off"/,
+    ],
+    [
+      'a logger without methods',
+      () => defineConfig({ databases: ['a.db'], replica: s3, logger: {} as never }),
+      'logger',
+      /pino-compatible/,
+    ],
+    [
+      'enabled as a string',
+      () => defineConfig({ databases: ['a.db'], replica: s3, enabled: 'yes' as never }),
+      'enabled',
+      /true or false/,
+    ],
+    [
+      'a database path that is a directory',
+      () => {
+        const d = dir();
+        return defineConfig({ databases: [d], replica: s3 });
+      },
+      'databases[0]',
+      /is a directory/,
+    ],
+    [
+      'a database under a file',
+      () => {
+        const d = dir();
+        writeFileSync(path.join(d, 'file'), '');
+        return defineConfig({ databases: [path.join(d, 'file', 'a.db')], replica: s3 });
+      },
+      'databases[0]',
+      /is a file, not a directory/,
+    ],
+    [
+      'a file replica holding the database',
+      () => {
+        const d = dir();
+        mkdirSync(path.join(d, 'data'));
+        return defineConfig({ databases: [path.join(d, 'data', 'a.db')], replica: { type: 'file', path: d } });
+      },
+      'replica.path',
+      /directory of its own/,
+    ],
+  ];
+
+  it.each(cases)('rejects %s, naming %s', (_name, run, field, message) => {
+    const error = configError(run);
+    const issue = error.issues.find((candidate) => candidate.field === field);
+    expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined();
+    expect(issue?.message).toMatch(message);
+    expect(error.message).toContain(field);
+  });
+
+  it('lists every bad field at once', () => {
+    const error = configError(() =>
+      defineConfig({ databases: [], replica: { ...s3, bucket: '' }, syncInterval: 'soon', retention: '7d' }),
+    );
+    expect(error.issues.map((issue) => issue.field).sort()).toEqual(
+      ['databases', 'replica.bucket', 'retention', 'syncInterval'].sort(),
+    );
+  });
+
+  it('needs no replica when disabled', () => {
+    const config = defineConfig({ enabled: false, databases: ['a.db'] });
+    expect(config.enabled).toBe(false);
+    expect(config.replica).toBeUndefined();
+  });
+});
+
+describe('configFromEnv', () => {
+  const env = {
+    LITESTREAM_ENABLED: 'true',
+    LITESTREAM_S3_BUCKET: 'your-litestream-bucket',
+    LITESTREAM_S3_ENDPOINT: 'https://s3.amazonaws.com',
+    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_ACCESS_KEY_ID: 'your-access-key',
+    LITESTREAM_SECRET_ACCESS_KEY: 'your-secret-key',
+  };
+  const databases = ['storage/production.sqlite3', 'storage/production_queue.sqlite3'];
+
+  it("reads the seed's six variables", () => {
+    const config = configFromEnv(env, { databases });
+    expect(config.enabled).toBe(true);
+    expect(config.replica).toMatchObject({
+      type: 's3',
+      bucket: 'your-litestream-bucket',
+      endpoint: 'https://s3.amazonaws.com',
+      region: 'us-east-1',
+    });
+    const replica = config.replica?.type === 's3' ? config.replica : undefined;
+    expect(replica?.accessKeyId?.reveal()).toBe('your-access-key');
+    expect(replica?.secretAccessKey?.reveal()).toBe('your-secret-key');
+    expect(config.databases.map((db) => db.replicaPath)).toEqual(['production.sqlite3', 'production_queue.sqlite3']);
+  });
+
+  it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['1', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+  ])('accepts LITESTREAM_ENABLED=%s', (value, enabled) => {
+    expect(configFromEnv({ ...env, LITESTREAM_ENABLED: value }, { databases }).enabled).toBe(enabled);
+  });
+
+  it('is disabled when LITESTREAM_ENABLED is unset, as in the seed', () => {
+    expect(configFromEnv({}, { databases }).enabled).toBe(false);
+  });
+
+  it.each([
+    ['LITESTREAM_ENABLED=maybe', { ...env, LITESTREAM_ENABLED: 'maybe' }, 'LITESTREAM_ENABLED', /true, false, 1 or 0/],
+    ['LITESTREAM_ENABLED=yes', { ...env, LITESTREAM_ENABLED: 'yes' }, 'LITESTREAM_ENABLED', /not a boolean/],
+    ['no bucket while enabled', { LITESTREAM_ENABLED: 'true' }, 'LITESTREAM_S3_BUCKET', /required/],
+    ['a blank bucket', { ...env, LITESTREAM_S3_BUCKET: '   ' }, 'LITESTREAM_S3_BUCKET', /required/],
+    [
+      'an endpoint without a scheme',
+      { ...env, LITESTREAM_S3_ENDPOINT: 's3.amazonaws.com' },
+      'LITESTREAM_S3_ENDPOINT',
+      /scheme/,
+    ],
+    ['a secret without a key id', { ...env, LITESTREAM_ACCESS_KEY_ID: '' }, 'LITESTREAM_ACCESS_KEY_ID', /both keys/],
+    ['a bad sync interval', { ...env, LITESTREAM_SYNC_INTERVAL: '10' }, 'LITESTREAM_SYNC_INTERVAL', /duration/],
+    [
+      'a bad path-style flag',
+      { ...env, LITESTREAM_S3_FORCE_PATH_STYLE: 'on' },
+      'LITESTREAM_S3_FORCE_PATH_STYLE',
+      /boolean/,
+    ],
+  ])('rejects %s, naming the variable', (_name, values, field, message) => {
+    const error = configError(() => configFromEnv(values, { databases }));
+    const issue = error.issues.find((candidate) => candidate.field === field);
+    expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined();
+    expect(issue?.message).toMatch(message);
+  });
+
+  it('asks for the databases when neither LITESTREAM_DATABASES nor overrides give them', () => {
+    const error = configError(() => configFromEnv(env));
+    expect(error.issues.map((issue) => issue.field)).toContain('LITESTREAM_DATABASES');
+  });
+
+  it('reads LITESTREAM_DATABASES and the optional variables; overrides win', () => {
+    const config = configFromEnv(
+      {
+        ...env,
+        LITESTREAM_DATABASES: 'storage/a.db, storage/b.db',
+        LITESTREAM_S3_PATH: 'myapp',
+        LITESTREAM_SYNC_INTERVAL: '1s',
+        LITESTREAM_RETENTION: '72h',
+      },
+      { retention: '24h' },
+    );
+    expect(config.databases.map((db) => db.path)).toEqual([path.resolve('storage/a.db'), path.resolve('storage/b.db')]);
+    expect(config.replica).toMatchObject({ path: 'myapp' });
+    expect(config.syncInterval).toBe('1s');
+    expect(config.retention).toBe('24h');
+  });
+
+  it('uses a file replica from LITESTREAM_FILE_REPLICA', () => {
+    const config = configFromEnv({ LITESTREAM_ENABLED: '1', LITESTREAM_FILE_REPLICA: 'backups' }, { databases });
+    expect(config.replica).toEqual({ type: 'file', path: path.resolve('backups') });
+  });
+
+  it('never puts a secret in an error message', () => {
+    const error = configError(() =>
+      configFromEnv({ ...env, LITESTREAM_SYNC_INTERVAL: 'bad', LITESTREAM_ACCESS_KEY_ID: '' }, { databases }),
+    );
+    expect(error.message).not.toContain('your-secret-key');
+    expect(JSON.stringify(error.issues)).not.toContain('your-secret-key');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['10s', 10_000],
+    ['168h', 604_800_000],
+    ['1h30m', 5_400_000],
+    ['1.5s', 1_500],
+    ['250ms', 250],
+  ])('parses %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', '10', '-5s', '0s', '7d', 's', '10 s', '1h 30m'])('rejects %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});

@@ -1,0 +1,118 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError, startReplication } from '../src/index.js';
+import {
+  captureLogger,
+  closedPort,
+  deleteDatabase,
+  s3Replica,
+  tempDir,
+  testConfig,
+  track,
+  writeRows,
+} from './support/fixtures.js';
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('a replica that cannot be used', () => {
+  it('an unreachable endpoint fails with ReplicaUnreachableError after bounded retries, creating nothing', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const { config, logger } = testConfig(path.join(dir, 'storage'), {
+      replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
+      restore: { retryForMs: 1_500 },
+    });
+    const started = Date.now();
+    const error = await rejection(ensureRestored(config));
+    const elapsed = Date.now() - started;
+
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toContain(path.join(dir, 'storage'));
+    expect(error.message).toMatch(/could not be reached.*LITESTREAM_S3_ENDPOINT/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(/connection refused/);
+    expect(elapsed).toBeLessThan(15_000);
+    // Retried before giving up.
+    expect(logger.lines.filter((line) => line.message === 'replica unreachable; retrying').length).toBeGreaterThan(0);
+    // Not even the directory it would have needed was left behind.
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('an unknown access key fails at once with ReplicaUnreachableError naming the credentials, creating nothing', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ accessKeyId: 'NOSUCHKEY', secretAccessKey: 'wrong-secret-value' }),
+      restore: { retryForMs: 10_000 },
+    });
+    const started = Date.now();
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toMatch(/rejected the credentials.*LITESTREAM_ACCESS_KEY_ID/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(/InvalidAccessKeyId/);
+    // Credentials do not get better by retrying.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(`${error.message}\n${(error as ReplicaUnreachableError).detail}`).not.toContain('wrong-secret-value');
+  });
+
+  it('a missing bucket fails with ReplicaUnreachableError naming the bucket', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, { replica: s3Replica({ bucket: 'no-such-bucket' }) });
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toMatch(/does not exist.*LITESTREAM_S3_BUCKET/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('leaves a present database alone even when the replica is unreachable', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const { config } = testConfig(dir, { replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }) });
+    for (const db of config.databases) writeRows(db.path, 'local', 1);
+    const results = await ensureRestored(config);
+    expect(results.map((r) => r.outcome)).toEqual(['exists', 'exists']);
+  });
+});
+
+describe('a corrupt backup', () => {
+  it('fails with RestoreError and puts nothing in place', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.db');
+    const config = defineConfig({
+      databases: [file],
+      replica: { type: 'file', path: path.join(dir, 'replica') },
+      syncInterval: '1s',
+      logger: captureLogger(),
+    });
+    // An index whose entries no longer match its definition: SQLite opens it, integrity_check fails.
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (a, b); CREATE INDEX ti ON t (a);');
+    const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+    for (let i = 0; i < 100; i++) insert.run(i, 100 - i);
+    db.unsafeMode(true);
+    db.pragma('writable_schema = ON');
+    db.exec("UPDATE sqlite_schema SET sql = 'CREATE INDEX ti ON t (b)' WHERE name = 'ti'");
+    db.close();
+
+    const replication = track(startReplication(config));
+    await replication.ready;
+    await replication.stop();
+    deleteDatabase(file);
+
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(RestoreError);
+    expect(error.message).toContain(file);
+    expect(error.message).toMatch(/integrity check/);
+    expect((error as RestoreError).detail).toMatch(/missing from index/);
+    expect(readdirSync(dir).sort()).toEqual(['replica']);
+  });
+});

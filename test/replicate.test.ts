@@ -1,0 +1,239 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  defineConfig,
+  ensureRestored,
+  Litestream,
+  ReplicationError,
+  type ReplicationStatus,
+  startReplication,
+} from '../src/index.js';
+import { spawnEvents } from '../src/spawn.js';
+import {
+  captureLogger,
+  deleteDatabase,
+  litestreamChildren,
+  processAlive,
+  readIds,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from './support/fixtures.js';
+
+/** Restores `config`'s databases into a fresh copy of the config pointing at `dir`. */
+async function restoredCopy(dir: string, replica: NonNullable<ReturnType<typeof testConfig>['config']['replica']>) {
+  const config = defineConfig({
+    databases: [path.join(dir, 'production.sqlite3'), path.join(dir, 'production_queue.sqlite3')],
+    replica:
+      replica.type === 'file'
+        ? replica
+        : {
+            type: 's3',
+            bucket: replica.bucket,
+            endpoint: replica.endpoint,
+            region: replica.region,
+            path: replica.path,
+            accessKeyId: replica.accessKeyId?.reveal(),
+            secretAccessKey: replica.secretAccessKey?.reveal(),
+          },
+    logger: captureLogger(),
+  });
+  const results = await ensureRestored(config);
+  return { config, results };
+}
+
+describe('startReplication', () => {
+  it('writes made just before stop() are in the replica afterwards (final sync)', async () => {
+    const dir = tempDir();
+    // A long sync interval: only the final sync can carry the last writes.
+    const { config } = testConfig(dir, { syncInterval: '1h' });
+    const main = config.databases[0]?.path as string;
+    const before = writeRows(main, 'before', 20);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const last = writeRows(main, 'last', 30);
+    const result = await replication.stop();
+    expect(result.clean).toBe(true);
+    expect(litestreamChildren()).toEqual([]);
+
+    const copy = tempDir();
+    const { config: restored } = await restoredCopy(copy, config.replica as NonNullable<typeof config.replica>);
+    expect(readIds(restored.databases[0]?.path as string)).toEqual([...before, ...last]);
+  });
+
+  it('a stop right after start still ends with a final sync', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, { syncInterval: '1h' });
+    const ids = writeRows(config.databases[0]?.path as string, 'early', 10);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    // No await of ready: litestream has not even opened the database yet.
+    const result = await track(startReplication(config)).stop();
+    expect(result.clean).toBe(true);
+
+    const copy = tempDir();
+    const { config: restored, results } = await restoredCopy(
+      copy,
+      config.replica as NonNullable<typeof config.replica>,
+    );
+    expect(results.map((r) => r.outcome)).toEqual(['restored', 'restored']);
+    expect(readIds(restored.databases[0]?.path as string)).toEqual(ids);
+  });
+
+  it('reports per-database status and forwards litestream logs with mapped levels', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'status', 5);
+    const replication = track(startReplication(config));
+    const syncs: string[] = [];
+    replication.on('sync', (event) => syncs.push(event.db));
+    await replication.ready;
+    const status: ReplicationStatus = replication.status();
+    expect(status.state).toBe('running');
+    expect(status.healthy).toBe(true);
+    expect(status.pid).toBeGreaterThan(0);
+    expect(status.restarts).toBe(0);
+    for (const db of status.databases) {
+      expect(db.synced).toBe(true);
+      expect(db.generation).toMatch(/^[0-9a-f]{16}$/);
+      expect(db.lastSyncAt).toBeInstanceOf(Date);
+      expect(db.lastError).toBeUndefined();
+    }
+    expect(new Set(syncs)).toEqual(new Set(config.databases.map((db) => db.path)));
+    expect(logger.lines.some((line) => line.level === 'info' && line.message === 'snapshot written')).toBe(true);
+    expect(logger.lines.some((line) => line.level === 'debug' && line.message === 'sync')).toBe(true);
+    await replication.stop();
+    expect(replication.status().state).toBe('stopped');
+  });
+
+  it('is ready on a restart when nothing new was written (the replica is already caught up)', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'once', 5);
+    const first = track(startReplication(config));
+    await first.ready;
+    await first.stop();
+    const second = track(startReplication(config));
+    await second.ready;
+    expect(second.status().databases.every((db) => db.synced)).toBe(true);
+  });
+
+  it('restarts a litestream killed with SIGKILL, and replication resumes', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir);
+    const main = config.databases[0]?.path as string;
+    const ids = writeRows(main, 'before-crash', 10);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const firstPid = replication.status().pid as number;
+    const restarted = new Promise((resolve) => replication.once('restart', resolve));
+
+    process.kill(firstPid, 'SIGKILL');
+    await restarted;
+    expect(replication.status().state).toBe('restarting');
+    const secondPid = await waitFor(() => {
+      const { pid, state } = replication.status();
+      return state === 'running' && pid !== firstPid ? pid : undefined;
+    });
+    expect(processAlive(firstPid)).toBe(false);
+    expect(replication.status().restarts).toBe(1);
+    expect(logger.lines.some((line) => line.level === 'error' && /exited unexpectedly/.test(line.message ?? ''))).toBe(
+      true,
+    );
+
+    // Replication resumes: rows written after the crash reach the replica through the sync loop.
+    ids.push(...writeRows(main, 'after-crash', 10));
+    const synced = new Promise((resolve) => replication.on('sync', (event) => event.db === main && resolve(undefined)));
+    await synced;
+    expect((await replication.stop()).clean).toBe(true);
+    expect(processAlive(secondPid as number)).toBe(false);
+    expect(litestreamChildren()).toEqual([]);
+
+    const copy = tempDir();
+    const { config: restored } = await restoredCopy(copy, config.replica as NonNullable<typeof config.replica>);
+    expect(readIds(restored.databases[0]?.path as string)).toEqual(ids);
+  });
+
+  it('returns the running handle for the same config and refuses a second replicator on a database', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'once', 1);
+    const replication = track(startReplication(config));
+    expect(startReplication(config)).toBe(replication);
+    const { config: other } = testConfig(dir);
+    expect(() => startReplication(other)).toThrow(ReplicationError);
+    expect(() => startReplication(other)).toThrow(/already being replicated/);
+    await replication.ready;
+    expect(litestreamChildren()).toHaveLength(1);
+    await replication.stop();
+    // Once stopped, the database is free again.
+    const next = track(startReplication(other));
+    await next.ready;
+  });
+
+  it('startReplication() without a config uses the last ensureRestored config', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    await ensureRestored(config);
+    for (const db of config.databases) writeRows(db.path, 'implicit', 1);
+    const replication = track(startReplication());
+    await replication.ready;
+    expect(replication.status().databases.map((db) => db.path)).toEqual(config.databases.map((db) => db.path));
+  });
+
+  it('stop() twice sends one SIGTERM and resolves both calls with the same result', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'x', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const [a, b] = await Promise.all([replication.stop(), replication.stop()]);
+    expect(a).toBe(b);
+    expect(a.clean).toBe(true);
+  });
+
+  it('stop() kills a litestream that cannot finish within the timeout', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'x', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const pid = replication.status().pid as number;
+    // A stopped process cannot handle SIGTERM: only the SIGKILL after the timeout ends it.
+    process.kill(pid, 'SIGSTOP');
+    const result = await replication.stop({ timeoutMs: 500 });
+    expect(result).toMatchObject({ killed: true, clean: false });
+    expect(processAlive(pid)).toBe(false);
+  });
+});
+
+describe('disabled mode', () => {
+  it('spawns nothing and every lifecycle call is a logged no-op', async () => {
+    const dir = tempDir();
+    const logger = captureLogger();
+    const config = defineConfig({ enabled: false, databases: [path.join(dir, 'app.db')], logger });
+    const spawned: unknown[] = [];
+    const onSpawn = (event: unknown) => spawned.push(event);
+    spawnEvents.on('spawn', onSpawn);
+    try {
+      expect(await ensureRestored(config)).toEqual([
+        { path: path.join(dir, 'app.db'), outcome: 'disabled', durationMs: 0 },
+      ]);
+      const replication = startReplication(config);
+      await replication.ready;
+      expect(replication.status().state).toBe('disabled');
+      expect((await replication.stop()).clean).toBe(true);
+      const instance = new Litestream(config);
+      await instance.ensureRestored();
+      instance.startReplication();
+      await instance.stop();
+    } finally {
+      spawnEvents.off('spawn', onSpawn);
+    }
+    expect(spawned).toEqual([]);
+    expect(logger.lines.filter((line) => /disabled/.test(line.message ?? '')).length).toBeGreaterThanOrEqual(2);
+  });
+});
