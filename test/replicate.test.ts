@@ -11,7 +11,6 @@ import {
 import { spawnEvents } from '../src/spawn.js';
 import {
   captureLogger,
-  deleteDatabase,
   litestreamChildren,
   processAlive,
   readIds,
