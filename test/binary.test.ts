@@ -1,0 +1,82 @@
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BINARY_ENV, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
+import { tempDir, testConfig } from './support/fixtures.js';
+
+async function binaryError(promise: Promise<unknown>): Promise<LitestreamBinaryError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(LitestreamBinaryError);
+  return error as LitestreamBinaryError;
+}
+
+function script(dir: string, name: string, body: string, mode = 0o755): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, mode);
+  return file;
+}
+
+describe('the litestream binary', () => {
+  it('resolves the bundled platform executable directly and checks its version', async () => {
+    const binary = await resolveBinary(undefined, {});
+    expect(binary.version).toBe('v0.3.13');
+    expect(binary.path).toMatch(/@flydotio\/litestream-linux-(x64|arm64)\/litestream$/);
+  });
+
+  it('takes an override from the environment variable', async () => {
+    const bundled = await resolveBinary(undefined, {});
+    const binary = await resolveBinary(undefined, { [BINARY_ENV]: bundled.path });
+    expect(binary.path).toBe(bundled.path);
+  });
+
+  it('reports a missing binaryPath and how to fix it', async () => {
+    const error = await binaryError(resolveBinary('/nonexistent/litestream'));
+    expect(error.message).toMatch(/not found at \/nonexistent\/litestream \(from the binaryPath option\)/);
+  });
+
+  it('names the environment variable when its path is wrong', async () => {
+    const error = await binaryError(resolveBinary(undefined, { [BINARY_ENV]: '/nope/litestream' }));
+    expect(error.message).toContain(BINARY_ENV);
+  });
+
+  it('reports a file that is not executable', async () => {
+    const file = script(tempDir(), 'litestream', 'echo v0.3.13', 0o644);
+    const error = await binaryError(resolveBinary(file));
+    expect(error.message).toMatch(/is not executable: run `chmod \+x/);
+  });
+
+  it('reports a directory', async () => {
+    const error = await binaryError(resolveBinary(tempDir()));
+    expect(error.message).toMatch(/is not a file/);
+  });
+
+  it('refuses an unsupported litestream version', async () => {
+    const file = script(tempDir(), 'litestream', 'echo v0.5.2');
+    const error = await binaryError(resolveBinary(file));
+    expect(error.message).toMatch(/"v0\.5\.2", but litestream-node supports v0\.3\.x/);
+  });
+
+  it('reports an executable that does not run', async () => {
+    const file = script(tempDir(), 'litestream', 'echo broken >&2; exit 3');
+    const error = await binaryError(resolveBinary(file));
+    expect(error.message).toMatch(/did not run `litestream version`/);
+    expect(error.detail).toContain('broken');
+  });
+
+  it('a bad binary rejects ready, logs the reason, and leaves nothing running', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir, { binaryPath: path.join(dir, 'missing') });
+    const replication = startReplication(config);
+    await binaryError(replication.ready);
+    expect(replication.status().state).toBe('stopped');
+    expect(logger.lines.some((line) => line.level === 'error' && line.message === 'could not start litestream')).toBe(
+      true,
+    );
+    expect((await replication.stop()).clean).toBe(true);
+    expect(existsSync(path.join(dir, '.production.sqlite3-litestream-node.pid'))).toBe(false);
+  });
+});

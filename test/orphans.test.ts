@@ -1,0 +1,173 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { resolveBinary } from '../src/binary.js';
+import { ReplicationError, startReplication } from '../src/index.js';
+import { renderYaml } from '../src/render.js';
+import { onCleanup, processAlive, tempDir, testConfig, track, waitFor, writeRows } from './support/fixtures.js';
+
+const APP = fileURLToPath(new URL('./support/app.mjs', import.meta.url));
+
+/** Pids of every process on the machine with `file` open: the replicators of that database. */
+function processesWithOpen(file: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === file) {
+          pids.push(Number(entry));
+          break;
+        }
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+function killAll(pids: number[]) {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+}
+
+interface AppEvent {
+  event: string;
+  pid?: number;
+  ids?: number[];
+  outcomes?: string[];
+  message?: string;
+}
+
+/** Starts the app fixture in its own Node process; killed after the test. */
+function startApp(dir: string, prefix: string) {
+  const s3 = inject('s3');
+  const child: ChildProcess = spawn(process.execPath, [APP], {
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      LITESTREAM_ENABLED: 'true',
+      LITESTREAM_S3_BUCKET: s3.bucket,
+      LITESTREAM_S3_ENDPOINT: s3.endpoint,
+      LITESTREAM_S3_REGION: 'us-east-1',
+      LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+      LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      LITESTREAM_S3_PATH: prefix,
+      LITESTREAM_DATABASES: 'app.db',
+    },
+  });
+  onCleanup(() => killAll(child.pid ? [child.pid] : []));
+  const events: AppEvent[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    events.push(JSON.parse(line) as AppEvent);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const next = (name: string, timeoutMs = 20_000) =>
+    waitFor(() => events.find((event) => event.event === name || event.event === 'error'), timeoutMs, name);
+  return { child, events, next };
+}
+
+describe('no replicator outlives its app', () => {
+  it('litestream exits by itself when the app is SIGKILLed', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'app.db');
+    writeRows(db, 'seed', 5);
+    onCleanup(() => killAll(processesWithOpen(db)));
+    const app = startApp(dir, `orphan-${Date.now()}`);
+    const ready = await app.next('ready');
+    expect(ready.event).toBe('ready');
+    const litestreamPid = ready.pid as number;
+    expect(processesWithOpen(db)).toContain(litestreamPid);
+
+    process.kill(app.child.pid as number, 'SIGKILL');
+    // Its next log write fails once the app's end of the pipe is gone.
+    await waitFor(() => !processAlive(litestreamPid), 10_000, 'the orphaned litestream to exit');
+    expect(processesWithOpen(db)).toEqual([]);
+  });
+
+  it('an app started again after a SIGKILL runs exactly one replicator for its database', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'app.db');
+    writeRows(db, 'seed', 5);
+    onCleanup(() => killAll(processesWithOpen(db)));
+    const prefix = `restart-${Date.now()}`;
+    const first = startApp(dir, prefix);
+    const firstPid = (await first.next('ready')).pid as number;
+    process.kill(first.child.pid as number, 'SIGKILL');
+
+    // At once, as an orchestrator restarting a crashed container would.
+    const second = startApp(dir, prefix);
+    const ready = await second.next('ready');
+    expect(ready.event).toBe('ready');
+    expect(processAlive(firstPid)).toBe(false);
+    expect(processesWithOpen(db)).toEqual([ready.pid]);
+  });
+
+  it('stops an orphaned replicator recorded in the pidfile before starting its own', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir);
+    for (const database of config.databases) writeRows(database.path, 'seed', 3);
+    // A litestream whose owner is gone and whose output goes to a file, so no broken pipe stops it.
+    const binary = await resolveBinary();
+    const yaml = path.join(dir, 'orphan.yml');
+    writeFileSync(yaml, renderYaml(config));
+    const { openSync } = await import('node:fs');
+    const out = openSync(path.join(dir, 'orphan.log'), 'w');
+    const orphan = spawn(binary.path, ['replicate', '-config', yaml, '-no-expand-env'], {
+      stdio: ['ignore', out, out],
+      env: {
+        ...process.env,
+        LITESTREAM_ACCESS_KEY_ID: inject('s3').accessKeyId,
+        LITESTREAM_SECRET_ACCESS_KEY: inject('s3').secretAccessKey,
+      },
+    });
+    onCleanup(() => killAll(orphan.pid ? [orphan.pid] : []));
+    const deadOwner = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => deadOwner.on('exit', resolve));
+    const main = config.databases[0]?.path as string;
+    await waitFor(() => processesWithOpen(main).includes(orphan.pid as number), 10_000, 'the orphan to open the db');
+    for (const database of config.databases) {
+      writeFileSync(
+        path.join(dir, `.${path.basename(database.path)}-litestream-node.pid`),
+        JSON.stringify({ ownerPid: deadOwner.pid, litestreamPid: orphan.pid }),
+      );
+    }
+
+    const replication = track(startReplication(config));
+    await replication.ready;
+    expect(processAlive(orphan.pid as number)).toBe(false);
+    expect(processesWithOpen(main)).toEqual([replication.status().pid]);
+    expect(logger.lines.some((line) => line.level === 'warn' && /orphaned litestream/.test(line.message ?? ''))).toBe(
+      true,
+    );
+  });
+
+  it('refuses to start when a live app already replicates the database', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'app.db');
+    writeRows(db, 'seed', 5);
+    onCleanup(() => killAll(processesWithOpen(db)));
+    const app = startApp(dir, `live-${Date.now()}`);
+    await app.next('ready');
+
+    const { config } = testConfig(dir, { databases: [db] });
+    const replication = startReplication(config);
+    const error = await replication.ready.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicationError);
+    expect((error as Error).message).toMatch(/already replicated by litestream .* another running process/);
+    expect(replication.status().state).toBe('stopped');
+    expect(processesWithOpen(db)).toHaveLength(1);
+  });
+});
