@@ -122,6 +122,8 @@ async function restoreOne(
     }
 
     await removeStaleCompanions(db.path);
+    // An empty file (opened before the restore, never written) holds nothing: replace it.
+    if ((await fileSize(db.path)) === 0) await removeFile(db.path);
     try {
       // link() refuses to replace an existing file, unlike rename(): if another process
       // put the database in place meanwhile, its copy wins and ours is discarded.

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineConfig, ensureRestored, startReplication } from '../src/index.js';
@@ -119,5 +119,23 @@ describe('round trip through a real S3 server', () => {
     expect(result?.outcome).toBe('restored');
     expect(readIds(db)).toEqual(ids);
     expect(integrity(db)).toBe('ok');
+  });
+});
+
+describe('an empty database file', () => {
+  it('is restored over: the app opened it before the restore but wrote nothing', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const ids = config.databases.map((db) => writeRows(db.path, 'kept', 7));
+    const replication = track(startReplication(config));
+    await replication.ready;
+    await replication.stop();
+    for (const db of config.databases) {
+      deleteDatabase(db.path);
+      writeFileSync(db.path, '');
+    }
+    const results = await ensureRestored(config);
+    expect(results.map((r) => r.outcome)).toEqual(['restored', 'restored']);
+    expect(config.databases.map((db) => readIds(db.path))).toEqual(ids);
   });
 });
