@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { type LoadedConfigFile, loadConfigFile } from './config-file.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, LitestreamConfigError } from './errors.js';
 import { consoleLogger, type Logger, silentLogger } from './logger.js';
@@ -72,10 +73,20 @@ export interface SupervisorOptions {
 export interface LitestreamOptions {
   /** Turn everything into a logged no-op when false. Default true. */
   enabled?: boolean;
-  /** The SQLite files to restore and replicate. */
-  databases: readonly (string | DatabaseOptions)[];
-  /** Where the backups live. Required when enabled. */
+  /**
+   * The SQLite files to restore and replicate. May be omitted with `configFile`, whose
+   * `dbs` are then used.
+   */
+  databases?: readonly (string | DatabaseOptions)[];
+  /** Where the backups live. Required when enabled, unless `configFile` is given. */
   replica?: S3ReplicaOptions | FileReplicaOptions;
+  /**
+   * Your own litestream.yml (e.g. the seed's `config/litestream.yml`), instead of `replica`
+   * and the interval options. It is read as litestream reads it (`$VAR` expanded);
+   * credentials in it are moved to litestream's environment, and logging is switched to
+   * JSON so the supervisor can follow it.
+   */
+  configFile?: string;
   /** How often WAL changes are pushed. Go duration, default `10s`. */
   syncInterval?: string;
   /** How long snapshots and WAL are kept. Go duration, default `168h` (7 days). */
@@ -129,6 +140,10 @@ export interface LitestreamConfig {
   readonly retention: string;
   readonly snapshotInterval: string;
   readonly binaryPath: string | undefined;
+  /** The user's own litestream.yml, sanitized, when `configFile` was given. */
+  readonly configFile: LoadedConfigFile | undefined;
+  /** Credentials passed to litestream through its environment. */
+  readonly credentials: { readonly accessKeyId: Secret; readonly secretAccessKey: Secret } | undefined;
   readonly logger: Logger;
   readonly shutdownTimeoutMs: number;
   readonly restore: Readonly<Required<RestorePolicyOptions>>;
@@ -147,6 +162,22 @@ export const DEFAULTS = Object.freeze({
 });
 
 const CONFIGS = new WeakSet<LitestreamConfig>();
+
+/** The values to redact from anything litestream prints. @internal */
+export function secretsOf(config: LitestreamConfig): Secret[] {
+  return config.credentials ? [config.credentials.accessKeyId, config.credentials.secretAccessKey] : [];
+}
+
+/** Where a database's backup lives, for messages (never includes credentials). @internal */
+export function describeReplica(config: LitestreamConfig, db: DatabaseConfig): string {
+  const replica = config.replica;
+  if (config.configFile) return `the replica of ${db.path} in ${config.configFile.path}`;
+  if (replica?.type === 's3') {
+    const key = path.posix.join(replica.path, db.replicaPath);
+    return `s3://${replica.bucket}/${key}${replica.endpoint ? ` at ${replica.endpoint}` : ''}`;
+  }
+  return replica ? path.join(replica.path, db.replicaPath) : 'no replica (disabled)';
+}
 
 /** True when `value` was returned by {@link defineConfig}. */
 export function isLitestreamConfig(value: unknown): value is LitestreamConfig {
@@ -240,8 +271,10 @@ const optionsSchema = z.object(
     enabled: z.boolean({ error: 'must be true or false' }).default(true),
     databases: z
       .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
-      .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' }),
+      .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' })
+      .optional(),
     replica: replicaSchema.optional(),
+    configFile: nonEmpty('the path of a litestream.yml').optional(),
     syncInterval: duration(DEFAULTS.syncInterval),
     retention: duration(DEFAULTS.retention),
     snapshotInterval: duration(DEFAULTS.snapshotInterval),
@@ -326,7 +359,11 @@ export function defineConfig(options: LitestreamOptions): LitestreamConfig {
 }
 
 /** @internal `defineConfig` with renamed fields, for `configFromEnv`. */
-export function buildConfig(options: unknown, names: FieldNames): LitestreamConfig {
+export function buildConfig(
+  options: unknown,
+  names: FieldNames,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LitestreamConfig {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({
@@ -339,7 +376,27 @@ export function buildConfig(options: unknown, names: FieldNames): LitestreamConf
   const issues: ConfigIssue[] = [];
   const field = (...parts: PropertyKey[]) => fieldName(parts, names);
 
-  const databases = data.databases.map((entry, index) => {
+  let loaded: LoadedConfigFile | undefined;
+  if (data.configFile !== undefined && data.enabled) {
+    const result = loadConfigFile(path.resolve(data.configFile), field('configFile'), env);
+    issues.push(...result.issues);
+    loaded = result.value;
+    if (data.replica !== undefined) {
+      issues.push({
+        field: field('replica'),
+        message: 'cannot be combined with configFile: the replicas come from that file; remove one of them',
+      });
+    }
+  }
+  const entries = data.databases ?? loaded?.databases ?? [];
+  if (data.databases === undefined && loaded === undefined && !issues.some((i) => i.field === field('configFile'))) {
+    issues.push({
+      field: field('databases'),
+      message: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]',
+    });
+  }
+
+  const databases = entries.map((entry, index) => {
     const given = typeof entry === 'string' ? { path: entry } : entry;
     const absolute = path.resolve(given.path);
     const where = typeof entry === 'string' ? field('databases', index) : field('databases', index, 'path');
@@ -351,6 +408,9 @@ export function buildConfig(options: unknown, names: FieldNames): LitestreamConf
         field: field('databases', index, 'replicaPath'),
         message: 'must be a relative key without "..", e.g. "production.sqlite3"',
       });
+    }
+    if (loaded && data.databases !== undefined && !loaded.databases.includes(absolute)) {
+      issues.push({ field: where, message: `${absolute} is not in ${loaded.path}: add it there, or remove it here` });
     }
     return Object.freeze({ path: absolute, replicaPath: replicaPath ?? '' });
   });
@@ -378,7 +438,7 @@ export function buildConfig(options: unknown, names: FieldNames): LitestreamConf
     }
   });
 
-  if (data.enabled && data.replica === undefined) {
+  if (data.enabled && data.replica === undefined && data.configFile === undefined) {
     issues.push({
       field: field('replica', 'bucket'),
       message:
@@ -432,6 +492,11 @@ export function buildConfig(options: unknown, names: FieldNames): LitestreamConf
     retention: data.retention,
     snapshotInterval: data.snapshotInterval,
     binaryPath: data.binaryPath === undefined ? undefined : path.resolve(data.binaryPath),
+    configFile: loaded,
+    credentials:
+      replica?.type === 's3' && replica.accessKeyId && replica.secretAccessKey
+        ? Object.freeze({ accessKeyId: replica.accessKeyId, secretAccessKey: replica.secretAccessKey })
+        : loaded?.credentials,
     logger: data.logger === false ? silentLogger : (data.logger ?? consoleLogger),
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),

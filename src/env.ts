@@ -25,6 +25,8 @@ export const ENV = Object.freeze({
   snapshotInterval: 'LITESTREAM_SNAPSHOT_INTERVAL',
   /** Path of the litestream executable (read by the binary resolver too). */
   binaryPath: 'LITESTREAM_BINARY_PATH',
+  /** Your own litestream.yml (litestream's own variable); replaces the S3 variables. */
+  configFile: 'LITESTREAM_CONFIG',
 });
 
 const S3_FIELDS: FieldNames = {
@@ -44,6 +46,7 @@ const S3_FIELDS: FieldNames = {
   retention: ENV.retention,
   snapshotInterval: ENV.snapshotInterval,
   binaryPath: ENV.binaryPath,
+  configFile: ENV.configFile,
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
@@ -83,26 +86,29 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
   };
 
   const enabled = bool(ENV.enabled) ?? false;
+  const configFile = read(ENV.configFile);
   const fileReplica = read(ENV.fileReplica);
   const bucket = read(ENV.bucket);
   // A bucket present in the environment at all (even blank) is an S3 setup, so report it as such.
   const replica: LitestreamOptions['replica'] | undefined =
-    fileReplica !== undefined && bucket === undefined
-      ? { type: 'file', path: fileReplica }
-      : bucket !== undefined || enabled
-        ? stripUndefined({
-            type: 's3' as const,
-            bucket: bucket ?? '',
-            endpoint: read(ENV.endpoint),
-            region: read(ENV.region),
-            accessKeyId: read(ENV.accessKeyId),
-            secretAccessKey: read(ENV.secretAccessKey),
-            path: read(ENV.s3Path),
-            forcePathStyle: bool(ENV.forcePathStyle),
-            skipVerify: bool(ENV.skipVerify),
-          })
-        : undefined;
-  if (fileReplica !== undefined && bucket !== undefined) {
+    configFile !== undefined
+      ? undefined // The file names its replicas; it may use the S3 variables through ${VAR}.
+      : fileReplica !== undefined && bucket === undefined
+        ? { type: 'file', path: fileReplica }
+        : bucket !== undefined || enabled
+          ? stripUndefined({
+              type: 's3' as const,
+              bucket: bucket ?? '',
+              endpoint: read(ENV.endpoint),
+              region: read(ENV.region),
+              accessKeyId: read(ENV.accessKeyId),
+              secretAccessKey: read(ENV.secretAccessKey),
+              path: read(ENV.s3Path),
+              forcePathStyle: bool(ENV.forcePathStyle),
+              skipVerify: bool(ENV.skipVerify),
+            })
+          : undefined;
+  if (configFile === undefined && fileReplica !== undefined && bucket !== undefined) {
     problems.push({
       field: ENV.fileReplica,
       message: `cannot be used together with ${ENV.bucket}: choose one replica`,
@@ -122,9 +128,10 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     retention: read(ENV.retention),
     snapshotInterval: read(ENV.snapshotInterval),
     binaryPath: read(ENV.binaryPath),
+    configFile,
     ...overrides,
   });
-  if (options.databases === undefined) {
+  if (options.databases === undefined && options.configFile === undefined) {
     problems.push({
       field: ENV.databases,
       message: `is not set: list the SQLite files (comma-separated), or pass { databases: [...] } as overrides`,
@@ -133,7 +140,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
 
   const names = replica?.type === 'file' ? FILE_FIELDS : S3_FIELDS;
   try {
-    const config = buildConfig(options, names);
+    const config = buildConfig(options, names, env);
     if (problems.length > 0) throw new LitestreamConfigError(problems);
     return config;
   } catch (error) {

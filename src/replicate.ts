@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { resolveBinary } from './binary.js';
-import type { LitestreamConfig } from './config.js';
+import { type LitestreamConfig, secretsOf } from './config.js';
 import { ReplicationError } from './errors.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
@@ -123,7 +123,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#onStopped = onStopped;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
     this.#tracker = new SyncTracker(config.databases.map((db) => db.path));
-    this.#secrets = config.replica?.type === 's3' ? [config.replica.accessKeyId, config.replica.secretAccessKey] : [];
+    this.#secrets = secretsOf(config);
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
-import type { DatabaseConfig, LitestreamConfig } from './config.js';
+import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
 import { ReplicaUnreachableError, RestoreError } from './errors.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
@@ -160,7 +160,7 @@ async function downloadWithRetry(
   logger: Logger,
 ): Promise<string | undefined> {
   const deadline = Date.now() + config.restore.retryForMs;
-  const secrets = config.replica?.type === 's3' ? [config.replica.accessKeyId, config.replica.secretAccessKey] : [];
+  const secrets = secretsOf(config);
   const args = ['restore', '-config', configPath, '-no-expand-env', '-if-replica-exists', '-o', temp, db.path];
   for (let attempt = 1; ; attempt++) {
     let generation: string | undefined;
@@ -206,11 +206,7 @@ function unreachableError(
   attempts: number,
   detail: string,
 ): Error {
-  const replica = config.replica;
-  const where =
-    replica?.type === 's3'
-      ? `s3://${replica.bucket}/${path.posix.join(replica.path, db.replicaPath)}${replica.endpoint ? ` at ${replica.endpoint}` : ''}`
-      : `${replica?.path}/${db.replicaPath}`;
+  const where = describeReplica(config, db);
   const options = { database: db.path, detail };
   switch (kind) {
     case 'credentials':

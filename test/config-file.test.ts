@@ -1,0 +1,174 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  configFromEnv,
+  defineConfig,
+  ensureRestored,
+  type LitestreamConfigError,
+  startReplication,
+} from '../src/index.js';
+import { renderYaml } from '../src/render.js';
+import { captureLogger, deleteDatabase, integrity, readIds, tempDir, track, writeRows } from './support/fixtures.js';
+
+/** The seed's config/litestream.yml, pointing at the test server through the seed's variables. */
+function seedYaml(dir: string, prefix: string): string {
+  return `dbs:
+  - path: ${path.join(dir, 'storage/production.sqlite3')}
+    replicas:
+      - type: s3
+        bucket: \${LITESTREAM_S3_BUCKET}
+        path: ${prefix}/production.sqlite3
+        endpoint: \${LITESTREAM_S3_ENDPOINT}
+        region: \${LITESTREAM_S3_REGION}
+        access-key-id: \${LITESTREAM_ACCESS_KEY_ID}
+        secret-access-key: \${LITESTREAM_SECRET_ACCESS_KEY}
+        sync-interval: 1s
+        retention: 168h
+        snapshot-interval: 24h
+  - path: ${path.join(dir, 'storage/production_queue.sqlite3')}
+    replicas:
+      - type: s3
+        bucket: $LITESTREAM_S3_BUCKET
+        path: ${prefix}/production_queue.sqlite3
+        endpoint: $LITESTREAM_S3_ENDPOINT
+        region: $LITESTREAM_S3_REGION
+        access-key-id: $LITESTREAM_ACCESS_KEY_ID
+        secret-access-key: $LITESTREAM_SECRET_ACCESS_KEY
+        sync-interval: 1s
+exec: bin/rails server
+logging:
+  level: warn
+`;
+}
+
+function seedEnv(configFile: string) {
+  const s3 = inject('s3');
+  return {
+    LITESTREAM_ENABLED: 'true',
+    LITESTREAM_CONFIG: configFile,
+    LITESTREAM_S3_BUCKET: s3.bucket,
+    LITESTREAM_S3_ENDPOINT: s3.endpoint,
+    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+    LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+describe("the user's own litestream.yml", () => {
+  it("round-trips the seed's two databases through the seed's YAML, with no secret in the rendered copy", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'litestream.yml');
+    const original = seedYaml(dir, `yaml-${Date.now()}`);
+    writeFileSync(file, original);
+    const logger = captureLogger();
+    const config = configFromEnv(seedEnv(file), { logger });
+    const [main, queue] = config.databases.map((db) => db.path) as [string, string];
+    expect([main, queue]).toEqual([
+      path.join(dir, 'storage/production.sqlite3'),
+      path.join(dir, 'storage/production_queue.sqlite3'),
+    ]);
+
+    const rendered = renderYaml(config);
+    expect(rendered).not.toContain(inject('s3').secretAccessKey);
+    expect(rendered).not.toContain(inject('s3').accessKeyId);
+    expect(rendered).not.toContain('exec');
+    expect(rendered).toMatch(/type: json/);
+    expect(rendered).toContain(inject('s3').endpoint);
+
+    expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'storage'));
+    const ids = [writeRows(main, 'orders', 40), writeRows(queue, 'jobs', 10)];
+    const replication = track(startReplication(config));
+    await replication.ready;
+    expect((await replication.stop()).clean).toBe(true);
+
+    deleteDatabase(main);
+    deleteDatabase(queue);
+    expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['restored', 'restored']);
+    expect([readIds(main), readIds(queue)]).toEqual(ids);
+    expect(integrity(main)).toBe('ok');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect(logger.text()).not.toContain(inject('s3').secretAccessKey);
+  });
+
+  const cases: [string, (dir: string) => unknown, string, RegExp][] = [
+    [
+      'a missing file',
+      (dir) => defineConfig({ configFile: path.join(dir, 'nope.yml') }),
+      'configFile',
+      /cannot read .*ENOENT/,
+    ],
+    [
+      'invalid YAML',
+      (dir) => defineConfig({ configFile: write(dir, 'dbs: [\n  - path: "unterminated') }),
+      'configFile',
+      /not valid YAML/,
+    ],
+    [
+      'no dbs',
+      (dir) => defineConfig({ configFile: write(dir, 'logging:\n  type: json\n') }),
+      'configFile',
+      /lists no databases/,
+    ],
+    [
+      'a db without replicas',
+      (dir) => defineConfig({ configFile: write(dir, 'dbs:\n  - path: /tmp/a.db\n') }),
+      'configFile',
+      /has no replicas/,
+    ],
+    [
+      'two credential pairs',
+      (dir) => defineConfig({ configFile: write(dir, twoPairs) }),
+      'configFile',
+      /more than one pair of credentials/,
+    ],
+    [
+      'a database not in the file',
+      (dir) => defineConfig({ configFile: write(dir, oneDb), databases: ['/tmp/other.db'] }),
+      'databases[0]',
+      /is not in/,
+    ],
+    [
+      'a replica as well',
+      (dir) => defineConfig({ configFile: write(dir, oneDb), replica: { type: 'file', path: dir } }),
+      'replica',
+      /cannot be combined with configFile/,
+    ],
+    [
+      'LITESTREAM_CONFIG missing',
+      (dir) => configFromEnv({ LITESTREAM_ENABLED: 'true', LITESTREAM_CONFIG: path.join(dir, 'x.yml') }),
+      'LITESTREAM_CONFIG',
+      /cannot read/,
+    ],
+  ];
+  it.each(cases)('rejects %s, naming %s', (_name, run, field, message) => {
+    const dir = tempDir();
+    let error: LitestreamConfigError | undefined;
+    try {
+      run(dir);
+    } catch (caught) {
+      error = caught as LitestreamConfigError;
+    }
+    expect(error?.name).toBe('LitestreamConfigError');
+    const issue = error?.issues.find((candidate) => candidate.field === field);
+    expect(issue, JSON.stringify(error?.issues)).toBeDefined();
+    expect(issue?.message).toMatch(message);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.db'))).toEqual([]);
+  });
+});
+
+const oneDb = 'dbs:\n  - path: /tmp/a.db\n    replicas:\n      - type: file\n        path: /tmp/a-replica\n';
+const twoPairs = `dbs:
+  - path: /tmp/a.db
+    replicas:
+      - { type: s3, bucket: b, access-key-id: one, secret-access-key: s1 }
+      - { type: s3, bucket: c, access-key-id: two, secret-access-key: s2 }
+`;
+
+function write(dir: string, text: string): string {
+  const file = path.join(dir, 'litestream.yml');
+  writeFileSync(file, text);
+  return file;
+}
