@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { ReplicationError } from './errors.js';
@@ -86,6 +87,9 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
   stop(options?: StopOptions): Promise<StopResult>;
 }
 
+/** How many times stop() runs litestream to get a final sync through. */
+const MAX_FINAL_SYNC_ATTEMPTS = 3;
+
 const LEVELS: Readonly<Record<string, 'debug' | 'info' | 'warn' | 'error'>> = {
   debug: 'debug',
   info: 'info',
@@ -104,6 +108,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #state: ReplicationState = 'starting';
   #child: LitestreamProcess | undefined;
   #childStartedAt = 0;
+  /** The current litestream has printed a line, so its signal handler is installed. */
+  #childSpoke = false;
   #configFile: ConfigFile | undefined;
   #binary: string | undefined;
   #restarts = 0;
@@ -114,7 +120,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #shutdownErrors: string[] = [];
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
-  #initializedWaiters: (() => void)[] = [];
+  #changeWaiters: (() => void)[] = [];
   #exitWaiters: (() => void)[] = [];
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
@@ -176,8 +182,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const child = spawnLitestream(this.#binary as string, args, childEnv(this.#config));
     this.#child = child;
     this.#childStartedAt = Date.now();
+    this.#childSpoke = false;
     this.#tracker.restarted();
-    this.#state = 'running';
+    if (this.#state !== 'stopping') this.#state = 'running';
     const onLine = (raw: string) => this.#onLine(raw);
     const stdout = lineSplitter(onLine);
     const stderr = lineSplitter(onLine);
@@ -203,6 +210,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (raw.includes('"msg":"copy-shadow')) return;
     const parsed = parseLogLine(redact(raw, this.#secrets));
     if (!parsed) return;
+    if (!this.#childSpoke) {
+      this.#childSpoke = true;
+      for (const wake of this.#changeWaiters.splice(0)) wake();
+    }
     const event = this.#tracker.apply(parsed);
     this.#forward(parsed);
     this.emit('log', parsed);
@@ -220,10 +231,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   #onSyncEvent(event: SyncEvent): void {
+    for (const wake of this.#changeWaiters.splice(0)) wake();
     switch (event.kind) {
-      case 'initialized':
-        if (this.#tracker.allInitialized()) for (const wake of this.#initializedWaiters.splice(0)) wake();
-        break;
       case 'synced':
         this.emit('sync', { db: event.db, generation: event.generation, position: event.position });
         if (this.#tracker.allSynced() && !this.#readySettled) {
@@ -281,28 +290,22 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const wasRunning = this.#state === 'running';
     this.#state = 'stopping';
-    let killed = false;
-    let exitCode: number | undefined;
-    const child = this.#child;
-    if (child && wasRunning) {
-      // Before litestream opens a database, SIGTERM skips its final sync.
-      await this.#waitFor(this.#initializedWaiters, () => this.#tracker.allInitialized(), deadline);
-      const exited = new Promise<void>((resolve) => this.#exitWaiters.push(resolve));
-      child.kill('SIGTERM');
-      const timer = new Promise<'timeout'>((resolve) => {
-        const handle = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
-        void exited.then(() => clearTimeout(handle));
-      });
-      if ((await Promise.race([exited, timer])) === 'timeout') {
-        killed = true;
-        this.#logger.error(
-          { pid: child.pid, timeoutMs },
-          'litestream did not finish its final sync in time; killing it',
+    let outcome: { killed: boolean; exitCode: number | undefined } = { killed: false, exitCode: undefined };
+    if (this.#child && wasRunning) {
+      for (let attempt = 1; ; attempt++) {
+        outcome = await this.#terminate(deadline, timeoutMs);
+        const failed = outcome.exitCode !== 0 || this.#shutdownErrors.length > 0;
+        if (!failed || outcome.killed || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
+        // The final sync can fail when a regular sync was still writing the same segment
+        // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
+        this.#logger.warn(
+          { attempt, errors: this.#shutdownErrors },
+          'final sync failed; running litestream again to finish it',
         );
-        child.kill('SIGKILL');
-        await exited;
+        this.#shutdownErrors = [];
+        await this.#spawn();
+        await this.#waitUntil(() => this.#tracker.allSynced(true, (db) => !existsSync(db)), deadline);
       }
-      exitCode = (await child).exitCode;
     }
     this.#state = 'stopped';
     await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
@@ -312,9 +315,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#rejectReady(new ReplicationError('replication stopped before every database was synced'));
     }
     const result: StopResult = Object.freeze({
-      clean: !killed && (exitCode === 0 || exitCode === undefined) && this.#shutdownErrors.length === 0,
-      killed,
-      exitCode,
+      clean:
+        !outcome.killed &&
+        (outcome.exitCode === 0 || outcome.exitCode === undefined) &&
+        this.#shutdownErrors.length === 0,
+      killed: outcome.killed,
+      exitCode: outcome.exitCode,
       errors: Object.freeze([...this.#shutdownErrors]),
       durationMs: Date.now() - startedAt,
     });
@@ -325,17 +331,43 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     return result;
   }
 
-  async #waitFor(waiters: (() => void)[], done: () => boolean, deadline: number): Promise<void> {
-    if (done() || !this.#child) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      waiters.push(wake);
-      this.#exitWaiters.push(wake);
+  /** SIGTERM once, wait for the final sync; SIGKILL at the deadline. */
+  async #terminate(deadline: number, timeoutMs: number): Promise<{ killed: boolean; exitCode: number | undefined }> {
+    const child = this.#child;
+    if (!child) return { killed: false, exitCode: undefined };
+    // Before litestream opens a database, SIGTERM skips its final sync (and before its
+    // first log line, SIGTERM kills it outright). A database that does not exist yet has
+    // nothing to sync.
+    await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !existsSync(db)), deadline);
+    const exited = new Promise<void>((resolve) => this.#exitWaiters.push(resolve));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
     });
+    const killed = (await Promise.race([exited, timeout])) === 'timeout';
+    clearTimeout(timer);
+    if (killed) {
+      this.#logger.error({ pid: child.pid, timeoutMs }, 'litestream did not finish its final sync in time; killing it');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    return { killed, exitCode: (await child).exitCode };
+  }
+
+  /** Resolves when `done()` holds, litestream exits, or the deadline passes. */
+  async #waitUntil(done: () => boolean, deadline: number): Promise<void> {
+    while (!done() && this.#child && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.#changeWaiters.push(wake);
+        this.#exitWaiters.push(wake);
+      });
+    }
   }
 }
 

@@ -226,10 +226,14 @@ function unreachableError(
       );
     default:
       return new RestoreError(
-        `litestream could not restore ${db.path} from ${where}. No database was created.`,
+        `litestream could not restore ${db.path} from ${where}: ${firstLine(detail)}. No database was created.`,
         options,
       );
   }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]?.trim() || 'no reason given';
 }
 
 /** A database is present when its file has content, or a WAL that holds it. */

@@ -41,6 +41,8 @@ interface MutableStatus {
   lastError: { message: string; at: Date } | undefined;
   /** The database position litestream is syncing towards (`replica sync`). */
   target: string | undefined;
+  /** Caught up since the current litestream process started. */
+  syncedThisRun: boolean;
 }
 
 /**
@@ -60,6 +62,7 @@ export class SyncTracker {
         lastSyncAt: undefined,
         lastError: undefined,
         target: undefined,
+        syncedThisRun: false,
       });
     }
   }
@@ -69,6 +72,7 @@ export class SyncTracker {
     for (const status of this.#databases.values()) {
       status.initialized = false;
       status.target = undefined;
+      status.syncedThisRun = false;
     }
   }
 
@@ -111,23 +115,28 @@ export class SyncTracker {
     if (generation) status.generation = generation;
     status.initialized = true;
     status.synced = true;
+    status.syncedThisRun = true;
     status.lastSyncAt = now;
     status.lastError = undefined;
     return { kind: 'synced', db: status.path, generation: status.generation, position };
   }
 
-  /** Every database has been opened by the current litestream process. */
-  allInitialized(): boolean {
-    return [...this.#databases.values()].every((status) => status.initialized);
+  /** Every database has been opened by the current litestream process (or may be skipped). */
+  allInitialized(skip: (path: string) => boolean = () => false): boolean {
+    return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
   }
 
-  /** Every database has caught up at least once. */
-  allSynced(): boolean {
-    return [...this.#databases.values()].every((status) => status.synced);
+  /** Every database has caught up at least once (ever, or since the current process started). */
+  allSynced(thisRun = false, skip: (path: string) => boolean = () => false): boolean {
+    return [...this.#databases.values()].every(
+      (status) => (thisRun ? status.syncedThisRun : status.synced) || skip(status.path),
+    );
   }
 
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[] {
-    return [...this.#databases.values()].map(({ target: _target, ...status }) => Object.freeze({ ...status }));
+    return [...this.#databases.values()].map(({ target: _target, syncedThisRun: _run, ...status }) =>
+      Object.freeze({ ...status }),
+    );
   }
 }

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BINARY_ENV, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
-import { tempDir, testConfig } from './support/fixtures.js';
+import { stopCleanly, tempDir, testConfig } from './support/fixtures.js';
 
 async function binaryError(promise: Promise<unknown>): Promise<LitestreamBinaryError> {
   const error = await promise.then(
@@ -76,7 +76,7 @@ describe('the litestream binary', () => {
     expect(logger.lines.some((line) => line.level === 'error' && line.message === 'could not start litestream')).toBe(
       true,
     );
-    expect((await replication.stop()).clean).toBe(true);
+    await stopCleanly(replication);
     expect(existsSync(path.join(dir, '.production.sqlite3-litestream-node.pid'))).toBe(false);
   });
 });

@@ -9,7 +9,16 @@ import {
   startReplication,
 } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
-import { captureLogger, deleteDatabase, integrity, readIds, tempDir, track, writeRows } from './support/fixtures.js';
+import {
+  captureLogger,
+  deleteDatabase,
+  integrity,
+  readIds,
+  stopCleanly,
+  tempDir,
+  track,
+  writeRows,
+} from './support/fixtures.js';
 
 /** The seed's config/litestream.yml, pointing at the test server through the seed's variables. */
 function seedYaml(dir: string, prefix: string): string {
@@ -82,7 +91,7 @@ describe("the user's own litestream.yml", () => {
     const ids = [writeRows(main, 'orders', 40), writeRows(queue, 'jobs', 10)];
     const replication = track(startReplication(config));
     await replication.ready;
-    expect((await replication.stop()).clean).toBe(true);
+    await stopCleanly(replication);
 
     deleteDatabase(main);
     deleteDatabase(queue);

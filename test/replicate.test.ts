@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
   defineConfig,
   ensureRestored,
@@ -14,12 +14,15 @@ import {
   litestreamChildren,
   processAlive,
   readIds,
+  s3Replica,
+  stopCleanly,
   tempDir,
   testConfig,
   track,
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { holdingProxy } from './support/proxy.js';
 
 /** Restores `config`'s databases into a fresh copy of the config pointing at `dir`. */
 async function restoredCopy(dir: string, replica: NonNullable<ReturnType<typeof testConfig>['config']['replica']>) {
@@ -55,7 +58,7 @@ describe('startReplication', () => {
     await replication.ready;
     const last = writeRows(main, 'last', 30);
     const result = await replication.stop();
-    expect(result.clean).toBe(true);
+    expect(result.clean, JSON.stringify(result)).toBe(true);
     expect(litestreamChildren()).toEqual([]);
 
     const copy = tempDir();
@@ -70,7 +73,7 @@ describe('startReplication', () => {
     writeRows(config.databases[1]?.path as string, 'jobs', 1);
     // No await of ready: litestream has not even opened the database yet.
     const result = await track(startReplication(config)).stop();
-    expect(result.clean).toBe(true);
+    expect(result.clean, JSON.stringify(result)).toBe(true);
 
     const copy = tempDir();
     const { config: restored, results } = await restoredCopy(
@@ -147,7 +150,7 @@ describe('startReplication', () => {
     ids.push(...writeRows(main, 'after-crash', 10));
     const synced = new Promise((resolve) => replication.on('sync', (event) => event.db === main && resolve(undefined)));
     await synced;
-    expect((await replication.stop()).clean).toBe(true);
+    await stopCleanly(replication);
     expect(processAlive(secondPid as number)).toBe(false);
     expect(litestreamChildren()).toEqual([]);
 
@@ -224,7 +227,7 @@ describe('disabled mode', () => {
       const replication = startReplication(config);
       await replication.ready;
       expect(replication.status().state).toBe('disabled');
-      expect((await replication.stop()).clean).toBe(true);
+      await stopCleanly(replication);
       const instance = new Litestream(config);
       await instance.ensureRestored();
       instance.startReplication();
@@ -234,5 +237,38 @@ describe('disabled mode', () => {
     }
     expect(spawned).toEqual([]);
     expect(logger.lines.filter((line) => /disabled/.test(line.message ?? '')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('a final sync that fails', () => {
+  it('is retried by running litestream again, and the last writes still reach the replica', async () => {
+    const dir = tempDir();
+    const proxy = await holdingProxy(inject('s3').endpoint);
+    const { config, logger } = testConfig(dir, {
+      syncInterval: '1h',
+      replica: s3Replica({ endpoint: proxy.endpoint }),
+    });
+    const main = config.databases[0]?.path as string;
+    const ids = writeRows(main, 'before', 10);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    ids.push(...writeRows(main, 'last', 10));
+
+    // The replica goes away exactly when the final sync starts, and comes back once it failed.
+    replication.on('log', (line) => {
+      if (line.msg === 'failed to run' || line.msg === 'error closing db') proxy.restore();
+    });
+    proxy.cut();
+    const result = await replication.stop();
+    expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
+    expect(
+      logger.lines.some((line) => line.message === 'final sync failed; running litestream again to finish it'),
+    ).toBe(true);
+    expect(litestreamChildren()).toEqual([]);
+
+    const copy = tempDir();
+    const { config: restored } = await restoredCopy(copy, config.replica as NonNullable<typeof config.replica>);
+    expect(readIds(restored.databases[0]?.path as string)).toEqual(ids);
   });
 });

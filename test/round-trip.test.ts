@@ -9,6 +9,7 @@ import {
   integrity,
   litestreamChildren,
   readIds,
+  stopCleanly,
   tempDir,
   testConfig,
   track,
@@ -112,7 +113,7 @@ describe('round trip through a real S3 server', () => {
     const replication = track(startReplication(config));
     await replication.ready;
     ids.push(...writeRows(db, 'file-late', 5));
-    expect((await replication.stop()).clean).toBe(true);
+    await stopCleanly(replication);
 
     deleteDatabase(db);
     const [result] = await ensureRestored(config);

@@ -211,3 +211,9 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Stops replication and asserts litestream made its final sync and exited by itself. */
+export async function stopCleanly(replication: Replication, timeoutMs?: number): Promise<void> {
+  const result = await replication.stop(timeoutMs === undefined ? {} : { timeoutMs });
+  if (!result.clean) throw new Error(`stop() was not clean: ${JSON.stringify(result)}`);
+}

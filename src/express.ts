@@ -1,0 +1,157 @@
+/**
+ * Express integration: `expressLitestream(options)` returns
+ * `{ gate, listen(app, port, host?), close(), litestream }`.
+ *
+ * @packageDocumentation
+ */
+import type { Server } from 'node:http';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { Litestream } from './litestream.js';
+import type { RestoreResult } from './restore.js';
+
+/** Where the restore stands, as `gate` sees it. */
+export type GateState = 'idle' | 'restoring' | 'ready' | 'failed';
+
+/** Options of {@link expressLitestream}. */
+export interface ExpressLitestreamOptions {
+  /** Seconds clients are told to wait (`Retry-After`) while the restore runs. Default 5. */
+  retryAfterSeconds?: number;
+}
+
+/** What {@link expressLitestream} returns. */
+export interface ExpressLitestream {
+  /**
+   * Middleware answering `503` with `Retry-After` until the databases are restored, then
+   * passing every request through. Use it when the server must listen before the restore
+   * is done (e.g. for liveness probes); with {@link ExpressLitestream.listen} it never sees
+   * a request before the restore.
+   */
+  gate: (request: Request, response: Response, next: NextFunction) => void;
+  /**
+   * Restores the databases and starts replication (once; later calls share the result).
+   * `listen` calls it; call it yourself when you listen on your own.
+   */
+  start(): Promise<RestoreResult[]>;
+  /**
+   * Restores, starts replication, then listens. Resolves to the `http.Server`; closing that
+   * server stops replication after its final sync. Rejects — without binding the port —
+   * when the restore fails.
+   */
+  listen(app: Express, port: number, host?: string): Promise<Server>;
+  /** Closes the server (if `listen` opened it) and resolves after the final sync. */
+  close(): Promise<void>;
+  /**
+   * Opt-in graceful shutdown: on the first of `signals` (default SIGTERM and SIGINT),
+   * `close()`, then exit with code 0 (1 if closing failed). Returns a function that
+   * removes the handlers. Skip it when terminus or close-with-grace owns shutdown, and
+   * call `close()` from their hook instead.
+   */
+  closeOnSignals(signals?: readonly NodeJS.Signals[]): () => void;
+  /** The underlying instance: `status()`, `replication`, `config`. */
+  readonly litestream: Litestream;
+  /** Where the restore stands. */
+  readonly state: GateState;
+}
+
+/**
+ * Wires litestream-node into an Express app.
+ *
+ * @example
+ * ```ts
+ * const litestream = expressLitestream(configFromEnv(process.env, { databases: ['storage/production.sqlite3'] }));
+ * const server = await litestream.listen(app, 3000);
+ * process.on('SIGTERM', () => litestream.close());
+ * ```
+ */
+export function expressLitestream(
+  options: LitestreamOptions | LitestreamConfig,
+  settings: ExpressLitestreamOptions = {},
+): ExpressLitestream {
+  const litestream = new Litestream(isLitestreamConfig(options) ? options : defineConfig(options));
+  const retryAfter = String(settings.retryAfterSeconds ?? 5);
+  let state: GateState = 'idle';
+  let started: Promise<RestoreResult[]> | undefined;
+  let server: Server | undefined;
+
+  const start = () => {
+    started ??= (async () => {
+      state = 'restoring';
+      try {
+        const results = await litestream.ensureRestored();
+        litestream.startReplication();
+        state = 'ready';
+        return results;
+      } catch (error) {
+        state = 'failed';
+        throw error;
+      }
+    })();
+    return started;
+  };
+
+  const gate = (_request: Request, response: Response, next: NextFunction) => {
+    if (state === 'ready') return next();
+    response
+      .status(503)
+      .set('Retry-After', retryAfter)
+      .json({ error: state === 'failed' ? 'database restore failed' : 'restoring databases, retry shortly' });
+  };
+
+  const listen = async (app: Express, port: number, host?: string): Promise<Server> => {
+    await start();
+    server = await new Promise<Server>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      const created: Server = host === undefined ? app.listen(port, done) : app.listen(port, host, done);
+      function done(error?: Error) {
+        created.off('error', onError);
+        if (error) reject(error);
+        else resolve(created);
+      }
+      created.once('error', onError);
+    });
+    server.on('close', () => {
+      void litestream.stop();
+    });
+    return server;
+  };
+
+  const close = async () => {
+    const open = server;
+    if (open?.listening) {
+      await new Promise<void>((resolve, reject) => open.close((error) => (error ? reject(error) : resolve())));
+    }
+    await litestream.stop();
+  };
+
+  const closeOnSignals = (signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      remove();
+      litestream.config.logger.info({ signal }, 'signal received; closing after the final sync');
+      close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          litestream.config.logger.error({ error: String(error) }, 'graceful shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    const remove = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    return remove;
+  };
+
+  return {
+    gate,
+    start,
+    listen,
+    close,
+    closeOnSignals,
+    litestream,
+    get state() {
+      return state;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The Fastify plugin: `await app.register(litestream, options)`.
+ *
+ * Registration restores missing databases and starts replication, so `app.ready()` and
+ * `app.listen()` resolve only once every database is in place. `app.litestream` is the
+ * {@link Litestream} instance; an `onClose` hook stops replication after its final sync.
+ *
+ * @packageDocumentation
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { LitestreamError, RestoreError } from './errors.js';
+import { Litestream } from './litestream.js';
+import type { Logger } from './logger.js';
+
+/** Options of the Fastify plugin: {@link LitestreamOptions}, or a built config, plus the health route. */
+export type FastifyLitestreamOptions = (LitestreamOptions | { config: LitestreamConfig }) & {
+  /**
+   * Serve replication health at this path (e.g. `/healthz/litestream`) for readiness
+   * probes: 200 with per-database status when healthy, 503 otherwise. Off by default.
+   */
+  healthRoute?: string | false;
+};
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The litestream-node instance: `status()`, `replication`, `stop()`, `config`. */
+    litestream: Litestream;
+  }
+}
+
+// Leave avvio this much of pluginTimeout to report our error instead of its own.
+const TIMEOUT_MARGIN_MS = 250;
+
+const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options) => {
+  if (app.hasDecorator('litestream')) {
+    throw new LitestreamError(
+      'litestream-node is already registered on this Fastify instance: register it once, at the root.',
+    );
+  }
+  const { healthRoute = false, ...rest } = options;
+  const config = toConfig(rest, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
+  const litestream = new Litestream(config);
+
+  await withinPluginTimeout(app, litestream.ensureRestored());
+  litestream.startReplication();
+  app.decorate('litestream', litestream);
+  app.addHook('onClose', async () => {
+    await litestream.stop();
+  });
+
+  if (healthRoute) {
+    app.get(healthRoute, async (_request, reply) => {
+      const status = litestream.status();
+      return reply.code(status.healthy ? 200 : 503).send(status);
+    });
+  }
+};
+
+function toConfig(options: LitestreamOptions | { config: LitestreamConfig }, log: Logger): LitestreamConfig {
+  if ('config' in options && isLitestreamConfig(options.config)) return options.config;
+  const given = options as LitestreamOptions;
+  return defineConfig({ ...given, logger: given.logger ?? log });
+}
+
+/**
+ * A restore can outlast Fastify's `pluginTimeout` (10 s by default); avvio would then
+ * fail with a generic timeout. Fail first, with a message that says what to change.
+ */
+async function withinPluginTimeout<T>(app: FastifyInstance, work: Promise<T>): Promise<T> {
+  const pluginTimeout = app.initialConfig.pluginTimeout ?? 10_000;
+  if (!pluginTimeout || pluginTimeout <= TIMEOUT_MARGIN_MS) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new RestoreError(
+            `Restoring the databases took longer than Fastify's pluginTimeout (${pluginTimeout} ms), so the server will not start on an incomplete database. Raise it for large databases, e.g. Fastify({ pluginTimeout: 120_000 }), or set it to 0 to wait as long as the restore takes.`,
+          ),
+        ),
+      pluginTimeout - TIMEOUT_MARGIN_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The plugin, wrapped with fastify-plugin so `app.litestream` is visible app-wide. */
+const litestreamPlugin = fp(plugin, { name: 'litestream-node', fastify: '4.x || 5.x' });
+export default litestreamPlugin;
+export { litestreamPlugin };

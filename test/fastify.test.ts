@@ -1,0 +1,201 @@
+import { createConnection } from 'node:net';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import Fastify from 'fastify';
+import { describe, expect, inject, it } from 'vitest';
+import litestream from '../src/fastify.js';
+import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError, startReplication } from '../src/index.js';
+import {
+  captureLogger,
+  closedPort,
+  deleteDatabase,
+  litestreamChildren,
+  onCleanup,
+  openDatabase,
+  readIds,
+  s3Replica,
+  stopCleanly,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from './support/fixtures.js';
+import { holdingProxy } from './support/proxy.js';
+
+/** An app whose routes open the database at request time, so an early listen would show. */
+function buildApp(options: { pluginTimeout?: number } = {}) {
+  const app = Fastify({ logger: false, ...options });
+  onCleanup(() => app.close());
+  return app;
+}
+
+function addRoutes(app: ReturnType<typeof buildApp>, main: string) {
+  app.get('/items', async () => {
+    const db = new Database(main, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT id FROM items ORDER BY id').all();
+    } finally {
+      db.close();
+    }
+  });
+  app.post('/items/:label', async (request) => {
+    const db = openDatabase(main);
+    try {
+      const { label } = request.params as { label: string };
+      return {
+        id: Number(db.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
+      };
+    } finally {
+      db.close();
+    }
+  });
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('error', () => resolve(true));
+  });
+}
+
+async function seedBackup(dir: string) {
+  const { config } = testConfig(dir);
+  const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
+  const replication = track(startReplication(config));
+  await replication.ready;
+  await stopCleanly(replication);
+  for (const db of config.databases) deleteDatabase(db.path);
+  return { config, ids };
+}
+
+describe('the Fastify plugin', () => {
+  it('restores before the first request, replicates, and makes a final sync on close', async () => {
+    const dir = tempDir();
+    const { config, ids } = await seedBackup(dir);
+    const main = config.databases[0]?.path as string;
+    const app = buildApp();
+    await app.register(litestream, { config });
+    addRoutes(app, main);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+
+    // The very first request already sees every restored row.
+    const response = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/items`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { id: number }[]).map((row) => row.id)).toEqual(ids[0]);
+    expect(app.litestream.status().state).toBe('running');
+
+    await app.litestream.replication?.ready;
+    const written = await app.inject({ method: 'POST', url: '/items/last-write' });
+    const lastId = (written.json() as { id: number }).id;
+    await app.close();
+    expect(litestreamChildren()).toEqual([]);
+    expect(app.litestream.status().state).toBe('stopped');
+
+    deleteDatabase(main);
+    await ensureRestored(config);
+    expect(readIds(main)).toEqual([...(ids[0] as number[]), lastId]);
+  });
+
+  it('an unreachable replica rejects ready and binds no port', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
+      restore: { retryForMs: 500 },
+    });
+    const app = buildApp();
+    app.register(litestream, { config });
+    const listenPort = await closedPort();
+    const error = await app.listen({ port: listenPort, host: '127.0.0.1' }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(await portIsFree(listenPort)).toBe(true);
+    expect(litestreamChildren()).toEqual([]);
+  });
+
+  it("fails with a message naming pluginTimeout when the restore outlasts it, not avvio's timeout", async () => {
+    const dir = tempDir();
+    await seedBackup(dir);
+    const proxy = await holdingProxy(inject('s3').endpoint);
+    proxy.hold();
+    const { config } = testConfig(dir, { replica: s3Replica({ endpoint: proxy.endpoint }) });
+    const app = buildApp({ pluginTimeout: 1_000 });
+    app.register(litestream, { config });
+    const error = await app.ready().then(
+      () => undefined,
+      (reason: unknown) => reason as Error,
+    );
+    expect(error).toBeInstanceOf(RestoreError);
+    expect(error?.message).toMatch(/pluginTimeout \(1000 ms\).*Fastify\(\{ pluginTimeout: 120_000 \}\)/);
+    proxy.release();
+  });
+
+  it('serves a health route: 200 while replicating, 503 while litestream is down', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      supervisor: { initialBackoffMs: 3_000, maxBackoffMs: 3_000, resetAfterMs: 60_000 },
+    });
+    for (const db of config.databases) writeRows(db.path, 'health', 1);
+    const app = buildApp();
+    await app.register(litestream, { config, healthRoute: '/healthz/litestream' });
+    await app.litestream.replication?.ready;
+
+    const healthy = await app.inject('/healthz/litestream');
+    expect(healthy.statusCode).toBe(200);
+    expect(healthy.json()).toMatchObject({ state: 'running', healthy: true });
+    expect((healthy.json() as { databases: unknown[] }).databases).toHaveLength(2);
+
+    process.kill(app.litestream.status().pid as number, 'SIGKILL');
+    await waitFor(() => app.litestream.status().state === 'restarting');
+    const down = await app.inject('/healthz/litestream');
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ state: 'restarting', healthy: false });
+  });
+
+  it('refuses to be registered twice', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'x', 1);
+    const app = buildApp();
+    await app.register(litestream, { config });
+    app.register(litestream, { config });
+    await expect(app.ready()).rejects.toThrow(/already registered/);
+  });
+
+  it('takes plain options and logs through app.log', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const app = Fastify({
+      logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } },
+    });
+    onCleanup(() => app.close());
+    await app.register(litestream, {
+      databases: [path.join(dir, 'app.db')],
+      replica: { type: 'file', path: path.join(dir, 'replica') },
+    });
+    await app.ready();
+    expect(app.litestream.config.databases[0]?.path).toBe(path.join(dir, 'app.db'));
+    expect(lines.some((line) => /"plugin":"litestream"/.test(line) && /no backup in the replica/.test(line))).toBe(
+      true,
+    );
+  });
+
+  it('disabled mode changes nothing and spawns nothing', async () => {
+    const dir = tempDir();
+    const config = defineConfig({ enabled: false, databases: [path.join(dir, 'app.db')], logger: captureLogger() });
+    const app = buildApp();
+    await app.register(litestream, { config, healthRoute: '/health' });
+    await app.ready();
+    expect(app.litestream.status().state).toBe('disabled');
+    expect((await app.inject('/health')).statusCode).toBe(200);
+    expect(litestreamChildren()).toEqual([]);
+    await app.close();
+  });
+});

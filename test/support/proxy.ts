@@ -1,0 +1,72 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { onCleanup } from './fixtures.js';
+
+/** A loopback TCP proxy to `target` that a test can hold (connections wait) and release. */
+export interface HoldingProxy {
+  readonly endpoint: string;
+  /** New connections wait, unanswered, until `release()`. */
+  hold(): void;
+  release(): void;
+  /** Drops every connection and refuses new ones, as an outage would, until `restore()`. */
+  cut(): void;
+  restore(): void;
+  /** How many connections are waiting. */
+  readonly waiting: number;
+}
+
+export async function holdingProxy(target: string): Promise<HoldingProxy> {
+  const { hostname, port } = new URL(target);
+  let held = false;
+  let down = false;
+  const waiting: Socket[] = [];
+  const sockets = new Set<Socket>();
+  const pipe = (client: Socket) => {
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end);
+    upstream.on('error', end);
+  };
+  const server: Server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.pause();
+    if (held) waiting.push(client);
+    else pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const address = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      for (const client of waiting.splice(0)) pipe(client);
+    },
+    cut: () => {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore: () => {
+      down = false;
+    },
+    get waiting() {
+      return waiting.length;
+    },
+  };
+}
