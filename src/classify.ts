@@ -13,7 +13,7 @@ const CREDENTIALS =
   /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|ExpiredToken|InvalidToken|NoCredentialProviders|no valid providers|status code: 40[13]\b/i;
 const NO_BUCKET = /NoSuchBucket/;
 const TRANSIENT =
-  /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|unexpected EOF|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
+  /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|\bEOF\b|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
 
 /** Classifies a failure from litestream's error text. */
 export function classifyFailure(text: string): FailureKind {

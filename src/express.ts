@@ -79,7 +79,7 @@ export function expressLitestream(
       state = 'restoring';
       try {
         const results = await litestream.ensureRestored();
-        litestream.startReplication();
+        await litestream.startReplication().started;
         state = 'ready';
         return results;
       } catch (error) {

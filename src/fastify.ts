@@ -44,7 +44,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   const litestream = new Litestream(config);
 
   await withinPluginTimeout(app, litestream.ensureRestored());
-  litestream.startReplication();
+  await litestream.startReplication().started;
   app.decorate('litestream', litestream);
   app.addHook('onClose', async () => {
     await litestream.stop();

@@ -73,6 +73,12 @@ export interface ReplicationEvents {
  */
 export interface Replication extends EventEmitter<ReplicationEvents> {
   /**
+   * Resolves once the first litestream process is running; rejects when it cannot start
+   * (bad binary, another live replicator on a database). Adapters await it so that a
+   * server never starts without its replicator.
+   */
+  readonly started: Promise<void>;
+  /**
    * Resolves once every database has been synced to the replica at least once, so a
    * stop from then on cannot lose writes. Rejects if replication stops first.
    */
@@ -110,6 +116,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #childStartedAt = 0;
   /** The current litestream has printed a line, so its signal handler is installed. */
   #childSpoke = false;
+  /** Replication errors the current litestream has logged. */
+  #errorsThisRun = 0;
   #configFile: ConfigFile | undefined;
   #binary: string | undefined;
   #restarts = 0;
@@ -150,12 +158,26 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     });
   }
 
-  /** Resolves when the first litestream process is running (or start failed). */
+  /** Settles when the first litestream process is running (never rejects; see `started`). */
   #starting: Promise<void> = Promise.resolve();
+  #started: Promise<void> = Promise.resolve();
+
+  get started(): Promise<void> {
+    return this.#started;
+  }
 
   start(): void {
-    this.#starting = this.#start();
+    let succeed: () => void = () => {};
+    this.#started = new Promise<void>((resolve, reject) => {
+      succeed = resolve;
+      this.#startFailed = reject;
+    });
+    // Callers who never await `started` must not get an unhandled rejection.
+    this.#started.catch(() => {});
+    this.#starting = this.#start().then(() => succeed());
   }
+
+  #startFailed: (error: Error) => void = () => {};
 
   async #start(): Promise<void> {
     try {
@@ -172,6 +194,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
       this.#readySettled = true;
       this.#rejectReady(error as Error);
+      this.#startFailed(error as Error);
       this.#onStopped();
     }
   }
@@ -183,6 +206,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#child = child;
     this.#childStartedAt = Date.now();
     this.#childSpoke = false;
+    this.#errorsThisRun = 0;
     this.#tracker.restarted();
     if (this.#state !== 'stopping') this.#state = 'running';
     const onLine = (raw: string) => this.#onLine(raw);
@@ -243,6 +267,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         }
         break;
       case 'error':
+        this.#errorsThisRun++;
         this.emit('replicaError', { db: event.db, message: event.message });
         break;
     }
@@ -304,7 +329,11 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         );
         this.#shutdownErrors = [];
         await this.#spawn();
-        await this.#waitUntil(() => this.#tracker.allSynced(true, (db) => !existsSync(db)), deadline);
+        // Until it has caught up, or has failed again (then the next attempt reports it).
+        await this.#waitUntil(
+          () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !existsSync(db)),
+          deadline,
+        );
       }
     }
     this.#state = 'stopped';
@@ -410,6 +439,7 @@ export const NOTHING_TO_STOP: StopResult = Object.freeze({
 /** A handle for a disabled config: nothing runs. */
 class DisabledReplication extends EventEmitter<ReplicationEvents> implements Replication {
   readonly ready = Promise.resolve();
+  readonly started = Promise.resolve();
   readonly #config: LitestreamConfig;
 
   constructor(config: LitestreamConfig) {

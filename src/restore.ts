@@ -221,7 +221,7 @@ function unreachableError(
       );
     case 'transient':
       return new ReplicaUnreachableError(
-        `The replica ${where} could not be reached to restore ${db.path} (${attempts} attempts over ${config.restore.retryForMs} ms): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network, or raise restore.retryForMs. No database was created, so the app does not start on an empty database.`,
+        `The replica ${where} could not be reached to restore ${db.path} (${attempts} attempts over ${config.restore.retryForMs} ms; last error: ${firstLine(detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network, or raise restore.retryForMs. No database was created, so the app does not start on an empty database.`,
         options,
       );
     default:

@@ -80,3 +80,16 @@ describe('the litestream binary', () => {
     expect(existsSync(path.join(dir, '.production.sqlite3-litestream-node.pid'))).toBe(false);
   });
 });
+
+describe('adapters never start a server without its replicator', () => {
+  it('the Fastify plugin fails registration when litestream cannot start', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: plugin } = await import('../src/fastify.js');
+    const dir = tempDir();
+    const { config } = testConfig(dir, { binaryPath: path.join(dir, 'missing') });
+    for (const db of config.databases) writeFileSync(db.path, '');
+    const app = Fastify();
+    await expect(app.register(plugin, { config }).ready()).rejects.toBeInstanceOf(LitestreamBinaryError);
+    await app.close();
+  });
+});

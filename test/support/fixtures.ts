@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, inject } from 'vitest';
+import { afterEach, inject, onTestFailed } from 'vitest';
 import { defineConfig, type LitestreamOptions, type Logger, type Replication } from '../../src/index.js';
 
 /** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
@@ -106,6 +106,14 @@ export function s3Replica(overrides: Record<string, unknown> = {}) {
 /** A config for the test server, fast intervals, and a capturing logger. */
 export function testConfig(dir: string, options: Partial<LitestreamOptions> = {}) {
   const logger = captureLogger();
+  // A failing test shows what litestream and the library said (minus per-second sync noise).
+  onTestFailed(() => {
+    const lines = logger
+      .text()
+      .split('\n')
+      .filter((line) => !/^debug (sync|sync: ok|replica sync.*|copy-shadow.*) /.test(line));
+    console.error(`--- log of the failed test ---\n${lines.join('\n')}`);
+  });
   const config = defineConfig({
     databases: [path.join(dir, 'production.sqlite3'), path.join(dir, 'production_queue.sqlite3')],
     replica: s3Replica(),

@@ -1,7 +1,8 @@
 // Starts one real S3-compatible server (s3rver) on 127.0.0.1 for the whole run.
 // It runs in vitest's main process; tests run in forked workers, so nothing they do
 // can block its event loop.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -38,6 +39,30 @@ interface ListOptions {
   startAfter?: string;
 }
 
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: Record<string, string>;
+}
+
+/** The whole body of an upload; rejects when the client goes away before the end. */
+function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
+    stream.on('error', reject);
+    stream.on('close', () => {
+      if (!ended) reject(new Error('upload aborted'));
+    });
+  });
+}
+
 export default async function setup(project: TestProject) {
   const S3rver = require('s3rver');
   const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account.js');
@@ -68,6 +93,20 @@ export default async function setup(project: TestProject) {
       else if (objects.length < maxKeys) objects.push(object);
     }
     return { objects, commonPrefixes: [...prefixes].sort(), isTruncated: false };
+  };
+
+  // s3rver acknowledges a PUT before the object is on disk and keeps a partial object when
+  // the upload is aborted; S3 does neither. Take the whole body, then rename it into place.
+  store.putObject = async (object: StoredObject) => {
+    const content = Buffer.isBuffer(object.content) ? object.content : await readAll(object.content);
+    const md5 = createHash('md5').update(content).digest('hex');
+    const objectPath: string = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    const partial = `${objectPath}.partial-${randomUUID()}`;
+    await writeFile(partial, content);
+    await rename(partial, objectPath);
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
   };
 
   const address = (await server.run()) as AddressInfo;
