@@ -12,11 +12,12 @@ export function captureLogger(): Logger & {
   lines: { level: string; fields: object; message?: string }[];
   text(): string;
 } {
-  const lines: { level: string; fields: object; message?: string }[] = [];
+  const lines: { level: string; fields: object; message?: string; ms: number }[] = [];
+  const started = Date.now();
   const at =
     (level: string) =>
     (fields: object, message?: string): void => {
-      lines.push({ level, fields, message });
+      lines.push({ level, fields, message, ms: Date.now() - started });
     };
   return {
     lines,
@@ -24,7 +25,10 @@ export function captureLogger(): Logger & {
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    text: () => lines.map((line) => `${line.level} ${line.message ?? ''} ${JSON.stringify(line.fields)}`).join('\n'),
+    text: () =>
+      lines
+        .map((line) => `${line.level} ${line.message ?? ''} ${JSON.stringify(line.fields)} +${line.ms}ms`)
+        .join('\n'),
   };
 }
 

@@ -1,0 +1,160 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import express from 'express';
+import { describe, expect, inject, it } from 'vitest';
+import { expressLitestream } from '../src/express.js';
+import { defineConfig, ReplicaUnreachableError, startReplication } from '../src/index.js';
+import {
+  captureLogger,
+  closedPort,
+  deleteDatabase,
+  litestreamChildren,
+  onCleanup,
+  openDatabase,
+  readIds,
+  s3Replica,
+  stopCleanly,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from './support/fixtures.js';
+import { holdingProxy } from './support/proxy.js';
+
+/** An Express app whose routes open the database at request time. */
+function buildApp(main: string) {
+  const app = express();
+  app.get('/items', (_request, response) => {
+    const db = new Database(main, { readonly: true, fileMustExist: true });
+    try {
+      response.json(db.prepare('SELECT id FROM items ORDER BY id').all());
+    } finally {
+      db.close();
+    }
+  });
+  app.post('/items/:label', (request, response) => {
+    const db = openDatabase(main);
+    try {
+      const info = db.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(request.params.label, 'x');
+      response.json({ id: Number(info.lastInsertRowid) });
+    } finally {
+      db.close();
+    }
+  });
+  return app;
+}
+
+const url = (server: Server, route: string) =>
+  `http://127.0.0.1:${(server.address() as { port: number }).port}${route}`;
+
+async function seedBackup(dir: string, replica = s3Replica()) {
+  const { config } = testConfig(dir, { replica });
+  const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
+  const replication = track(startReplication(config));
+  await replication.ready;
+  await stopCleanly(replication);
+  for (const db of config.databases) deleteDatabase(db.path);
+  return { config, ids };
+}
+
+describe('expressLitestream', () => {
+  it('listen restores before the first request; close makes the final sync and leaves no process', async () => {
+    const dir = tempDir();
+    const { config, ids } = await seedBackup(dir);
+    const main = config.databases[0]?.path as string;
+    const litestream = expressLitestream(config);
+    onCleanup(() => litestream.close());
+    const server = await litestream.listen(buildApp(main), 0, '127.0.0.1');
+
+    const first = await fetch(url(server, '/items'));
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { id: number }[]).map((row) => row.id)).toEqual(ids[0]);
+
+    await litestream.litestream.replication?.ready;
+    const written = (await (await fetch(url(server, '/items/last'), { method: 'POST' })).json()) as { id: number };
+    await litestream.close();
+    expect(server.listening).toBe(false);
+    expect(litestreamChildren()).toEqual([]);
+
+    deleteDatabase(main);
+    const again = expressLitestream(config);
+    await again.start();
+    await again.close();
+    expect(readIds(main)).toEqual([...(ids[0] as number[]), written.id]);
+  });
+
+  it('closing the returned server stops replication after its final sync', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'x', 1);
+    const litestream = expressLitestream(config);
+    onCleanup(() => litestream.close());
+    const server = await litestream.listen(buildApp(config.databases[0]?.path as string), 0, '127.0.0.1');
+    const stopped = new Promise((resolve) => litestream.litestream.replication?.once('stopped', resolve));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(await stopped).toMatchObject({ clean: true });
+    expect(litestreamChildren()).toEqual([]);
+  });
+
+  it('an unreachable replica rejects listen and binds no port', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
+      restore: { retryForMs: 500 },
+    });
+    const litestream = expressLitestream(config);
+    const listenPort = await closedPort();
+    const app = buildApp(config.databases[0]?.path as string);
+    await expect(litestream.listen(app, listenPort, '127.0.0.1')).rejects.toBeInstanceOf(ReplicaUnreachableError);
+    await expect(fetch(`http://127.0.0.1:${listenPort}/items`)).rejects.toThrow();
+    expect(litestream.state).toBe('failed');
+    expect(litestreamChildren()).toEqual([]);
+  });
+
+  it('gate answers 503 with Retry-After while the restore is held open, then passes requests through', async () => {
+    const dir = tempDir();
+    const proxy = await holdingProxy(inject('s3').endpoint);
+    const { config } = await seedBackup(dir, s3Replica({ endpoint: proxy.endpoint }));
+    const main = config.databases[0]?.path as string;
+    const litestream = expressLitestream(config, { retryAfterSeconds: 2 });
+    onCleanup(() => litestream.close());
+    const app = express();
+    app.use(litestream.gate);
+    app.use(buildApp(main));
+    const server = await new Promise<Server>((resolve) => {
+      const created = app.listen(0, '127.0.0.1', () => resolve(created));
+    });
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    proxy.hold();
+    const starting = litestream.start();
+    await waitFor(() => proxy.waiting > 0, 10_000, 'the restore to reach the replica');
+    const during = await fetch(url(server, '/items'));
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('2');
+    expect(litestream.state).toBe('restoring');
+
+    proxy.release();
+    await starting;
+    const after = await fetch(url(server, '/items'));
+    expect(after.status).toBe(200);
+    expect(((await after.json()) as unknown[]).length).toBe(25);
+  });
+
+  it('disabled mode changes nothing and spawns nothing', async () => {
+    const dir = tempDir();
+    const main = path.join(dir, 'app.db');
+    writeRows(main, 'local', 2);
+    const litestream = expressLitestream(defineConfig({ enabled: false, databases: [main], logger: captureLogger() }));
+    const app = express();
+    app.use(litestream.gate);
+    app.use(buildApp(main));
+    const server = await litestream.listen(app, 0, '127.0.0.1');
+    expect((await fetch(url(server, '/items'))).status).toBe(200);
+    expect(litestreamChildren()).toEqual([]);
+    await litestream.close();
+  });
+});
