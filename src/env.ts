@@ -50,7 +50,8 @@ const S3_FIELDS: FieldNames = {
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** An environment: `process.env` or any map of variable names to values. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Builds a config from the seed's environment variables:

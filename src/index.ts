@@ -32,7 +32,8 @@ export {
   type S3ReplicaOptions,
   type SupervisorOptions,
 } from './config.js';
-export { configFromEnv, ENV } from './env.js';
+export type { LoadedConfigFile } from './config-file.js';
+export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
   LitestreamBinaryError,

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import express from 'express';
 import { describe, expect, inject, it } from 'vitest';
 import { expressLitestream } from '../src/express.js';
-import { defineConfig, ReplicaUnreachableError, startReplication } from '../src/index.js';
+import { defineConfig, ReplicaUnreachableError } from '../src/index.js';
 import {
   captureLogger,
   closedPort,
@@ -14,10 +14,9 @@ import {
   openDatabase,
   readIds,
   s3Replica,
-  stopCleanly,
+  seedBackup,
   tempDir,
   testConfig,
-  track,
   waitFor,
   writeRows,
 } from './support/fixtures.js';
@@ -48,16 +47,6 @@ function buildApp(main: string) {
 
 const url = (server: Server, route: string) =>
   `http://127.0.0.1:${(server.address() as { port: number }).port}${route}`;
-
-async function seedBackup(dir: string, replica = s3Replica()) {
-  const { config } = testConfig(dir, { replica });
-  const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
-  const replication = track(startReplication(config));
-  await replication.ready;
-  await stopCleanly(replication);
-  for (const db of config.databases) deleteDatabase(db.path);
-  return { config, ids };
-}
 
 describe('expressLitestream', () => {
   it('listen restores before the first request; close makes the final sync and leaves no process', async () => {
@@ -117,7 +106,7 @@ describe('expressLitestream', () => {
   it('gate answers 503 with Retry-After while the restore is held open, then passes requests through', async () => {
     const dir = tempDir();
     const proxy = await holdingProxy(inject('s3').endpoint);
-    const { config } = await seedBackup(dir, s3Replica({ endpoint: proxy.endpoint }));
+    const { config } = await seedBackup(dir, { replica: s3Replica({ endpoint: proxy.endpoint }) });
     const main = config.databases[0]?.path as string;
     const litestream = expressLitestream(config, { retryAfterSeconds: 2 });
     onCleanup(() => litestream.close());

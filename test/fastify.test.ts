@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { describe, expect, inject, it } from 'vitest';
 import litestream from '../src/fastify.js';
-import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError, startReplication } from '../src/index.js';
+import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError } from '../src/index.js';
 import {
   captureLogger,
   closedPort,
@@ -14,10 +14,9 @@ import {
   openDatabase,
   readIds,
   s3Replica,
-  stopCleanly,
+  seedBackup,
   tempDir,
   testConfig,
-  track,
   waitFor,
   writeRows,
 } from './support/fixtures.js';
@@ -61,16 +60,6 @@ async function portIsFree(port: number): Promise<boolean> {
     });
     socket.on('error', () => resolve(true));
   });
-}
-
-async function seedBackup(dir: string) {
-  const { config } = testConfig(dir);
-  const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
-  const replication = track(startReplication(config));
-  await replication.ready;
-  await stopCleanly(replication);
-  for (const db of config.databases) deleteDatabase(db.path);
-  return { config, ids };
 }
 
 describe('the Fastify plugin', () => {

@@ -5,7 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, inject, onTestFailed } from 'vitest';
-import { defineConfig, type LitestreamOptions, type Logger, type Replication } from '../../src/index.js';
+import {
+  defineConfig,
+  type LitestreamOptions,
+  type Logger,
+  type Replication,
+  startReplication,
+} from '../../src/index.js';
 
 /** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
 export function captureLogger(): Logger & {
@@ -228,4 +234,18 @@ export async function waitFor<T>(
 export async function stopCleanly(replication: Replication, timeoutMs?: number): Promise<void> {
   const result = await replication.stop(timeoutMs === undefined ? {} : { timeoutMs });
   if (!result.clean) throw new Error(`stop() was not clean: ${JSON.stringify(result)}`);
+}
+
+/**
+ * Writes 25 rows to each database, replicates them, stops, and deletes the local files:
+ * the state a new container finds. Returns the config and the ids per database.
+ */
+export async function seedBackup(dir: string, options: Partial<LitestreamOptions> = {}) {
+  const { config } = testConfig(dir, options);
+  const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
+  const replication = track(startReplication(config));
+  await replication.ready;
+  await stopCleanly(replication);
+  for (const db of config.databases) deleteDatabase(db.path);
+  return { config, ids };
 }

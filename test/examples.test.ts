@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { onCleanup, tempDir, waitFor } from './support/fixtures.js';
+
+const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
+
+/** Starts an example as its README says, in `cwd`, against the test S3 server. */
+function startExample(name: string, cwd: string, prefix: string) {
+  const s3 = inject('s3');
+  const child: ChildProcess = spawn(process.execPath, [path.join(EXAMPLES, name, 'server.mjs')], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: '0',
+      LITESTREAM_ENABLED: 'true',
+      LITESTREAM_S3_BUCKET: s3.bucket,
+      LITESTREAM_S3_ENDPOINT: s3.endpoint,
+      LITESTREAM_S3_REGION: 'us-east-1',
+      LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+      LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      LITESTREAM_S3_PATH: prefix,
+      LITESTREAM_SYNC_INTERVAL: '1s',
+    },
+  });
+  onCleanup(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = waitFor(() => /http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[0], 30_000, `${name} to listen`);
+  return { child, exited, url, output: () => output };
+}
+
+describe.each(['fastify', 'express'])('examples/%s', (name) => {
+  it('keeps its rows across a lost container, and shuts down cleanly', async () => {
+    const dir = tempDir();
+    const prefix = `example-${name}-${Date.now()}`;
+    const first = startExample(name, dir, prefix);
+    const base = await first.url;
+    for (const item of ['apple', 'pear', 'plum']) {
+      expect((await fetch(`${base}/items/${item}`, { method: 'POST' })).status).toBe(200);
+    }
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.output()).toBe(0);
+
+    // A new container: no local data.
+    rmSync(path.join(dir, 'storage'), { recursive: true, force: true });
+    const second = startExample(name, dir, prefix);
+    const items = (await (await fetch(`${await second.url}/items`)).json()) as { name: string }[];
+    expect(items.map((item) => item.name)).toEqual(['apple', 'pear', 'plum']);
+    const jobs = (await (await fetch(`${await second.url}/jobs`)).json()) as unknown[];
+    expect(jobs).toHaveLength(3);
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
+    expect(second.output()).not.toContain(inject('s3').secretAccessKey);
+  });
+});
