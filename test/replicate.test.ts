@@ -272,3 +272,39 @@ describe('a final sync that fails', () => {
     expect(readIds(restored.databases[0]?.path as string)).toEqual(ids);
   });
 });
+
+describe('restart backoff', () => {
+  it('grows with each quick crash and starts over after a stable run', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      supervisor: { initialBackoffMs: 200, maxBackoffMs: 5_000, resetAfterMs: 2_500 },
+    });
+    for (const db of config.databases) writeRows(db.path, 'backoff', 1);
+    const replication = track(startReplication(config));
+    await replication.started;
+    const delays: number[] = [];
+    replication.on('restart', ({ delayMs }) => delays.push(delayMs));
+    const crash = async () => {
+      const { pid } = replication.status();
+      const restarts = delays.length;
+      process.kill(pid as number, 'SIGKILL');
+      await waitFor(() => delays.length > restarts && replication.status().state === 'running', 20_000, 'restart');
+    };
+
+    await crash();
+    await crash();
+    await crash();
+    // Jitter keeps each delay within [ceiling/2, ceiling]: 200, 400, 800.
+    expect(delays[0]).toBeGreaterThanOrEqual(100);
+    expect(delays[0]).toBeLessThanOrEqual(200);
+    expect(delays[1]).toBeGreaterThanOrEqual(200);
+    expect(delays[2]).toBeGreaterThanOrEqual(400);
+    expect(delays[2]).toBeLessThanOrEqual(800);
+
+    // A run longer than resetAfterMs was healthy: the next crash starts the backoff over.
+    await new Promise((resolve) => setTimeout(resolve, 2_700));
+    await crash();
+    expect(delays[3]).toBeLessThanOrEqual(200);
+    expect(replication.status().restarts).toBe(4);
+  });
+});

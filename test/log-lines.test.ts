@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { classifyFailure } from '../src/classify.js';
+import { lineSplitter, parseLogLine } from '../src/log-lines.js';
+import { redact, Secret } from '../src/secret.js';
+
+describe('parseLogLine', () => {
+  it('reads litestream JSON lines', () => {
+    const line = parseLogLine(
+      '{"time":"2026-11-25T18:45:23Z","level":"INFO","msg":"snapshot written","db":"/data/app.db","replica":"s3","position":"4011/00000000:16512","sz":354}',
+    );
+    expect(line).toEqual({
+      time: '2026-11-25T18:45:23Z',
+      level: 'info',
+      msg: 'snapshot written',
+      db: '/data/app.db',
+      fields: { replica: 's3', position: '4011/00000000:16512', sz: 354 },
+    });
+  });
+
+  it("reads slog's text format, quoted values included", () => {
+    const line = parseLogLine(
+      'time=2026-11-25T18:45:23Z level=ERROR msg="monitor error" db=/data/app.db replica=s3 error="cannot fetch generations: \\"x\\""',
+    );
+    expect(line).toMatchObject({ level: 'error', msg: 'monitor error', db: '/data/app.db' });
+    expect(line?.fields).toMatchObject({ replica: 's3', error: 'cannot fetch generations: "x"' });
+  });
+
+  it('keeps a bare line (a Go panic, a usage message) as an info message', () => {
+    expect(parseLogLine('panic: runtime error')).toMatchObject({ level: 'info', msg: 'panic: runtime error' });
+    expect(parseLogLine('   ')).toBeUndefined();
+  });
+});
+
+describe('lineSplitter', () => {
+  it('joins chunks split mid-line and flushes the last line', () => {
+    const lines: string[] = [];
+    const splitter = lineSplitter((line) => lines.push(line));
+    splitter.push('{"a":');
+    splitter.push('1}\n{"b"');
+    splitter.push(':2}\nlast');
+    splitter.end();
+    expect(lines).toEqual(['{"a":1}', '{"b":2}', 'last']);
+  });
+});
+
+describe('classifyFailure', () => {
+  it.each([
+    ['cannot fetch generations: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist', 'credentials'],
+    ['SignatureDoesNotMatch: The request signature we calculated does not match', 'credentials'],
+    ['AccessDenied: Access Denied\n\tstatus code: 403', 'credentials'],
+    ['cannot fetch generations: NoSuchBucket: The specified bucket does not exist', 'no-bucket'],
+    ['dial tcp 127.0.0.1:9: connect: connection refused', 'transient'],
+    ['cannot download wal 4011/00000000: EOF', 'transient'],
+    ['ServiceUnavailable: Please reduce your request rate.\n\tstatus code: 503', 'transient'],
+    ['invalid -timestamp, must specify in ISO 8601 format', 'other'],
+  ])('%s → %s', (text, kind) => expect(classifyFailure(text)).toBe(kind));
+});
+
+describe('redact', () => {
+  it('removes every occurrence of every secret', () => {
+    const secret = new Secret('s3cr3t/+key');
+    expect(redact('a s3cr3t/+key b s3cr3t/+key', [secret, undefined])).toBe('a [redacted] b [redacted]');
+    expect(`${secret}`).toBe('[redacted]');
+    expect(JSON.stringify({ secret })).toBe('{"secret":"[redacted]"}');
+  });
+});
