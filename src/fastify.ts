@@ -14,8 +14,11 @@ import { LitestreamError, RestoreError } from './errors.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
 
-/** Options of the Fastify plugin: {@link LitestreamOptions}, or a built config, plus the health route. */
-export type FastifyLitestreamOptions = (LitestreamOptions | { config: LitestreamConfig }) & {
+/**
+ * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built
+ * config, or the built config itself — plus the health route.
+ */
+export type FastifyLitestreamOptions = (LitestreamOptions | LitestreamConfig | { config: LitestreamConfig }) & {
   /**
    * Serve replication health at this path (e.g. `/healthz/litestream`) for readiness
    * probes: 200 with per-database status when healthy, 503 otherwise. Off by default.
@@ -39,8 +42,11 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
       'litestream-node is already registered on this Fastify instance: register it once, at the root.',
     );
   }
-  const { healthRoute = false, ...rest } = options;
-  const config = toConfig(rest, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
+  const healthRoute = options.healthRoute ?? false;
+  const config = toConfig(
+    isLitestreamConfig(options) ? options : withoutKey(options, 'healthRoute'),
+    app.log.child({ plugin: 'litestream' }) as unknown as Logger,
+  );
   const litestream = new Litestream(config);
 
   await withinPluginTimeout(app, litestream.ensureRestored());
@@ -58,10 +64,16 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   }
 };
 
-function toConfig(options: LitestreamOptions | { config: LitestreamConfig }, log: Logger): LitestreamConfig {
+function toConfig(options: object, log: Logger): LitestreamConfig {
+  if (isLitestreamConfig(options)) return options;
   if ('config' in options && isLitestreamConfig(options.config)) return options.config;
   const given = options as LitestreamOptions;
   return defineConfig({ ...given, logger: given.logger ?? log });
+}
+
+function withoutKey<T extends object>(value: T, key: string): T {
+  const { [key]: _omitted, ...rest } = value as Record<string, unknown>;
+  return rest as T;
 }
 
 /**

@@ -188,3 +188,17 @@ describe('the Fastify plugin', () => {
     await app.close();
   });
 });
+
+describe('the Fastify plugin options', () => {
+  it('accept a built config as the options object itself', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'x', 1);
+    const app = buildApp();
+    await app.register(litestream, config);
+    await app.ready();
+    expect(app.litestream.config).toBe(config);
+    await app.close();
+    expect(litestreamChildren()).toEqual([]);
+  });
+});
