@@ -1,4 +1,5 @@
-// Go's time.ParseDuration grammar, which Litestream uses for every interval option.
+// Go's time.ParseDuration grammar, which Litestream uses for every interval option and
+// prints in its listings (e.g. the lag column).
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
@@ -11,18 +12,30 @@ const UNIT_MS: Record<string, number> = {
 const PART = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
 
 /**
- * Parses a Go duration (`10s`, `1h30m`, `168h`) into milliseconds. Returns `undefined`
- * for anything Litestream would reject or that is not positive (`10`, `-5s`, `0s`).
+ * Parses any Go duration (`10s`, `1h30m`, `-1.5s`, `0s`) into milliseconds, or
+ * `undefined` when it is not one.
  */
-export function parseDuration(text: string): number | undefined {
-  if (text.length === 0) return undefined;
+export function parseGoDuration(text: string): number | undefined {
+  const sign = text.startsWith('-') ? -1 : 1;
+  const body = text.replace(/^[+-]/, '');
+  if (body === '0') return 0;
+  if (body.length === 0) return undefined;
   let total = 0;
   PART.lastIndex = 0;
-  while (PART.lastIndex < text.length) {
+  while (PART.lastIndex < body.length) {
     const start = PART.lastIndex;
-    const match = PART.exec(text);
+    const match = PART.exec(body);
     if (!match || match.index !== start) return undefined;
     total += Number(match[1]) * (UNIT_MS[match[2] as string] as number);
   }
-  return total > 0 ? total : undefined;
+  return sign * total;
+}
+
+/**
+ * Parses a Go duration for a config option. Returns `undefined` for anything Litestream
+ * would reject or that is not positive (`10`, `-5s`, `0s`).
+ */
+export function parseDuration(text: string): number | undefined {
+  const ms = parseGoDuration(text);
+  return ms !== undefined && ms > 0 && !/^[+-]/.test(text) ? ms : undefined;
 }

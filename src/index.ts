@@ -18,6 +18,16 @@
 
 export { BINARY_ENV, type LitestreamBinary, resolveBinary } from './binary.js';
 export {
+  type DatabaseRow,
+  databases,
+  type GenerationRow,
+  generations,
+  type SnapshotRow,
+  snapshots,
+  type WalRow,
+  wal,
+} from './commands.js';
+export {
   type DatabaseConfig,
   type DatabaseOptions,
   DEFAULTS,

@@ -1,3 +1,13 @@
+import {
+  type DatabaseRow,
+  databases,
+  type GenerationRow,
+  generations,
+  type SnapshotRow,
+  snapshots,
+  type WalRow,
+  wal,
+} from './commands.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { ReplicationError } from './errors.js';
 import {
@@ -92,6 +102,26 @@ export class Litestream {
   status(): ReplicationStatus {
     if (this.#replication) return this.#replication.status();
     return idleStatus(this.config, this.config.enabled ? 'stopped' : 'disabled');
+  }
+
+  /** The generations of `database` in the replica; throws when the replica cannot be read. */
+  generations(database: string): Promise<GenerationRow[]> {
+    return generations(this.config, database);
+  }
+
+  /** The snapshots of `database` in the replica; throws when the replica cannot be read. */
+  snapshots(database: string): Promise<SnapshotRow[]> {
+    return snapshots(this.config, database);
+  }
+
+  /** The WAL segments of `database` in the replica; throws when the replica cannot be read. */
+  wal(database: string): Promise<WalRow[]> {
+    return wal(this.config, database);
+  }
+
+  /** The configured databases and their replicas, as litestream sees them. */
+  databases(): Promise<DatabaseRow[]> {
+    return databases(this.config);
   }
 
   /** Stops replication after its final sync; resolves at once when it is not running. */

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
-import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
-import { ReplicaUnreachableError, RestoreError } from './errors.js';
+import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
+import { RestoreError } from './errors.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { companionFiles } from './paths.js';
 import { type ConfigFile, childEnv, writeConfigFile } from './render.js';
+import { replicaError } from './replica-errors.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
 import { checkIntegrity } from './sqlite.js';
@@ -195,45 +196,17 @@ async function downloadWithRetry(
       await sleep(delay);
       continue;
     }
-    throw unreachableError(config, db, kind, attempt, detail);
+    throw replicaError(config, db, kind, detail, {
+      doing: 'restore',
+      attempts: attempt,
+      retryForMs: config.restore.retryForMs,
+      consequence:
+        kind === 'transient'
+          ? 'No database was created, so the app does not start on an empty database.'
+          : 'No database was created.',
+      otherError: RestoreError,
+    });
   }
-}
-
-function unreachableError(
-  config: LitestreamConfig,
-  db: DatabaseConfig,
-  kind: ReturnType<typeof classifyFailure>,
-  attempts: number,
-  detail: string,
-): Error {
-  const where = describeReplica(config, db);
-  const options = { database: db.path, detail };
-  switch (kind) {
-    case 'credentials':
-      return new ReplicaUnreachableError(
-        `The replica ${where} rejected the credentials while restoring ${db.path}: check LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY (replica.accessKeyId / replica.secretAccessKey) and the key's permissions. No database was created.`,
-        options,
-      );
-    case 'no-bucket':
-      return new ReplicaUnreachableError(
-        `The bucket of ${where} does not exist (restoring ${db.path}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket). No database was created.`,
-        options,
-      );
-    case 'transient':
-      return new ReplicaUnreachableError(
-        `The replica ${where} could not be reached to restore ${db.path} (${attempts} attempts over ${config.restore.retryForMs} ms; last error: ${firstLine(detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network, or raise restore.retryForMs. No database was created, so the app does not start on an empty database.`,
-        options,
-      );
-    default:
-      return new RestoreError(
-        `litestream could not restore ${db.path} from ${where}: ${firstLine(detail)}. No database was created.`,
-        options,
-      );
-  }
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]?.trim() || 'no reason given';
 }
 
 /** A database is present when its file has content, or a WAL that holds it. */

@@ -1,0 +1,189 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { resolveBinary } from './binary.js';
+import { classifyFailure } from './classify.js';
+import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
+import { parseGoDuration } from './duration.js';
+import { LitestreamError } from './errors.js';
+import { childEnv, writeConfigFile } from './render.js';
+import { replicaError } from './replica-errors.js';
+import { errorOutput, runCommand } from './run.js';
+import { redact } from './secret.js';
+
+/** One generation of a database in the replica (`litestream generations`). */
+export interface GenerationRow {
+  /** Replica name (`s3`, `file`, or the name given in a config file). */
+  readonly replica: string;
+  readonly generation: string;
+  /**
+   * How far the end of this generation is behind the local database's last change
+   * (negative: ahead), or behind now when the database is not there locally.
+   */
+  readonly lagMs: number;
+  readonly start: Date;
+  readonly end: Date;
+}
+
+/** One snapshot (`litestream snapshots`). */
+export interface SnapshotRow {
+  readonly replica: string;
+  readonly generation: string;
+  readonly index: number;
+  readonly size: number;
+  readonly createdAt: Date;
+}
+
+/** One WAL segment (`litestream wal`). */
+export interface WalRow {
+  readonly replica: string;
+  readonly generation: string;
+  readonly index: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly createdAt: Date;
+}
+
+/** One database of the config (`litestream databases`). */
+export interface DatabaseRow {
+  readonly path: string;
+  readonly replicas: readonly string[];
+}
+
+/**
+ * The generations of `database` in its replica, oldest first as litestream lists them.
+ *
+ * @throws {@link ReplicaUnreachableError} when the replica cannot be read: litestream itself
+ * only logs that and prints an empty table, but an empty list here always means "no backups".
+ */
+export async function generations(config: LitestreamConfig, database: string): Promise<GenerationRow[]> {
+  const db = findDatabase(config, database);
+  const rows = await listing(config, db, ['generations'], 'list the generations of');
+  return rows.map((row) => ({
+    replica: text(row, 'name'),
+    generation: text(row, 'generation'),
+    lagMs: parsed(row, 'lag', parseGoDuration),
+    start: date(row, 'start'),
+    end: date(row, 'end'),
+  }));
+}
+
+/** The snapshots of `database` in its replica. Throws when the replica cannot be read. */
+export async function snapshots(config: LitestreamConfig, database: string): Promise<SnapshotRow[]> {
+  const db = findDatabase(config, database);
+  const rows = await listing(config, db, ['snapshots'], 'list the snapshots of');
+  return rows.map((row) => ({
+    replica: text(row, 'replica'),
+    generation: text(row, 'generation'),
+    index: integer(row, 'index'),
+    size: integer(row, 'size'),
+    createdAt: date(row, 'created'),
+  }));
+}
+
+/** The WAL segments of `database` in its replica. Throws when the replica cannot be read. */
+export async function wal(config: LitestreamConfig, database: string): Promise<WalRow[]> {
+  const db = findDatabase(config, database);
+  const rows = await listing(config, db, ['wal'], 'list the WAL segments of');
+  return rows.map((row) => ({
+    replica: text(row, 'replica'),
+    generation: text(row, 'generation'),
+    index: integer(row, 'index'),
+    offset: integer(row, 'offset'),
+    size: integer(row, 'size'),
+    createdAt: date(row, 'created'),
+  }));
+}
+
+/** The databases litestream would replicate with this config, and their replicas. */
+export async function databases(config: LitestreamConfig): Promise<DatabaseRow[]> {
+  const rows = await listing(config, undefined, ['databases'], 'list the databases of');
+  return rows.map((row) => ({ path: text(row, 'path'), replicas: text(row, 'replicas').split(',').filter(Boolean) }));
+}
+
+/** The config's entry for `database` (a path, resolved against the current directory). */
+export function findDatabase(config: LitestreamConfig, database: string): DatabaseConfig {
+  const absolute = path.resolve(database);
+  const found = config.databases.find((db) => db.path === absolute);
+  if (!found) {
+    const known = config.databases.map((db) => db.path).join(', ');
+    throw new LitestreamError(`${absolute} is not one of the configured databases (${known}): pass one of those.`, {
+      database: absolute,
+    });
+  }
+  return found;
+}
+
+type Row = Readonly<Record<string, string>>;
+
+/** Runs a listing command and returns its table as rows keyed by column name. */
+async function listing(
+  config: LitestreamConfig,
+  db: DatabaseConfig | undefined,
+  command: string[],
+  doing: string,
+): Promise<Row[]> {
+  if (!config.enabled) {
+    throw new LitestreamError(
+      'litestream is disabled (LITESTREAM_ENABLED / enabled: false): enable it to read the replica.',
+    );
+  }
+  const binary = await resolveBinary(config.binaryPath);
+  // `generations` stats the local file to compute lag; a fresh container has none yet.
+  const standIns = db && command[0] === 'generations' && !existsSync(db.path) ? [db.path] : [];
+  const file = await writeConfigFile(config, standIns);
+  try {
+    const args = [...command, '-config', file.path, '-no-expand-env', ...(db ? [file.pathOf(db.path)] : [])];
+    const result = await runCommand(binary.path, args, { env: childEnv(config), stallTimeoutMs: 60_000 });
+    const secrets = secretsOf(config);
+    const errors = result.lines.filter((line) => line.level === 'error');
+    if (result.exitCode !== 0 || errors.length > 0 || result.stalled) {
+      const detail = redact(result.stalled ? 'no progress for 60 s' : errorOutput(result), secrets);
+      const target = db ?? config.databases[0];
+      if (!target) throw new LitestreamError(`litestream could not ${doing} the config: ${detail}`, { detail });
+      throw replicaError(config, target, result.stalled ? 'transient' : classifyFailure(detail), detail, { doing });
+    }
+    return parseTable(result.stdout);
+  } finally {
+    await file.dispose();
+  }
+}
+
+/**
+ * Parses litestream's tabwriter output: a header, then rows, columns separated by two or
+ * more spaces. JSON log lines mixed into stdout are skipped.
+ */
+export function parseTable(stdout: string): Row[] {
+  const lines = stdout.split('\n').filter((line) => line.trim() !== '' && !line.trimStart().startsWith('{'));
+  const [header, ...body] = lines;
+  if (header === undefined) return [];
+  const columns = header.trim().split(/\s{2,}/);
+  return body.map((line) => {
+    const cells = line.trim().split(/\s{2,}/);
+    return Object.fromEntries(columns.map((column, i) => [column, cells[i] ?? '']));
+  });
+}
+
+function text(row: Row, column: string): string {
+  const value = row[column];
+  if (value === undefined) throw new LitestreamError(`litestream printed no "${column}" column: is it v0.3.x?`);
+  return value;
+}
+
+function parsed<T>(row: Row, column: string, parse: (value: string) => T | undefined): T {
+  const value = parse(text(row, column));
+  if (value === undefined) {
+    throw new LitestreamError(`litestream printed an unreadable ${column}: ${JSON.stringify(row[column])}`);
+  }
+  return value;
+}
+
+function integer(row: Row, column: string): number {
+  return parsed(row, column, (value) => (/^\d+$/.test(value) ? Number(value) : undefined));
+}
+
+function date(row: Row, column: string): Date {
+  return parsed(row, column, (value) => {
+    const time = Date.parse(value);
+    return Number.isNaN(time) ? undefined : new Date(time);
+  });
+}

@@ -1,0 +1,67 @@
+import type { FailureKind } from './classify.js';
+import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
+import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
+
+/** What was being done when litestream failed, for the message. */
+export interface FailureContext {
+  /** A verb phrase completed by the database path: `restore`, `list the generations of`. */
+  doing: string;
+  /** How many attempts were made, when retried. */
+  attempts?: number;
+  /** The retry budget, when retried. */
+  retryForMs?: number;
+  /** What the user can rely on afterwards, e.g. `No database was created.` */
+  consequence?: string;
+  /** The class for failures that are not about reaching the replica. */
+  otherError?: new (
+    message: string,
+    options: LitestreamErrorOptions,
+  ) => LitestreamError;
+}
+
+/** The first line of litestream's output, for a one-line message. */
+export function firstLine(text: string): string {
+  return text.split('\n')[0]?.trim() || 'no reason given';
+}
+
+/**
+ * Turns a classified litestream failure into a typed error whose message names the
+ * database, the replica and the fix. `detail` is litestream's (already redacted) output.
+ */
+export function replicaError(
+  config: LitestreamConfig,
+  db: DatabaseConfig,
+  kind: FailureKind,
+  detail: string,
+  context: FailureContext,
+): LitestreamError {
+  const where = describeReplica(config, db);
+  const options = { database: db.path, detail };
+  const after = context.consequence ? ` ${context.consequence}` : '';
+  const doing = `${context.doing} ${db.path}`;
+  switch (kind) {
+    case 'credentials':
+      return new ReplicaUnreachableError(
+        `The replica ${where} rejected the credentials (${doing}): check LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY (replica.accessKeyId / replica.secretAccessKey) and the key's permissions.${after}`,
+        options,
+      );
+    case 'no-bucket':
+      return new ReplicaUnreachableError(
+        `The bucket of ${where} does not exist (${doing}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket).${after}`,
+        options,
+      );
+    case 'transient': {
+      const tries =
+        context.attempts === undefined ? '' : `, ${context.attempts} attempts over ${context.retryForMs ?? 0} ms`;
+      const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';
+      return new ReplicaUnreachableError(
+        `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network${raise}.${after}`,
+        options,
+      );
+    }
+    default: {
+      const ErrorClass = context.otherError ?? LitestreamError;
+      return new ErrorClass(`litestream could not ${doing} from ${where}: ${firstLine(detail)}.${after}`, options);
+    }
+  }
+}
