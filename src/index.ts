@@ -58,6 +58,7 @@ export {
 export { ensureRestored, Litestream, startReplication } from './litestream.js';
 export type { LitestreamLogLine } from './log-lines.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 export type {
   Replication,
   ReplicationEvents,

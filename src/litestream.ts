@@ -10,6 +10,7 @@ import {
 } from './commands.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { ReplicationError } from './errors.js';
+import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 import {
   idleStatus,
   NOTHING_TO_STOP,
@@ -117,6 +118,11 @@ export class Litestream {
   /** The WAL segments of `database` in the replica; throws when the replica cannot be read. */
   wal(database: string): Promise<WalRow[]> {
     return wal(this.config, database);
+  }
+
+  /** Point-in-time recovery; see {@link restore}. */
+  restore(options: RestoreOptions): Promise<PointInTimeResult> {
+    return restore(this.config, options);
   }
 
   /** The configured databases and their replicas, as litestream sees them. */

@@ -36,6 +36,9 @@ export interface RestoreResult {
   readonly durationMs: number;
 }
 
+// What litestream says when nothing in the replica matches (no backup, or none that early).
+const NO_MATCHING_BACKUP = /no matching backups found|no snapshots available/;
+
 const inFlight = new Map<string, Promise<RestoreResult>>();
 
 /**
@@ -97,20 +100,60 @@ async function restoreOne(
     logger.debug({ db: db.path }, 'database exists; no restore needed');
     return { path: db.path, outcome: 'exists', durationMs: elapsed() };
   }
+  logger.info({ db: db.path }, 'database missing; restoring from replica');
+  const result = await restoreInto(config, db, {
+    output: db.path,
+    flags: ['-if-replica-exists'],
+    configFile: (await configFile()).path,
+    logger,
+    // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+    beforePlacing: () => removeStaleCompanions(db.path),
+  });
+  if (result === undefined) {
+    await removeStaleCompanions(db.path);
+    logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
+    return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
+  }
+  if (!result.placed) {
+    logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
+    return { path: db.path, outcome: 'exists', durationMs: elapsed() };
+  }
+  logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
+  return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
+}
 
+/** How {@link restoreInto} restores. @internal */
+export interface RestoreIntoOptions {
+  /** Where the database goes; it must not exist (an empty file counts as absent). */
+  output: string;
+  /** Extra `litestream restore` flags: `-if-replica-exists`, `-timestamp T`, … */
+  flags: readonly string[];
+  /** The rendered litestream.yml to use. */
+  configFile: string;
+  logger: Logger;
+  /** Runs after the integrity check, right before the file is moved into place. */
+  beforePlacing?: () => Promise<void>;
+}
+
+/**
+ * Restores `db` into a temp file beside `output`, checks its integrity, and moves it to
+ * `output` without ever replacing an existing file. Resolves to undefined when the replica
+ * has no matching backup; `placed: false` when `output` appeared meanwhile (ours is
+ * discarded). Nothing is left behind on any failure. @internal
+ */
+export async function restoreInto(
+  config: LitestreamConfig,
+  db: DatabaseConfig,
+  options: RestoreIntoOptions,
+): Promise<{ generation: string; placed: boolean; size: number } | undefined> {
   const binary = await resolveBinary(config.binaryPath);
-  const file = await configFile();
-  const createdDir = await mkdir(path.dirname(db.path), { recursive: true });
-  const temp = path.join(path.dirname(db.path), `.${path.basename(db.path)}.restore-${randomBytes(6).toString('hex')}`);
+  const dir = path.dirname(options.output);
+  const createdDir = await mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(options.output)}.restore-${randomBytes(6).toString('hex')}`);
   let placed = false;
   try {
-    logger.info({ db: db.path }, 'database missing; restoring from replica');
-    const generation = await downloadWithRetry(config, db, binary.path, file.path, temp, logger);
-    if (generation === undefined) {
-      await removeStaleCompanions(db.path);
-      logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
-      return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
-    }
+    const generation = await downloadWithRetry(config, db, binary.path, options, temp);
+    if (generation === undefined) return undefined;
 
     if (config.restore.integrityCheck !== 'off') {
       const integrity = checkIntegrity(temp, config.restore.integrityCheck);
@@ -121,24 +164,20 @@ async function restoreOne(
         );
       }
     }
-
-    await removeStaleCompanions(db.path);
+    const size = await fileSize(temp);
+    await options.beforePlacing?.();
     // An empty file (opened before the restore, never written) holds nothing: replace it.
-    if ((await fileSize(db.path)) === 0) await removeFile(db.path);
+    if ((await fileSize(options.output)) === 0) await removeFile(options.output);
     try {
       // link() refuses to replace an existing file, unlike rename(): if another process
-      // put the database in place meanwhile, its copy wins and ours is discarded.
-      await link(temp, db.path);
+      // put a database there meanwhile, its copy wins and ours is discarded.
+      await link(temp, options.output);
       placed = true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-        logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
-        return { path: db.path, outcome: 'exists', durationMs: elapsed() };
-      }
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { generation, placed: false, size };
       throw error;
     }
-    logger.info({ db: db.path, generation, durationMs: elapsed() }, 'database restored');
-    return { path: db.path, outcome: 'restored', generation, durationMs: elapsed() };
+    return { generation, placed: true, size };
   } finally {
     await Promise.all(
       [temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`, `${temp}-wal`, `${temp}-shm`].map(removeFile),
@@ -148,21 +187,21 @@ async function restoreOne(
 }
 
 /**
- * Runs `litestream restore -if-replica-exists` into `temp`, retrying transient failures
- * with exponential backoff until `restore.retryForMs` is spent. Resolves to the restored
- * generation, or undefined when the replica holds no backup.
+ * Runs `litestream restore` into `temp`, retrying transient failures with exponential
+ * backoff until `restore.retryForMs` is spent. Resolves to the restored generation, or
+ * undefined when the replica holds no matching backup.
  */
 async function downloadWithRetry(
   config: LitestreamConfig,
   db: DatabaseConfig,
   binary: string,
-  configPath: string,
+  options: RestoreIntoOptions,
   temp: string,
-  logger: Logger,
 ): Promise<string | undefined> {
+  const logger = options.logger;
   const deadline = Date.now() + config.restore.retryForMs;
   const secrets = secretsOf(config);
-  const args = ['restore', '-config', configPath, '-no-expand-env', '-if-replica-exists', '-o', temp, db.path];
+  const args = ['restore', '-config', options.configFile, '-no-expand-env', ...options.flags, '-o', temp, db.path];
   for (let attempt = 1; ; attempt++) {
     let generation: string | undefined;
     const onLine = (line: LitestreamLogLine) => {
@@ -185,6 +224,7 @@ async function downloadWithRetry(
     }
 
     const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
+    if (NO_MATCHING_BACKUP.test(detail)) return undefined;
     const kind = result.stalled ? 'transient' : classifyFailure(detail);
     await Promise.all([temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`].map(removeFile));
     const delay = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
@@ -226,7 +266,7 @@ async function fileSize(file: string): Promise<number> {
   }
 }
 
-/** A missing database's leftover WAL, shared memory and litestream state belong to an old copy. */
+/** Removes the WAL, shared memory and litestream state of a database file that is gone. */
 async function removeStaleCompanions(database: string): Promise<void> {
   const companions = companionFiles(database);
   await Promise.all([removeFile(companions.wal), removeFile(companions.shm)]);
