@@ -70,3 +70,4 @@ export type {
 export type { RestoreOutcome, RestoreResult } from './restore.js';
 export { Secret } from './secret.js';
 export type { DatabaseStatus } from './sync-tracker.js';
+export { type VerificationReport, type VerifyOptions, verify } from './verify.js';

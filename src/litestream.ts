@@ -21,6 +21,7 @@ import {
   type StopResult,
 } from './replicate.js';
 import { type RestoreResult, ensureRestored as restoreDatabases } from './restore.js';
+import { type VerificationReport, type VerifyOptions, verify } from './verify.js';
 
 let lastConfig: LitestreamConfig | undefined;
 
@@ -118,6 +119,11 @@ export class Litestream {
   /** The WAL segments of `database` in the replica; throws when the replica cannot be read. */
   wal(database: string): Promise<WalRow[]> {
     return wal(this.config, database);
+  }
+
+  /** Proves the backup of `database` works end to end; see {@link verify}. */
+  verify(database: string, options?: VerifyOptions): Promise<VerificationReport> {
+    return verify(this.config, database, options, this.#replication);
   }
 
   /** Point-in-time recovery; see {@link restore}. */

@@ -483,3 +483,8 @@ export function replicate(config: LitestreamConfig): Replication {
   supervisor.start();
   return supervisor;
 }
+
+/** The replication running in this process for `database`, if any. @internal */
+export function runningReplication(database: string): Replication | undefined {
+  return running.get(database)?.replication;
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { findDatabase } from './commands.js';
+import type { LitestreamConfig } from './config.js';
+import { VerificationError } from './errors.js';
+import { childLogger } from './logger.js';
+import { writeConfigFile } from './render.js';
+import { type Replication, runningReplication } from './replicate.js';
+import { restoreInto } from './restore.js';
+import { checkIntegrity } from './sqlite.js';
+
+/** Options for {@link verify}. */
+export interface VerifyOptions {
+  /** How long the whole check may take. Default 60 000. */
+  timeoutMs?: number;
+}
+
+/** What a successful {@link verify} proved. */
+export interface VerificationReport {
+  readonly database: string;
+  /** The generation the sentinel was restored from. */
+  readonly generation: string;
+  /** Size in bytes of the database restored from the replica. */
+  readonly restoredSize: number;
+  readonly durationMs: number;
+}
+
+const SENTINEL_TABLE = '_litestream_node_verify';
+
+/**
+ * Proves the backup of `database` works end to end: writes a sentinel row, waits until
+ * the replicator has synced it (restoring the replica after each reported sync until the
+ * row is there — no fixed sleep), checks the restored copy with `PRAGMA integrity_check`,
+ * then removes the sentinel and every temp file. Needs replication running in this
+ * process.
+ *
+ * @throws {@link VerificationError} whose `step` says what failed: `replicating`,
+ * `write-sentinel`, `sync`, `restore` or `integrity`.
+ */
+export async function verify(
+  config: LitestreamConfig,
+  database: string,
+  options: VerifyOptions = {},
+  replication: Replication | undefined = undefined,
+): Promise<VerificationReport> {
+  const startedAt = Date.now();
+  const deadline = startedAt + (options.timeoutMs ?? 60_000);
+  const db = findDatabase(config, database);
+  const running = replication ?? runningReplication(db.path);
+  const state = running?.status().state;
+  if (!running || state === 'stopped' || state === 'stopping' || state === 'disabled') {
+    throw new VerificationError(
+      'replicating',
+      `${db.path} is not being replicated by this process (${state ?? 'not started'}): start replication before verifying.`,
+      { database: db.path },
+    );
+  }
+
+  const sentinel = randomUUID();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'litestream-node-verify-'));
+  const file = await writeConfigFile(config);
+  const logger = childLogger(config.logger, { component: 'verify' });
+  let wroteSentinel = false;
+  // Listen before writing, so no sync that carries the sentinel can be missed.
+  const syncs = syncSignal(running, db.path);
+  try {
+    try {
+      writeSentinel(db.path, sentinel);
+      wroteSentinel = true;
+    } catch (cause) {
+      throw new VerificationError('write-sentinel', `could not write a sentinel row to ${db.path}: ${String(cause)}`, {
+        database: db.path,
+        cause,
+      });
+    }
+
+    for (let attempt = 1; ; attempt++) {
+      if (!(await syncs.next(deadline))) {
+        const lastError = running.status().databases.find((row) => row.path === db.path)?.lastError;
+        throw new VerificationError(
+          'sync',
+          `the replicator did not sync the sentinel of ${db.path} to the replica within ${options.timeoutMs ?? 60_000} ms${lastError ? ` (last error: ${lastError.message})` : ''}: check that replication is healthy.`,
+          { database: db.path, detail: lastError?.message },
+        );
+      }
+      const output = path.join(dir, `attempt-${attempt}.db`);
+      let restored: Awaited<ReturnType<typeof restoreInto>>;
+      try {
+        restored = await restoreInto(config, db, { output, flags: [], configFile: file.path, logger });
+      } catch (cause) {
+        throw new VerificationError(
+          'restore',
+          `restoring ${db.path} from the replica failed: ${(cause as Error).message}`,
+          {
+            database: db.path,
+            cause,
+            detail: (cause as { detail?: string }).detail,
+          },
+        );
+      }
+      if (!restored) continue;
+      if (!hasSentinel(output, sentinel)) continue;
+      const integrity = checkIntegrity(output, 'full');
+      if (!integrity.ok) {
+        throw new VerificationError('integrity', `the copy of ${db.path} restored from the replica is corrupt.`, {
+          database: db.path,
+          detail: integrity.problems.join('\n'),
+        });
+      }
+      const report = Object.freeze({
+        database: db.path,
+        generation: restored.generation,
+        restoredSize: restored.size,
+        durationMs: Date.now() - startedAt,
+      });
+      logger.info({ ...report }, 'backup verified end to end');
+      return report;
+    }
+  } finally {
+    syncs.stop();
+    if (wroteSentinel) {
+      try {
+        removeSentinel(db.path, sentinel);
+      } catch (error) {
+        logger.error(
+          { db: db.path, error: String(error) },
+          `could not remove the verification row from ${SENTINEL_TABLE}`,
+        );
+      }
+    }
+    await file.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function open(file: string): Database.Database {
+  const db = new Database(file, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+function writeSentinel(file: string, sentinel: string): void {
+  const db = open(file);
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS ${SENTINEL_TABLE} (id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
+    db.prepare(`INSERT INTO ${SENTINEL_TABLE} (id, at) VALUES (?, ?)`).run(sentinel, Date.now());
+  } finally {
+    db.close();
+  }
+}
+
+function hasSentinel(file: string, sentinel: string): boolean {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(`SELECT 1 FROM ${SENTINEL_TABLE} WHERE id = ?`).get(sentinel) !== undefined;
+  } catch {
+    return false;
+  } finally {
+    db.close();
+  }
+}
+
+/** Deletes the sentinel, and the table once it is empty, leaving the schema as it was. */
+function removeSentinel(file: string, sentinel: string): void {
+  const db = open(file);
+  try {
+    db.prepare(`DELETE FROM ${SENTINEL_TABLE} WHERE id = ?`).run(sentinel);
+    const left = db.prepare(`SELECT count(*) AS n FROM ${SENTINEL_TABLE}`).get() as { n: number };
+    if (left.n === 0) db.exec(`DROP TABLE ${SENTINEL_TABLE}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Counts `sync` events for one database; `next()` waits for one not yet consumed. */
+function syncSignal(replication: Replication, database: string) {
+  let pending = 0;
+  let wake: (() => void) | undefined;
+  const onSync = (event: { db: string }) => {
+    if (event.db !== database) return;
+    pending++;
+    wake?.();
+  };
+  replication.on('sync', onSync);
+  return {
+    stop: () => replication.off('sync', onSync),
+    async next(deadline: number): Promise<boolean> {
+      while (pending === 0) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return false;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+      pending--;
+      return true;
+    },
+  };
+}
