@@ -163,6 +163,16 @@ export const DEFAULTS = Object.freeze({
 
 const CONFIGS = new WeakSet<LitestreamConfig>();
 
+/** The same config limited to some of its databases (for one-database operations). @internal */
+export function withDatabases(config: LitestreamConfig, paths: readonly string[]): LitestreamConfig {
+  const subset: LitestreamConfig = Object.freeze({
+    ...config,
+    databases: Object.freeze(config.databases.filter((db) => paths.includes(db.path))),
+  });
+  CONFIGS.add(subset);
+  return subset;
+}
+
 /** The values to redact from anything litestream prints. @internal */
 export function secretsOf(config: LitestreamConfig): Secret[] {
   return config.credentials ? [config.credentials.accessKeyId, config.credentials.secretAccessKey] : [];

@@ -104,3 +104,12 @@ async function terminate(pid: number, timeoutMs: number): Promise<void> {
     throw new ReplicationError(`could not stop the orphaned litestream (pid ${pid}): kill it by hand.`);
   }
 }
+
+/** The live litestream replicating `database` from another process, if any. */
+export async function liveReplicator(
+  database: string,
+): Promise<{ ownerPid: number; litestreamPid: number } | undefined> {
+  const record = await readRecord(companionFiles(database).pidfile);
+  if (!record || !isAlive(record.ownerPid)) return undefined;
+  return (await isLitestream(record.litestreamPid)) ? record : undefined;
+}

@@ -5,8 +5,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
+import { parseDuration } from './duration.js';
 import { VerificationError } from './errors.js';
 import { childLogger } from './logger.js';
+import { liveReplicator } from './pidfile.js';
 import { writeConfigFile } from './render.js';
 import { type Replication, runningReplication } from './replicate.js';
 import { restoreInto } from './restore.js';
@@ -49,12 +51,15 @@ export async function verify(
   const startedAt = Date.now();
   const deadline = startedAt + (options.timeoutMs ?? 60_000);
   const db = findDatabase(config, database);
-  const running = replication ?? runningReplication(db.path);
-  const state = running?.status().state;
-  if (!running || state === 'stopped' || state === 'stopping' || state === 'disabled') {
+  const candidate = replication ?? runningReplication(db.path);
+  const state = candidate?.status().state;
+  const running = state === 'running' || state === 'restarting' || state === 'starting' ? candidate : undefined;
+  // Another live app may be the one replicating (the CLI's case): then poll the replica.
+  const external = running ? undefined : await liveReplicator(db.path);
+  if (!running && !external) {
     throw new VerificationError(
       'replicating',
-      `${db.path} is not being replicated by this process (${state ?? 'not started'}): start replication before verifying.`,
+      `${db.path} is not being replicated by this process (${state ?? 'not started'}) nor by another: start replication before verifying.`,
       { database: db.path },
     );
   }
@@ -65,7 +70,9 @@ export async function verify(
   const logger = childLogger(config.logger, { component: 'verify' });
   let wroteSentinel = false;
   // Listen before writing, so no sync that carries the sentinel can be missed.
-  const syncs = syncSignal(running, db.path);
+  const syncs = running
+    ? syncSignal(running, db.path)
+    : pollSignal(Math.min(2_000, Math.max(250, parseDuration(config.syncInterval) ?? 1_000)));
   try {
     try {
       writeSentinel(db.path, sentinel);
@@ -79,7 +86,7 @@ export async function verify(
 
     for (let attempt = 1; ; attempt++) {
       if (!(await syncs.next(deadline))) {
-        const lastError = running.status().databases.find((row) => row.path === db.path)?.lastError;
+        const lastError = running?.status().databases.find((row) => row.path === db.path)?.lastError;
         throw new VerificationError(
           'sync',
           `the replicator did not sync the sentinel of ${db.path} to the replica within ${options.timeoutMs ?? 60_000} ms${lastError ? ` (last error: ${lastError.message})` : ''}: check that replication is healthy.`,
@@ -173,6 +180,19 @@ function removeSentinel(file: string, sentinel: string): void {
   } finally {
     db.close();
   }
+}
+
+/** For a replicator in another process: a signal every `intervalMs`. */
+function pollSignal(intervalMs: number) {
+  return {
+    stop: () => {},
+    async next(deadline: number): Promise<boolean> {
+      const wait = Math.min(intervalMs, deadline - Date.now());
+      if (wait <= 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      return true;
+    },
+  };
 }
 
 /** Counts `sync` events for one database; `next()` waits for one not yet consumed. */

@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+/**
+ * `litestream-node`: the seed's manual operations from the same environment variables as
+ * the app (or the seed's own litestream.yml with `--config`), with no hand-written YAML.
+ *
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+ *
+ * @packageDocumentation
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { backupStatus } from './backup-status.js';
+import { databases, findDatabase, generations, snapshots, wal } from './commands.js';
+import { type LitestreamConfig, withDatabases } from './config.js';
+import { configFromEnv } from './env.js';
+import { LitestreamError } from './errors.js';
+import { formatJson, formatTable } from './format.js';
+import type { Logger } from './logger.js';
+import { restore } from './pitr.js';
+import { renderYaml } from './render.js';
+import { replicate } from './replicate.js';
+import { verify } from './verify.js';
+
+/** A usage error: exit code 2. */
+class UsageError extends Error {}
+
+interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+  isTTY: boolean;
+}
+
+const COMMON = `Configuration comes from the environment, as for the app:
+  LITESTREAM_ENABLED, LITESTREAM_S3_BUCKET, LITESTREAM_S3_ENDPOINT, LITESTREAM_S3_REGION,
+  LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY, and LITESTREAM_DATABASES
+  (comma-separated paths) — or from --config path/to/litestream.yml.
+
+Options:
+  --config FILE   use this litestream.yml instead of the environment
+  --json          print JSON instead of a table
+  -h, --help      show this help`;
+
+const HELP: Record<string, string> = {
+  main: `Usage: litestream-node <command> [options]
+
+Commands:
+  generations [DB]   list the generations of a database's backups
+  snapshots [DB]     list its snapshots
+  wal [DB]           list its WAL segments
+  databases          list the configured databases and their replicas
+  restore [DB]       restore a database (point-in-time with --timestamp, --generation, --index)
+  verify [DB]        prove the backup works end to end (sentinel row, sync, restore, check)
+  status             replication and backup state of every database
+  config             print the generated litestream.yml, secrets masked
+
+DB may be omitted when only one database is configured.
+Run "litestream-node <command> --help" for a command's options.
+
+${COMMON}`,
+  generations: 'Usage: litestream-node generations [DB] [--json]\n\nLists the generations of DB in the replica.',
+  snapshots: 'Usage: litestream-node snapshots [DB] [--json]\n\nLists the snapshots of DB in the replica.',
+  wal: 'Usage: litestream-node wal [DB] [--json]\n\nLists the WAL segments of DB in the replica.',
+  databases: 'Usage: litestream-node databases [--json]\n\nLists the configured databases and their replicas.',
+  restore: `Usage: litestream-node restore [DB] [-o OUTPUT] [--timestamp T | --generation G [--index I]] [--json]
+
+Restores DB from the replica into OUTPUT (default: DB's own path, which must not exist).
+Never overwrites a file. The result is integrity-checked before it is put in place.
+
+  -o, --output FILE    where to write the restored database
+  --timestamp T        the state at time T (RFC 3339, e.g. 2024-01-01T12:00:00Z)
+  --generation G       restore from generation G (see "generations")
+  --index I            with --generation: up to WAL index I (hex, as "wal" prints it)`,
+  verify: `Usage: litestream-node verify [DB] [--timeout MS] [--json]
+
+Writes a sentinel row to DB, waits until it reaches the replica, restores the replica to a
+temp file, checks the row and PRAGMA integrity_check, then removes everything it created.
+If no app is replicating DB, litestream-node replicates it for the duration of the check.`,
+  status: 'Usage: litestream-node status [--json]\n\nShows, per database, who replicates it and the newest backup.',
+  config: 'Usage: litestream-node config\n\nPrints the litestream.yml litestream-node generates, secrets masked.',
+};
+
+const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.stderr(`litestream-node: ${(error as Error).message}\nRun "litestream-node --help" for usage.\n`);
+    return 2;
+  }
+  const { command, values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(`${HELP[command ?? 'main']}\n`);
+    return 0;
+  }
+  if (command === undefined) {
+    io.stderr(`${HELP.main}\n`);
+    return 2;
+  }
+  try {
+    const config = loadConfig(values.config, io);
+    const output = await run(command, config, values, positionals);
+    if (io.isTTY) io.stderr('\r\x1b[2K');
+    if (output !== undefined) io.stdout(output.endsWith('\n') ? output : `${output}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`litestream-node ${command}: ${error.message}\nRun "litestream-node ${command} --help" for usage.\n`);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message.split('\n').join(' ') : String(error);
+    io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}litestream-node ${command}: ${message}\n`);
+    return 1;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      output: { type: 'string', short: 'o' },
+      timestamp: { type: 'string' },
+      generation: { type: 'string' },
+      index: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (command !== undefined && !COMMANDS.has(command)) throw new Error(`unknown command "${command}"`);
+  return { command, values, positionals: rest };
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+function loadConfig(configFile: string | undefined, io: Io): LitestreamConfig {
+  const logger = io.isTTY ? progressLogger(io) : quietLogger(io);
+  const overrides = configFile === undefined ? { logger } : { configFile, logger };
+  // A CLI invocation means "use litestream": only an explicit false turns it off.
+  const env = { ...io.env, LITESTREAM_ENABLED: io.env.LITESTREAM_ENABLED ?? 'true' };
+  return configFromEnv(env, overrides);
+}
+
+async function run(
+  command: string,
+  config: LitestreamConfig,
+  values: Values,
+  positionals: string[],
+): Promise<string | undefined> {
+  const allowed: Record<string, (keyof Values)[]> = {
+    restore: ['output', 'timestamp', 'generation', 'index'],
+    verify: ['timeout'],
+  };
+  for (const flag of ['output', 'timestamp', 'generation', 'index', 'timeout'] as const) {
+    if (values[flag] !== undefined && !allowed[command]?.includes(flag)) {
+      throw new UsageError(`--${flag} does not apply to "${command}"`);
+    }
+  }
+  const json = values.json === true;
+  switch (command) {
+    case 'generations':
+      return show(await generations(config, database(config, positionals)), json, {
+        name: 'replica',
+        generation: 'generation',
+        lag: (row) => `${(row.lagMs / 1000).toFixed(1)}s`,
+        start: (row) => row.start.toISOString(),
+        end: (row) => row.end.toISOString(),
+      });
+    case 'snapshots':
+      return show(await snapshots(config, database(config, positionals)), json, {
+        replica: 'replica',
+        generation: 'generation',
+        index: (row) => hex(row.index),
+        size: 'size',
+        created: (row) => row.createdAt.toISOString(),
+      });
+    case 'wal':
+      return show(await wal(config, database(config, positionals)), json, {
+        replica: 'replica',
+        generation: 'generation',
+        index: (row) => hex(row.index),
+        offset: 'offset',
+        size: 'size',
+        created: (row) => row.createdAt.toISOString(),
+      });
+    case 'databases':
+      noPositionals(positionals);
+      return show(await databases(config), json, { path: 'path', replicas: (row) => row.replicas.join(',') });
+    case 'restore': {
+      const result = await restore(config, {
+        database: database(config, positionals),
+        ...(values.output === undefined ? {} : { output: values.output }),
+        ...(values.timestamp === undefined ? {} : { timestamp: values.timestamp }),
+        ...(values.generation === undefined ? {} : { generation: values.generation }),
+        ...(values.index === undefined ? {} : { index: values.index }),
+      });
+      return json
+        ? formatJson(result)
+        : `restored ${result.path} from generation ${result.generation} (${result.size} bytes) in ${result.durationMs} ms`;
+    }
+    case 'verify': {
+      const db = database(config, positionals);
+      const timeoutMs = values.timeout === undefined ? 60_000 : Number(values.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+        throw new UsageError('--timeout takes milliseconds, e.g. 60000');
+      const report = await verifyWithReplicator(config, db, timeoutMs);
+      return json
+        ? formatJson(report)
+        : `verified ${report.database}: generation ${report.generation}, ${report.restoredSize} bytes restored, ${report.durationMs} ms`;
+    }
+    case 'status':
+      noPositionals(positionals);
+      return show(await backupStatus(config), json, {
+        database: 'path',
+        local: (row) => (row.localExists ? 'yes' : 'missing'),
+        replicating: (row) =>
+          row.replicating ? (row.replicatedBy === 'this process' ? 'yes' : `yes (pid ${row.replicatedBy})`) : 'no',
+        generation: (row) => row.generation ?? '-',
+        'last backup': (row) => row.lastBackupAt?.toISOString() ?? 'none',
+        age: (row) => (row.lastBackupAgeMs === undefined ? '-' : `${Math.round(row.lastBackupAgeMs / 1000)}s`),
+      });
+    case 'config':
+      noPositionals(positionals);
+      return maskedYaml(config);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/** `verify` needs a replicator: the app's, or one started here for the check. */
+async function verifyWithReplicator(config: LitestreamConfig, db: string, timeoutMs: number) {
+  try {
+    return await verify(config, db, { timeoutMs });
+  } catch (error) {
+    if (!(error instanceof LitestreamError) || (error as { step?: string }).step !== 'replicating') throw error;
+  }
+  // Only this database: another one may be missing locally and would never sync.
+  const single = withDatabases(config, [db]);
+  const replication = replicate(single);
+  try {
+    await replication.started;
+    return await verify(single, db, { timeoutMs }, replication);
+  } finally {
+    await replication.stop();
+  }
+}
+
+function database(config: LitestreamConfig, positionals: string[]): string {
+  if (positionals.length > 1) throw new UsageError(`expected one database, got ${positionals.length}`);
+  const [given] = positionals;
+  if (given !== undefined) return findDatabase(config, given).path;
+  if (config.databases.length === 1) return (config.databases[0] as { path: string }).path;
+  throw new UsageError(`name the database: one of ${config.databases.map((db) => db.path).join(', ')}`);
+}
+
+function noPositionals(positionals: string[]): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+}
+
+type Column<T> = keyof T | ((row: T) => string);
+
+function show<T extends object>(rows: readonly T[], json: boolean, columns: Record<string, Column<T>>): string {
+  if (json) return formatJson(rows);
+  const cells = rows.map((row) =>
+    Object.values(columns).map((column) =>
+      typeof column === 'function' ? column(row) : String((row as Record<string, unknown>)[column as string] ?? ''),
+    ),
+  );
+  return formatTable(Object.keys(columns), cells);
+}
+
+const hex = (index: number) => index.toString(16).padStart(8, '0');
+
+/** The generated YAML with every credential shown as `[redacted]`. */
+function maskedYaml(config: LitestreamConfig): string {
+  const yaml = renderYaml(config);
+  if (config.credentials) {
+    return `${yaml}\n# Credentials: in litestream's environment (LITESTREAM_ACCESS_KEY_ID=[redacted], LITESTREAM_SECRET_ACCESS_KEY=[redacted]).\n`;
+  }
+  if (config.replica?.type === 's3')
+    return `${yaml}\n# Credentials: none configured; litestream uses the AWS default chain.\n`;
+  return yaml;
+}
+
+/** On a terminal: what is happening, with elapsed time, overwritten in place. */
+function progressLogger(io: Io): Logger {
+  const started = Date.now();
+  const show = (fields: object, message?: string) => {
+    const detail = fields as { generation?: string; index?: number };
+    const what = [message, detail.generation, detail.index === undefined ? '' : `index ${detail.index}`]
+      .filter(Boolean)
+      .join(' ');
+    io.stderr(`\r\x1b[2K[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
+  };
+  return {
+    debug: show,
+    info: show,
+    warn: (fields, message) => io.stderr(`\r\x1b[2Kwarning: ${message} ${JSON.stringify(fields)}\n`),
+    error: (fields, message) => io.stderr(`\r\x1b[2Kerror: ${message} ${JSON.stringify(fields)}\n`),
+  };
+}
+
+/** When piped: only warnings and errors, one line each. */
+function quietLogger(io: Io): Logger {
+  const noop = () => {};
+  return {
+    debug: noop,
+    info: noop,
+    warn: (fields, message) => io.stderr(`warning: ${message} ${JSON.stringify(fields)}\n`),
+    error: noop,
+  };
+}
+
+function processIo(): Io {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    isTTY: process.stderr.isTTY === true,
+  };
+}
+
+// Run when executed (the bin, possibly through a symlink), not when imported.
+if (process.argv[1] && import.meta.url === pathToFileURL(realPath(process.argv[1])).href) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
+
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
