@@ -87,7 +87,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
   };
 
   const enabled = bool(ENV.enabled) ?? false;
-  const configFile = read(ENV.configFile);
+  const configFile = overrides.configFile ?? read(ENV.configFile);
   const fileReplica = read(ENV.fileReplica);
   const bucket = read(ENV.bucket);
   // A bucket present in the environment at all (even blank) is an S3 setup, so report it as such.

@@ -16,6 +16,7 @@
  * @packageDocumentation
  */
 
+export { type BackupStatus, backupStatus } from './backup-status.js';
 export { BINARY_ENV, type LitestreamBinary, resolveBinary } from './binary.js';
 export {
   type DatabaseRow,

@@ -1,3 +1,4 @@
+import { type BackupStatus, backupStatus } from './backup-status.js';
 import {
   type DatabaseRow,
   databases,
@@ -119,6 +120,11 @@ export class Litestream {
   /** The WAL segments of `database` in the replica; throws when the replica cannot be read. */
   wal(database: string): Promise<WalRow[]> {
     return wal(this.config, database);
+  }
+
+  /** Per database: who replicates it, newest backup and lag; see {@link backupStatus}. */
+  backupStatus(): Promise<BackupStatus[]> {
+    return backupStatus(this.config);
   }
 
   /** Proves the backup of `database` works end to end; see {@link verify}. */

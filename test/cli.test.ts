@@ -158,3 +158,42 @@ describe('the litestream-node CLI', () => {
     }
   });
 });
+
+describe('the CLI with the seed’s own litestream.yml', () => {
+  it('reads --config and lists what the app replicated', async () => {
+    const dir = tempDir();
+    const { config } = await seedBackup(dir);
+    const [main, queue] = config.databases.map((db) => db.path) as [string, string];
+    const prefix = (config.replica as { path: string }).path;
+    const yaml = path.join(dir, 'litestream.yml');
+    writeFileSync(
+      yaml,
+      [main, queue]
+        .map(
+          (db) => `  - path: ${db}
+    replicas:
+      - type: s3
+        bucket: \${LITESTREAM_S3_BUCKET}
+        endpoint: \${LITESTREAM_S3_ENDPOINT}
+        region: us-east-1
+        path: ${prefix}/${path.basename(db)}
+        access-key-id: \${LITESTREAM_ACCESS_KEY_ID}
+        secret-access-key: \${LITESTREAM_SECRET_ACCESS_KEY}`,
+        )
+        .reduce((text, entry) => `${text}${entry}\n`, 'dbs:\n'),
+    );
+    const s3 = inject('s3');
+    const env = {
+      LITESTREAM_S3_BUCKET: s3.bucket,
+      LITESTREAM_S3_ENDPOINT: s3.endpoint,
+      LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+      LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    };
+    const listed = await cli(['generations', queue, '--config', yaml, '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toHaveLength(1);
+    const shown = await cli(['config', '--config', yaml], env);
+    expect(shown.stdout).not.toContain(s3.secretAccessKey);
+    expect(shown.stdout).toContain('[redacted]');
+  });
+});
