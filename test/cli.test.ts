@@ -197,3 +197,31 @@ describe('the CLI with the seed’s own litestream.yml', () => {
     expect(shown.stdout).toContain('[redacted]');
   });
 });
+
+describe('restore progress', () => {
+  it('shows elapsed time and what is being restored on a terminal, and nothing when piped', async () => {
+    const dir = tempDir();
+    const { config } = await seedBackup(dir);
+    const main = config.databases[0]?.path as string;
+    const env = seedEnv((config.replica as { path: string }).path, [main]);
+    const piped = await cli(['restore', '-o', path.join(dir, 'piped.db')], env);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stderr).toBe('');
+
+    // `script` gives the CLI a real terminal.
+    const command = [process.execPath, CLI, 'restore', '-o', path.join(dir, 'tty.db')]
+      .map((arg) => `'${arg}'`)
+      .join(' ');
+    const tty = await new Promise<Run>((resolve) => {
+      execFile(
+        'script',
+        ['-qec', command, '/dev/null'],
+        { env: { PATH: process.env.PATH ?? '', TERM: 'dumb', ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
+      );
+    });
+    expect(tty.code, tty.stdout).toBe(0);
+    expect(tty.stdout).toMatch(/\[\d+\.\ds\] restoring snapshot [0-9a-f]{16}/);
+    expect(tty.stdout).toMatch(/restored .*tty\.db from generation/);
+  });
+});
