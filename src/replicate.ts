@@ -95,6 +95,17 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
 
 /** How many times stop() runs litestream to get a final sync through. */
 const MAX_FINAL_SYNC_ATTEMPTS = 3;
+/** How long stop() lets a replica upload in flight finish before SIGTERM. */
+const UPLOAD_GRACE_MS = 10_000;
+/** Silence after SIGTERM that means litestream hung (at least; a quarter of the timeout if longer). */
+const MIN_HANG_MS = 5_000;
+
+interface TerminateOutcome {
+  killed: boolean;
+  /** Killed for going silent, not for running out of time: running it again may help. */
+  hung: boolean;
+  exitCode: number | undefined;
+}
 
 const LEVELS: Readonly<Record<string, 'debug' | 'info' | 'warn' | 'error'>> = {
   debug: 'debug',
@@ -118,6 +129,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #childSpoke = false;
   /** Replication errors the current litestream has logged. */
   #errorsThisRun = 0;
+  /** When litestream last printed anything (for hang detection during stop). */
+  #lastOutputAt = 0;
   #configFile: ConfigFile | undefined;
   #binary: string | undefined;
   #restarts = 0;
@@ -231,6 +244,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   #onLine(raw: string): void {
     // Shadow-WAL copy lines come per page at high write rates and carry nothing we use.
+    this.#lastOutputAt = Date.now();
     if (raw.includes('"msg":"copy-shadow')) return;
     const parsed = parseLogLine(redact(raw, this.#secrets));
     if (!parsed) return;
@@ -315,12 +329,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const wasRunning = this.#state === 'running';
     this.#state = 'stopping';
-    let outcome: { killed: boolean; exitCode: number | undefined } = { killed: false, exitCode: undefined };
+    let outcome: TerminateOutcome = { killed: false, hung: false, exitCode: undefined };
     if (this.#child && wasRunning) {
       for (let attempt = 1; ; attempt++) {
         outcome = await this.#terminate(deadline, timeoutMs);
         const failed = outcome.exitCode !== 0 || this.#shutdownErrors.length > 0;
-        if (!failed || outcome.killed || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
+        const hopeless = outcome.killed && !outcome.hung;
+        if (!failed || hopeless || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
         // The final sync can fail when a regular sync was still writing the same segment
         // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
         this.#logger.warn(
@@ -360,28 +375,49 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     return result;
   }
 
-  /** SIGTERM once, wait for the final sync; SIGKILL at the deadline. */
-  async #terminate(deadline: number, timeoutMs: number): Promise<{ killed: boolean; exitCode: number | undefined }> {
+  /**
+   * SIGTERM once and wait for the final sync; SIGKILL at the deadline, or earlier when
+   * litestream has gone silent for `hangMs` (`hung`: worth running it again).
+   */
+  async #terminate(deadline: number, timeoutMs: number): Promise<TerminateOutcome> {
     const child = this.#child;
-    if (!child) return { killed: false, exitCode: undefined };
+    if (!child) return { killed: false, hung: false, exitCode: undefined };
     // Before litestream opens a database, SIGTERM skips its final sync (and before its
     // first log line, SIGTERM kills it outright). A database that does not exist yet has
     // nothing to sync.
     await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !existsSync(db)), deadline);
-    const exited = new Promise<void>((resolve) => this.#exitWaiters.push(resolve));
+    // A SIGTERM in the middle of a replica upload can hang litestream 0.3.13 (the canceled
+    // upload and the final sync write the same segment): let the upload finish first.
+    await this.#waitUntil(() => !this.#tracker.writing(), Math.min(deadline, Date.now() + UPLOAD_GRACE_MS));
+    const exited = new Promise<'exited'>((resolve) => this.#exitWaiters.push(() => resolve('exited')));
     child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
-    });
-    const killed = (await Promise.race([exited, timeout])) === 'timeout';
-    clearTimeout(timer);
-    if (killed) {
-      this.#logger.error({ pid: child.pid, timeoutMs }, 'litestream did not finish its final sync in time; killing it');
+    this.#lastOutputAt = Date.now();
+    const hangMs = Math.max(MIN_HANG_MS, timeoutMs / 4);
+    let reason: 'timeout' | 'hung' | undefined;
+    for (;;) {
+      const wakeAt = Math.min(deadline, this.#lastOutputAt + hangMs);
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<'tick'>((resolve) => {
+        timer = setTimeout(() => resolve('tick'), Math.max(0, wakeAt - Date.now()));
+      });
+      const woke = await Promise.race([exited, tick]);
+      clearTimeout(timer);
+      if (woke === 'exited') break;
+      if (Date.now() >= deadline) reason = 'timeout';
+      else if (Date.now() - this.#lastOutputAt >= hangMs) reason = 'hung';
+      if (reason) break;
+    }
+    if (reason) {
+      this.#logger.error(
+        { pid: child.pid, timeoutMs, silentForMs: Date.now() - this.#lastOutputAt },
+        reason === 'hung'
+          ? 'litestream hung during its final sync; killing it'
+          : 'litestream did not finish its final sync in time; killing it',
+      );
       child.kill('SIGKILL');
       await exited;
     }
-    return { killed, exitCode: (await child).exitCode };
+    return { killed: reason !== undefined, hung: reason === 'hung', exitCode: (await child).exitCode };
   }
 
   /** Resolves when `done()` holds, litestream exits, or the deadline passes. */

@@ -43,6 +43,8 @@ interface MutableStatus {
   target: string | undefined;
   /** Caught up since the current litestream process started. */
   syncedThisRun: boolean;
+  /** Replica writes (snapshot or WAL segment) started and not yet finished. */
+  writing: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class SyncTracker {
         lastError: undefined,
         target: undefined,
         syncedThisRun: false,
+        writing: 0,
       });
     }
   }
@@ -73,6 +76,7 @@ export class SyncTracker {
       status.initialized = false;
       status.target = undefined;
       status.syncedThisRun = false;
+      status.writing = 0;
     }
   }
 
@@ -94,13 +98,20 @@ export class SyncTracker {
       case 'replica sync':
         status.target = position;
         return undefined;
+      case 'write snapshot':
+      case 'write wal segment':
+        status.writing++;
+        return undefined;
       case 'replica sync: calc new pos':
         // The replica already holds everything the database has: caught up without writing.
         return position !== undefined && position === status.target ? this.#synced(status, position, now) : undefined;
       case 'snapshot written':
       case 'wal segment written':
+        status.writing = Math.max(0, status.writing - 1);
         return this.#synced(status, position, now);
       default:
+        // A failed sync ends whatever it was writing.
+        if (line.msg === 'monitor error') status.writing = 0;
         if ((line.level === 'error' || line.level === 'warn') && !isBenign(line)) {
           const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
           status.lastError = { message: error, at: now };
@@ -126,6 +137,11 @@ export class SyncTracker {
     return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
   }
 
+  /** Some replica write is under way (a SIGTERM now can hang litestream 0.3.13). */
+  writing(): boolean {
+    return [...this.#databases.values()].some((status) => status.writing > 0);
+  }
+
   /** Every database has caught up at least once (ever, or since the current process started). */
   allSynced(thisRun = false, skip: (path: string) => boolean = () => false): boolean {
     return [...this.#databases.values()].every(
@@ -135,7 +151,7 @@ export class SyncTracker {
 
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[] {
-    return [...this.#databases.values()].map(({ target: _target, syncedThisRun: _run, ...status }) =>
+    return [...this.#databases.values()].map(({ target: _target, syncedThisRun: _run, writing: _writing, ...status }) =>
       Object.freeze({ ...status }),
     );
   }

@@ -308,3 +308,31 @@ describe('restart backoff', () => {
     expect(replication.status().restarts).toBe(4);
   });
 });
+
+describe('a litestream that hangs in its final sync', () => {
+  it('is killed once silent, run again, and the last writes still reach the replica', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir, { syncInterval: '1h' });
+    const main = config.databases[0]?.path as string;
+    const ids = writeRows(main, 'before', 10);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    ids.push(...writeRows(main, 'last', 10));
+    // A stopped process neither syncs nor prints: exactly what a hung shutdown looks like.
+    const hung = replication.status().pid as number;
+    process.kill(hung, 'SIGSTOP');
+
+    const result = await replication.stop({ timeoutMs: 20_000 });
+    expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
+    expect(processAlive(hung)).toBe(false);
+    expect(logger.lines.some((line) => line.message === 'litestream hung during its final sync; killing it')).toBe(
+      true,
+    );
+    expect(litestreamChildren()).toEqual([]);
+
+    const copy = tempDir();
+    const { config: restored } = await restoredCopy(copy, config.replica as NonNullable<typeof config.replica>);
+    expect(readIds(restored.databases[0]?.path as string)).toEqual(ids);
+  });
+});
