@@ -65,3 +65,29 @@ describe.each(['fastify', 'express'])('examples/%s', (name) => {
     expect(second.output()).not.toContain(inject('s3').secretAccessKey);
   });
 });
+
+describe('npm run demo', () => {
+  it('tells the whole story and ends with every row restored and a clean exit', async () => {
+    const dir = tempDir();
+    const demo = spawn(process.execPath, [path.join(EXAMPLES, 'demo', 'run.mjs'), dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onCleanup(() => {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    });
+    let output = '';
+    demo.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    demo.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => demo.on('exit', resolve));
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/no backup in the replica/);
+    expect(output).toMatch(/production\.sqlite3: database restored/);
+    expect(output).toMatch(/GET \/items → apple, pear, plum/);
+    expect(output).toMatch(/litestream stopped after its final sync/);
+    expect(output).toMatch(/Every row survived a crash and a lost disk\./);
+  });
+});
