@@ -63,6 +63,22 @@ describe('a replica that cannot be used', () => {
     expect(`${error.message}\n${(error as ReplicaUnreachableError).detail}`).not.toContain('wrong-secret-value');
   });
 
+  it('a wrong secret for a real key fails at once with ReplicaUnreachableError, creating nothing', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ secretAccessKey: 'not-the-secret-d41d8cd9' }),
+      restore: { retryForMs: 10_000 },
+    });
+    const started = Date.now();
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toMatch(/rejected the credentials/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(/SignatureDoesNotMatch/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(`${error.message}\n${(error as ReplicaUnreachableError).detail}`).not.toContain('not-the-secret-d41d8cd9');
+  });
+
   it('a missing bucket fails with ReplicaUnreachableError naming the bucket', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir, { replica: s3Replica({ bucket: 'no-such-bucket' }) });

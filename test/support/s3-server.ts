@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { sigV4Verifier } from './sigv4.js';
 
 const require = createRequire(import.meta.url);
 
@@ -108,6 +109,9 @@ export default async function setup(project: TestProject) {
     await store.putMetadata(object.bucket, object.key, object.metadata, md5);
     return { size: content.length, md5 };
   };
+
+  // Check V4 signatures for the test key, so a wrong secret is refused as by real S3.
+  server.middleware.unshift(sigV4Verifier(new Map([[S3_TEST.accessKeyId, S3_TEST.secretAccessKey]])));
 
   const address = (await server.run()) as AddressInfo;
   project.provide('s3', { endpoint: `http://127.0.0.1:${address.port}`, ...S3_TEST });
