@@ -68,7 +68,8 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
     throw new LitestreamError('timestamp and index exclude each other: pass one of them.');
   }
 
-  const known = await generations(config, db.path);
+  // The listing is only needed to check a generation or place a timestamp.
+  const known = options.generation !== undefined || timestamp !== undefined ? await generations(config, db.path) : [];
   if (options.generation !== undefined && !known.some((row) => row.generation === options.generation)) {
     const list = known.map((row) => row.generation).join(', ') || 'none';
     throw new LitestreamError(

@@ -141,6 +141,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #shutdownErrors: string[] = [];
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
+  #readySettled = false;
   #changeWaiters: (() => void)[] = [];
   #exitWaiters: (() => void)[] = [];
 
@@ -159,6 +160,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.ready.catch(() => {});
   }
 
+  /** Resolves `ready` (or rejects it with `error`) once; false when it was already settled. */
+  #settleReady(error?: Error): boolean {
+    if (this.#readySettled) return false;
+    this.#readySettled = true;
+    if (error) this.#rejectReady(error);
+    else this.#resolveReady();
+    return true;
+  }
+
   status(): ReplicationStatus {
     const databases = this.#tracker.snapshot();
     return Object.freeze({
@@ -171,8 +181,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     });
   }
 
-  /** Settles when the first litestream process is running (never rejects; see `started`). */
-  #starting: Promise<void> = Promise.resolve();
   #started: Promise<void> = Promise.resolve();
 
   get started(): Promise<void> {
@@ -180,17 +188,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   start(): void {
-    let succeed: () => void = () => {};
-    this.#started = new Promise<void>((resolve, reject) => {
-      succeed = resolve;
-      this.#startFailed = reject;
-    });
+    this.#started = this.#start();
     // Callers who never await `started` must not get an unhandled rejection.
     this.#started.catch(() => {});
-    this.#starting = this.#start().then(() => succeed());
   }
-
-  #startFailed: (error: Error) => void = () => {};
 
   async #start(): Promise<void> {
     try {
@@ -205,10 +206,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopped';
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
-      this.#readySettled = true;
-      this.#rejectReady(error as Error);
-      this.#startFailed(error as Error);
+      this.#settleReady(error as Error);
       this.#onStopped();
+      throw error;
     }
   }
 
@@ -273,9 +273,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     switch (event.kind) {
       case 'synced':
         this.emit('sync', { db: event.db, generation: event.generation, position: event.position });
-        if (this.#tracker.allSynced() && !this.#readySettled) {
-          this.#readySettled = true;
-          this.#resolveReady();
+        if (this.#tracker.allSynced() && this.#settleReady()) {
           this.#logger.info({}, 'every database is synced to the replica');
           this.emit('ready');
         }
@@ -287,12 +285,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
   }
 
-  #readySettled = false;
-
   #onExit(child: LitestreamProcess, exitCode: number | undefined, signal: string | undefined): void {
     if (child !== this.#child) return;
     this.#child = undefined;
-    for (const wake of this.#exitWaiters.splice(0)) wake();
+    for (const wake of [...this.#exitWaiters.splice(0), ...this.#changeWaiters.splice(0)]) wake();
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
 
     // A litestream that ran long enough was healthy: its crash starts the backoff over.
@@ -324,7 +320,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   async #stop(timeoutMs: number): Promise<StopResult> {
     const startedAt = Date.now();
-    await this.#starting;
+    await this.#started.catch(() => {});
     const deadline = startedAt + timeoutMs;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const wasRunning = this.#state === 'running';
@@ -354,10 +350,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#state = 'stopped';
     await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
     await this.#configFile?.dispose();
-    if (!this.#readySettled) {
-      this.#readySettled = true;
-      this.#rejectReady(new ReplicationError('replication stopped before every database was synced'));
-    }
+    this.#settleReady(new ReplicationError('replication stopped before every database was synced'));
     const result: StopResult = Object.freeze({
       clean:
         !outcome.killed &&
@@ -420,7 +413,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     return { killed: reason !== undefined, hung: reason === 'hung', exitCode: (await child).exitCode };
   }
 
-  /** Resolves when `done()` holds, litestream exits, or the deadline passes. */
+  /** Resolves when `done()` holds, litestream exits, or the deadline passes (exits wake change waiters too). */
   async #waitUntil(done: () => boolean, deadline: number): Promise<void> {
     while (!done() && this.#child && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
@@ -430,7 +423,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
           resolve();
         };
         this.#changeWaiters.push(wake);
-        this.#exitWaiters.push(wake);
       });
     }
   }

@@ -133,6 +133,8 @@ export interface RestoreIntoOptions {
   logger: Logger;
   /** Runs after the integrity check, right before the file is moved into place. */
   beforePlacing?: () => Promise<void>;
+  /** Overrides `restore.integrityCheck` (verify runs its own, to report its own step). */
+  integrityCheck?: 'full' | 'quick' | 'off';
 }
 
 /**
@@ -155,8 +157,9 @@ export async function restoreInto(
     const generation = await downloadWithRetry(config, db, binary.path, options, temp);
     if (generation === undefined) return undefined;
 
-    if (config.restore.integrityCheck !== 'off') {
-      const integrity = checkIntegrity(temp, config.restore.integrityCheck);
+    const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
+    if (integrityCheck !== 'off') {
+      const integrity = checkIntegrity(temp, integrityCheck);
       if (!integrity.ok) {
         throw new RestoreError(
           `The backup of ${db.path} (generation ${generation}) failed the SQLite integrity check, so it was not put in place. Restore an earlier point in time with the CLI, or investigate the replica.`,
