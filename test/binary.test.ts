@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BINARY_ENV, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
@@ -29,8 +29,14 @@ describe('the litestream binary', () => {
 
   it('takes an override from the environment variable', async () => {
     const bundled = await resolveBinary(undefined, {});
-    const binary = await resolveBinary(undefined, { [BINARY_ENV]: bundled.path });
-    expect(binary.path).toBe(bundled.path);
+    // A copy elsewhere, so the result can only come from the variable.
+    const copy = path.join(tempDir(), 'litestream');
+    copyFileSync(bundled.path, copy);
+    chmodSync(copy, 0o755);
+    const binary = await resolveBinary(undefined, { [BINARY_ENV]: copy });
+    expect(binary).toEqual({ path: copy, version: 'v0.3.13' });
+    // The option wins over the variable.
+    expect((await resolveBinary(bundled.path, { [BINARY_ENV]: copy })).path).toBe(bundled.path);
   });
 
   it('reports a missing binaryPath and how to fix it', async () => {

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { closedPort, readIds, seedBackup, tempDir } from './support/fixtures.js';
+import { closedPort, readIds, seedBackup, seedEnv, tempDir } from './support/fixtures.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -25,22 +25,6 @@ function cli(args: string[], env: Record<string, string>, cwd?: string): Promise
       },
     );
   });
-}
-
-function seedEnv(prefix: string, databases: string[], overrides: Record<string, string> = {}) {
-  const s3 = inject('s3');
-  return {
-    LITESTREAM_ENABLED: 'true',
-    LITESTREAM_S3_BUCKET: s3.bucket,
-    LITESTREAM_S3_ENDPOINT: s3.endpoint,
-    LITESTREAM_S3_REGION: 'us-east-1',
-    LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
-    LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    LITESTREAM_S3_PATH: prefix,
-    LITESTREAM_DATABASES: databases.join(','),
-    LITESTREAM_SYNC_INTERVAL: '1s',
-    ...overrides,
-  };
 }
 
 describe('the litestream-node CLI', () => {

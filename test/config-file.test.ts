@@ -1,22 +1,15 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import {
-  configFromEnv,
-  defineConfig,
-  ensureRestored,
-  type LitestreamConfigError,
-  startReplication,
-} from '../src/index.js';
+import { configFromEnv, defineConfig, ensureRestored, type LitestreamConfigError } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
 import {
   captureLogger,
   deleteDatabase,
   integrity,
   readIds,
-  stopCleanly,
+  replicateOnce,
   tempDir,
-  track,
   writeRows,
 } from './support/fixtures.js';
 
@@ -89,9 +82,7 @@ describe("the user's own litestream.yml", () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.join(dir, 'storage'));
     const ids = [writeRows(main, 'orders', 40), writeRows(queue, 'jobs', 10)];
-    const replication = track(startReplication(config));
-    await replication.ready;
-    await stopCleanly(replication);
+    await replicateOnce(config);
 
     deleteDatabase(main);
     deleteDatabase(queue);

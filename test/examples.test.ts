@@ -3,28 +3,17 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { onCleanup, tempDir, waitFor } from './support/fixtures.js';
+import { onCleanup, seedEnv, tempDir, waitFor } from './support/fixtures.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
 /** Starts an example as its README says, in `cwd`, against the test S3 server. */
 function startExample(name: string, cwd: string, prefix: string) {
-  const s3 = inject('s3');
   const child: ChildProcess = spawn(process.execPath, [path.join(EXAMPLES, name, 'server.mjs')], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      PORT: '0',
-      LITESTREAM_ENABLED: 'true',
-      LITESTREAM_S3_BUCKET: s3.bucket,
-      LITESTREAM_S3_ENDPOINT: s3.endpoint,
-      LITESTREAM_S3_REGION: 'us-east-1',
-      LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
-      LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      LITESTREAM_S3_PATH: prefix,
-      LITESTREAM_SYNC_INTERVAL: '1s',
-    },
+    // The example names its databases itself.
+    env: { ...process.env, PORT: '0', ...seedEnv(prefix, []) },
   });
   onCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -2,15 +2,16 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError, startReplication } from '../src/index.js';
+import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError } from '../src/index.js';
 import {
   captureLogger,
   closedPort,
   deleteDatabase,
+  readIds,
+  replicateOnce,
   s3Replica,
   tempDir,
   testConfig,
-  track,
   writeRows,
 } from './support/fixtures.js';
 
@@ -92,9 +93,10 @@ describe('a replica that cannot be used', () => {
     const dir = tempDir();
     const port = await closedPort();
     const { config } = testConfig(dir, { replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }) });
-    for (const db of config.databases) writeRows(db.path, 'local', 1);
+    const ids = config.databases.map((db) => writeRows(db.path, 'local', 3));
     const results = await ensureRestored(config);
     expect(results.map((r) => r.outcome)).toEqual(['exists', 'exists']);
+    expect(config.databases.map((db) => readIds(db.path))).toEqual(ids);
   });
 });
 
@@ -119,9 +121,7 @@ describe('a corrupt backup', () => {
     db.exec("UPDATE sqlite_schema SET sql = 'CREATE INDEX ti ON t (b)' WHERE name = 'ti'");
     db.close();
 
-    const replication = track(startReplication(config));
-    await replication.ready;
-    await replication.stop();
+    await replicateOnce(config);
     deleteDatabase(file);
 
     const error = await rejection(ensureRestored(config));

@@ -8,17 +8,15 @@ import {
   LitestreamError,
   ReplicaUnreachableError,
   snapshots,
-  startReplication,
   wal,
 } from '../src/index.js';
 import {
   closedPort,
   deleteDatabase,
+  replicateOnce,
   s3Replica,
-  stopCleanly,
   tempDir,
   testConfig,
-  track,
   writeRows,
 } from './support/fixtures.js';
 
@@ -29,10 +27,7 @@ describe('backup listings', () => {
     const main = config.databases[0]?.path as string;
     for (const db of config.databases) writeRows(db.path, 'listed', 50);
     const before = Date.now();
-    const replication = track(startReplication(config));
-    await replication.ready;
-    const generation = replication.status().databases[0]?.generation;
-    await stopCleanly(replication);
+    const generation = await replicateOnce(config);
 
     const gens = await generations(config, main);
     expect(gens).toHaveLength(1);

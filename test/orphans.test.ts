@@ -7,7 +7,16 @@ import { describe, expect, inject, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
 import { ReplicationError, startReplication } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
-import { onCleanup, processAlive, tempDir, testConfig, track, waitFor, writeRows } from './support/fixtures.js';
+import {
+  onCleanup,
+  processAlive,
+  seedEnv,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from './support/fixtures.js';
 
 const APP = fileURLToPath(new URL('./support/app.mjs', import.meta.url));
 
@@ -48,28 +57,15 @@ interface AppEvent {
 
 /** Starts the app fixture in its own Node process; killed after the test. */
 function startApp(dir: string, prefix: string) {
-  const s3 = inject('s3');
   const child: ChildProcess = spawn(process.execPath, [APP], {
     cwd: dir,
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      LITESTREAM_ENABLED: 'true',
-      LITESTREAM_S3_BUCKET: s3.bucket,
-      LITESTREAM_S3_ENDPOINT: s3.endpoint,
-      LITESTREAM_S3_REGION: 'us-east-1',
-      LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
-      LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      LITESTREAM_S3_PATH: prefix,
-      LITESTREAM_DATABASES: 'app.db',
-    },
+    env: { ...process.env, ...seedEnv(prefix, ['app.db']) },
   });
   onCleanup(() => killAll(child.pid ? [child.pid] : []));
   const events: AppEvent[] = [];
-  const waiters: (() => void)[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     events.push(JSON.parse(line) as AppEvent);
-    for (const wake of waiters.splice(0)) wake();
   });
   const next = (name: string, timeoutMs = 20_000) =>
     waitFor(() => events.find((event) => event.event === name || event.event === 'error'), timeoutMs, name);

@@ -18,6 +18,7 @@ import {
   onCleanup,
   openDatabase,
   readIds,
+  replicateOnce,
   stopCleanly,
   tempDir,
   testConfig,
@@ -25,14 +26,6 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
-
-/** Replicates until every database has synced, then stops with a final sync. */
-async function replicateOnce(config: ReturnType<typeof testConfig>['config']) {
-  const replication = track(startReplication(config));
-  await replication.ready;
-  await stopCleanly(replication);
-  return replication.status().databases[0]?.generation as string;
-}
 
 /** Resolves at the next sync of `db` to the replica. */
 function waitForSync(replication: Replication, db: string) {

@@ -7,9 +7,11 @@ import Database from 'better-sqlite3';
 import { afterEach, inject, onTestFailed } from 'vitest';
 import {
   defineConfig,
+  type LitestreamConfig,
   type LitestreamOptions,
   type Logger,
   type Replication,
+  restore,
   startReplication,
 } from '../../src/index.js';
 
@@ -236,6 +238,14 @@ export async function stopCleanly(replication: Replication, timeoutMs?: number):
   if (!result.clean) throw new Error(`stop() was not clean: ${JSON.stringify(result)}`);
 }
 
+/** Replicates until every database has synced, then stops with a final sync; returns the main db's generation. */
+export async function replicateOnce(config: LitestreamConfig): Promise<string> {
+  const replication = track(startReplication(config));
+  await replication.ready;
+  await stopCleanly(replication);
+  return replication.status().databases[0]?.generation as string;
+}
+
 /**
  * Writes 25 rows to each database, replicates them, stops, and deletes the local files:
  * the state a new container finds. Returns the config and the ids per database.
@@ -243,9 +253,31 @@ export async function stopCleanly(replication: Replication, timeoutMs?: number):
 export async function seedBackup(dir: string, options: Partial<LitestreamOptions> = {}) {
   const { config } = testConfig(dir, options);
   const ids = config.databases.map((db) => writeRows(db.path, 'seed', 25));
-  const replication = track(startReplication(config));
-  await replication.ready;
-  await stopCleanly(replication);
+  await replicateOnce(config);
   for (const db of config.databases) deleteDatabase(db.path);
   return { config, ids };
+}
+
+/** The ids in `database` as the replica has it now: restored into a temp file, never in place. */
+export async function replicaIds(config: LitestreamConfig, database: string): Promise<number[]> {
+  const output = path.join(tempDir(), 'from-replica.db');
+  await restore(config, { database, output });
+  return readIds(output);
+}
+
+/** The seed's environment variables for the test S3 server, for app and CLI processes. */
+export function seedEnv(prefix: string, databases: readonly string[], overrides: Record<string, string> = {}) {
+  const s3 = inject('s3');
+  return {
+    LITESTREAM_ENABLED: 'true',
+    LITESTREAM_S3_BUCKET: s3.bucket,
+    LITESTREAM_S3_ENDPOINT: s3.endpoint,
+    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+    LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    LITESTREAM_S3_PATH: prefix,
+    LITESTREAM_DATABASES: databases.join(','),
+    LITESTREAM_SYNC_INTERVAL: '1s',
+    ...overrides,
+  };
 }
