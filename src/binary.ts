@@ -104,7 +104,7 @@ function assertExecutable(file: string, source: string): string {
 async function checkVersion(file: string): Promise<LitestreamBinary> {
   let output: string;
   try {
-    const result = await execa(file, ['version'], { timeout: 10_000, reject: true, stdin: 'ignore' });
+    const result = await execa(file, ['version'], { timeout: 10_000, reject: true, stdin: 'ignore', cleanup: false });
     output = String(result.stdout).trim();
   } catch (cause) {
     throw new LitestreamBinaryError(

@@ -75,7 +75,11 @@ function isAlive(pid: number): boolean {
 /** Guards against pid reuse: only a live `litestream replicate` process counts. */
 async function isLitestream(pid: number): Promise<boolean> {
   if (!isAlive(pid)) return false;
-  const result = await execa('ps', ['-o', 'args=', '-p', String(pid)], { reject: false, stdin: 'ignore' });
+  const result = await execa('ps', ['-o', 'args=', '-p', String(pid)], {
+    reject: false,
+    stdin: 'ignore',
+    cleanup: false,
+  });
   const args = String(result.stdout);
   return result.exitCode === 0 && /litestream/.test(args) && /\breplicate\b/.test(args);
 }

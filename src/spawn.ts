@@ -23,7 +23,33 @@ export function spawnLitestream(binary: string, args: readonly string[], env: No
     reject: false,
     // litestream finishes its own shutdown; execa must not race it with a SIGKILL.
     forceKillAfterDelay: false,
+    // execa's cleanup (signal-exit) installs and removes a signal listener with every
+    // child. When an app's `process.once('SIGTERM')` handler ran and removed itself,
+    // signal-exit sees itself alone and re-raises the signal: the app dies in the middle
+    // of its graceful shutdown, before the final sync. `killOnExit` does its job instead.
+    cleanup: false,
   });
+  killOnExit(child);
   spawnEvents.emit('spawn', { pid: child.pid, command: args[0] ?? '' });
   return child;
+}
+
+const live = new Set<LitestreamProcess>();
+
+/**
+ * A litestream still running when this process exits gets SIGTERM (its final sync), as a
+ * parent's exit would otherwise leave it until its next log write fails. An `exit`
+ * listener, unlike a signal listener, changes nothing about how the app handles signals.
+ */
+function killOnExit(child: LitestreamProcess): void {
+  if (live.size === 0) process.on('exit', terminateLive);
+  live.add(child);
+  void child.finally(() => {
+    live.delete(child);
+    if (live.size === 0) process.off('exit', terminateLive);
+  });
+}
+
+function terminateLive(): void {
+  for (const child of live) child.kill('SIGTERM');
 }

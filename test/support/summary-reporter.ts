@@ -1,20 +1,43 @@
-// Ends the run with one plain line, `tests: N passed, N failed`, that CI logs can read.
+// Ends the run with one plain line, `tests: N passed, N failed`, that CI logs can read, and
+// with the reliability table when reliability scenarios ran (see test/reliability/).
 import type { Reporter, TestModule } from 'vitest/node';
+import type { ScenarioRow } from '../reliability/harness.js';
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: readonly TestModule[]): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    const rows: ScenarioRow[] = [];
     for (const module of testModules) {
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
         else skipped++;
+        const row = test.meta().reliability;
+        if (row) rows.push(row);
       }
     }
+    if (rows.length > 0) process.stdout.write(`\n${reliabilityTable(rows)}\n`);
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${tail}\n`);
   }
+}
+
+/** The reliability results as a markdown table, scenarios in order, secrets summed last. */
+export function reliabilityTable(rows: readonly ScenarioRow[]): string {
+  const sorted = [...rows].sort((a, b) => a.scenario.localeCompare(b.scenario, 'en', { numeric: true }));
+  const checks = rows.reduce((sum, row) => sum + row.secretChecks, 0);
+  const leaks = rows.reduce((sum, row) => sum + row.secretLeaks, 0);
+  const lines = [
+    '| scenario | trials | passed | worst loss window | nothing lost | notes |',
+    '| --- | ---: | ---: | ---: | :---: | --- |',
+    ...sorted.map(
+      (row) =>
+        `| ${row.scenario} | ${row.trials} | ${row.passed} | ${row.worstLossMs === undefined ? 'n/a' : `${row.worstLossMs} ms`} | ${row.nothingLost === undefined ? 'n/a' : row.nothingLost ? 'yes' : '**no**'} | ${row.notes ?? ''} |`,
+    ),
+    `| 9. Secrets (logs, errors, YAML, \`ps\`) across every scenario | ${checks} | ${checks - leaks} | n/a | n/a | texts and process lists searched for the secret key |`,
+  ];
+  return lines.join('\n');
 }

@@ -1,0 +1,127 @@
+// Scenarios 1–3: the app dies, stops, or loses its replicator while it commits hundreds of
+// rows a second; a new container then restores from the replica.
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'vitest';
+import { waitFor } from '../support/fixtures.js';
+import {
+  between,
+  LOSS_BUDGET_MS,
+  launchApp,
+  lossWindowMs,
+  processEvidence,
+  restoreFresh,
+  runFor,
+  Scenario,
+  trials,
+} from './harness.js';
+
+const TRIAL_TIMEOUT_MS = 60_000;
+
+describe('reliability under load', () => {
+  it(
+    '1. hard crash: every write acknowledged more than sync interval + 1 s before the kill survives',
+    async ({ task }) => {
+      const scenario = new Scenario('1. Hard crash (SIGKILL app + litestream)', task);
+      scenario.row.notes = `nothing lost = no acknowledged write older than ${LOSS_BUDGET_MS} ms at the kill`;
+      for (let trial = 0; trial < trials(20, 2); trial++) {
+        const prefix = `crash-${randomUUID()}`;
+        const app = launchApp(prefix);
+        await app.event('ready');
+        app.send('load');
+        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        await runFor(between(1_000, 4_000));
+        const evidence = await processEvidence(app);
+        const killedAt = await app.killContainer();
+        const restored = await restoreFresh(prefix);
+        const windowMs = lossWindowMs(app.acks, restored.maxId, killedAt);
+        const problems = [
+          ...(restored.outcome === 'restored' ? [] : [`the new container's restore said ${restored.outcome}`]),
+          ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
+          ...(windowMs > LOSS_BUDGET_MS
+            ? [`lost writes acknowledged ${windowMs} ms before the kill (budget ${LOSS_BUDGET_MS} ms)`]
+            : []),
+          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
+        ];
+        scenario.trial(problems, { windowMs, lostAcknowledged: windowMs > LOSS_BUDGET_MS });
+      }
+    },
+    trials(20, 2) * TRIAL_TIMEOUT_MS,
+  );
+
+  it(
+    '2. graceful stop: SIGTERM under load loses no acknowledged write',
+    async ({ task }) => {
+      const scenario = new Scenario('2. Graceful stop (SIGTERM)', task);
+      for (let trial = 0; trial < trials(20, 2); trial++) {
+        const prefix = `graceful-${randomUUID()}`;
+        const app = launchApp(prefix);
+        await app.event('ready');
+        app.send('load');
+        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        await runFor(between(1_000, 4_000));
+        const evidence = await processEvidence(app);
+        const stoppedAt = Date.now();
+        const stopped = await app.terminate();
+        const restored = await restoreFresh(prefix);
+        const windowMs = lossWindowMs(app.acks, restored.maxId, stoppedAt);
+        const lost = app.lastAcked() - restored.maxId;
+        const problems = [
+          ...(stopped.clean === true ? [] : [`stop() was not clean: ${JSON.stringify(stopped)}`]),
+          ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
+          ...(lost > 0 ? [`${lost} acknowledged writes lost (last acknowledged ${app.lastAcked()})`] : []),
+          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
+        ];
+        scenario.trial(problems, { windowMs, lostAcknowledged: lost > 0 });
+      }
+    },
+    trials(20, 2) * TRIAL_TIMEOUT_MS,
+  );
+
+  it(
+    '3. replicator crash: a SIGKILLed litestream is restarted, the app never notices, nothing is lost',
+    async ({ task }) => {
+      const scenario = new Scenario('3. Replicator crash (SIGKILL litestream ×3)', task);
+      for (let trial = 0; trial < trials(5, 1); trial++) {
+        const prefix = `replicator-${randomUUID()}`;
+        const app = launchApp(prefix);
+        await app.event('ready');
+        app.send('load');
+        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        const problems: string[] = [];
+        for (let kill = 1; kill <= 3; kill++) {
+          await runFor(between(500, 2_000));
+          const victim = app.litestreamPids().at(-1) as number;
+          process.kill(victim, 'SIGKILL');
+          const acksAtKill = app.acks.length;
+          await app.event('restart', 20_000, kill - 1);
+          await app.event('spawn', 20_000, kill);
+          // The app kept committing through the restart.
+          await waitFor(() => app.acks.length > acksAtKill + 10, 10_000, 'writes to go on');
+        }
+        // The new litestream catches up: healthy again.
+        const status = await waitFor(
+          async () => {
+            const s = await app.status();
+            return s.healthy === true ? s : undefined;
+          },
+          30_000,
+          'replication to be healthy after the restarts',
+        );
+        if (status.restarts !== 3) problems.push(`restarts = ${status.restarts}, expected 3`);
+        if (status.writeErrors !== 0) problems.push(`the app saw ${status.writeErrors} failed writes`);
+        const evidence = await processEvidence(app);
+        const stopped = await app.terminate();
+        const restored = await restoreFresh(prefix);
+        const lost = app.lastAcked() - restored.maxId;
+        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
+        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
+        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
+        problems.push(
+          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
+        );
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+      }
+    },
+    trials(5, 1) * TRIAL_TIMEOUT_MS * 2,
+  );
+});
