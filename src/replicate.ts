@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
+import { parseDuration } from './duration.js';
 import { ReplicationError } from './errors.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
@@ -17,7 +18,11 @@ export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting
 /** A point-in-time view of replication. */
 export interface ReplicationStatus {
   readonly state: ReplicationState;
-  /** True while running and no database reports an error. */
+  /**
+   * True while running, no database reports an error, and no replica upload has hung for
+   * five sync intervals (at least 5 s): the S3 outage that refuses connections shows as an
+   * error, the one that accepts them and never answers shows as a stalled upload.
+   */
   readonly healthy: boolean;
   /** The current litestream process id. */
   readonly pid: number | undefined;
@@ -99,6 +104,8 @@ const MAX_FINAL_SYNC_ATTEMPTS = 3;
 const UPLOAD_GRACE_MS = 10_000;
 /** Silence after SIGTERM that means litestream hung (at least; a quarter of the timeout if longer). */
 const MIN_HANG_MS = 5_000;
+/** An upload in flight this long (at least; five sync intervals if longer) is a stalled replica. */
+const MIN_STALL_MS = 5_000;
 
 interface TerminateOutcome {
   killed: boolean;
@@ -144,10 +151,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #readySettled = false;
   #changeWaiters: (() => void)[] = [];
   #exitWaiters: (() => void)[] = [];
+  /** An upload in flight this long means the replica stalled. */
+  readonly #stallMs: number;
+  /** Databases already warned about as stalled (warned once per stall). */
+  #warnedStalled = new Set<string>();
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
     this.#config = config;
+    this.#stallMs = Math.max(MIN_STALL_MS, 5 * (parseDuration(config.syncInterval) ?? 10_000));
     this.#onStopped = onStopped;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
     this.#tracker = new SyncTracker(config.databases.map((db) => db.path));
@@ -173,7 +185,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const databases = this.#tracker.snapshot();
     return Object.freeze({
       state: this.#state,
-      healthy: this.#state === 'running' && databases.every((db) => db.lastError === undefined),
+      healthy:
+        this.#state === 'running' &&
+        databases.every((db) => db.lastError === undefined) &&
+        this.#tracker.stalled(this.#stallMs).length === 0,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
@@ -259,6 +274,21 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#shutdownErrors.push(describe(parsed));
     }
     if (event) this.#onSyncEvent(event);
+    this.#warnIfStalled();
+  }
+
+  /** Litestream keeps logging its per-second database checks while an upload hangs: warn once per stall. */
+  #warnIfStalled(): void {
+    const stalled = this.#tracker.stalled(this.#stallMs);
+    for (const db of stalled) {
+      if (this.#warnedStalled.has(db)) continue;
+      this.#warnedStalled.add(db);
+      this.#logger.warn(
+        { db, stalledForMs: this.#stallMs },
+        'replica upload is not progressing: the replica may be unreachable (status is unhealthy until it completes)',
+      );
+    }
+    for (const db of this.#warnedStalled) if (!stalled.includes(db)) this.#warnedStalled.delete(db);
   }
 
   #forward(line: LitestreamLogLine): void {
@@ -450,6 +480,7 @@ export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stoppe
         generation: undefined,
         lastSyncAt: undefined,
         lastError: undefined,
+        uploadingSince: undefined,
       }),
     ),
   });

@@ -14,6 +14,11 @@ export interface DatabaseStatus {
   readonly lastSyncAt: Date | undefined;
   /** The last replication error, cleared by the next successful sync. */
   readonly lastError: { readonly message: string; readonly at: Date } | undefined;
+  /**
+   * When the replica upload now in flight began (undefined when none is). An upload that
+   * runs for long means the replica has stalled: S3 accepts connections but does not answer.
+   */
+  readonly uploadingSince: Date | undefined;
 }
 
 /** What a log line meant for a database, for events. */
@@ -45,6 +50,7 @@ interface MutableStatus {
   syncedThisRun: boolean;
   /** Replica writes (snapshot or WAL segment) started and not yet finished. */
   writing: number;
+  uploadingSince: Date | undefined;
 }
 
 /**
@@ -66,6 +72,7 @@ export class SyncTracker {
         target: undefined,
         syncedThisRun: false,
         writing: 0,
+        uploadingSince: undefined,
       });
     }
   }
@@ -77,6 +84,7 @@ export class SyncTracker {
       status.target = undefined;
       status.syncedThisRun = false;
       status.writing = 0;
+      status.uploadingSince = undefined;
     }
   }
 
@@ -100,6 +108,7 @@ export class SyncTracker {
         return undefined;
       case 'write snapshot':
       case 'write wal segment':
+        if (status.writing === 0) status.uploadingSince = now;
         status.writing++;
         return undefined;
       case 'replica sync: calc new pos':
@@ -108,10 +117,14 @@ export class SyncTracker {
       case 'snapshot written':
       case 'wal segment written':
         status.writing = Math.max(0, status.writing - 1);
+        if (status.writing === 0) status.uploadingSince = undefined;
         return this.#synced(status, position, now);
       default:
         // A failed sync ends whatever it was writing.
-        if (line.msg === 'monitor error') status.writing = 0;
+        if (line.msg === 'monitor error') {
+          status.writing = 0;
+          status.uploadingSince = undefined;
+        }
         if ((line.level === 'error' || line.level === 'warn') && !isBenign(line)) {
           const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
           status.lastError = { message: error, at: now };
@@ -135,6 +148,13 @@ export class SyncTracker {
   /** Every database has been opened by the current litestream process (or may be skipped). */
   allInitialized(skip: (path: string) => boolean = () => false): boolean {
     return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
+  }
+
+  /** The databases whose replica upload has been in flight for `stallMs` or longer at `now`. */
+  stalled(stallMs: number, now = Date.now()): string[] {
+    return [...this.#databases.values()]
+      .filter((status) => status.uploadingSince !== undefined && now - status.uploadingSince.getTime() >= stallMs)
+      .map((status) => status.path);
   }
 
   /** Some replica write is under way (a SIGTERM now can hang litestream 0.3.13). */

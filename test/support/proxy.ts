@@ -6,6 +6,9 @@ export interface HoldingProxy {
   readonly endpoint: string;
   /** New connections wait, unanswered, until `release()`. */
   hold(): void;
+  /** Like `hold()`, and open connections freeze too: requests in flight get no answer. */
+  stall(): void;
+  /** Ends `hold()` or `stall()`: waiting connections go through, frozen ones flow again. */
   release(): void;
   /** Drops every connection and refuses new ones, as an outage would, until `restore()`. */
   cut(): void;
@@ -20,10 +23,17 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
   let down = false;
   const waiting: Socket[] = [];
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   const pipe = (client: Socket) => {
     const upstream = createConnection({ host: hostname, port: Number(port) });
+    const pair: [Socket, Socket] = [client, upstream];
     sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
+    pairs.add(pair);
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      // While stalled the pair stays: release() passes the close on to the client.
+      if (!held) pairs.delete(pair);
+    });
     client.pipe(upstream).pipe(client);
     const end = () => {
       client.destroy();
@@ -54,8 +64,28 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
     hold: () => {
       held = true;
     },
+    stall: () => {
+      held = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
     release: () => {
       held = false;
+      for (const pair of pairs) {
+        const [client, upstream] = pair;
+        if (upstream.destroyed) {
+          // The server gave up on the connection during the stall: the client learns it now.
+          client.destroy();
+          pairs.delete(pair);
+          continue;
+        }
+        if (client.isPaused()) client.pipe(upstream);
+        if (upstream.isPaused()) upstream.pipe(client);
+      }
       for (const client of waiting.splice(0)) pipe(client);
     },
     cut: () => {

@@ -1,0 +1,156 @@
+// Scenarios 4 and 5: S3 goes away under load, and an app boots while S3 is away or with
+// the wrong secret. A fault-injecting TCP proxy on loopback stands between litestream and
+// the test S3 server.
+import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { describe, inject, it } from 'vitest';
+import { tempDir, waitFor } from '../support/fixtures.js';
+import { holdingProxy } from '../support/proxy.js';
+import {
+  type AppEvent,
+  type LoadApp,
+  launchApp,
+  processEvidence,
+  restoreFresh,
+  runFor,
+  Scenario,
+  trials,
+} from './harness.js';
+
+const OUTAGE_MS = 15_000;
+
+/** The app's log without debug lines: what an operator would read. */
+function appLog(app: LoadApp): string {
+  return app
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{"level":') && !line.startsWith('{"level":"debug"'))
+    .slice(-40)
+    .join('\n');
+}
+
+/** Polls the app's status every 250 ms for `ms`; returns when it first reported unhealthy. */
+async function watchStatus(app: LoadApp, ms: number): Promise<{ unhealthyAfterMs?: number; last?: AppEvent }> {
+  const started = Date.now();
+  let unhealthyAfterMs: number | undefined;
+  let last: AppEvent | undefined;
+  while (Date.now() - started < ms) {
+    last = await app.status();
+    if (last.healthy === false && unhealthyAfterMs === undefined) unhealthyAfterMs = Date.now() - started;
+    await runFor(Math.min(250, Math.max(0, ms - (Date.now() - started))));
+  }
+  return { unhealthyAfterMs, last };
+}
+
+describe('S3 outages', () => {
+  it(
+    '4. S3 outage under load: the app keeps serving, status turns unhealthy and back, nothing is lost',
+    async ({ task }) => {
+      const scenario = new Scenario(`4. S3 outage under load (${OUTAGE_MS / 1000} s drop / stall)`, task);
+      const notes: string[] = [];
+      for (let trial = 0; trial < trials(6, 2); trial++) {
+        const mode = trial % 2 === 0 ? 'drop' : 'stall';
+        const proxy = await holdingProxy(inject('s3').endpoint);
+        const prefix = `outage-${randomUUID()}`;
+        const app = launchApp(prefix, { env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint } });
+        await app.event('ready');
+        app.send('load');
+        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        await runFor(1_000);
+        const problems: string[] = [];
+        const before = await app.status();
+        if (before.healthy !== true) problems.push(`unhealthy before the outage: ${JSON.stringify(before)}`);
+
+        if (mode === 'drop') proxy.cut();
+        else proxy.stall();
+        const outageStart = Date.now();
+        const during = await watchStatus(app, OUTAGE_MS);
+        const outageEnd = Date.now();
+        if (mode === 'drop') proxy.restore();
+        else proxy.release();
+        const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
+        if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy through the ${mode}`);
+        // A few hundred commits a second, as before the outage: the app did not stall with S3.
+        if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
+
+        const recoveredAt = Date.now();
+        await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
+          async (error: Error) =>
+            problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
+        );
+        notes.push(
+          `${mode}: unhealthy after ${during.unhealthyAfterMs ?? '–'} ms, healthy ${Date.now() - recoveredAt} ms after recovery`,
+        );
+        const evidence = await processEvidence(app);
+        const stopped = await app.terminate();
+        const restored = await restoreFresh(prefix);
+        const lost = app.lastAcked() - restored.maxId;
+        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
+        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
+        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
+        problems.push(
+          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
+        );
+        scenario.row.notes = notes.join('; ');
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+      }
+    },
+    trials(6, 2) * 120_000,
+  );
+
+  it(
+    '5. boot during an outage or with a wrong secret: a typed error in bounded time, no database file',
+    async ({ task }) => {
+      const scenario = new Scenario('5. Boot during outage / wrong secret', task);
+      // A backup exists: a booting app must restore, and cannot.
+      const prefix = `boot-${randomUUID()}`;
+      const seeder = launchApp(prefix);
+      await seeder.event('ready');
+      await seeder.terminate();
+
+      const wrongSecret = `wrong-${randomUUID()}-must-not-leak`;
+      const retryForMs = 3_000;
+      const stallMs = 3_000;
+      const boundMs = retryForMs + stallMs + 10_000;
+      const worst: Record<string, number> = {};
+      for (let trial = 0; trial < trials(21, 3); trial++) {
+        const variant = (['refused', 'stalled', 'wrong secret'] as const)[trial % 3] as string;
+        const proxy = await holdingProxy(inject('s3').endpoint);
+        if (variant === 'refused') proxy.cut();
+        if (variant === 'stalled') proxy.stall();
+        const dir = tempDir();
+        const started = Date.now();
+        const app = launchApp(prefix, {
+          dir,
+          env: {
+            LITESTREAM_S3_ENDPOINT: proxy.endpoint,
+            APP_RESTORE_RETRY_MS: String(retryForMs),
+            APP_RESTORE_STALL_MS: String(stallMs),
+            ...(variant === 'wrong secret' ? { LITESTREAM_SECRET_ACCESS_KEY: wrongSecret } : {}),
+          },
+        });
+        const exit = await app.exited;
+        const tookMs = Date.now() - started;
+        worst[variant] = Math.max(worst[variant] ?? 0, tookMs);
+        const error = app.events.find((e) => e.event === 'error');
+        const left = readdirSync(dir);
+        const problems = [
+          ...(exit.code === 1 ? [] : [`exit ${JSON.stringify(exit)}, expected code 1`]),
+          ...(error?.name === 'ReplicaUnreachableError'
+            ? []
+            : [`expected ReplicaUnreachableError, got ${JSON.stringify(error ?? app.events)}`]),
+          ...(tookMs <= boundMs ? [] : [`took ${tookMs} ms, bound ${boundMs} ms`]),
+          ...(left.length === 0 ? [] : [`left behind in the database directory: ${left.join(', ')}`]),
+          ...(app.events.some((e) => e.event === 'ready') ? ['the app started replicating anyway'] : []),
+          ...scenario.checkSecrets({ 'app output': app.output() }),
+          ...(app.output().includes(wrongSecret) ? ['the wrong secret appears in the app output'] : []),
+        ];
+        scenario.row.notes = Object.entries(worst)
+          .map(([name, ms]) => `${name}: failed within ${ms} ms`)
+          .join('; ');
+        scenario.trial(problems);
+      }
+    },
+    trials(21, 3) * 40_000 + 30_000,
+  );
+});
