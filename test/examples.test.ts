@@ -30,8 +30,8 @@ function startExample(name: string, cwd: string, prefix: string) {
   return { child, exited, url, output: () => output };
 }
 
-describe.each(['fastify', 'express'])('examples/%s', (name) => {
-  it('keeps its rows across a lost container, and shuts down cleanly', async () => {
+describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
+  it('keeps its rows across a clean stop, a crash and a lost disk, and exits 0 after its final sync', async () => {
     const dir = tempDir();
     const prefix = `example-${name}-${Date.now()}`;
     const first = startExample(name, dir, prefix);
@@ -52,6 +52,30 @@ describe.each(['fastify', 'express'])('examples/%s', (name) => {
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);
     expect(second.output()).not.toContain(inject('s3').secretAccessKey);
+
+    // A crash: no shutdown at all, once the last write has reached the replica.
+    const third = startExample(name, dir, prefix);
+    const base3 = await third.url;
+    const writtenAt = Date.now();
+    expect((await fetch(`${base3}/items/quince`, { method: 'POST' })).status).toBe(200);
+    await waitFor(
+      async () => {
+        const status = (await (await fetch(`${base3}/healthz/litestream`)).json()) as {
+          databases: { lastSyncAt?: string }[];
+        };
+        return status.databases.every((db) => db.lastSyncAt && Date.parse(db.lastSyncAt) > writtenAt);
+      },
+      20_000,
+      'the write to reach the replica',
+    );
+    third.child.kill('SIGKILL');
+    await third.exited;
+    rmSync(path.join(dir, 'storage'), { recursive: true, force: true });
+    const fourth = startExample(name, dir, prefix);
+    const after = (await (await fetch(`${await fourth.url}/items`)).json()) as { name: string }[];
+    expect(after.map((item) => item.name)).toEqual(['apple', 'pear', 'plum', 'quince']);
+    fourth.child.kill('SIGTERM');
+    expect(await fourth.exited, fourth.output()).toBe(0);
   });
 });
 
