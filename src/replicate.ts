@@ -219,6 +219,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await this.#spawn();
     } catch (error) {
       this.#state = 'stopped';
+      // Claims made before the failure (releaseRecord leaves other processes' alone).
+      await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
       this.#settleReady(error as Error);

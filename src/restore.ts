@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveBinary } from './binary.js';
@@ -9,6 +9,7 @@ import { RestoreError } from './errors.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { companionFiles } from './paths.js';
+import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, writeConfigFile } from './render.js';
 import { replicaError } from './replica-errors.js';
 import { errorOutput, runCommand } from './run.js';
@@ -96,30 +97,66 @@ async function restoreOne(
 ): Promise<RestoreResult> {
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
-  if (await isPresent(db.path)) {
+  const exists = (): RestoreResult => {
     logger.debug({ db: db.path }, 'database exists; no restore needed');
     return { path: db.path, outcome: 'exists', durationMs: elapsed() };
+  };
+  if (await isPresent(db.path)) return exists();
+  const dir = path.dirname(db.path);
+  const createdDir = await mkdir(dir, { recursive: true });
+  let keepDir = false;
+  try {
+    // Two apps booting on one empty directory: one restores, the other is refused here,
+    // so neither can remove the other's fresh WAL as a stale one or restore twice.
+    await claimDatabase(db.path, config.shutdownTimeoutMs, logger);
+    try {
+      if (await isPresent(db.path)) {
+        keepDir = true;
+        return exists();
+      }
+      logger.info({ db: db.path }, 'database missing; restoring from replica');
+      const result = await restoreInto(config, db, {
+        output: db.path,
+        flags: ['-if-replica-exists'],
+        configFile: (await configFile()).path,
+        logger,
+        // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+        beforePlacing: () => removeStaleCompanions(db.path),
+      });
+      if (result === undefined) {
+        await removeStaleCompanions(db.path);
+        logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
+        return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
+      }
+      keepDir = true;
+      if (!result.placed) {
+        logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
+        return { path: db.path, outcome: 'exists', durationMs: elapsed() };
+      }
+      logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
+      return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
+    } finally {
+      await releaseClaim(db.path);
+    }
+  } finally {
+    if (!keepDir) await removeCreatedDirs(createdDir, dir);
   }
-  logger.info({ db: db.path }, 'database missing; restoring from replica');
-  const result = await restoreInto(config, db, {
-    output: db.path,
-    flags: ['-if-replica-exists'],
-    configFile: (await configFile()).path,
-    logger,
-    // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-    beforePlacing: () => removeStaleCompanions(db.path),
-  });
-  if (result === undefined) {
-    await removeStaleCompanions(db.path);
-    logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
-    return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
+}
+
+/**
+ * Removes the directories `mkdir -p` created, deepest first, as long as they are empty:
+ * another process may have put something there meanwhile, and that stays.
+ */
+async function removeCreatedDirs(createdDir: string | undefined, dir: string): Promise<void> {
+  if (createdDir === undefined) return;
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (current === createdDir || current === path.dirname(current)) return;
   }
-  if (!result.placed) {
-    logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
-    return { path: db.path, outcome: 'exists', durationMs: elapsed() };
-  }
-  logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
-  return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
 }
 
 /** How {@link restoreInto} restores. @internal */
@@ -185,7 +222,7 @@ export async function restoreInto(
     await Promise.all(
       [temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`, `${temp}-wal`, `${temp}-shm`].map(removeFile),
     );
-    if (!placed && createdDir !== undefined) await rm(createdDir, { recursive: true, force: true }).catch(() => {});
+    if (!placed) await removeCreatedDirs(createdDir, dir);
   }
 }
 

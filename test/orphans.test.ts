@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { renderYaml } from '../src/render.js';
 import {
   onCleanup,
   processAlive,
+  processesWithOpen,
   seedEnv,
   tempDir,
   testConfig,
@@ -19,25 +20,6 @@ import {
 } from './support/fixtures.js';
 
 const APP = fileURLToPath(new URL('./support/app.mjs', import.meta.url));
-
-/** Pids of every process on the machine with `file` open: the replicators of that database. */
-function processesWithOpen(file: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
-        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === file) {
-          pids.push(Number(entry));
-          break;
-        }
-      }
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
-}
 
 function killAll(pids: number[]) {
   for (const pid of pids) {

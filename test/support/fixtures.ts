@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,6 +85,25 @@ export function litestreamChildren(parent = process.pid): number[] {
       if (comm === 'litestream' && Number(ppid) === parent && state !== 'Z') pids.push(Number(entry));
     } catch {
       // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Pids of every process on the machine with `file` open: the replicators of that database. */
+export function processesWithOpen(file: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === file) {
+          pids.push(Number(entry));
+          break;
+        }
+      }
+    } catch {
+      // Gone, or not ours to read.
     }
   }
   return pids;

@@ -1,0 +1,150 @@
+// Scenarios 6 and 7: an app restarted on the same directory after a SIGKILL, and two apps
+// booting on one empty directory at once. Never two replicators, never a torn restore.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'vitest';
+import { processesWithOpen, tempDir, waitFor } from '../support/fixtures.js';
+import {
+  type AppEvent,
+  between,
+  type LoadApp,
+  launchApp,
+  processEvidence,
+  restoreFresh,
+  runFor,
+  Scenario,
+  trials,
+} from './harness.js';
+
+/** The litestream processes on the machine that have `database` open. */
+function replicatorsOf(database: string): number[] {
+  return processesWithOpen(database).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'litestream';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Resolves to the app's `ready` event, or its `error` event once it has exited. */
+async function outcome(app: LoadApp): Promise<AppEvent> {
+  return Promise.race([
+    app.event('ready', 60_000),
+    app.exited.then(() => app.events.find((e) => e.event === 'error') ?? { event: 'exit without error' }),
+  ]);
+}
+
+describe('processes', () => {
+  it(
+    '6. orphans: an app SIGKILLed and started again on its directory ends with exactly one replicator',
+    async ({ task }) => {
+      const scenario = new Scenario('6. Orphans (SIGKILL app, start again)', task);
+      for (let trial = 0; trial < trials(10, 1); trial++) {
+        const prefix = `orphans-${randomUUID()}`;
+        const dir = tempDir();
+        const first = launchApp(prefix, { dir });
+        await first.event('ready');
+        first.send('load');
+        await runFor(between(500, 2_000));
+        // Only the app: its litestream is left behind, as after an OOM kill of the Node process.
+        process.kill(first.pid, 'SIGKILL');
+        await first.exited;
+        const second = launchApp(prefix, { dir });
+        const ready = await second.event('ready');
+        const problems: string[] = [];
+        await waitFor(() => replicatorsOf(second.database).length === 1, 10_000, 'one replicator').catch(() =>
+          problems.push(`replicators with the database open: ${replicatorsOf(second.database).join(', ')}`),
+        );
+        const replicators = replicatorsOf(second.database);
+        if (replicators[0] !== ready.pid)
+          problems.push(`the replicator is ${replicators[0]}, not the new app's ${ready.pid}`);
+        second.send('load');
+        await runFor(1_000);
+        const evidence = await processEvidence(second);
+        const stopped = await second.terminate();
+        const restored = await restoreFresh(prefix);
+        const lost = Math.max(first.lastAcked(), second.lastAcked()) - restored.maxId;
+        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
+        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
+        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
+        problems.push(
+          ...scenario.checkSecrets({
+            ...evidence,
+            'first app output': first.output(),
+            'second app output': second.output(),
+            'restore log': restored.log,
+          }),
+        );
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+      }
+    },
+    trials(10, 1) * 60_000,
+  );
+
+  it(
+    '7. restore races: two apps booting on one empty directory end with one intact database and one replicator',
+    async ({ task }) => {
+      const scenario = new Scenario('7. Restore race (two apps, one empty directory)', task);
+      const prefix = `race-${randomUUID()}`;
+      const seeder = launchApp(prefix);
+      await seeder.event('ready');
+      seeder.send('load');
+      await runFor(1_000);
+      await seeder.terminate();
+      const seeded = seeder.lastAcked();
+
+      for (let trial = 0; trial < trials(10, 2); trial++) {
+        const dir = tempDir();
+        const first = launchApp(prefix, { dir });
+        // The second a moment later, at a random point of the first's restore and start.
+        await runFor(between(0, 400));
+        const apps = [first, launchApp(prefix, { dir })];
+        const outcomes = await Promise.all(apps.map(outcome));
+        const problems: string[] = [];
+        const winners = apps.filter((_, i) => outcomes[i]?.event === 'ready');
+        const losers = outcomes.filter((o) => o.event !== 'ready');
+        if (winners.length !== 1) problems.push(`${winners.length} apps started: ${JSON.stringify(outcomes)}`);
+        for (const loser of losers) {
+          if (loser.name !== 'ReplicationError') problems.push(`the other app failed with ${JSON.stringify(loser)}`);
+        }
+        const winner = winners[0];
+        if (winner) {
+          const replicators = replicatorsOf(winner.database);
+          if (replicators.length !== 1) problems.push(`replicators: ${replicators.join(', ') || 'none'}`);
+          winner.send('load');
+          await waitFor(() => winner.acks.length > 20, 10_000, 'the winner to write');
+          const evidence = await processEvidence(winner);
+          const stopped = await winner.terminate();
+          if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
+          problems.push(...scenario.checkSecrets(evidence));
+        }
+        // What the directory holds now: the restored rows, intact (read as a new container would).
+        const restored = await restoreFresh(prefix);
+        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
+        const acknowledged = Math.max(seeded, winner?.lastAcked() ?? 0);
+        if (restored.maxId < acknowledged)
+          problems.push(`restored up to id ${restored.maxId}, acknowledged up to ${acknowledged}`);
+        const local = await import('better-sqlite3').then(({ default: Database }) => {
+          const db = new Database(apps[0]?.database as string, { readonly: true, fileMustExist: true });
+          try {
+            return {
+              integrity: String(db.pragma('integrity_check', { simple: true })),
+              max: (db.prepare('SELECT max(id) AS max FROM items').get() as { max: number }).max,
+            };
+          } finally {
+            db.close();
+          }
+        });
+        if (local.integrity !== 'ok') problems.push(`the local database: integrity_check ${local.integrity}`);
+        if (local.max < acknowledged)
+          problems.push(`the local database has ids up to ${local.max}, acknowledged up to ${acknowledged}`);
+        problems.push(
+          ...scenario.checkSecrets(Object.fromEntries(apps.map((app, i) => [`app ${i} output`, app.output()]))),
+        );
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: Math.min(local.max, restored.maxId) < acknowledged });
+      }
+    },
+    trials(10, 2) * 60_000 + 30_000,
+  );
+});
