@@ -1,3 +1,4 @@
+import { locateBinary } from './binary.js';
 import { buildConfig, type FieldNames, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { LitestreamConfigError } from './errors.js';
 
@@ -137,6 +138,16 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
       field: ENV.databases,
       message: `is not set: list the SQLite files (comma-separated), or pass { databases: [...] } as overrides`,
     });
+  }
+
+  // Checked here so that the error names the variable, not the option it becomes.
+  const binaryPath = read(ENV.binaryPath);
+  if (binaryPath !== undefined && overrides.binaryPath === undefined) {
+    try {
+      locateBinary(undefined, { [ENV.binaryPath]: binaryPath });
+    } catch (error) {
+      problems.push({ field: ENV.binaryPath, message: (error as Error).message });
+    }
   }
 
   const names = replica?.type === 'file' ? FILE_FIELDS : S3_FIELDS;
