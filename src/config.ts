@@ -67,6 +67,12 @@ export interface SupervisorOptions {
   maxBackoffMs?: number;
   /** A replicator that ran this long without crashing resets the backoff. Default 60 000. */
   resetAfterMs?: number;
+  /**
+   * A replica upload that has not finished after this long is hung (litestream 0.3.13 sets
+   * no HTTP timeouts, so a half-open connection to S3 blocks replication for good): the
+   * replicator is killed and restarted, and resumes over a new connection. Default 120 000.
+   */
+  restartStalledAfterMs?: number;
 }
 
 /** Options accepted by {@link defineConfig}. */
@@ -158,7 +164,12 @@ export const DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 30_000,
   region: 'us-east-1',
   restore: Object.freeze({ retryForMs: 30_000, stallTimeoutMs: 60_000, integrityCheck: 'full' as const }),
-  supervisor: Object.freeze({ initialBackoffMs: 1_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 }),
+  supervisor: Object.freeze({
+    initialBackoffMs: 1_000,
+    maxBackoffMs: 30_000,
+    resetAfterMs: 60_000,
+    restartStalledAfterMs: 120_000,
+  }),
 });
 
 const CONFIGS = new WeakSet<LitestreamConfig>();
@@ -217,48 +228,71 @@ const nonEmpty = (what: string) =>
     .trim()
     .min(1, { error: `must not be empty: ${what}` });
 
+/**
+ * An object's error: `message` for a wrong type, and for a misspelt key the key itself —
+ * a typo must not silently fall back to a default.
+ */
+const objectError =
+  (message: string) =>
+  (issue: { code: string; keys?: readonly string[] }): string =>
+    issue.code === 'unrecognized_keys' && issue.keys
+      ? `has unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}: check the spelling`
+      : message;
+
 const databaseSchema = z.union(
   [
     nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
-    z.object(
-      {
-        path: nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
-        replicaPath: nonEmpty('a key such as "production.sqlite3"').optional(),
-      },
-      { error: 'must be a path string or { path, replicaPath? }' },
-    ),
+    z
+      .object(
+        {
+          path: nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
+          replicaPath: nonEmpty('a key such as "production.sqlite3"').optional(),
+        },
+        { error: objectError('must be a path string or { path, replicaPath? }') },
+      )
+      .strict(),
   ],
   { error: 'must be a path string or { path, replicaPath? }' },
 );
 
-const s3Schema = z.object({
-  type: z.literal('s3'),
-  bucket: z
-    .string({ error: 'is required: set the name of an existing S3 bucket' })
-    .trim()
-    .min(1, { error: 'is required: set the name of an existing S3 bucket', abort: true })
-    .regex(BUCKET_NAME, {
-      error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
-    }),
-  endpoint: z
-    .string({ error: 'must be a URL such as "https://s3.amazonaws.com"' })
-    .trim()
-    .refine(isHttpUrl, {
-      error: 'must be an http(s) URL with a scheme, e.g. "https://s3.amazonaws.com" or "http://127.0.0.1:9000"',
-    })
-    .optional(),
-  region: nonEmpty('an S3 region such as "us-east-1"').optional(),
-  accessKeyId: nonEmpty('the access key id').optional(),
-  secretAccessKey: nonEmpty('the secret access key').optional(),
-  path: z.string({ error: 'must be a key prefix string such as "myapp"' }).optional(),
-  forcePathStyle: z.boolean({ error: 'must be true or false' }).optional(),
-  skipVerify: z.boolean({ error: 'must be true or false' }).optional(),
-});
+const s3Schema = z
+  .object(
+    {
+      type: z.literal('s3'),
+      bucket: z
+        .string({ error: 'is required: set the name of an existing S3 bucket' })
+        .trim()
+        .min(1, { error: 'is required: set the name of an existing S3 bucket', abort: true })
+        .regex(BUCKET_NAME, {
+          error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
+        }),
+      endpoint: z
+        .string({ error: 'must be a URL such as "https://s3.amazonaws.com"' })
+        .trim()
+        .refine(isHttpUrl, {
+          error: 'must be an http(s) URL with a scheme, e.g. "https://s3.amazonaws.com" or "http://127.0.0.1:9000"',
+        })
+        .optional(),
+      region: nonEmpty('an S3 region such as "us-east-1"').optional(),
+      accessKeyId: nonEmpty('the access key id').optional(),
+      secretAccessKey: nonEmpty('the secret access key').optional(),
+      path: z.string({ error: 'must be a key prefix string such as "myapp"' }).optional(),
+      forcePathStyle: z.boolean({ error: 'must be true or false' }).optional(),
+      skipVerify: z.boolean({ error: 'must be true or false' }).optional(),
+    },
+    { error: objectError('must be { type: "s3", bucket, … }') },
+  )
+  .strict();
 
-const fileSchema = z.object({
-  type: z.literal('file'),
-  path: nonEmpty('a directory for the replica, e.g. "/var/backups/litestream"'),
-});
+const fileSchema = z
+  .object(
+    {
+      type: z.literal('file'),
+      path: nonEmpty('a directory for the replica, e.g. "/var/backups/litestream"'),
+    },
+    { error: objectError('must be { type: "file", path }') },
+  )
+  .strict();
 
 const replicaSchema = z.discriminatedUnion('type', [s3Schema, fileSchema], {
   error: (issue) =>
@@ -276,54 +310,59 @@ const loggerSchema = z.custom<Logger | false>(
   { error: 'must be a pino-compatible logger with debug/info/warn/error methods, or false to silence' },
 );
 
-const optionsSchema = z.object(
-  {
-    enabled: z.boolean({ error: 'must be true or false' }).default(true),
-    databases: z
-      .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
-      .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' })
-      .optional(),
-    replica: replicaSchema.optional(),
-    configFile: nonEmpty('the path of a litestream.yml').optional(),
-    syncInterval: duration(DEFAULTS.syncInterval),
-    retention: duration(DEFAULTS.retention),
-    snapshotInterval: duration(DEFAULTS.snapshotInterval),
-    binaryPath: nonEmpty('the path of a litestream executable').optional(),
-    logger: loggerSchema.optional(),
-    shutdownTimeoutMs: positiveMs('how long stop() waits for the final sync').default(DEFAULTS.shutdownTimeoutMs),
-    restore: z
-      .object(
-        {
-          retryForMs: z
-            .number({ error: 'must be a number of milliseconds' })
-            .int({ error: 'must be a whole number of milliseconds' })
-            .nonnegative({ error: 'must be 0 or more' })
-            .default(DEFAULTS.restore.retryForMs),
-          stallTimeoutMs: positiveMs('how long a restore may show no progress').default(
-            DEFAULTS.restore.stallTimeoutMs,
-          ),
-          integrityCheck: z
-            .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
-            .default(DEFAULTS.restore.integrityCheck),
-        },
-        { error: 'must be an object' },
-      )
-      .strict()
-      .default({ ...DEFAULTS.restore }),
-    supervisor: z
-      .object(
-        {
-          initialBackoffMs: positiveMs('first restart delay').default(DEFAULTS.supervisor.initialBackoffMs),
-          maxBackoffMs: positiveMs('longest restart delay').default(DEFAULTS.supervisor.maxBackoffMs),
-          resetAfterMs: positiveMs('stable run that resets the backoff').default(DEFAULTS.supervisor.resetAfterMs),
-        },
-        { error: 'must be an object' },
-      )
-      .strict()
-      .default({ ...DEFAULTS.supervisor }),
-  },
-  { error: 'options must be an object such as { databases: [...], replica: {...} }' },
-);
+const optionsSchema = z
+  .object(
+    {
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      databases: z
+        .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
+        .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' })
+        .optional(),
+      replica: replicaSchema.optional(),
+      configFile: nonEmpty('the path of a litestream.yml').optional(),
+      syncInterval: duration(DEFAULTS.syncInterval),
+      retention: duration(DEFAULTS.retention),
+      snapshotInterval: duration(DEFAULTS.snapshotInterval),
+      binaryPath: nonEmpty('the path of a litestream executable').optional(),
+      logger: loggerSchema.optional(),
+      shutdownTimeoutMs: positiveMs('how long stop() waits for the final sync').default(DEFAULTS.shutdownTimeoutMs),
+      restore: z
+        .object(
+          {
+            retryForMs: z
+              .number({ error: 'must be a number of milliseconds' })
+              .int({ error: 'must be a whole number of milliseconds' })
+              .nonnegative({ error: 'must be 0 or more' })
+              .default(DEFAULTS.restore.retryForMs),
+            stallTimeoutMs: positiveMs('how long a restore may show no progress').default(
+              DEFAULTS.restore.stallTimeoutMs,
+            ),
+            integrityCheck: z
+              .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
+              .default(DEFAULTS.restore.integrityCheck),
+          },
+          { error: objectError('must be an object') },
+        )
+        .strict()
+        .default({ ...DEFAULTS.restore }),
+      supervisor: z
+        .object(
+          {
+            initialBackoffMs: positiveMs('first restart delay').default(DEFAULTS.supervisor.initialBackoffMs),
+            maxBackoffMs: positiveMs('longest restart delay').default(DEFAULTS.supervisor.maxBackoffMs),
+            resetAfterMs: positiveMs('stable run that resets the backoff').default(DEFAULTS.supervisor.resetAfterMs),
+            restartStalledAfterMs: positiveMs('hung upload that restarts litestream').default(
+              DEFAULTS.supervisor.restartStalledAfterMs,
+            ),
+          },
+          { error: objectError('must be an object') },
+        )
+        .strict()
+        .default({ ...DEFAULTS.supervisor }),
+    },
+    { error: objectError('options must be an object such as { databases: [...], replica: {...} }') },
+  )
+  .strict();
 
 function isHttpUrl(value: string): boolean {
   try {

@@ -155,6 +155,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #stallMs: number;
   /** Databases already warned about as stalled (warned once per stall). */
   #warnedStalled = new Set<string>();
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -217,6 +218,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#configFile = await writeConfigFile(this.#config);
       this.#startedAt = new Date();
       await this.#spawn();
+      this.#watchdog = setInterval(() => this.#checkStalls(), 1_000);
+      this.#watchdog.unref();
     } catch (error) {
       this.#state = 'stopped';
       // Claims made before the failure (releaseRecord leaves other processes' alone).
@@ -276,11 +279,16 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#shutdownErrors.push(describe(parsed));
     }
     if (event) this.#onSyncEvent(event);
-    this.#warnIfStalled();
   }
 
-  /** Litestream keeps logging its per-second database checks while an upload hangs: warn once per stall. */
-  #warnIfStalled(): void {
+  /**
+   * Runs every second while replicating. An upload that hangs makes status unhealthy and is
+   * warned about once; one that hangs for `restartStalledAfterMs` gets litestream killed and
+   * restarted (the restart resumes from its shadow WAL over a new connection).
+   */
+  #checkStalls(): void {
+    const child = this.#child;
+    if (this.#state !== 'running' || !child) return;
     const stalled = this.#tracker.stalled(this.#stallMs);
     for (const db of stalled) {
       if (this.#warnedStalled.has(db)) continue;
@@ -291,6 +299,14 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       );
     }
     for (const db of this.#warnedStalled) if (!stalled.includes(db)) this.#warnedStalled.delete(db);
+    const hung = this.#tracker.stalled(this.#config.supervisor.restartStalledAfterMs);
+    if (hung.length > 0 && !child.killed) {
+      this.#logger.error(
+        { databases: hung, stalledForMs: this.#config.supervisor.restartStalledAfterMs, pid: child.pid },
+        'replica upload hung; restarting litestream to reconnect',
+      );
+      child.kill('SIGKILL');
+    }
   }
 
   #forward(line: LitestreamLogLine): void {
@@ -355,6 +371,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     await this.#started.catch(() => {});
     const deadline = startedAt + timeoutMs;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    clearInterval(this.#watchdog);
     const wasRunning = this.#state === 'running';
     this.#state = 'stopping';
     let outcome: TerminateOutcome = { killed: false, hung: false, exitCode: undefined };

@@ -15,7 +15,8 @@ import {
   restore,
   startReplication,
 } from '../../src/index.js';
-import { seedBackup, seedEnv, tempDir, writeRows } from '../support/fixtures.js';
+import type { Logger } from '../../src/logger.js';
+import { captureLogger, seedBackup, seedEnv, tempDir, writeRows } from '../support/fixtures.js';
 import { Scenario, secret, trials } from './harness.js';
 
 /** Every file under `dir` with its size, mode, mtime and content hash. */
@@ -58,7 +59,7 @@ interface Case {
   /** Text the error must contain: the field or variable, and the fix. */
   names: RegExp;
   errorName: string;
-  run: (box: Sandbox) => Promise<unknown> | unknown;
+  run: (box: Sandbox, logger: Logger) => Promise<unknown> | unknown;
 }
 
 const s3 = { type: 's3' as const, bucket: 'my-bucket' };
@@ -77,9 +78,10 @@ const env = (box: Sandbox, values: Record<string, string | undefined>) => ({
   ...seedEnv('bad-input', [path.join(box.dir, 'new.sqlite3')]),
   ...values,
 });
-const fromEnv = (values: Record<string, string | undefined>) => (box: Sandbox) => boot(configFromEnv(env(box, values)));
-const fromOptions = (options: (box: Sandbox) => Partial<LitestreamOptions>) => (box: Sandbox) =>
-  boot(defineConfig({ ...base(box), ...options(box) } as LitestreamOptions));
+const fromEnv = (values: Record<string, string | undefined>) => (box: Sandbox, logger: Logger) =>
+  boot(configFromEnv(env(box, values), { logger }));
+const fromOptions = (options: (box: Sandbox) => Partial<LitestreamOptions>) => (box: Sandbox, logger: Logger) =>
+  boot(defineConfig({ ...base(box), logger, ...options(box) } as LitestreamOptions));
 const config = 'LitestreamConfigError';
 
 const CASES: Case[] = [
@@ -211,6 +213,18 @@ const CASES: Case[] = [
     errorName: 'LitestreamBinaryError',
     run: fromOptions((box) => ({ binaryPath: box.unreadable })),
   },
+  {
+    name: 'a misspelt option (synInterval)',
+    names: /unknown option "synInterval".*spelling/s,
+    errorName: config,
+    run: fromOptions(() => ({ synInterval: '1s' }) as never),
+  },
+  {
+    name: 'a misspelt replica key (regin)',
+    names: /replica.*unknown option "regin"/s,
+    errorName: config,
+    run: fromOptions(() => ({ replica: { ...s3, regin: 'eu-west-1' } as never })),
+  },
   // Environment.
   {
     name: 'LITESTREAM_ENABLED=maybe',
@@ -258,7 +272,7 @@ const CASES: Case[] = [
     name: 'LITESTREAM_DATABASES a directory',
     names: /LITESTREAM_DATABASES.*directory/s,
     errorName: config,
-    run: (box) => boot(configFromEnv(env(box, { LITESTREAM_DATABASES: box.directory }))),
+    run: (box, logger) => boot(configFromEnv(env(box, { LITESTREAM_DATABASES: box.directory }), { logger })),
   },
   {
     name: 'LITESTREAM_FILE_REPLICA with a bucket',
@@ -282,7 +296,7 @@ const CASES: Case[] = [
     name: 'LITESTREAM_BINARY_PATH not executable',
     names: /LITESTREAM_BINARY_PATH.*chmod/s,
     errorName: config,
-    run: (box) => boot(configFromEnv(env(box, { LITESTREAM_BINARY_PATH: box.unreadable }))),
+    run: (box, logger) => boot(configFromEnv(env(box, { LITESTREAM_BINARY_PATH: box.unreadable }), { logger })),
   },
   // Point-in-time restore.
   {
@@ -381,8 +395,9 @@ describe('bad input', () => {
     for (let round = 0; round < trials(1, 1); round++) {
       for (const testCase of CASES) {
         const before = { app: snapshot(box.dir), tmp: snapshot(privateTmp) };
+        const logger = captureLogger();
         const error = await Promise.resolve()
-          .then(() => testCase.run(box))
+          .then(() => testCase.run(box, logger))
           .then(
             () => undefined,
             (reason: unknown) => reason as Error,
@@ -403,6 +418,7 @@ describe('bad input', () => {
         problems.push(
           ...scenario.checkSecrets({
             [`error of "${testCase.name}"`]: `${error?.message} ${(error as { detail?: string })?.detail ?? ''}`,
+            [`log of "${testCase.name}"`]: logger.text(),
           }),
         );
         if (problems.length > 0)

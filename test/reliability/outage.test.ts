@@ -46,13 +46,16 @@ describe('S3 outages', () => {
   it(
     '4. S3 outage under load: the app keeps serving, status turns unhealthy and back, nothing is lost',
     async ({ task }) => {
-      const scenario = new Scenario(`4. S3 outage under load (${OUTAGE_MS / 1000} s drop / stall)`, task);
+      const scenario = new Scenario(`4. S3 outage under load (${OUTAGE_MS / 1000} s drop / stall / half-open)`, task);
       const notes: string[] = [];
-      for (let trial = 0; trial < trials(6, 2); trial++) {
-        const mode = trial % 2 === 0 ? 'drop' : 'stall';
+      for (let trial = 0; trial < trials(9, 3); trial++) {
+        const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
         const proxy = await holdingProxy(inject('s3').endpoint);
         const prefix = `outage-${randomUUID()}`;
-        const app = launchApp(prefix, { env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint } });
+        const app = launchApp(prefix, {
+          // A hung upload restarts litestream after 8 s here (2 minutes by default).
+          env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint, APP_STALL_RESTART_MS: '8000' },
+        });
         await app.event('ready');
         app.send('load');
         await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
@@ -61,18 +64,24 @@ describe('S3 outages', () => {
         const before = await app.status();
         if (before.healthy !== true) problems.push(`unhealthy before the outage: ${JSON.stringify(before)}`);
 
+        // drop: refused and reset; stall: accepted, unanswered, then answered again;
+        // half-open: the open connections never answer again, new ones would.
         if (mode === 'drop') proxy.cut();
-        else proxy.stall();
+        else if (mode === 'stall') proxy.stall();
+        else proxy.freezeOpen();
         const outageStart = Date.now();
         const during = await watchStatus(app, OUTAGE_MS);
         const outageEnd = Date.now();
         if (mode === 'drop') proxy.restore();
-        else proxy.release();
+        if (mode === 'stall') proxy.release();
         const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
         if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy through the ${mode}`);
         // A few hundred commits a second, as before the outage: the app did not stall with S3.
         if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
 
+        if (mode === 'half-open' && !app.events.some((e) => e.event === 'restart')) {
+          problems.push('litestream was not restarted after its upload hung');
+        }
         const recoveredAt = Date.now();
         await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
           async (error: Error) =>
@@ -95,7 +104,7 @@ describe('S3 outages', () => {
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
       }
     },
-    trials(6, 2) * 120_000,
+    trials(9, 3) * 120_000,
   );
 
   it(

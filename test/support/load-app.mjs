@@ -30,7 +30,12 @@ try {
       retryForMs: Number(process.env.APP_RESTORE_RETRY_MS ?? 30_000),
       stallTimeoutMs: Number(process.env.APP_RESTORE_STALL_MS ?? 60_000),
     },
-    supervisor: { initialBackoffMs: 200, maxBackoffMs: 2_000, resetAfterMs: 60_000 },
+    supervisor: {
+      initialBackoffMs: 200,
+      maxBackoffMs: 2_000,
+      resetAfterMs: 60_000,
+      restartStalledAfterMs: Number(process.env.APP_STALL_RESTART_MS ?? 120_000),
+    },
   });
   const started = Date.now();
   const restored = await ensureRestored(config);

@@ -8,6 +8,8 @@ export interface HoldingProxy {
   hold(): void;
   /** Like `hold()`, and open connections freeze too: requests in flight get no answer. */
   stall(): void;
+  /** Open connections freeze for good, as half-open ones do; new connections go through. */
+  freezeOpen(): void;
   /** Ends `hold()` or `stall()`: waiting connections go through, frozen ones flow again. */
   release(): void;
   /** Drops every connection and refuses new ones, as an outage would, until `restore()`. */
@@ -71,6 +73,16 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
         upstream.unpipe(client);
         client.pause();
         upstream.pause();
+      }
+    },
+    freezeOpen: () => {
+      for (const pair of pairs) {
+        const [client, upstream] = pair;
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        pairs.delete(pair);
       }
     },
     release: () => {
