@@ -49,6 +49,7 @@ describe('README.md', () => {
     expect(row('supervisor.initialBackoffMs')).toContain(
       `\`${initialBackoffMs}\` / \`${maxBackoffMs}\` / \`${resetAfterMs}\``,
     );
+    expect(row('supervisor.restartStalledAfterMs')).toContain(`\`${DEFAULTS.supervisor.restartStalledAfterMs}\``);
   });
 
   it('keeps the benchmark and reliability markers for the generated tables', () => {
