@@ -64,15 +64,19 @@ export async function ensureRestored(config: LitestreamConfig): Promise<RestoreR
     configFile ??= writeConfigFile(config);
     return configFile;
   };
+  // Directories made for missing databases: once every restore has settled, those still
+  // empty (no backup, or a failure) are removed again. Two databases may share one.
+  const createdDirs = new Map<string, string>();
   try {
     const settled = await Promise.allSettled(
-      config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile)),
+      config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile, createdDirs)),
     );
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
     if (configFile) await (await configFile.catch(() => undefined))?.dispose();
+    for (const [dir, created] of createdDirs) await removeCreatedDirs(created, dir);
   }
 }
 
@@ -81,10 +85,11 @@ function restoreShared(
   db: DatabaseConfig,
   logger: Logger,
   configFile: () => Promise<ConfigFile>,
+  createdDirs: Map<string, string>,
 ): Promise<RestoreResult> {
   const running = inFlight.get(db.path);
   if (running) return running;
-  const started = restoreOne(config, db, logger, configFile).finally(() => inFlight.delete(db.path));
+  const started = restoreOne(config, db, logger, configFile, createdDirs).finally(() => inFlight.delete(db.path));
   inFlight.set(db.path, started);
   return started;
 }
@@ -94,6 +99,7 @@ async function restoreOne(
   db: DatabaseConfig,
   logger: Logger,
   configFile: () => Promise<ConfigFile>,
+  createdDirs: Map<string, string>,
 ): Promise<RestoreResult> {
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
@@ -104,42 +110,34 @@ async function restoreOne(
   if (await isPresent(db.path)) return exists();
   const dir = path.dirname(db.path);
   const createdDir = await mkdir(dir, { recursive: true });
-  let keepDir = false;
+  if (createdDir !== undefined) createdDirs.set(dir, createdDir);
+  // Two apps booting on one empty directory: one restores, the other is refused here,
+  // so neither can remove the other's fresh WAL as a stale one or restore twice.
+  await claimDatabase(db.path, config.shutdownTimeoutMs, logger);
   try {
-    // Two apps booting on one empty directory: one restores, the other is refused here,
-    // so neither can remove the other's fresh WAL as a stale one or restore twice.
-    await claimDatabase(db.path, config.shutdownTimeoutMs, logger);
-    try {
-      if (await isPresent(db.path)) {
-        keepDir = true;
-        return exists();
-      }
-      logger.info({ db: db.path }, 'database missing; restoring from replica');
-      const result = await restoreInto(config, db, {
-        output: db.path,
-        flags: ['-if-replica-exists'],
-        configFile: (await configFile()).path,
-        logger,
-        // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-        beforePlacing: () => removeStaleCompanions(db.path),
-      });
-      if (result === undefined) {
-        await removeStaleCompanions(db.path);
-        logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
-        return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
-      }
-      keepDir = true;
-      if (!result.placed) {
-        logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
-        return { path: db.path, outcome: 'exists', durationMs: elapsed() };
-      }
-      logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
-      return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
-    } finally {
-      await releaseClaim(db.path);
+    if (await isPresent(db.path)) return exists();
+    logger.info({ db: db.path }, 'database missing; restoring from replica');
+    const result = await restoreInto(config, db, {
+      output: db.path,
+      flags: ['-if-replica-exists'],
+      configFile: (await configFile()).path,
+      logger,
+      // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+      beforePlacing: () => removeStaleCompanions(db.path),
+    });
+    if (result === undefined) {
+      await removeStaleCompanions(db.path);
+      logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
+      return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
     }
+    if (!result.placed) {
+      logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
+      return { path: db.path, outcome: 'exists', durationMs: elapsed() };
+    }
+    logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
+    return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
   } finally {
-    if (!keepDir) await removeCreatedDirs(createdDir, dir);
+    await releaseClaim(db.path);
   }
 }
 
