@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import { waitFor } from '../support/fixtures.js';
 import {
+  type Ack,
   between,
   LOSS_BUDGET_MS,
   launchApp,
@@ -17,12 +18,20 @@ import {
 
 const TRIAL_TIMEOUT_MS = 60_000;
 
+/** The app's commit rate over its run. */
+function commitsPerSecond(acks: readonly Ack[]): number {
+  const first = acks[0];
+  const last = acks.at(-1);
+  if (!first || !last || last.at === first.at) return 0;
+  return Math.round(((last.to - first.from + 1) * 1000) / (last.at - first.at));
+}
+
 describe('reliability under load', () => {
   it(
     '1. hard crash: every write acknowledged more than sync interval + 1 s before the kill survives',
     async ({ task }) => {
       const scenario = new Scenario('1. Hard crash (SIGKILL app + litestream)', task);
-      scenario.row.notes = `nothing lost = no acknowledged write older than ${LOSS_BUDGET_MS} ms at the kill`;
+      let slowest = Number.POSITIVE_INFINITY;
       for (let trial = 0; trial < trials(20, 2); trial++) {
         const prefix = `crash-${randomUUID()}`;
         const app = launchApp(prefix);
@@ -42,6 +51,8 @@ describe('reliability under load', () => {
             : []),
           ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
         ];
+        slowest = Math.min(slowest, commitsPerSecond(app.acks));
+        scenario.row.notes = `nothing lost = no acknowledged write older than ${LOSS_BUDGET_MS} ms at the kill; load ≥ ${slowest} commits/s`;
         scenario.trial(problems, { windowMs, lostAcknowledged: windowMs > LOSS_BUDGET_MS });
       }
     },
