@@ -7,12 +7,13 @@ import {
   type Ack,
   between,
   LOSS_BUDGET_MS,
-  launchApp,
+  launchUnderLoad,
   lossWindowMs,
   processEvidence,
   restoreFresh,
   runFor,
   Scenario,
+  stopAndRestore,
   trials,
 } from './harness.js';
 
@@ -34,10 +35,7 @@ describe('reliability under load', () => {
       let slowest = Number.POSITIVE_INFINITY;
       for (let trial = 0; trial < trials(20, 2); trial++) {
         const prefix = `crash-${randomUUID()}`;
-        const app = launchApp(prefix);
-        await app.event('ready');
-        app.send('load');
-        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        const app = await launchUnderLoad(prefix);
         await runFor(between(1_000, 4_000));
         const evidence = await processEvidence(app);
         const killedAt = await app.killContainer();
@@ -65,23 +63,10 @@ describe('reliability under load', () => {
       const scenario = new Scenario('2. Graceful stop (SIGTERM)', task);
       for (let trial = 0; trial < trials(20, 2); trial++) {
         const prefix = `graceful-${randomUUID()}`;
-        const app = launchApp(prefix);
-        await app.event('ready');
-        app.send('load');
-        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        const app = await launchUnderLoad(prefix);
         await runFor(between(1_000, 4_000));
-        const evidence = await processEvidence(app);
-        const stoppedAt = Date.now();
-        const stopped = await app.terminate();
-        const restored = await restoreFresh(prefix);
+        const { problems, lost, restored, stoppedAt } = await stopAndRestore(scenario, prefix, app);
         const windowMs = lossWindowMs(app.acks, restored.maxId, stoppedAt);
-        const lost = app.lastAcked() - restored.maxId;
-        const problems = [
-          ...(stopped.clean === true ? [] : [`stop() was not clean: ${JSON.stringify(stopped)}`]),
-          ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
-          ...(lost > 0 ? [`${lost} acknowledged writes lost (last acknowledged ${app.lastAcked()})`] : []),
-          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
-        ];
         scenario.trial(problems, { windowMs, lostAcknowledged: lost > 0 });
       }
     },
@@ -94,10 +79,7 @@ describe('reliability under load', () => {
       const scenario = new Scenario('3. Replicator crash (SIGKILL litestream ×3)', task);
       for (let trial = 0; trial < trials(5, 1); trial++) {
         const prefix = `replicator-${randomUUID()}`;
-        const app = launchApp(prefix);
-        await app.event('ready');
-        app.send('load');
-        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+        const app = await launchUnderLoad(prefix);
         const problems: string[] = [];
         for (let kill = 1; kill <= 3; kill++) {
           await runFor(between(500, 2_000));
@@ -120,17 +102,9 @@ describe('reliability under load', () => {
         );
         if (status.restarts !== 3) problems.push(`restarts = ${status.restarts}, expected 3`);
         if (status.writeErrors !== 0) problems.push(`the app saw ${status.writeErrors} failed writes`);
-        const evidence = await processEvidence(app);
-        const stopped = await app.terminate();
-        const restored = await restoreFresh(prefix);
-        const lost = app.lastAcked() - restored.maxId;
-        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
-        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
-        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
-        problems.push(
-          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
-        );
-        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+        const end = await stopAndRestore(scenario, prefix, app);
+        problems.push(...end.problems);
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
     trials(5, 1) * TRIAL_TIMEOUT_MS * 2,

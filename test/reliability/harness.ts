@@ -312,3 +312,39 @@ export function between(min: number, max: number): number {
 export function runFor(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Starts the load app, waits until it replicates, and starts its writes. */
+export async function launchUnderLoad(prefix: string, options: LaunchOptions = {}): Promise<LoadApp> {
+  const app = launchApp(prefix, options);
+  await app.event('ready');
+  app.send('load');
+  await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
+  return app;
+}
+
+/**
+ * The graceful end of a trial: SIGTERM (the app's shutdown path with the final sync), then a
+ * new container restores. Problems: an unclean stop, a failed integrity check, any write
+ * acknowledged by `app` (or `earlier` apps on the same database) missing, a leaked secret.
+ */
+export async function stopAndRestore(
+  scenario: Scenario,
+  prefix: string,
+  app: LoadApp,
+  earlier: readonly LoadApp[] = [],
+): Promise<{ problems: string[]; lost: number; restored: Restored; stoppedAt: number }> {
+  const evidence = await processEvidence(app);
+  const stoppedAt = Date.now();
+  const stopped = await app.terminate();
+  const restored = await restoreFresh(prefix);
+  const acknowledged = Math.max(app.lastAcked(), ...earlier.map((other) => other.lastAcked()));
+  const lost = Math.max(0, acknowledged - restored.maxId);
+  const outputs = Object.fromEntries([...earlier, app].map((each) => [`output of app ${each.pid}`, each.output()]));
+  const problems = [
+    ...(stopped.clean === true ? [] : [`stop() was not clean: ${JSON.stringify(stopped)}`]),
+    ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
+    ...(lost > 0 ? [`${lost} acknowledged writes lost (last acknowledged ${acknowledged})`] : []),
+    ...scenario.checkSecrets({ ...evidence, ...outputs, 'restore log': restored.log }),
+  ];
+  return { problems, lost, restored, stoppedAt };
+}

@@ -10,10 +10,10 @@ import {
   type AppEvent,
   type LoadApp,
   launchApp,
-  processEvidence,
-  restoreFresh,
+  launchUnderLoad,
   runFor,
   Scenario,
+  stopAndRestore,
   trials,
 } from './harness.js';
 
@@ -52,13 +52,10 @@ describe('S3 outages', () => {
         const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
         const proxy = await holdingProxy(inject('s3').endpoint);
         const prefix = `outage-${randomUUID()}`;
-        const app = launchApp(prefix, {
+        const app = await launchUnderLoad(prefix, {
           // A hung upload restarts litestream after 8 s here (2 minutes by default).
           env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint, APP_STALL_RESTART_MS: '8000' },
         });
-        await app.event('ready');
-        app.send('load');
-        await waitFor(() => app.acks.length > 0, 10_000, 'the first acknowledged write');
         await runFor(1_000);
         const problems: string[] = [];
         const before = await app.status();
@@ -92,23 +89,15 @@ describe('S3 outages', () => {
           unhealthyMs: Math.max(seen.unhealthyMs, during.unhealthyAfterMs ?? Number.POSITIVE_INFINITY),
           recoveredMs: Math.max(seen.recoveredMs, Date.now() - recoveredAt),
         };
-        const evidence = await processEvidence(app);
-        const stopped = await app.terminate();
-        const restored = await restoreFresh(prefix);
-        const lost = app.lastAcked() - restored.maxId;
-        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
-        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
-        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
-        problems.push(
-          ...scenario.checkSecrets({ ...evidence, 'app output': app.output(), 'restore log': restored.log }),
-        );
+        const end = await stopAndRestore(scenario, prefix, app);
+        problems.push(...end.problems);
         scenario.row.notes = `worst: ${Object.entries(worst)
           .map(
             ([name, ms]) =>
               `${name} unhealthy after ${ms.unhealthyMs} ms, healthy ${ms.recoveredMs} ms after S3 is back`,
           )
           .join('; ')}`;
-        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
     trials(9, 3) * 120_000,

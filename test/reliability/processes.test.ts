@@ -9,10 +9,12 @@ import {
   between,
   type LoadApp,
   launchApp,
+  launchUnderLoad,
   processEvidence,
   restoreFresh,
   runFor,
   Scenario,
+  stopAndRestore,
   trials,
 } from './harness.js';
 
@@ -43,9 +45,7 @@ describe('processes', () => {
       for (let trial = 0; trial < trials(10, 1); trial++) {
         const prefix = `orphans-${randomUUID()}`;
         const dir = tempDir();
-        const first = launchApp(prefix, { dir });
-        await first.event('ready');
-        first.send('load');
+        const first = await launchUnderLoad(prefix, { dir });
         await runFor(between(500, 2_000));
         // Only the app: its litestream is left behind, as after an OOM kill of the Node process.
         process.kill(first.pid, 'SIGKILL');
@@ -61,22 +61,9 @@ describe('processes', () => {
           problems.push(`the replicator is ${replicators[0]}, not the new app's ${ready.pid}`);
         second.send('load');
         await runFor(1_000);
-        const evidence = await processEvidence(second);
-        const stopped = await second.terminate();
-        const restored = await restoreFresh(prefix);
-        const lost = Math.max(first.lastAcked(), second.lastAcked()) - restored.maxId;
-        if (stopped.clean !== true) problems.push(`stop() was not clean: ${JSON.stringify(stopped)}`);
-        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
-        if (lost > 0) problems.push(`${lost} acknowledged writes lost`);
-        problems.push(
-          ...scenario.checkSecrets({
-            ...evidence,
-            'first app output': first.output(),
-            'second app output': second.output(),
-            'restore log': restored.log,
-          }),
-        );
-        scenario.trial(problems, { windowMs: 0, lostAcknowledged: lost > 0 });
+        const end = await stopAndRestore(scenario, prefix, second, [first]);
+        problems.push(...end.problems);
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
     trials(10, 1) * 60_000,
@@ -87,9 +74,7 @@ describe('processes', () => {
     async ({ task }) => {
       const scenario = new Scenario('7. Restore race (two apps, one empty directory)', task);
       const prefix = `race-${randomUUID()}`;
-      const seeder = launchApp(prefix);
-      await seeder.event('ready');
-      seeder.send('load');
+      const seeder = await launchUnderLoad(prefix);
       await runFor(1_000);
       await seeder.terminate();
       const seeded = seeder.lastAcked();
