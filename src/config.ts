@@ -68,9 +68,11 @@ export interface SupervisorOptions {
   /** A replicator that ran this long without crashing resets the backoff. Default 60 000. */
   resetAfterMs?: number;
   /**
-   * A replica upload that has not finished after this long is hung (litestream 0.3.13 sets
-   * no HTTP timeouts, so a half-open connection to S3 blocks replication for good): the
-   * replicator is killed and restarted, and resumes over a new connection. Default 120 000.
+   * A replica upload still unfinished this long after the time its size explains (the
+   * database and its WAL at 1 MiB/s) is hung — litestream 0.3.13 sets no HTTP timeouts, so
+   * a half-open connection to S3 blocks replication for good. The replicator is killed and
+   * restarted, and resumes over a new connection. Each restart that gets no upload through
+   * doubles this. Default 120 000.
    */
   restartStalledAfterMs?: number;
 }

@@ -142,7 +142,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
 
   // Checked here so that the error names the variable, not the option it becomes.
   const binaryPath = read(ENV.binaryPath);
-  if (binaryPath !== undefined && overrides.binaryPath === undefined) {
+  if (binaryPath !== undefined && overrides.binaryPath === undefined && (overrides.enabled ?? enabled)) {
     try {
       locateBinary(undefined, { [ENV.binaryPath]: binaryPath });
     } catch (error) {

@@ -44,7 +44,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   }
   const healthRoute = options.healthRoute ?? false;
   const config = toConfig(
-    isLitestreamConfig(options) ? options : withoutKey(options, 'healthRoute'),
+    isLitestreamConfig(options) ? options : withoutKeys(options, ['healthRoute', ...FASTIFY_REGISTER_OPTIONS]),
     app.log.child({ plugin: 'litestream' }) as unknown as Logger,
   );
   const litestream = new Litestream(config);
@@ -71,8 +71,12 @@ function toConfig(options: object, log: Logger): LitestreamConfig {
   return defineConfig({ ...given, logger: given.logger ?? log });
 }
 
-function withoutKey<T extends object>(value: T, key: string): T {
-  const { [key]: _omitted, ...rest } = value as Record<string, unknown>;
+/** Options Fastify's `register()` understands itself and passes on to the plugin too. */
+const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+
+function withoutKeys<T extends object>(value: T, keys: readonly string[]): T {
+  const rest = { ...(value as Record<string, unknown>) };
+  for (const key of keys) delete rest[key];
   return rest as T;
 }
 

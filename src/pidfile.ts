@@ -1,4 +1,7 @@
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { ReplicationError } from './errors.js';
@@ -9,85 +12,114 @@ import { companionFiles } from './paths.js';
 interface PidRecord {
   /** The Node process that started the replicator. */
   ownerPid: number;
-  /** The litestream process. */
+  /** When that process started (Linux clock ticks since boot), to tell it from a reused pid. */
+  ownerStart?: string;
+  /** The litestream process; 0 while the owner restores or is starting it. */
   litestreamPid: number;
 }
+
+/** Databases whose pidfile records a litestream of this process (see {@link releaseClaim}). */
+const recorded = new Set<string>();
 
 /**
  * Makes sure no other litestream replicates `database` before ours starts, and claims it.
  *
- * The claim is the pidfile beside the database, created exclusively (`wx`): of two apps
- * starting on one database at the same moment, exactly one gets it. A replicator whose
- * Node owner died is an orphan: it is stopped (SIGTERM, so it still finishes its final
- * sync; SIGKILL after `timeoutMs`) and its pidfile taken over. A replicator (or a claim)
- * whose owner is alive belongs to another running app: that is refused, never two
- * replicators on one database.
+ * The claim is the pidfile beside the database, published atomically with `link()` (it is
+ * never seen empty) and never over an existing one: of two apps starting on one database
+ * at the same moment, exactly one gets it. A replicator whose Node owner died is an
+ * orphan: it is stopped (SIGTERM, so it still finishes its final sync; SIGKILL after
+ * `timeoutMs`) and its pidfile taken over. A claim whose owner is alive (the same process,
+ * not a reused pid) belongs to another running app: that is refused, never two replicators
+ * on one database.
  */
 export async function claimDatabase(database: string, timeoutMs: number, logger: Logger): Promise<void> {
   const file = companionFiles(database).pidfile;
+  await mkdir(path.dirname(file), { recursive: true });
   for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      await writeFile(file, `${JSON.stringify({ ownerPid: process.pid, litestreamPid: 0 })}\n`, {
-        flag: 'wx',
-        mode: 0o644,
-      });
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    if (await publish(file, { ownerPid: process.pid, ownerStart: startTime(process.pid), litestreamPid: 0 })) return;
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // Removed meanwhile: try again.
     const record = parseRecord(text);
-    if (!record) {
-      // Another process is writing its claim right now (or a crash tore it): look again
-      // shortly, and after a second treat it as stale.
-      if (attempt < 10) {
-        await sleep(100);
-        continue;
-      }
-    } else if (record.ownerPid === process.pid) {
-      return;
-    } else if (isAlive(record.ownerPid)) {
+    if (record?.ownerPid === process.pid && record.ownerStart === startTime(process.pid)) return;
+    if (record && ownerAlive(record)) {
+      // Its litestream may be between a crash and its restart: the owner still replicates.
       const replicating = await isLitestream(record.litestreamPid);
       throw new ReplicationError(
         replicating
           ? `${database} is already replicated by litestream (pid ${record.litestreamPid}) started by another running process (pid ${record.ownerPid}): stop that app first — two replicators on one database corrupt its backup.`
-          : `${database} is in use by another running process (pid ${record.ownerPid}), which is restoring or starting to replicate it: run one app per database — two replicators on one database corrupt its backup.`,
+          : `${database} is in use by another running process (pid ${record.ownerPid}), which is restoring or replicating it: run one app per database — two replicators on one database corrupt its backup.`,
         { database },
       );
-    } else if (await isLitestream(record.litestreamPid)) {
+    }
+    if (record && (await isLitestream(record.litestreamPid))) {
       logger.warn(
         { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
         'stopping an orphaned litestream left by a process that died',
       );
       await terminate(record.litestreamPid, timeoutMs);
     }
-    // Stale: remove it, unless another process has replaced it meanwhile.
-    if ((await readFile(file, 'utf8').catch(() => undefined)) === text) await unlink(file).catch(() => {});
+    await takeOver(file, text);
   }
   throw new ReplicationError(`could not claim ${database} for replication: remove ${file} if no app is running.`, {
     database,
   });
 }
 
+/** Creates `file` holding `record` if it does not exist; the content is complete the moment it appears. */
+async function publish(file: string, record: PidRecord): Promise<boolean> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+}
+
+/**
+ * Removes a stale pidfile whose content was `stale`. It is moved aside first (atomic), so
+ * that a fresh claim another process made meanwhile is never deleted: that one goes back.
+ */
+async function takeOver(file: string, stale: string): Promise<void> {
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    await rename(file, aside);
+  } catch {
+    return; // Gone already: someone else took it over.
+  }
+  if ((await readFile(aside, 'utf8').catch(() => undefined)) !== stale) {
+    await link(aside, file).catch(() => {});
+  }
+  await unlink(aside).catch(() => {});
+}
+
 /** Records that this process's litestream (`litestreamPid`) replicates `database`. */
 export async function writeRecord(database: string, litestreamPid: number): Promise<void> {
   const file = companionFiles(database).pidfile;
-  const record: PidRecord = { ownerPid: process.pid, litestreamPid };
+  const record: PidRecord = { ownerPid: process.pid, ownerStart: startTime(process.pid), litestreamPid };
+  recorded.add(database);
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
   await rename(temp, file);
 }
 
-/** Removes our claim from {@link claimDatabase} if no litestream of ours was recorded in it since. */
+/** Removes our claim from {@link claimDatabase} unless a litestream of ours has been recorded in it since. */
 export async function releaseClaim(database: string): Promise<void> {
+  if (recorded.has(database)) return;
   const file = companionFiles(database).pidfile;
   const record = await readRecord(file);
-  if (record?.ownerPid === process.pid && record.litestreamPid === 0) await unlink(file).catch(() => {});
+  if (record?.ownerPid === process.pid && record.litestreamPid === 0 && !recorded.has(database)) {
+    await unlink(file).catch(() => {});
+  }
 }
 
 /** Removes the pidfile if it is still ours. */
 export async function releaseRecord(database: string): Promise<void> {
+  recorded.delete(database);
   const file = companionFiles(database).pidfile;
   const record = await readRecord(file);
   if (record?.ownerPid === process.pid) await unlink(file).catch(() => {});
@@ -102,9 +134,28 @@ function parseRecord(text: string): PidRecord | undefined {
     const parsed = JSON.parse(text) as Partial<PidRecord>;
     if (Number.isInteger(parsed.ownerPid) && Number.isInteger(parsed.litestreamPid)) return parsed as PidRecord;
   } catch {
-    // Missing or torn.
+    // Torn by a crash (pidfiles are published whole).
   }
   return undefined;
+}
+
+/**
+ * When `pid` started, from /proc (Linux), or undefined where that cannot be read. Pids
+ * repeat, above all in containers restarted on a persistent volume.
+ */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record's owner is still running: its pid is alive and, where known, started when recorded. */
+function ownerAlive(record: PidRecord): boolean {
+  if (!isAlive(record.ownerPid)) return false;
+  return record.ownerStart === undefined || record.ownerStart === startTime(record.ownerPid);
 }
 
 function isAlive(pid: number): boolean {
@@ -159,6 +210,6 @@ export async function liveReplicator(
   database: string,
 ): Promise<{ ownerPid: number; litestreamPid: number } | undefined> {
   const record = await readRecord(companionFiles(database).pidfile);
-  if (!record || !isAlive(record.ownerPid)) return undefined;
+  if (!record || !ownerAlive(record)) return undefined;
   return (await isLitestream(record.litestreamPid)) ? record : undefined;
 }

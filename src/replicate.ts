@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
@@ -19,9 +19,10 @@ export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting
 export interface ReplicationStatus {
   readonly state: ReplicationState;
   /**
-   * True while running, no database reports an error, and no replica upload has hung for
-   * five sync intervals (at least 5 s): the S3 outage that refuses connections shows as an
-   * error, the one that accepts them and never answers shows as a stalled upload.
+   * True while running, no database reports an error, and no replica upload has stalled:
+   * run for five sync intervals (at least 5 s) more than sending the database and its WAL
+   * at 1 MiB/s would take. An S3 outage that refuses connections shows as an error; one
+   * that accepts them and never answers shows as a stalled upload.
    */
   readonly healthy: boolean;
   /** The current litestream process id. */
@@ -104,8 +105,10 @@ const MAX_FINAL_SYNC_ATTEMPTS = 3;
 const UPLOAD_GRACE_MS = 10_000;
 /** Silence after SIGTERM that means litestream hung (at least; a quarter of the timeout if longer). */
 const MIN_HANG_MS = 5_000;
-/** An upload in flight this long (at least; five sync intervals if longer) is a stalled replica. */
+/** An upload in flight this long (at least; five sync intervals if longer, plus its size's time) is a stalled replica. */
 const MIN_STALL_MS = 5_000;
+/** The upload speed below which a replica counts as stalled rather than slow. */
+const SLOW_UPLOAD_BYTES_PER_S = 1024 * 1024;
 
 interface TerminateOutcome {
   killed: boolean;
@@ -150,12 +153,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #rejectReady!: (error: Error) => void;
   #readySettled = false;
   #changeWaiters: (() => void)[] = [];
-  #exitWaiters: (() => void)[] = [];
   /** An upload in flight this long means the replica stalled. */
   readonly #stallMs: number;
   /** Databases already warned about as stalled (warned once per stall). */
   #warnedStalled = new Set<string>();
   #watchdog: NodeJS.Timeout | undefined;
+  /** Restarts for a hung upload since the last upload that completed. */
+  #stallRestarts = 0;
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -189,7 +193,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       healthy:
         this.#state === 'running' &&
         databases.every((db) => db.lastError === undefined) &&
-        this.#tracker.stalled(this.#stallMs).length === 0,
+        this.#tracker.stalled((db) => this.#allowedUploadMs(db, this.#stallMs)).length === 0,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
@@ -289,7 +293,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #checkStalls(): void {
     const child = this.#child;
     if (this.#state !== 'running' || !child) return;
-    const stalled = this.#tracker.stalled(this.#stallMs);
+    const stalled = this.#tracker.stalled((db) => this.#allowedUploadMs(db, this.#stallMs));
     for (const db of stalled) {
       if (this.#warnedStalled.has(db)) continue;
       this.#warnedStalled.add(db);
@@ -299,14 +303,28 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       );
     }
     for (const db of this.#warnedStalled) if (!stalled.includes(db)) this.#warnedStalled.delete(db);
-    const hung = this.#tracker.stalled(this.#config.supervisor.restartStalledAfterMs);
+    // Each restart that did not get an upload through doubles the patience (a huge snapshot
+    // on a slow link must not be killed over and over); a completed upload resets it.
+    const restartAfterMs = this.#config.supervisor.restartStalledAfterMs * 2 ** this.#stallRestarts;
+    const hung = this.#tracker.stalled((db) => this.#allowedUploadMs(db, restartAfterMs));
     if (hung.length > 0 && !child.killed) {
       this.#logger.error(
-        { databases: hung, stalledForMs: this.#config.supervisor.restartStalledAfterMs, pid: child.pid },
+        { databases: hung, stalledForMs: restartAfterMs, pid: child.pid },
         'replica upload hung; restarting litestream to reconnect',
       );
+      this.#stallRestarts++;
       child.kill('SIGKILL');
     }
+  }
+
+  /**
+   * How long an upload of `db` may take before it counts as stalled: `baseMs`, plus the
+   * time to send the whole database and its WAL at a slow 1 MiB/s — a snapshot of a large
+   * database is slow, not stalled.
+   */
+  #allowedUploadMs(db: string, baseMs: number): number {
+    const bytes = fileSize(db) + fileSize(`${db}-wal`);
+    return baseMs + (bytes / SLOW_UPLOAD_BYTES_PER_S) * 1000;
   }
 
   #forward(line: LitestreamLogLine): void {
@@ -320,6 +338,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     for (const wake of this.#changeWaiters.splice(0)) wake();
     switch (event.kind) {
       case 'synced':
+        this.#stallRestarts = 0;
         this.emit('sync', { db: event.db, generation: event.generation, position: event.position });
         if (this.#tracker.allSynced() && this.#settleReady()) {
           this.#logger.info({}, 'every database is synced to the replica');
@@ -336,7 +355,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #onExit(child: LitestreamProcess, exitCode: number | undefined, signal: string | undefined): void {
     if (child !== this.#child) return;
     this.#child = undefined;
-    for (const wake of [...this.#exitWaiters.splice(0), ...this.#changeWaiters.splice(0)]) wake();
+    for (const wake of this.#changeWaiters.splice(0)) wake();
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
 
     // A litestream that ran long enough was healthy: its crash starts the backoff over.
@@ -372,9 +391,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const deadline = startedAt + timeoutMs;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     clearInterval(this.#watchdog);
-    const wasRunning = this.#state === 'running';
+    const wasRunning = this.#state === 'running' || this.#state === 'restarting';
+    const between = this.#state === 'restarting' && !this.#child;
     this.#state = 'stopping';
     let outcome: TerminateOutcome = { killed: false, hung: false, exitCode: undefined };
+    // Stopped between a crash and its restart: run litestream once more for the final sync.
+    if (between) await this.#spawn().catch(() => {});
     if (this.#child && wasRunning) {
       for (let attempt = 1; ; attempt++) {
         outcome = await this.#terminate(deadline, timeoutMs);
@@ -431,7 +453,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // A SIGTERM in the middle of a replica upload can hang litestream 0.3.13 (the canceled
     // upload and the final sync write the same segment): let the upload finish first.
     await this.#waitUntil(() => !this.#tracker.writing(), Math.min(deadline, Date.now() + UPLOAD_GRACE_MS));
-    const exited = new Promise<'exited'>((resolve) => this.#exitWaiters.push(() => resolve('exited')));
+    // From the child itself: it may have exited during the waits above, before any waiter.
+    const exited = child.then(() => 'exited' as const);
     child.kill('SIGTERM');
     this.#lastOutputAt = Date.now();
     const hangMs = Math.max(MIN_HANG_MS, timeoutMs / 4);
@@ -475,6 +498,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       });
     }
   }
+}
+
+function fileSize(file: string): number {
+  return statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 function describe(line: LitestreamLogLine): string {

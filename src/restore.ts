@@ -46,7 +46,7 @@ const inFlight = new Map<string, Promise<RestoreResult>>();
  * Makes sure every database is in place before the app opens it, concurrently:
  * present → `exists` (no process started); missing → restored from the replica, checked
  * with `PRAGMA integrity_check`, then moved into place atomically; no backup anywhere →
- * `no-backup`, nothing created. Concurrent calls for the same database share one restore.
+ * `no-backup` (its directory is made, no file). Concurrent calls for the same database share one restore.
  *
  * @throws {@link ReplicaUnreachableError} when the replica cannot be reached or rejects
  * the credentials (after retrying for `restore.retryForMs`). No database file is created:
@@ -64,19 +64,25 @@ export async function ensureRestored(config: LitestreamConfig): Promise<RestoreR
     configFile ??= writeConfigFile(config);
     return configFile;
   };
-  // Directories made for missing databases: once every restore has settled, those still
-  // empty (no backup, or a failure) are removed again. Two databases may share one.
+  // Directories made for missing databases. On success they stay (the app creates its new
+  // databases there); when the boot fails, those still empty are removed once every restore
+  // has settled (two databases may share one), so a failed boot leaves nothing behind.
   const createdDirs = new Map<string, string>();
+  let failed = true;
   try {
     const settled = await Promise.allSettled(
       config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile, createdDirs)),
     );
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
+    failed = false;
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
     if (configFile) await (await configFile.catch(() => undefined))?.dispose();
-    for (const [dir, created] of createdDirs) await removeCreatedDirs(created, dir);
+    if (failed) {
+      const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
+      for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
+    }
   }
 }
 

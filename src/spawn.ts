@@ -37,9 +37,10 @@ export function spawnLitestream(binary: string, args: readonly string[], env: No
 const live = new Set<LitestreamProcess>();
 
 /**
- * A litestream still running when this process exits gets SIGTERM (its final sync), as a
- * parent's exit would otherwise leave it until its next log write fails. An `exit`
- * listener, unlike a signal listener, changes nothing about how the app handles signals.
+ * A litestream still running when this process exits (`process.exit()` or an empty event
+ * loop; not death by a signal) gets SIGTERM, its final sync, as it would otherwise run on
+ * until its next log write fails. An `exit` listener, unlike a signal listener, changes
+ * nothing about how the app handles signals.
  */
 function killOnExit(child: LitestreamProcess): void {
   if (live.size === 0) process.on('exit', terminateLive);

@@ -15,8 +15,9 @@ export interface DatabaseStatus {
   /** The last replication error, cleared by the next successful sync. */
   readonly lastError: { readonly message: string; readonly at: Date } | undefined;
   /**
-   * When the replica upload now in flight began (undefined when none is). An upload that
-   * runs for long means the replica has stalled: S3 accepts connections but does not answer.
+   * When the oldest replica upload now in flight (a snapshot or a WAL segment) began;
+   * undefined when none is. One that runs far longer than its size explains means the
+   * replica has stalled: S3 accepts connections but does not answer.
    */
   readonly uploadingSince: Date | undefined;
 }
@@ -49,8 +50,10 @@ interface MutableStatus {
   /** Caught up since the current litestream process started. */
   syncedThisRun: boolean;
   /** Replica writes (snapshot or WAL segment) started and not yet finished. */
-  writing: number;
-  uploadingSince: Date | undefined;
+  /** A snapshot upload in flight since then (the monitor's, the snapshotter's or the retainer's). */
+  snapshotSince: Date | undefined;
+  /** A WAL segment upload in flight since then. */
+  walSince: Date | undefined;
 }
 
 /**
@@ -71,8 +74,8 @@ export class SyncTracker {
         lastError: undefined,
         target: undefined,
         syncedThisRun: false,
-        writing: 0,
-        uploadingSince: undefined,
+        snapshotSince: undefined,
+        walSince: undefined,
       });
     }
   }
@@ -83,8 +86,8 @@ export class SyncTracker {
       status.initialized = false;
       status.target = undefined;
       status.syncedThisRun = false;
-      status.writing = 0;
-      status.uploadingSince = undefined;
+      status.snapshotSince = undefined;
+      status.walSince = undefined;
     }
   }
 
@@ -107,24 +110,28 @@ export class SyncTracker {
         status.target = position;
         return undefined;
       case 'write snapshot':
+        status.snapshotSince ??= now;
+        return undefined;
       case 'write wal segment':
-        if (status.writing === 0) status.uploadingSince = now;
-        status.writing++;
+        status.walSince ??= now;
         return undefined;
       case 'replica sync: calc new pos':
         // The replica already holds everything the database has: caught up without writing.
         return position !== undefined && position === status.target ? this.#synced(status, position, now) : undefined;
       case 'snapshot written':
+        status.snapshotSince = undefined;
+        return this.#synced(status, position, now);
       case 'wal segment written':
-        status.writing = Math.max(0, status.writing - 1);
-        if (status.writing === 0) status.uploadingSince = undefined;
+        status.walSince = undefined;
         return this.#synced(status, position, now);
       default:
-        // A failed sync ends whatever it was writing.
+        // A failed sync ends what it was uploading: the monitor's sync writes WAL segments
+        // (and a new generation's snapshot), the snapshotter and retainer write snapshots.
         if (line.msg === 'monitor error') {
-          status.writing = 0;
-          status.uploadingSince = undefined;
+          status.snapshotSince = undefined;
+          status.walSince = undefined;
         }
+        if (line.msg === 'snapshotter error' || line.msg === 'retainer error') status.snapshotSince = undefined;
         if ((line.level === 'error' || line.level === 'warn') && !isBenign(line)) {
           const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
           status.lastError = { message: error, at: now };
@@ -150,16 +157,19 @@ export class SyncTracker {
     return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
   }
 
-  /** The databases whose replica upload has been in flight for `stallMs` or longer at `now`. */
-  stalled(stallMs: number, now = Date.now()): string[] {
+  /** The databases whose oldest upload has been in flight for at least `allowedMs(path)` at `now`. */
+  stalled(allowedMs: (path: string) => number, now = Date.now()): string[] {
     return [...this.#databases.values()]
-      .filter((status) => status.uploadingSince !== undefined && now - status.uploadingSince.getTime() >= stallMs)
+      .filter((status) => {
+        const since = uploadingSince(status);
+        return since !== undefined && now - since.getTime() >= allowedMs(status.path);
+      })
       .map((status) => status.path);
   }
 
   /** Some replica write is under way (a SIGTERM now can hang litestream 0.3.13). */
   writing(): boolean {
-    return [...this.#databases.values()].some((status) => status.writing > 0);
+    return [...this.#databases.values()].some((status) => uploadingSince(status) !== undefined);
   }
 
   /** Every database has caught up at least once (ever, or since the current process started). */
@@ -171,8 +181,16 @@ export class SyncTracker {
 
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[] {
-    return [...this.#databases.values()].map(({ target: _target, syncedThisRun: _run, writing: _writing, ...status }) =>
-      Object.freeze({ ...status }),
+    return [...this.#databases.values()].map(
+      ({ target: _target, syncedThisRun: _run, snapshotSince: _snapshot, walSince: _wal, ...status }) =>
+        Object.freeze({ ...status, uploadingSince: uploadingSince({ snapshotSince: _snapshot, walSince: _wal }) }),
     );
   }
+}
+
+/** The older of the two uploads in flight, if any. */
+function uploadingSince(status: { snapshotSince: Date | undefined; walSince: Date | undefined }): Date | undefined {
+  const { snapshotSince, walSince } = status;
+  if (snapshotSince && walSince) return new Date(Math.min(snapshotSince.getTime(), walSince.getTime()));
+  return snapshotSince ?? walSince;
 }

@@ -80,7 +80,7 @@ describe("the user's own litestream.yml", () => {
 
     expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
     const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'storage'));
+    mkdirSync(path.join(dir, 'storage'), { recursive: true });
     const ids = [writeRows(main, 'orders', 40), writeRows(queue, 'jobs', 10)];
     await replicateOnce(config);
 

@@ -334,6 +334,14 @@ describe('configFromEnv', () => {
     expect(config.replica).toEqual({ type: 'file', path: path.resolve('backups') });
   });
 
+  it('does not check LITESTREAM_BINARY_PATH while litestream is disabled (a production .env in development)', () => {
+    const env = { LITESTREAM_DATABASES: 'a.db', LITESTREAM_BINARY_PATH: '/nonexistent/litestream' };
+    expect(configFromEnv(env).enabled).toBe(false);
+    expect(() => configFromEnv({ ...env, LITESTREAM_ENABLED: 'true', LITESTREAM_S3_BUCKET: 'my-bucket' })).toThrow(
+      /LITESTREAM_BINARY_PATH/,
+    );
+  });
+
   it('never puts a secret in an error message', () => {
     const error = configError(() =>
       configFromEnv({ ...env, LITESTREAM_SYNC_INTERVAL: 'bad', LITESTREAM_ACCESS_KEY_ID: '' }, { databases }),

@@ -148,6 +148,28 @@ describe('the Fastify plugin', () => {
     expect(down.json()).toMatchObject({ state: 'restarting', healthy: false });
   });
 
+  it('first boot into a directory that does not exist yet, with register options Fastify passes on (prefix)', async () => {
+    const dir = tempDir();
+    // storage/ does not exist: no backup, so the app creates its databases there itself.
+    const options = {
+      databases: [path.join(dir, 'storage', 'production.sqlite3')],
+      replica: s3Replica(),
+      syncInterval: '1s',
+      logger: false as const,
+      prefix: '/api',
+      healthRoute: '/health',
+    };
+    const app = buildApp();
+    await app.register(litestream, options);
+    await app.ready();
+    expect(app.litestream.status().state).toBe('running');
+    writeRows(options.databases[0] as string, 'first', 3);
+    await app.litestream.replication?.ready;
+    const health = await app.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(200);
+    await app.close();
+  });
+
   it('refuses to be registered twice', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir);

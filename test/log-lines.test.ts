@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyFailure } from '../src/classify.js';
 import { lineSplitter, parseLogLine } from '../src/log-lines.js';
 import { redact, Secret } from '../src/secret.js';
+import { SyncTracker } from '../src/sync-tracker.js';
 
 describe('parseLogLine', () => {
   it('reads litestream JSON lines', () => {
@@ -62,5 +63,41 @@ describe('redact', () => {
     expect(redact('a s3cr3t/+key b s3cr3t/+key', [secret, undefined])).toBe('a [redacted] b [redacted]');
     expect(`${secret}`).toBe('[redacted]');
     expect(JSON.stringify({ secret })).toBe('{"secret":"[redacted]"}');
+  });
+});
+
+describe('SyncTracker uploads', () => {
+  const db = '/data/app.db';
+  const line = (msg: string, level = 'info') => ({ time: '', level, msg, db, fields: { position: 'g/00000001:0' } });
+
+  it('an upload ends when it is written, or when the sync, snapshotter or retainer that ran it fails', () => {
+    const tracker = new SyncTracker([db]);
+    const at = new Date('2026-11-25T12:00:00Z');
+    const uploading = () => tracker.snapshot()[0]?.uploadingSince;
+    tracker.apply(line('write snapshot'), at);
+    expect(uploading()).toEqual(at);
+    tracker.apply(line('snapshotter error', 'error'), at);
+    expect(uploading()).toBeUndefined();
+
+    tracker.apply(line('write snapshot'), at);
+    tracker.apply(line('retainer error', 'error'), at);
+    expect(uploading()).toBeUndefined();
+
+    // A WAL upload and a scheduled snapshot at once: the older one counts; a failed WAL sync
+    // leaves the snapshot in flight.
+    const later = new Date(at.getTime() + 1_000);
+    tracker.apply(line('write wal segment'), at);
+    tracker.apply(line('write snapshot'), later);
+    tracker.apply(line('wal segment written'), later);
+    expect(uploading()).toEqual(later);
+    expect(tracker.stalled(() => 500, later.getTime() + 500)).toEqual([db]);
+    expect(tracker.stalled(() => 5_000, later.getTime() + 500)).toEqual([]);
+    tracker.apply(line('snapshot written'), later);
+    expect(uploading()).toBeUndefined();
+    expect(tracker.writing()).toBe(false);
+
+    tracker.apply(line('write wal segment'), at);
+    tracker.apply(line('monitor error', 'error'), at);
+    expect(tracker.writing()).toBe(false);
   });
 });

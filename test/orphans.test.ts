@@ -129,6 +129,24 @@ describe('no replicator outlives its app', () => {
     );
   });
 
+  it('a pidfile left by a crash whose owner pid now belongs to another process does not block the next start', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const database of config.databases) writeRows(database.path, 'seed', 3);
+    // A live process that is not the recorded owner: the pid was reused (containers restart with the same pids).
+    const stranger = spawn('sleep', ['30']);
+    onCleanup(() => killAll(stranger.pid ? [stranger.pid] : []));
+    for (const database of config.databases) {
+      writeFileSync(
+        path.join(dir, `.${path.basename(database.path)}-litestream-node.pid`),
+        JSON.stringify({ ownerPid: stranger.pid, ownerStart: '1', litestreamPid: 0 }),
+      );
+    }
+    const replication = track(startReplication(config));
+    await replication.ready;
+    expect(replication.status().state).toBe('running');
+  });
+
   it('refuses to start when a live app already replicates the database', async () => {
     const dir = tempDir();
     const db = path.join(dir, 'app.db');

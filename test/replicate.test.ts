@@ -42,6 +42,27 @@ describe('startReplication', () => {
     expect(await replicaIds(config, main)).toEqual([...before, ...last]);
   });
 
+  it('a stop while a crashed litestream waits for its restart still makes a final sync', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      syncInterval: '1h',
+      supervisor: { initialBackoffMs: 30_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 },
+    });
+    const main = config.databases[0]?.path as string;
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const before = writeRows(main, 'before', 5);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const crashed = new Promise((resolve) => replication.once('restart', resolve));
+    process.kill(replication.status().pid as number, 'SIGKILL');
+    await crashed;
+    expect(replication.status().state).toBe('restarting');
+    const during = writeRows(main, 'during-backoff', 7);
+    const result = await replication.stop();
+    expect(result.clean, JSON.stringify(result)).toBe(true);
+    expect(await replicaIds(config, main)).toEqual([...before, ...during]);
+  });
+
   it('a stop right after start still ends with a final sync', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir, { syncInterval: '1h' });
