@@ -68,8 +68,8 @@ export interface SupervisorOptions {
   /** A replicator that ran this long without crashing resets the backoff. Default 60 000. */
   resetAfterMs?: number;
   /**
-   * A replica upload still unfinished this long after the time its size explains (the
-   * database and its WAL at 1 MiB/s) is hung — litestream 0.3.13 sets no HTTP timeouts, so
+   * A replica upload still unfinished this long (for a snapshot: this long after the time
+   * sending the database at 1 MiB/s takes) is hung — litestream 0.3.13 sets no HTTP timeouts, so
    * a half-open connection to S3 blocks replication for good. The replicator is killed and
    * restarted, and resumes over a new connection. Each restart that gets no upload through
    * doubles this. Default 120 000.

@@ -20,8 +20,8 @@ export interface ReplicationStatus {
   readonly state: ReplicationState;
   /**
    * True while running, no database reports an error, and no replica upload has stalled:
-   * run for five sync intervals (at least 5 s) more than sending the database and its WAL
-   * at 1 MiB/s would take. An S3 outage that refuses connections shows as an error; one
+   * a WAL segment upload running for five sync intervals (at least 5 s), or a snapshot
+   * upload running that much longer than sending the database at 1 MiB/s would take. An S3 outage that refuses connections shows as an error; one
    * that accepts them and never answers shows as a stalled upload.
    */
   readonly healthy: boolean;
@@ -193,7 +193,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       healthy:
         this.#state === 'running' &&
         databases.every((db) => db.lastError === undefined) &&
-        this.#tracker.stalled((db) => this.#allowedUploadMs(db, this.#stallMs)).length === 0,
+        this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)).length === 0,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
@@ -293,7 +293,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #checkStalls(): void {
     const child = this.#child;
     if (this.#state !== 'running' || !child) return;
-    const stalled = this.#tracker.stalled((db) => this.#allowedUploadMs(db, this.#stallMs));
+    const stalled = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs));
     for (const db of stalled) {
       if (this.#warnedStalled.has(db)) continue;
       this.#warnedStalled.add(db);
@@ -306,7 +306,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // Each restart that did not get an upload through doubles the patience (a huge snapshot
     // on a slow link must not be killed over and over); a completed upload resets it.
     const restartAfterMs = this.#config.supervisor.restartStalledAfterMs * 2 ** this.#stallRestarts;
-    const hung = this.#tracker.stalled((db) => this.#allowedUploadMs(db, restartAfterMs));
+    const hung = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, restartAfterMs));
     if (hung.length > 0 && !child.killed) {
       this.#logger.error(
         { databases: hung, stalledForMs: restartAfterMs, pid: child.pid },
@@ -318,12 +318,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   /**
-   * How long an upload of `db` may take before it counts as stalled: `baseMs`, plus the
-   * time to send the whole database and its WAL at a slow 1 MiB/s — a snapshot of a large
-   * database is slow, not stalled.
+   * How long an upload may take before it counts as stalled: `baseMs`, plus, for a
+   * snapshot, the time to send the database at a slow 1 MiB/s — a snapshot of a large
+   * database is slow, not stalled. (A WAL segment's size is not known while it uploads; a
+   * huge one on a slow link is covered by the doubling after each fruitless restart.)
    */
-  #allowedUploadMs(db: string, baseMs: number): number {
-    const bytes = fileSize(db) + fileSize(`${db}-wal`);
+  #allowedUploadMs(db: string, kind: 'snapshot' | 'wal', baseMs: number): number {
+    const bytes = kind === 'snapshot' ? fileSize(db) : 0;
     return baseMs + (bytes / SLOW_UPLOAD_BYTES_PER_S) * 1000;
   }
 

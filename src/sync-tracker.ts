@@ -157,13 +157,16 @@ export class SyncTracker {
     return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
   }
 
-  /** The databases whose oldest upload has been in flight for at least `allowedMs(path)` at `now`. */
-  stalled(allowedMs: (path: string) => number, now = Date.now()): string[] {
+  /** The databases with an upload in flight for at least `allowedMs(path, kind)` at `now`. */
+  stalled(allowedMs: (path: string, kind: 'snapshot' | 'wal') => number, now = Date.now()): string[] {
+    const late = (since: Date | undefined, limit: () => number) =>
+      since !== undefined && now - since.getTime() >= limit();
     return [...this.#databases.values()]
-      .filter((status) => {
-        const since = uploadingSince(status);
-        return since !== undefined && now - since.getTime() >= allowedMs(status.path);
-      })
+      .filter(
+        (status) =>
+          late(status.snapshotSince, () => allowedMs(status.path, 'snapshot')) ||
+          late(status.walSince, () => allowedMs(status.path, 'wal')),
+      )
       .map((status) => status.path);
   }
 
