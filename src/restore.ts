@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveBinary } from './binary.js';
+import { startBinaryCheck } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import { RestoreError } from './errors.js';
@@ -148,13 +148,24 @@ export async function restoreInto(
   db: DatabaseConfig,
   options: RestoreIntoOptions,
 ): Promise<{ generation: string; placed: boolean; size: number } | undefined> {
-  const binary = await resolveBinary(config.binaryPath);
+  // `litestream version` takes as long to start as a small restore: check it while the
+  // restore runs. Nothing is trusted or put in place before it passed, and a bad binary
+  // is reported as such rather than as a failed restore.
+  const binary = startBinaryCheck(config.binaryPath);
+  binary.checked.catch(() => {});
   const dir = path.dirname(options.output);
   const createdDir = await mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.${path.basename(options.output)}.restore-${randomBytes(6).toString('hex')}`);
   let placed = false;
   try {
-    const generation = await downloadWithRetry(config, db, binary.path, options, temp);
+    let generation: string | undefined;
+    try {
+      generation = await downloadWithRetry(config, db, binary, options, temp);
+    } catch (error) {
+      await binary.checked;
+      throw error;
+    }
+    await binary.checked;
     if (generation === undefined) return undefined;
 
     const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
@@ -197,7 +208,7 @@ export async function restoreInto(
 async function downloadWithRetry(
   config: LitestreamConfig,
   db: DatabaseConfig,
-  binary: string,
+  binary: { path: string; checked: Promise<unknown> },
   options: RestoreIntoOptions,
   temp: string,
 ): Promise<string | undefined> {
@@ -211,7 +222,7 @@ async function downloadWithRetry(
       if (typeof line.fields.generation === 'string') generation = line.fields.generation;
       logger.debug({ db: db.path, ...line.fields }, redact(line.msg, secrets));
     };
-    const result = await runCommand(binary, args, {
+    const result = await runCommand(binary.path, args, {
       env: childEnv(config),
       stallTimeoutMs: config.restore.stallTimeoutMs,
       progress: () => fileSize(`${temp}.tmp`),
@@ -226,6 +237,8 @@ async function downloadWithRetry(
       });
     }
 
+    // A binary that failed its version check explains this failure: report that, never retry.
+    await binary.checked;
     const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
     if (NO_MATCHING_BACKUP.test(detail)) return undefined;
     const kind = result.stalled ? 'transient' : classifyFailure(detail);
