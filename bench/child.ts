@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineConfig, ensureRestored, type LitestreamConfig, type LitestreamOptions, restore } from '../src/index.js';
 import { replicate } from '../src/replicate.js';
@@ -28,10 +29,13 @@ const configOf = (options: LitestreamOptions): LitestreamConfig => defineConfig(
 /** Cold start: one `ensureRestored` in a process that has not run litestream yet. */
 async function coldRestore(options: LitestreamOptions) {
   const config = configOf(options);
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   const startedAt = performance.now();
   const results = await ensureRestored(config);
   const ms = performance.now() - startedAt;
-  return { ms, outcomes: results.map((r) => r.outcome) };
+  delay.disable();
+  return { ms, outcomes: results.map((r) => r.outcome), eventLoopBlockedMs: delay.max / 1e6 };
 }
 
 /** Warm start: every database exists; counts litestream spawns and any child process. */

@@ -38,6 +38,8 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     'update-readme': { type: 'boolean', default: false },
+    // Cold-start sizes in MiB, e.g. `--sizes 100` (to look at one figure).
+    sizes: { type: 'string' },
   },
 });
 const quick = flags.quick === true;
@@ -68,6 +70,11 @@ const plan = quick
       shutdown: { reps: 5, loadMs: 3_000 },
       memoryLoadMs: 8_000,
     };
+
+if (flags.sizes) {
+  const reps = new Map(plan.cold.map((c) => [c.mib, c.reps]));
+  plan.cold = flags.sizes.split(',').map((mib) => ({ mib: Number(mib), reps: reps.get(Number(mib)) ?? 3 }));
+}
 
 /** One line of the results. */
 interface Figure {
@@ -119,7 +126,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 const log = (text: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
 /** Forks `script` (child.js or app.js), sends it one job, and resolves to its result. */
-function inChild<T>(script: 'child' | 'app', job: unknown): Promise<T> {
+function inChild<T>(script: 'child' | 'app' | 'boot', job: unknown): Promise<T> {
   const child: ChildProcess = fork(path.join(here, `${script}.js`), [work], {
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -269,6 +276,7 @@ async function main(): Promise<void> {
     for (const db of options.databases ?? []) removeDatabase(typeof db === 'string' ? db : db.path);
   };
 
+  const bootFigures: Parameters<typeof add>[0][] = [];
   if (only.has('cold')) {
     for (const { mib, reps } of plan.cold) {
       const name = `db-${mib}MiB.sqlite3`;
@@ -278,18 +286,20 @@ async function main(): Promise<void> {
         const yml = writeYaml(config);
         const target = config.databases[0]?.path as string;
         const times: Record<'raw' | 'full' | 'off', number[]> = { raw: [], full: [], off: [] };
+        const blocked: Record<'full' | 'off', number[]> = { full: [], off: [] };
         for (let round = 0; round <= reps; round++) {
           for (const arm of rotated(['raw', 'full', 'off'] as const, round)) {
             clearRestored(options);
             let ms: number;
             if (arm === 'raw') ms = await rawRestore(config, yml, target, target);
             else {
-              const result = await inChild<{ ms: number; outcomes: string[] }>('child', {
+              const result = await inChild<{ ms: number; outcomes: string[]; eventLoopBlockedMs: number }>('child', {
                 mode: 'restore',
                 options: { ...options, restore: { integrityCheck: arm } },
               } satisfies Job);
               if (result.outcomes[0] !== 'restored') throw new Error(`cold start: ${result.outcomes}`);
               ms = result.ms;
+              if (round > 0) blocked[arm].push(result.eventLoopBlockedMs);
             }
             if (!existsSync(target)) throw new Error(`cold start ${arm}: nothing restored`);
             // Round 0 warms the page cache and the binary; it is not counted.
@@ -297,6 +307,36 @@ async function main(): Promise<void> {
           }
         }
         clearRestored(options);
+        if (kind === 's3') {
+          // End to end: fork → first query, with the library vs `litestream restore && node app`.
+          const boot: Record<'library' | 'shell', number[]> = { library: [], shell: [] };
+          for (let round = 0; round <= Math.min(reps, 5); round++) {
+            for (const arm of rotated(['library', 'shell'] as const, round)) {
+              clearRestored(options);
+              const startedAt = performance.now();
+              if (arm === 'shell') await rawRestore(config, yml, target, target);
+              const answer = await inChild<{ rows: number }>('boot', {
+                arm: arm === 'shell' ? 'bare' : 'library',
+                options,
+                database: target,
+              });
+              if (!(answer.rows > 0)) throw new Error('boot: empty database');
+              if (round > 0) boot[arm].push(performance.now() - startedAt);
+            }
+          }
+          clearRestored(options);
+          bootFigures.push({
+            name: `boot to first query, ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} missing (import + ensureRestored)`,
+            replica: kind,
+            unit: 'ms',
+            value: median(boot.library),
+            baseline: median(boot.shell),
+            baselineName: 'litestream restore, then node app',
+            target: null,
+            pass: null,
+            samples: boot.library.length,
+          });
+        }
         const raw = median(times.raw);
         const size = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`;
         const target105 = mib >= 100;
@@ -312,11 +352,14 @@ async function main(): Promise<void> {
             target: target105 ? 'ratio ≤ 1.05' : null,
             pass: target105 ? value / raw <= 1.05 : null,
             samples: times[arm].length,
+            note: `event loop blocked up to ${fmt(median(blocked[arm]))} ms`,
           });
         }
       }
     }
   }
+
+  for (const figure of bootFigures) add(figure);
 
   if (only.has('warm')) {
     const dir = path.join(work, 'warm');
@@ -615,7 +658,13 @@ async function main(): Promise<void> {
   await stopS3();
   const seconds = Math.round((Date.now() - startedAt) / 1000);
   const machine = describeMachine();
-  const extra = [quick ? '--quick' : '', flags.only ? `--only ${flags.only}` : ''].filter(Boolean).join(' ');
+  const extra = [
+    quick ? '--quick' : '',
+    flags.only ? `--only ${flags.only}` : '',
+    flags.sizes ? `--sizes ${flags.sizes}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   const command = `npm run bench${extra ? ` -- ${extra}` : ''}`;
   const table = renderTable(figures);
   const report = {
