@@ -4,7 +4,7 @@
 // `litestream restore … && litestream replicate -exec …`), side by side in one run:
 // same binary, same replica, same yml, alternating order, warm-ups, medians and ratios.
 // Prints a markdown table and writes bench/results.json.
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,16 +51,16 @@ const plan = quick
       pair: { larger: 10, smaller: 2, reps: 3 },
       warmCalls: 200,
       warmRawReps: 10,
-      throughput: { reps: 2, durationMs: 1_000 },
-      lagSamples: 8,
-      shutdown: { reps: 2, loadMs: 1_500 },
-      memoryLoadMs: 3_000,
+      throughput: { reps: 2, durationMs: 600 },
+      lagSamples: 6,
+      shutdown: { reps: 1, loadMs: 1_000 },
+      memoryLoadMs: 2_000,
     }
   : {
       cold: [
         { mib: 10, reps: 7 },
         { mib: 100, reps: 5 },
-        { mib: 1024, reps: 3 },
+        { mib: 1024, reps: 5 },
       ],
       pair: { larger: 100, smaller: 10, reps: 5 },
       warmCalls: 1_000,
@@ -166,6 +166,14 @@ async function stopS3(): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/**
+ * Writes dirty pages out (sync(1)) so every timed restore starts with the disk idle, not
+ * flushing what the arm before it wrote.
+ */
+async function settleDisk(): Promise<void> {
+  await new Promise((resolve) => spawn('sync', { stdio: 'ignore' }).on('exit', resolve));
 }
 
 /** Rotates the arms each round so no arm always runs first (or right after the same one). */
@@ -290,6 +298,7 @@ async function main(): Promise<void> {
         for (let round = 0; round <= reps; round++) {
           for (const arm of rotated(['raw', 'full', 'off'] as const, round)) {
             clearRestored(options);
+            await settleDisk();
             let ms: number;
             if (arm === 'raw') ms = await rawRestore(config, yml, target, target);
             else {
@@ -313,6 +322,7 @@ async function main(): Promise<void> {
           for (let round = 0; round <= Math.min(reps, 5); round++) {
             for (const arm of rotated(['library', 'shell'] as const, round)) {
               clearRestored(options);
+              await settleDisk();
               const startedAt = performance.now();
               if (arm === 'shell') await rawRestore(config, yml, target, target);
               const answer = await inChild<{ rows: number }>('boot', {
@@ -415,6 +425,7 @@ async function main(): Promise<void> {
       for (const arm of rotated(['both', 'alone'] as const, round)) {
         const options = arm === 'both' ? both : alone;
         clearRestored(both);
+        await settleDisk();
         const result = await inChild<{ ms: number; outcomes: string[] }>('child', { mode: 'restore', options });
         if (result.outcomes.some((o) => o !== 'restored')) throw new Error(`pair: ${result.outcomes}`);
         if (round > 0) times[arm].push(result.ms);

@@ -36,30 +36,19 @@ export function resolveBinary(
   explicitPath?: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<LitestreamBinary> {
+  let candidate: string;
   try {
-    return startBinaryCheck(explicitPath, env).checked;
+    candidate = locateBinary(explicitPath, env);
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-/**
- * Locates the executable now and starts (or reuses) its version check without waiting
- * for it, so a caller can run the binary meanwhile and await `checked` before trusting
- * the result. Throws {@link LitestreamBinaryError} when there is no executable. @internal
- */
-export function startBinaryCheck(
-  explicitPath?: string,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): { path: string; checked: Promise<LitestreamBinary> } {
-  const candidate = locateBinary(explicitPath, env);
   let result = checked.get(candidate);
   if (!result) {
     result = checkVersion(candidate);
     checked.set(candidate, result);
     result.catch(() => checked.delete(candidate));
   }
-  return { path: candidate, checked: result };
+  return result;
 }
 
 /** Where the executable is, without running it. @internal */
