@@ -51,7 +51,7 @@ const plan = quick
       pair: { larger: 10, smaller: 2, reps: 3 },
       warmCalls: 200,
       warmRawReps: 10,
-      throughput: { reps: 2, durationMs: 600 },
+      throughput: { reps: 1, durationMs: 600 },
       lagSamples: 6,
       shutdown: { reps: 1, loadMs: 1_000 },
       memoryLoadMs: 2_000,
@@ -193,7 +193,8 @@ function add(figure: Omit<Figure, 'ratio'> & { ratio?: number | null }): void {
   figures.push(full);
   log(
     `${full.name} [${full.replica}]: ${fmt(full.value)} ${full.unit}` +
-      (full.baseline !== null ? ` vs ${fmt(full.baseline)} → ×${fmt(full.ratio ?? Number.NaN, 3)}` : '') +
+      (full.baseline !== null ? ` vs ${fmt(full.baseline)}` : '') +
+      (full.ratio !== null ? ` → ×${fmt(full.ratio, 3)}` : '') +
       (full.pass === null ? '' : full.pass ? ' PASS' : ' MISS'),
   );
 }
@@ -420,15 +421,31 @@ async function main(): Promise<void> {
     const smaller = `db-${plan.pair.smaller}MiB.sqlite3`;
     const both = restoreOptions('s3', [larger, smaller]);
     const alone = restoreOptions('s3', [larger]);
-    const times: Record<'both' | 'alone', number[]> = { both: [], alone: [] };
+    const times: Record<'both' | 'alone' | 'rawBoth' | 'rawAlone', number[]> = {
+      both: [],
+      alone: [],
+      rawBoth: [],
+      rawAlone: [],
+    };
+    const bothConfig = defineConfig({ ...both, logger: false });
+    const bothYml = writeYaml(bothConfig);
     for (let round = 0; round <= plan.pair.reps; round++) {
-      for (const arm of rotated(['both', 'alone'] as const, round)) {
-        const options = arm === 'both' ? both : alone;
+      for (const arm of rotated(['both', 'alone', 'rawBoth', 'rawAlone'] as const, round)) {
         clearRestored(both);
         await settleDisk();
-        const result = await inChild<{ ms: number; outcomes: string[] }>('child', { mode: 'restore', options });
-        if (result.outcomes.some((o) => o !== 'restored')) throw new Error(`pair: ${result.outcomes}`);
-        if (round > 0) times[arm].push(result.ms);
+        let ms: number;
+        if (arm === 'both' || arm === 'alone') {
+          const options = arm === 'both' ? both : alone;
+          const result = await inChild<{ ms: number; outcomes: string[] }>('child', { mode: 'restore', options });
+          if (result.outcomes.some((o) => o !== 'restored')) throw new Error(`pair: ${result.outcomes}`);
+          ms = result.ms;
+        } else {
+          const dbs = arm === 'rawBoth' ? bothConfig.databases : bothConfig.databases.slice(0, 1);
+          const startedAt = performance.now();
+          await Promise.all(dbs.map((db) => rawRestore(bothConfig, bothYml, db.path, db.path)));
+          ms = performance.now() - startedAt;
+        }
+        if (round > 0) times[arm].push(ms);
       }
     }
     clearRestored(both);
@@ -444,6 +461,17 @@ async function main(): Promise<void> {
       target: 'ratio ≤ 1.2',
       pass: value / baseline <= 1.2,
       samples: times.both.length,
+    });
+    add({
+      name: `two databases (${plan.pair.larger} + ${plan.pair.smaller} MiB) concurrently, raw litestream for reference`,
+      replica: 's3',
+      unit: 'ms',
+      value: median(times.rawBoth),
+      baseline: median(times.rawAlone),
+      baselineName: `litestream restore of the ${plan.pair.larger} MiB one alone`,
+      target: null,
+      pass: null,
+      samples: times.rawBoth.length,
     });
   }
 
