@@ -24,7 +24,11 @@ export function writeYaml(config: LitestreamConfig, logLevel: 'debug' | 'info' =
 export interface Raw {
   pid: number | undefined;
   synced(): boolean;
-  stop(): Promise<{ ms: number; code: number | null }>;
+  /**
+   * SIGTERM, as `docker stop` sends; SIGKILL after `graceMs` (docker's default is 10 s).
+   * litestream 0.3.13 can hang when the signal lands during an upload: `killed` says so.
+   */
+  stop(graceMs?: number): Promise<{ ms: number; code: number | null; killed: boolean }>;
 }
 
 /**
@@ -52,11 +56,19 @@ export async function startRaw(config: LitestreamConfig, logLevel: 'debug' | 'in
           .some((line) => line.includes(JSON.stringify(db.path)) && /"(snapshot|wal segment) written"/.test(line)),
       );
     },
-    stop: async () => {
+    stop: async (graceMs = 10_000) => {
       const startedAt = performance.now();
       child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const first = await Promise.race([exited, timedOut]);
+      clearTimeout(timer);
+      const killed = first === 'timeout';
+      if (killed) child.kill('SIGKILL');
       const code = await exited;
-      return { ms: performance.now() - startedAt, code };
+      return { ms: performance.now() - startedAt, code, killed };
     },
   };
 }

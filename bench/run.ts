@@ -578,7 +578,8 @@ async function main(): Promise<void> {
   if (only.has('shutdown')) {
     const dir = path.join(work, 'shutdown');
     mkdirSync(dir);
-    const results: Record<'library' | 'raw', { ms: number; lost: number; clean: boolean }[]> = { library: [], raw: [] };
+    type Stopped = { ms: number; lost: number; clean: boolean; killed: boolean };
+    const results: Record<'library' | 'raw', Stopped[]> = { library: [], raw: [] };
     let trial = 0;
     for (let round = 0; round < plan.shutdown.reps; round++) {
       for (const arm of rotated(['library', 'raw'] as const, round)) {
@@ -588,7 +589,7 @@ async function main(): Promise<void> {
           replica: { ...(replicas.s3 as object), path: `shutdown-${trial}` } as LitestreamOptions['replica'],
           databases: [path.join(dir, `sd-${trial}.sqlite3`)],
         };
-        const result = await inChild<{ ms: number; lost: number; clean: boolean }>('child', {
+        const result = await inChild<Stopped>('child', {
           mode: 'shutdown',
           arm,
           options,
@@ -609,7 +610,9 @@ async function main(): Promise<void> {
       target: null,
       pass: null,
       samples: results.library.length,
-      note: `clean ${results.library.filter((r) => r.clean).length}/${results.library.length}`,
+      note:
+        `library clean ${results.library.filter((r) => r.clean).length}/${results.library.length}; ` +
+        `raw hung until SIGKILL (10 s) ${results.raw.filter((r) => r.killed).length}/${results.raw.length}`,
     });
     const lost = results.library.reduce((sum, r) => sum + r.lost, 0);
     add({
