@@ -32,7 +32,25 @@ const configOf = (options: LitestreamOptions): LitestreamConfig => defineConfig(
  * the boot figure in run.ts times the whole thing, imports included.
  */
 async function coldRestore(options: LitestreamOptions) {
-  const config = configOf(options);
+  // litestream's own part: from spawning `restore` to its last line (the rename). The rest
+  // of the wall time is the library's own (and the integrity check's).
+  let spawnedAt: number | undefined;
+  let renamedAt: number | undefined;
+  const noop = () => {};
+  const config = defineConfig({
+    ...options,
+    logger: {
+      debug: (_fields, message) => {
+        if (message === 'renaming database from temporary location') renamedAt = performance.now();
+      },
+      info: noop,
+      warn: noop,
+      error: noop,
+    },
+  });
+  spawnEvents.on('spawn', ({ command }) => {
+    if (command === 'restore') spawnedAt ??= performance.now();
+  });
   await sleep(250);
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
@@ -40,7 +58,8 @@ async function coldRestore(options: LitestreamOptions) {
   const results = await ensureRestored(config);
   const ms = performance.now() - startedAt;
   delay.disable();
-  return { ms, outcomes: results.map((r) => r.outcome), eventLoopBlockedMs: delay.max / 1e6 };
+  const litestreamMs = spawnedAt !== undefined && renamedAt !== undefined ? renamedAt - spawnedAt : Number.NaN;
+  return { ms, ownMs: ms - litestreamMs, outcomes: results.map((r) => r.outcome), eventLoopBlockedMs: delay.max / 1e6 };
 }
 
 /** Warm start: every database exists; counts litestream spawns and any child process. */
