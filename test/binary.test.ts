@@ -1,8 +1,8 @@
 import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BINARY_ENV, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
-import { stopCleanly, tempDir, testConfig } from './support/fixtures.js';
+import { BINARY_ENV, ensureRestored, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
+import { seedBackup, stopCleanly, tempDir, testConfig } from './support/fixtures.js';
 
 async function binaryError(promise: Promise<unknown>): Promise<LitestreamBinaryError> {
   const error = await promise.then(
@@ -84,6 +84,37 @@ describe('the litestream binary', () => {
     );
     await stopCleanly(replication);
     expect(existsSync(path.join(dir, '.production.sqlite3-litestream-node.pid'))).toBe(false);
+  });
+});
+
+describe('restore checks the binary while it downloads', () => {
+  // ensureRestored runs `litestream version` beside the restore (it costs as much as a small
+  // restore); a binary that fails the check still fails the restore, at once and as itself.
+  it('a binary of another version fails the restore and places nothing', async () => {
+    const dir = tempDir();
+    const { config } = await seedBackup(dir);
+    // A fake that answers `version` with 0.5, slowly, and "restores" a garbage file at once.
+    const fake = script(
+      tempDir(),
+      'litestream',
+      'case "$1" in version) sleep 0.5; echo v0.5.2;; *) echo garbage > "$7";; esac',
+    );
+    const startedAt = Date.now();
+    const error = await binaryError(ensureRestored({ ...config, binaryPath: fake }));
+    expect(error.message).toMatch(/"v0\.5\.2", but litestream-node supports v0\.3\.x/);
+    expect(Date.now() - startedAt).toBeLessThan(config.restore.retryForMs);
+    for (const db of config.databases) expect(existsSync(db.path)).toBe(false);
+  });
+
+  it('a binary that does not run is reported as such, without retrying the restore', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, { restore: { retryForMs: 60_000, stallTimeoutMs: 20_000 } });
+    const broken = script(tempDir(), 'litestream', 'echo broken >&2; exit 3');
+    const startedAt = Date.now();
+    const error = await binaryError(ensureRestored({ ...config, binaryPath: broken }));
+    expect(error.message).toMatch(/did not run `litestream version`/);
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    for (const db of config.databases) expect(existsSync(db.path)).toBe(false);
   });
 });
 

@@ -1,0 +1,235 @@
+// One measurement in a fresh Node process, as an app would run it. run.ts forks this file,
+// sends one job over IPC, and gets one result back; the process then exits.
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineConfig, ensureRestored, type LitestreamConfig, type LitestreamOptions, restore } from '../src/index.js';
+import { replicate } from '../src/replicate.js';
+import { spawnEvents } from '../src/spawn.js';
+import { childrenOf, countRows, median, openDatabase, percentile, removeDatabase, writeFor } from './common.js';
+import { startRaw } from './raw.js';
+
+export type Job =
+  | { mode: 'restore'; options: LitestreamOptions }
+  | { mode: 'warm'; options: LitestreamOptions; calls: number }
+  | {
+      mode: 'throughput';
+      arm: 'none' | 'library' | 'raw' | 'raw-info';
+      options: LitestreamOptions;
+      rowsPerTransaction: number;
+      durationMs: number;
+    }
+  | { mode: 'lag'; options: LitestreamOptions; samples: number }
+  | { mode: 'shutdown'; arm: 'library' | 'raw'; options: LitestreamOptions; loadMs: number };
+
+const configOf = (options: LitestreamOptions): LitestreamConfig => defineConfig({ ...options, logger: false });
+
+/**
+ * Cold start: one `ensureRestored` in a process that has not run litestream yet. Timed
+ * after the imports have settled (V8 compiles them on background threads for a while);
+ * the boot figure in run.ts times the whole thing, imports included.
+ */
+async function coldRestore(options: LitestreamOptions) {
+  // litestream's own part: from spawning `restore` to its last line (the rename). The rest
+  // of the wall time is the library's own (and the integrity check's).
+  let spawnedAt: number | undefined;
+  let renamedAt: number | undefined;
+  const noop = () => {};
+  const config = defineConfig({
+    ...options,
+    logger: {
+      debug: (_fields, message) => {
+        if (message === 'renaming database from temporary location') renamedAt = performance.now();
+      },
+      info: noop,
+      warn: noop,
+      error: noop,
+    },
+  });
+  spawnEvents.on('spawn', ({ command }) => {
+    if (command === 'restore') spawnedAt ??= performance.now();
+  });
+  await sleep(250);
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  const startedAt = performance.now();
+  const results = await ensureRestored(config);
+  const ms = performance.now() - startedAt;
+  delay.disable();
+  const litestreamMs = spawnedAt !== undefined && renamedAt !== undefined ? renamedAt - spawnedAt : Number.NaN;
+  return { ms, ownMs: ms - litestreamMs, outcomes: results.map((r) => r.outcome), eventLoopBlockedMs: delay.max / 1e6 };
+}
+
+/** Warm start: every database exists; counts litestream spawns and any child process. */
+async function warmStart(options: LitestreamOptions, calls: number) {
+  const config = configOf(options);
+  let spawned = 0;
+  spawnEvents.on('spawn', () => spawned++);
+  const before = childrenOf(process.pid).length;
+  const timed = async () => {
+    const startedAt = performance.now();
+    const results = await ensureRestored(config);
+    const ms = performance.now() - startedAt;
+    if (results.some((r) => r.outcome !== 'exists')) throw new Error(`unexpected outcome ${JSON.stringify(results)}`);
+    return ms;
+  };
+  const first = await timed();
+  for (let i = 0; i < 20; i++) await timed();
+  const times: number[] = [];
+  for (let i = 0; i < calls; i++) times.push(await timed());
+  const after = childrenOf(process.pid).length;
+  return { first, median: median(times), p99: percentile(times, 99), spawned, childProcesses: after - before };
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Inserts per second with no replication, with the library replicating, or with raw litestream. */
+async function throughput(job: Extract<Job, { mode: 'throughput' }>) {
+  const config = configOf(job.options);
+  const file = config.databases[0]?.path as string;
+  removeDatabase(file);
+  const db = openDatabase(file);
+  let stop: () => Promise<unknown> = async () => {};
+  if (job.arm === 'library') {
+    const replication = replicate(config);
+    await replication.ready;
+    stop = () => replication.stop();
+  } else if (job.arm === 'raw' || job.arm === 'raw-info') {
+    const raw = await startRaw(config, job.arm === 'raw' ? 'debug' : 'info');
+    await until(raw.synced, 30_000, 'raw litestream to sync');
+    stop = () => raw.stop();
+  }
+  try {
+    await writeFor(db, 300, job.rowsPerTransaction); // warm-up
+    const stats = await writeFor(db, job.durationMs, job.rowsPerTransaction);
+    return { rowsPerSecond: (stats.rows / stats.ms) * 1000, rows: stats.rows };
+  } finally {
+    db.close();
+    await stop();
+  }
+}
+
+/**
+ * Commit → restorable. After each commit, waits for litestream's next "wal segment
+ * written" for the database, then proves the row is in the replica by restoring it. When
+ * another segment was written meanwhile, the later one is counted (never an underestimate).
+ */
+async function lag(job: Extract<Job, { mode: 'lag' }>) {
+  const config = configOf(job.options);
+  const file = config.databases[0]?.path as string;
+  removeDatabase(file);
+  const db = openDatabase(file);
+  const replication = replicate(config);
+  const segments: number[] = [];
+  replication.on('log', (line) => {
+    if (line.msg === 'wal segment written' && line.db === file) segments.push(performance.now());
+  });
+  await replication.ready;
+  const lags: number[] = [];
+  const insert = db.prepare('INSERT INTO items (label, body) VALUES (?, ?)');
+  const checkDir = path.join(os.tmpdir(), `lag-${process.pid}`);
+  mkdirSync(checkDir, { recursive: true });
+  try {
+    for (let sample = 0; sample < job.samples; sample++) {
+      // Commit at a random phase of the sync interval.
+      await sleep(Math.random() * 1000);
+      const committedAt = performance.now();
+      const id = Number(insert.run('lag', Buffer.alloc(100, 'l')).lastInsertRowid);
+      for (let seen = segments.length; ; ) {
+        await until(() => segments.length > seen, 10_000, 'a wal segment');
+        const segmentAt = segments[seen] as number;
+        const output = path.join(checkDir, `check-${sample}-${seen}.db`);
+        await restore(config, { database: file, output });
+        const { maxId } = countRows(output);
+        removeDatabase(output);
+        if (maxId >= id) {
+          // A later segment landed during the check: the row may have come with it.
+          const latest = segments.length > seen + 1 ? (segments[segments.length - 1] as number) : segmentAt;
+          lags.push(latest - committedAt);
+          break;
+        }
+        seen++;
+      }
+    }
+  } finally {
+    db.close();
+    await replication.stop();
+  }
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: Math.max(...lags), samples: lags.length };
+}
+
+/** Stop under load: writes until the moment of the stop, then checks the replica has every row. */
+async function shutdown(job: Extract<Job, { mode: 'shutdown' }>) {
+  const config = configOf(job.options);
+  const file = config.databases[0]?.path as string;
+  removeDatabase(file);
+  const db = openDatabase(file);
+  let stop: () => Promise<{ ms: number; clean: boolean; killed: boolean }>;
+  if (job.arm === 'library') {
+    const replication = replicate(config);
+    await replication.ready;
+    stop = async () => {
+      const startedAt = performance.now();
+      const result = await replication.stop();
+      return { ms: performance.now() - startedAt, clean: result.clean, killed: result.killed };
+    };
+  } else {
+    const raw = await startRaw(config);
+    await until(raw.synced, 30_000, 'raw litestream to sync');
+    stop = async () => {
+      const result = await raw.stop();
+      return { ms: result.ms, clean: result.code === 0 && !result.killed, killed: result.killed };
+    };
+  }
+  const stats = await writeFor(db, job.loadMs, 1);
+  db.close();
+  const stopped = await stop();
+  const output = path.join(os.tmpdir(), `shutdown-check-${process.pid}.db`);
+  await restore(config, { database: file, output });
+  const { count, maxId } = countRows(output);
+  removeDatabase(output);
+  return {
+    ms: stopped.ms,
+    clean: stopped.clean,
+    killed: stopped.killed,
+    committed: stats.lastId,
+    lost: stats.lastId - count,
+    restoredMaxId: maxId,
+    rowsPerSecond: (stats.rows / stats.ms) * 1000,
+  };
+}
+
+async function run(job: Job): Promise<unknown> {
+  switch (job.mode) {
+    case 'restore':
+      return coldRestore(job.options);
+    case 'warm':
+      return warmStart(job.options, job.calls);
+    case 'throughput':
+      return throughput(job);
+    case 'lag':
+      return lag(job);
+    case 'shutdown':
+      return shutdown(job);
+  }
+}
+
+process.once('message', (job: Job) => {
+  run(job).then(
+    (result) => process.send?.({ result }, () => process.exit(0)),
+    (error: unknown) =>
+      process.send?.({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () =>
+        process.exit(1),
+      ),
+  );
+});
+// The orchestrator went away: do not outlive it.
+process.on('disconnect', () => process.exit(1));

@@ -1,0 +1,804 @@
+// `npm run bench [-- --quick] [-- --only cold,warm,…] [-- --update-readme]`
+//
+// Measures what litestream-node costs an app next to raw litestream (a shell entrypoint:
+// `litestream restore … && litestream replicate -exec …`), side by side in one run:
+// same binary, same replica, same yml, alternating order, warm-ups, medians and ratios.
+// Prints a markdown table and writes bench/results.json.
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { resolveBinary } from '../src/binary.js';
+import { defineConfig, type LitestreamOptions } from '../src/index.js';
+import { replicate } from '../src/replicate.js';
+import type { Job } from './child.js';
+import {
+  childrenOf,
+  killBenchProcesses,
+  MiB,
+  makeDatabase,
+  median,
+  openDatabase,
+  removeDatabase,
+  rssOf,
+} from './common.js';
+import { rawRestore, rawWarmRestore, startRaw, writeYaml } from './raw.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// bench/.build/bench → the repository.
+const root = path.resolve(here, '../../..');
+
+const SECTIONS = ['cold', 'warm', 'pair', 'throughput', 'lag', 'shutdown', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'update-readme': { type: 'boolean', default: false },
+    // Cold-start sizes in MiB, e.g. `--sizes 100` (to look at one figure).
+    sizes: { type: 'string' },
+  },
+});
+const quick = flags.quick === true;
+const only = new Set((flags.only ?? SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
+
+const plan = quick
+  ? {
+      cold: [{ mib: 10, reps: 3 }],
+      pair: { larger: 10, smaller: 2, reps: 3 },
+      warmCalls: 200,
+      warmRawReps: 10,
+      throughput: { reps: 1, durationMs: 600 },
+      lagSamples: 6,
+      shutdown: { reps: 1, loadMs: 1_000 },
+      memoryLoadMs: 2_000,
+    }
+  : {
+      cold: [
+        { mib: 10, reps: 7 },
+        { mib: 100, reps: 5 },
+        { mib: 1024, reps: 5 },
+      ],
+      pair: { larger: 100, smaller: 10, reps: 5 },
+      warmCalls: 1_000,
+      warmRawReps: 30,
+      throughput: { reps: 4, durationMs: 3_000 },
+      lagSamples: 60,
+      shutdown: { reps: 4, loadMs: 3_000 },
+      memoryLoadMs: 8_000,
+    };
+
+if (flags.sizes) {
+  const reps = new Map(plan.cold.map((c) => [c.mib, c.reps]));
+  plan.cold = flags.sizes.split(',').map((mib) => ({ mib: Number(mib), reps: reps.get(Number(mib)) ?? 3 }));
+}
+
+/** One line of the results. */
+interface Figure {
+  /** What was measured. */
+  name: string;
+  /** Which replica it used: `s3` (s3rver on 127.0.0.1), `file` (local directory), or `none`. */
+  replica: 's3' | 'file' | 'none';
+  unit: string;
+  /** The library's median (or the percentile in the name). */
+  value: number;
+  /** The raw-litestream (or no-replication) median it is compared with. */
+  baseline: number | null;
+  baselineName: string | null;
+  /** value / baseline. */
+  ratio: number | null;
+  /** The issue's target, in words; null when the issue sets none. */
+  target: string | null;
+  pass: boolean | null;
+  samples: number;
+  note?: string;
+}
+
+const figures: Figure[] = [];
+const work = mkdtempSync(path.join(os.tmpdir(), 'lsnode-bench-'));
+const tmp = path.join(work, 'tmp');
+mkdirSync(tmp);
+// Children (and the litestream they start) keep their temp files, hence their command
+// lines, inside `work`: cleanup finds any leftover by that marker.
+const childEnv = { ...process.env, TMPDIR: tmp };
+process.env.TMPDIR = tmp;
+
+let cleanedUp = false;
+function cleanup(): void {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  const killed = killBenchProcesses(process.pid, work);
+  if (killed > 0) console.error(`bench: killed ${killed} leftover process(es)`);
+  rmSync(work, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, cleaning up`);
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const log = (text: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+
+/** Forks `script` (child.js or app.js), sends it one job, and resolves to its result. */
+function inChild<T>(script: 'child' | 'app' | 'boot', job: unknown): Promise<T> {
+  const child: ChildProcess = fork(path.join(here, `${script}.js`), [work], {
+    env: childEnv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    child.once('message', (message: { result?: T; error?: string }) => {
+      settled = true;
+      if (message.error !== undefined) reject(new Error(`${script} ${JSON.stringify(job)}: ${message.error}`));
+      else resolve(message.result as T);
+    });
+    child.once('exit', (code, signal) => {
+      if (!settled) reject(new Error(`${script} exited (${code ?? signal}) without a result`));
+    });
+    child.send(job as object);
+  }).finally(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      }),
+  );
+}
+
+let s3Process: ChildProcess | undefined;
+async function startS3(): Promise<{ endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string }> {
+  s3Process = fork(path.join(here, 's3.js'), [work], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    s3Process?.once('message', (message: { s3: never }) => resolve(message.s3));
+    s3Process?.once('exit', (code) => reject(new Error(`s3 server exited ${code}`)));
+  });
+}
+
+async function stopS3(): Promise<void> {
+  const child = s3Process;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/**
+ * Writes dirty pages out (sync(1)) so every timed restore starts with the disk idle, not
+ * flushing what the arm before it wrote.
+ */
+async function settleDisk(): Promise<void> {
+  await new Promise((resolve) => spawn('sync', { stdio: 'ignore' }).on('exit', resolve));
+}
+
+/** Rotates the arms each round so no arm always runs first (or right after the same one). */
+function rotated<T>(arms: readonly T[], round: number): T[] {
+  const shift = round % arms.length;
+  const order = [...arms.slice(shift), ...arms.slice(0, shift)];
+  return Math.floor(round / arms.length) % 2 === 1 ? order.reverse() : order;
+}
+
+const ratio = (value: number, baseline: number) => value / baseline;
+
+function add(figure: Omit<Figure, 'ratio'> & { ratio?: number | null }): void {
+  const full: Figure = {
+    ...figure,
+    ratio: figure.ratio !== undefined ? figure.ratio : figure.baseline ? ratio(figure.value, figure.baseline) : null,
+  };
+  figures.push(full);
+  log(
+    `${full.name} [${full.replica}]: ${fmt(full.value)} ${full.unit}` +
+      (full.baseline !== null ? ` vs ${fmt(full.baseline)}` : '') +
+      (full.ratio !== null ? ` → ×${fmt(full.ratio, 3)}` : '') +
+      (full.pass === null ? '' : full.pass ? ' PASS' : ' MISS'),
+  );
+}
+
+function fmt(value: number, digits?: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (digits !== undefined) return value.toFixed(digits);
+  const abs = Math.abs(value);
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (abs >= 100) return value.toFixed(0);
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+type Replicas = { s3: LitestreamOptions['replica']; file: LitestreamOptions['replica'] };
+
+interface Fixture {
+  mib: number;
+  name: string;
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const binary = await resolveBinary();
+  log(`work dir ${work}; litestream ${binary.version}; ${quick ? 'quick' : 'full'} run`);
+  const s3 = await startS3();
+  const replicas: Replicas = {
+    s3: {
+      type: 's3',
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      path: 'bench',
+    },
+    file: { type: 'file', path: path.join(work, 'file-replica') },
+  };
+  const base = { syncInterval: '1s', shutdownTimeoutMs: 30_000 } as const;
+
+  // Fixtures: one database per size, replicated once to both replicas.
+  const sizes = new Set<number>();
+  if (only.has('cold')) for (const c of plan.cold) sizes.add(c.mib);
+  if (only.has('pair')) {
+    sizes.add(plan.pair.larger);
+    sizes.add(plan.pair.smaller);
+  }
+  const fixtures: Fixture[] = [...sizes].sort((a, b) => b - a).map((mib) => ({ mib, name: `db-${mib}MiB.sqlite3` }));
+  if (fixtures.length > 0) {
+    const dir = path.join(work, 'fixtures');
+    mkdirSync(dir);
+    for (const fixture of fixtures) {
+      const t = Date.now();
+      makeDatabase(path.join(dir, fixture.name), fixture.mib * MiB);
+      log(
+        `fixture ${fixture.name}: ${(statSync(path.join(dir, fixture.name)).size / MiB).toFixed(0)} MiB in ${Date.now() - t} ms`,
+      );
+    }
+    for (const kind of ['s3', 'file'] as const) {
+      const t = Date.now();
+      const config = defineConfig({
+        ...base,
+        logger: false,
+        replica: replicas[kind],
+        databases: fixtures.map((f) => ({ path: path.join(dir, f.name), replicaPath: f.name })),
+      });
+      const replication = replicate(config);
+      await replication.ready;
+      const stopped = await replication.stop();
+      if (!stopped.clean) throw new Error(`seeding the ${kind} replica did not stop cleanly`);
+      log(`seeded the ${kind} replica in ${Date.now() - t} ms`);
+    }
+    for (const fixture of fixtures) removeDatabase(path.join(dir, fixture.name));
+  }
+
+  /** Options restoring `names` into a fresh directory from `kind`. */
+  const restoreOptions = (kind: 's3' | 'file', names: string[], extra: Partial<LitestreamOptions> = {}) => {
+    const dir = path.join(work, 'restore', kind);
+    mkdirSync(dir, { recursive: true });
+    return {
+      ...base,
+      replica: replicas[kind],
+      databases: names.map((name) => ({ path: path.join(dir, name), replicaPath: name })),
+      ...extra,
+    } satisfies LitestreamOptions;
+  };
+  const clearRestored = (options: LitestreamOptions) => {
+    for (const db of options.databases ?? []) removeDatabase(typeof db === 'string' ? db : db.path);
+  };
+
+  const bootFigures: Parameters<typeof add>[0][] = [];
+  if (only.has('cold')) {
+    for (const { mib, reps } of plan.cold) {
+      const name = `db-${mib}MiB.sqlite3`;
+      for (const kind of ['s3', 'file'] as const) {
+        const options = restoreOptions(kind, [name]);
+        const config = defineConfig({ ...options, logger: false });
+        const yml = writeYaml(config);
+        const target = config.databases[0]?.path as string;
+        const times: Record<'raw' | 'full' | 'off', number[]> = { raw: [], full: [], off: [] };
+        const blocked: Record<'full' | 'off', number[]> = { full: [], off: [] };
+        const own: Record<'full' | 'off', number[]> = { full: [], off: [] };
+        for (let round = 0; round <= reps; round++) {
+          for (const arm of rotated(['raw', 'full', 'off'] as const, round)) {
+            clearRestored(options);
+            await settleDisk();
+            let ms: number;
+            if (arm === 'raw') ms = await rawRestore(config, yml, target, target);
+            else {
+              const result = await inChild<{
+                ms: number;
+                ownMs: number;
+                outcomes: string[];
+                eventLoopBlockedMs: number;
+              }>('child', {
+                mode: 'restore',
+                options: { ...options, restore: { integrityCheck: arm } },
+              } satisfies Job);
+              if (result.outcomes[0] !== 'restored') throw new Error(`cold start: ${result.outcomes}`);
+              ms = result.ms;
+              if (round > 0) {
+                blocked[arm].push(result.eventLoopBlockedMs);
+                own[arm].push(result.ownMs);
+              }
+            }
+            if (!existsSync(target)) throw new Error(`cold start ${arm}: nothing restored`);
+            // Round 0 warms the page cache and the binary; it is not counted.
+            if (round > 0) times[arm].push(ms);
+          }
+        }
+        clearRestored(options);
+        if (kind === 's3') {
+          // End to end: fork → first query, with the library vs `litestream restore && node app`.
+          const boot: Record<'library' | 'shell', number[]> = { library: [], shell: [] };
+          for (let round = 0; round <= Math.min(reps, 5); round++) {
+            for (const arm of rotated(['library', 'shell'] as const, round)) {
+              clearRestored(options);
+              await settleDisk();
+              const startedAt = performance.now();
+              if (arm === 'shell') await rawRestore(config, yml, target, target);
+              const answer = await inChild<{ rows: number }>('boot', {
+                arm: arm === 'shell' ? 'bare' : 'library',
+                options,
+                database: target,
+              });
+              if (!(answer.rows > 0)) throw new Error('boot: empty database');
+              if (round > 0) boot[arm].push(performance.now() - startedAt);
+            }
+          }
+          clearRestored(options);
+          bootFigures.push({
+            name: `boot to first query, ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} missing (import + ensureRestored)`,
+            replica: kind,
+            unit: 'ms',
+            value: median(boot.library),
+            baseline: median(boot.shell),
+            baselineName: 'litestream restore, then node app',
+            target: null,
+            pass: null,
+            samples: boot.library.length,
+          });
+        }
+        const raw = median(times.raw);
+        const size = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`;
+        const target105 = mib >= 100;
+        for (const arm of ['full', 'off'] as const) {
+          const value = median(times[arm]);
+          add({
+            name: `cold start ${size}, ${arm === 'full' ? 'default (integrity_check)' : 'integrityCheck off'}`,
+            replica: kind,
+            unit: 'ms',
+            value,
+            baseline: raw,
+            baselineName: 'litestream restore',
+            target: target105 ? 'ratio ≤ 1.05' : null,
+            pass: target105 ? value / raw <= 1.05 : null,
+            samples: times[arm].length,
+            note: `library's own time ${fmt(median(own[arm]))} ms, event loop blocked up to ${fmt(median(blocked[arm]))} ms`,
+          });
+        }
+      }
+    }
+  }
+
+  for (const figure of bootFigures) add(figure);
+
+  if (only.has('warm')) {
+    const dir = path.join(work, 'warm');
+    mkdirSync(dir);
+    const names = ['production.sqlite3', 'production_queue.sqlite3'];
+    for (const name of names) openDatabase(path.join(dir, name)).close();
+    const options = { ...base, replica: replicas.s3, databases: names.map((name) => path.join(dir, name)) };
+    const result = await inChild<{
+      first: number;
+      median: number;
+      p99: number;
+      spawned: number;
+      childProcesses: number;
+    }>('child', { mode: 'warm', options, calls: plan.warmCalls } satisfies Job);
+    const config = defineConfig({ ...options, logger: false });
+    const yml = writeYaml(config);
+    const raw: number[] = [];
+    await rawWarmRestore(config, yml);
+    for (let i = 0; i < plan.warmRawReps; i++) raw.push(await rawWarmRestore(config, yml));
+    add({
+      name: 'warm start, 2 databases present',
+      replica: 's3',
+      unit: 'ms',
+      value: result.median,
+      baseline: median(raw),
+      baselineName: 'litestream restore -if-db-not-exists, per database',
+      target: 'median ≤ 2 ms',
+      pass: result.median <= 2,
+      samples: plan.warmCalls,
+      note: `first call in a fresh process ${fmt(result.first)} ms, p99 ${fmt(result.p99)} ms`,
+    });
+    add({
+      name: 'warm start, child processes spawned',
+      replica: 's3',
+      unit: 'processes',
+      value: result.spawned + result.childProcesses,
+      baseline: names.length,
+      baselineName: 'litestream restore -if-db-not-exists, per database',
+      ratio: null,
+      target: '0',
+      pass: result.spawned === 0 && result.childProcesses === 0,
+      samples: plan.warmCalls + 21,
+    });
+  }
+
+  if (only.has('pair')) {
+    const larger = `db-${plan.pair.larger}MiB.sqlite3`;
+    const smaller = `db-${plan.pair.smaller}MiB.sqlite3`;
+    const both = restoreOptions('s3', [larger, smaller]);
+    const alone = restoreOptions('s3', [larger]);
+    const times: Record<'both' | 'alone' | 'rawBoth' | 'rawAlone', number[]> = {
+      both: [],
+      alone: [],
+      rawBoth: [],
+      rawAlone: [],
+    };
+    const bothConfig = defineConfig({ ...both, logger: false });
+    const bothYml = writeYaml(bothConfig);
+    for (let round = 0; round <= plan.pair.reps; round++) {
+      for (const arm of rotated(['both', 'alone', 'rawBoth', 'rawAlone'] as const, round)) {
+        clearRestored(both);
+        await settleDisk();
+        let ms: number;
+        if (arm === 'both' || arm === 'alone') {
+          const options = arm === 'both' ? both : alone;
+          const result = await inChild<{ ms: number; outcomes: string[] }>('child', { mode: 'restore', options });
+          if (result.outcomes.some((o) => o !== 'restored')) throw new Error(`pair: ${result.outcomes}`);
+          ms = result.ms;
+        } else {
+          const dbs = arm === 'rawBoth' ? bothConfig.databases : bothConfig.databases.slice(0, 1);
+          const startedAt = performance.now();
+          await Promise.all(dbs.map((db) => rawRestore(bothConfig, bothYml, db.path, db.path)));
+          ms = performance.now() - startedAt;
+        }
+        if (round > 0) times[arm].push(ms);
+      }
+    }
+    clearRestored(both);
+    const value = median(times.both);
+    const baseline = median(times.alone);
+    add({
+      name: `two databases (${plan.pair.larger} + ${plan.pair.smaller} MiB) concurrently`,
+      replica: 's3',
+      unit: 'ms',
+      value,
+      baseline,
+      baselineName: `ensureRestored of the ${plan.pair.larger} MiB one alone`,
+      target: 'ratio ≤ 1.2',
+      pass: value / baseline <= 1.2,
+      samples: times.both.length,
+    });
+    add({
+      name: `two databases (${plan.pair.larger} + ${plan.pair.smaller} MiB) concurrently, raw litestream for reference`,
+      replica: 's3',
+      unit: 'ms',
+      value: median(times.rawBoth),
+      baseline: median(times.rawAlone),
+      baselineName: `litestream restore of the ${plan.pair.larger} MiB one alone`,
+      target: null,
+      pass: null,
+      samples: times.rawBoth.length,
+    });
+  }
+
+  if (only.has('throughput')) {
+    const dir = path.join(work, 'throughput');
+    mkdirSync(dir);
+    let trial = 0;
+    for (const rowsPerTransaction of [1, 100]) {
+      const rates: Record<'none' | 'library' | 'raw' | 'raw-info', number[]> = {
+        none: [],
+        library: [],
+        raw: [],
+        'raw-info': [],
+      };
+      for (let round = 0; round < plan.throughput.reps; round++) {
+        for (const arm of rotated(['none', 'library', 'raw', 'raw-info'] as const, round)) {
+          trial++;
+          const options = {
+            ...base,
+            replica: { ...(replicas.s3 as object), path: `throughput-${trial}` } as LitestreamOptions['replica'],
+            databases: [path.join(dir, `tp-${trial}.sqlite3`)],
+          };
+          const result = await inChild<{ rowsPerSecond: number }>('child', {
+            mode: 'throughput',
+            arm,
+            options,
+            rowsPerTransaction,
+            durationMs: plan.throughput.durationMs,
+          } satisfies Job);
+          removeDatabase(options.databases[0] as string);
+          rates[arm].push(result.rowsPerSecond);
+        }
+      }
+      const kind = rowsPerTransaction === 1 ? 'single-row transactions' : `${rowsPerTransaction}-row transactions`;
+      const library = median(rates.library);
+      add({
+        name: `write throughput, ${kind}, replicating vs not`,
+        replica: 's3',
+        unit: 'rows/s',
+        value: library,
+        baseline: median(rates.none),
+        baselineName: 'same loop, no replication',
+        target: 'ratio ≥ 0.95',
+        pass: library / median(rates.none) >= 0.95,
+        samples: rates.library.length,
+      });
+      add({
+        name: `write throughput, ${kind}, library vs raw litestream (same yml, debug log)`,
+        replica: 's3',
+        unit: 'rows/s',
+        value: library,
+        baseline: median(rates.raw),
+        baselineName: 'same loop, raw litestream replicate beside it',
+        target: null,
+        pass: null,
+        samples: rates.library.length,
+      });
+      add({
+        name: `write throughput, ${kind}, library vs raw litestream (info log, as a hand-written yml)`,
+        replica: 's3',
+        unit: 'rows/s',
+        value: library,
+        baseline: median(rates['raw-info']),
+        baselineName: 'same loop, raw litestream replicate with level: info',
+        target: null,
+        pass: null,
+        samples: rates.library.length,
+      });
+    }
+  }
+
+  if (only.has('lag')) {
+    const dir = path.join(work, 'lag');
+    mkdirSync(dir);
+    const options = {
+      ...base,
+      replica: { ...(replicas.s3 as object), path: 'lag' } as LitestreamOptions['replica'],
+      databases: [path.join(dir, 'lag.sqlite3')],
+    };
+    const result = await inChild<{ p50: number; p99: number; max: number; samples: number }>('child', {
+      mode: 'lag',
+      options,
+      samples: plan.lagSamples,
+    } satisfies Job);
+    for (const [p, value] of [
+      ['p50', result.p50],
+      ['p99', result.p99],
+    ] as const) {
+      add({
+        name: `replication lag ${p}, commit → restorable`,
+        replica: 's3',
+        unit: 'ms',
+        value,
+        baseline: 1000,
+        baselineName: 'sync interval',
+        target: p === 'p99' ? '≤ sync interval + 250 ms' : null,
+        pass: p === 'p99' ? value <= 1250 : null,
+        samples: result.samples,
+        note: p === 'p99' ? `max ${fmt(result.max)} ms` : undefined,
+      });
+    }
+  }
+
+  if (only.has('shutdown')) {
+    const dir = path.join(work, 'shutdown');
+    mkdirSync(dir);
+    type Stopped = { ms: number; lost: number; clean: boolean; killed: boolean };
+    const results: Record<'library' | 'raw', Stopped[]> = { library: [], raw: [] };
+    let trial = 0;
+    for (let round = 0; round < plan.shutdown.reps; round++) {
+      for (const arm of rotated(['library', 'raw'] as const, round)) {
+        trial++;
+        const options = {
+          ...base,
+          replica: { ...(replicas.s3 as object), path: `shutdown-${trial}` } as LitestreamOptions['replica'],
+          databases: [path.join(dir, `sd-${trial}.sqlite3`)],
+        };
+        const result = await inChild<Stopped>('child', {
+          mode: 'shutdown',
+          arm,
+          options,
+          loadMs: plan.shutdown.loadMs,
+        } satisfies Job);
+        removeDatabase(options.databases[0] as string);
+        results[arm].push(result);
+      }
+    }
+    const stopMs = median(results.library.map((r) => r.ms));
+    add({
+      name: 'shutdown: stop() under load',
+      replica: 's3',
+      unit: 'ms',
+      value: stopMs,
+      baseline: median(results.raw.map((r) => r.ms)),
+      baselineName: 'SIGTERM to raw litestream until exit',
+      target: null,
+      pass: null,
+      samples: results.library.length,
+      note:
+        `library clean ${results.library.filter((r) => r.clean).length}/${results.library.length}; ` +
+        `raw hung until SIGKILL (10 s) ${results.raw.filter((r) => r.killed).length}/${results.raw.length}`,
+    });
+    const lost = results.library.reduce((sum, r) => sum + r.lost, 0);
+    add({
+      name: 'shutdown: writes lost (all runs)',
+      replica: 's3',
+      unit: 'rows',
+      value: lost,
+      baseline: results.raw.reduce((sum, r) => sum + r.lost, 0),
+      baselineName: 'raw litestream',
+      ratio: null,
+      target: '0',
+      pass: lost === 0,
+      samples: results.library.length,
+    });
+  }
+
+  if (only.has('memory')) {
+    const dir = path.join(work, 'memory');
+    mkdirSync(dir);
+    const rss: Record<'bare' | 'library', number[]> = { bare: [], library: [] };
+    const litestreamRss: Record<'bare' | 'library', number[]> = { bare: [], library: [] };
+    let trial = 0;
+    const reps = quick ? 1 : 3;
+    for (let round = 0; round < reps; round++) {
+      for (const arm of rotated(['bare', 'library'] as const, round)) {
+        trial++;
+        const file = path.join(dir, `mem-${trial}.sqlite3`);
+        openDatabase(file).close();
+        const options = {
+          ...base,
+          replica: { ...(replicas.s3 as object), path: `memory-${trial}` } as LitestreamOptions['replica'],
+          databases: [file],
+        };
+        if (arm === 'bare') {
+          // The shell-entrypoint setup: litestream replicates beside an app that knows nothing of it.
+          const raw = await startRaw(defineConfig({ ...options, logger: false }));
+          while (!raw.synced()) await new Promise((resolve) => setTimeout(resolve, 20));
+          const samples: number[] = [];
+          const sampler = setInterval(() => samples.push(rssOf(raw.pid as number)), 100);
+          try {
+            const result = await inChild<{ rss: number }>('app', { arm, options, loadMs: plan.memoryLoadMs });
+            rss.bare.push(result.rss);
+            litestreamRss.bare.push(median(samples.slice(Math.floor(samples.length / 2))));
+          } finally {
+            clearInterval(sampler);
+            await raw.stop();
+          }
+        } else {
+          const result = await inChild<{ rss: number; litestreamRss: number }>('app', {
+            arm,
+            options,
+            loadMs: plan.memoryLoadMs,
+          });
+          rss.library.push(result.rss);
+          litestreamRss.library.push(result.litestreamRss);
+        }
+        removeDatabase(file);
+      }
+    }
+    add({
+      name: 'memory: Node process RSS, library replicating vs bare app',
+      replica: 's3',
+      unit: 'MiB',
+      value: median(rss.library) / MiB,
+      baseline: median(rss.bare) / MiB,
+      baselineName: 'the same app without the library',
+      target: null,
+      pass: null,
+      samples: rss.library.length,
+      note: `+${fmt((median(rss.library) - median(rss.bare)) / MiB)} MiB`,
+    });
+    add({
+      name: 'memory: litestream child RSS',
+      replica: 's3',
+      unit: 'MiB',
+      value: median(litestreamRss.library) / MiB,
+      baseline: median(litestreamRss.bare) / MiB,
+      baselineName: 'raw litestream replicate, same yml and load',
+      target: null,
+      pass: null,
+      samples: litestreamRss.library.length,
+    });
+  }
+
+  await stopS3();
+  const seconds = Math.round((Date.now() - startedAt) / 1000);
+  const machine = describeMachine();
+  const extra = [
+    quick ? '--quick' : '',
+    flags.only ? `--only ${flags.only}` : '',
+    flags.sizes ? `--sizes ${flags.sizes}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const command = `npm run bench${extra ? ` -- ${extra}` : ''}`;
+  const table = renderTable(figures);
+  const report = {
+    date: new Date().toISOString(),
+    command,
+    quick,
+    wallSeconds: seconds,
+    machine,
+    litestream: binary.version,
+    figures,
+  };
+  writeFileSync(path.join(root, 'bench', 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const summary = `${table}\n\n${machineLine(machine)} \`${command}\`, ${seconds} s wall time, ${report.date.slice(0, 16)}Z.`;
+  console.log(summary);
+  if (flags['update-readme']) updateReadme(summary);
+  if (childrenOf(process.pid).length > 0) log('warning: child processes still running at the end');
+}
+
+interface Machine {
+  cpus: number;
+  model: string;
+  memoryGiB: number;
+  node: string;
+  os: string;
+}
+
+function describeMachine(): Machine {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    // Run once, after every server is closed: nothing can block on it.
+    const lscpu = execFileSync('lscpu', { encoding: 'utf8' });
+    model = /^Model name:\s+(.+)$/m.exec(lscpu)?.[1]?.trim() ?? model;
+  } catch {}
+  return {
+    cpus: os.availableParallelism(),
+    model,
+    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+  };
+}
+
+function machineLine(machine: Machine): string {
+  return `Machine: ${machine.cpus} cores (nproc), ${machine.model}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.os}. Command:`;
+}
+
+function renderTable(rows: readonly Figure[]): string {
+  const lines = [
+    '| figure | replica | library | baseline | ratio | target | result |',
+    '| --- | --- | --: | --: | --: | --- | --- |',
+  ];
+  for (const f of rows) {
+    const value = `${fmt(f.value)} ${f.unit}`;
+    const baseline = f.baseline === null ? '—' : `${fmt(f.baseline)} ${f.unit} (${f.baselineName})`;
+    const r = f.ratio === null ? '—' : `×${f.ratio.toFixed(3)}`;
+    const result = f.pass === null ? 'info' : f.pass ? 'pass' : '**miss**';
+    const name = f.note ? `${f.name} (${f.note})` : f.name;
+    lines.push(`| ${name} | ${f.replica} | ${value} | ${baseline} | ${r} | ${f.target ?? '—'} | ${result} |`);
+  }
+  return lines.join('\n');
+}
+
+function updateReadme(summary: string): void {
+  const file = path.join(root, 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from === -1 || to === -1) {
+    log('README.md has no bench markers; not updated');
+    return;
+  }
+  writeFileSync(file, `${text.slice(0, from + start.length)}\n${summary}\n${text.slice(to)}`);
+  log('README.md performance table updated');
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await stopS3().catch(() => {});
+  cleanup();
+}
