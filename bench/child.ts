@@ -122,6 +122,9 @@ async function throughput(job: Extract<Job, { mode: 'throughput' }>) {
  * written" for the database, then proves the row is in the replica by restoring it. When
  * another segment was written meanwhile, the later one is counted (never an underestimate).
  */
+/** How long the lag figure waits for a commit to reach the replica before recording it as that late. */
+const LAG_WAIT_MS = 30_000;
+
 async function lag(job: Extract<Job, { mode: 'lag' }>) {
   const config = configOf(job.options);
   const file = config.databases[0]?.path as string;
@@ -144,7 +147,15 @@ async function lag(job: Extract<Job, { mode: 'lag' }>) {
       const committedAt = performance.now();
       const id = Number(insert.run('lag', Buffer.alloc(100, 'l')).lastInsertRowid);
       for (let seen = segments.length; ; ) {
-        await until(() => segments.length > seen, 10_000, 'a wal segment');
+        // A commit that never reaches the replica within the wait shows as a miss, not a crash.
+        const landed = await until(() => segments.length > seen, LAG_WAIT_MS, 'a wal segment').then(
+          () => true,
+          () => false,
+        );
+        if (!landed) {
+          lags.push(LAG_WAIT_MS);
+          break;
+        }
         const segmentAt = segments[seen] as number;
         const output = path.join(checkDir, `check-${sample}-${seen}.db`);
         await restore(config, { database: file, output });

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { type ProcInfo, processes } from '../test/support/proc.js';
 
 /** The middle value (mean of the two middle ones for an even count). */
 export function median(values: readonly number[]): number {
@@ -123,29 +124,6 @@ export function rssOf(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-interface ProcInfo {
-  pid: number;
-  ppid: number;
-  comm: string;
-  state: string;
-}
-
-function processes(): ProcInfo[] {
-  const list: ProcInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      list.push({ pid: Number(entry), ppid: Number(ppid), comm, state: state ?? '' });
-    } catch {
-      // It ended while we looked.
-    }
-  }
-  return list;
 }
 
 /** Live (non-zombie) child processes of `parent`. */

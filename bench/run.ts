@@ -135,7 +135,7 @@ function inChild<T>(script: 'child' | 'app' | 'boot', job: unknown): Promise<T> 
     let settled = false;
     child.once('message', (message: { result?: T; error?: string }) => {
       settled = true;
-      if (message.error !== undefined) reject(new Error(`${script} ${JSON.stringify(job)}: ${message.error}`));
+      if (message.error !== undefined) reject(new Error(`${script} ${describeJob(job)}: ${message.error}`));
       else resolve(message.result as T);
     });
     child.once('exit', (code, signal) => {
@@ -801,4 +801,10 @@ try {
 } finally {
   await stopS3().catch(() => {});
   cleanup();
+}
+
+/** A job for an error message: its mode and databases, never the replica's credentials. */
+function describeJob(job: unknown): string {
+  const { mode, options } = job as { mode?: string; options?: { databases?: unknown } };
+  return JSON.stringify({ mode, databases: options?.databases });
 }

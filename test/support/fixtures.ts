@@ -14,6 +14,7 @@ import {
   restore,
   startReplication,
 } from '../../src/index.js';
+import { processes } from './proc.js';
 
 /** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
 export function captureLogger(): Logger & {
@@ -74,20 +75,9 @@ export function tempDir(): string {
 
 /** The pids of live litestream processes whose parent is this test process. */
 export function litestreamChildren(parent = process.pid): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Format: pid (comm) state ppid …; comm may contain spaces, so split after ')'.
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (comm === 'litestream' && Number(ppid) === parent && state !== 'Z') pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
+  return processes()
+    .filter((p) => p.comm === 'litestream' && p.ppid === parent && p.state !== 'Z')
+    .map((p) => p.pid);
 }
 
 /** Pids of every process on the machine with `file` open: the replicators of that database. */
