@@ -1,25 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
 import { ReplicationError, startReplication } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
+import { launchApp } from './reliability/harness.js';
 import {
   onCleanup,
   processAlive,
   processesWithOpen,
-  seedEnv,
+  replicatorsOf,
   tempDir,
   testConfig,
   track,
   waitFor,
   writeRows,
 } from './support/fixtures.js';
-
-const APP = fileURLToPath(new URL('./support/app.mjs', import.meta.url));
 
 function killAll(pids: number[]) {
   for (const pid of pids) {
@@ -29,66 +26,20 @@ function killAll(pids: number[]) {
   }
 }
 
-interface AppEvent {
-  event: string;
-  pid?: number;
-  ids?: number[];
-  outcomes?: string[];
-  message?: string;
-}
-
-/** Starts the app fixture in its own Node process; killed after the test. */
-function startApp(dir: string, prefix: string) {
-  const child: ChildProcess = spawn(process.execPath, [APP], {
-    cwd: dir,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...seedEnv(prefix, ['app.db']) },
-  });
-  onCleanup(() => killAll(child.pid ? [child.pid] : []));
-  const events: AppEvent[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    events.push(JSON.parse(line) as AppEvent);
-  });
-  const next = (name: string, timeoutMs = 20_000) =>
-    waitFor(() => events.find((event) => event.event === name || event.event === 'error'), timeoutMs, name);
-  return { child, events, next };
-}
-
 describe('no replicator outlives its app', () => {
   it('litestream exits by itself when the app is SIGKILLed', async () => {
-    const dir = tempDir();
-    const db = path.join(dir, 'app.db');
-    writeRows(db, 'seed', 5);
-    onCleanup(() => killAll(processesWithOpen(db)));
-    const app = startApp(dir, `orphan-${Date.now()}`);
-    const ready = await app.next('ready');
-    expect(ready.event).toBe('ready');
-    const litestreamPid = ready.pid as number;
-    expect(processesWithOpen(db)).toContain(litestreamPid);
+    const app = launchApp(`orphan-${Date.now()}`);
+    const litestreamPid = (await app.event('ready')).pid as number;
+    expect(replicatorsOf(app.database)).toEqual([litestreamPid]);
 
-    process.kill(app.child.pid as number, 'SIGKILL');
+    // Only the app, not its process group: nothing but the broken pipe can stop litestream.
+    process.kill(app.pid, 'SIGKILL');
     // Its next log write fails once the app's end of the pipe is gone.
     await waitFor(() => !processAlive(litestreamPid), 10_000, 'the orphaned litestream to exit');
-    expect(processesWithOpen(db)).toEqual([]);
+    expect(processesWithOpen(app.database)).toEqual([]);
   });
 
-  it('an app started again after a SIGKILL runs exactly one replicator for its database', async () => {
-    const dir = tempDir();
-    const db = path.join(dir, 'app.db');
-    writeRows(db, 'seed', 5);
-    onCleanup(() => killAll(processesWithOpen(db)));
-    const prefix = `restart-${Date.now()}`;
-    const first = startApp(dir, prefix);
-    const firstPid = (await first.next('ready')).pid as number;
-    process.kill(first.child.pid as number, 'SIGKILL');
-
-    // At once, as an orchestrator restarting a crashed container would.
-    const second = startApp(dir, prefix);
-    const ready = await second.next('ready');
-    expect(ready.event).toBe('ready');
-    expect(processAlive(firstPid)).toBe(false);
-    expect(processesWithOpen(db)).toEqual([ready.pid]);
-  });
+  // An app started again after a SIGKILL: reliability scenario 6 (test/reliability/processes.test.ts).
 
   it('stops an orphaned replicator recorded in the pidfile before starting its own', async () => {
     const dir = tempDir();
@@ -148,12 +99,10 @@ describe('no replicator outlives its app', () => {
   });
 
   it('refuses to start when a live app already replicates the database', async () => {
-    const dir = tempDir();
-    const db = path.join(dir, 'app.db');
-    writeRows(db, 'seed', 5);
-    onCleanup(() => killAll(processesWithOpen(db)));
-    const app = startApp(dir, `live-${Date.now()}`);
-    await app.next('ready');
+    const app = launchApp(`live-${Date.now()}`);
+    await app.event('ready');
+    const db = app.database;
+    const dir = path.dirname(db);
 
     const { config } = testConfig(dir, { databases: [db] });
     const replication = startReplication(config);
@@ -164,6 +113,6 @@ describe('no replicator outlives its app', () => {
     expect(error).toBeInstanceOf(ReplicationError);
     expect((error as Error).message).toMatch(/already replicated by litestream .* another running process/);
     expect(replication.status().state).toBe('stopped');
-    expect(processesWithOpen(db)).toHaveLength(1);
+    expect(replicatorsOf(db)).toHaveLength(1);
   });
 });

@@ -425,8 +425,7 @@ describe('bad input', () => {
           failures.push(
             `${testCase.name}: ${problems.join('; ')}${error ? `\n    ${error.message.replace(/\n/g, '\n    ')}` : ''}`,
           );
-        scenario.row.trials++;
-        if (problems.length === 0) scenario.row.passed++;
+        scenario.record(problems);
       }
     }
     expect(failures).toEqual([]);

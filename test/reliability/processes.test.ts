@@ -1,9 +1,8 @@
 // Scenarios 6 and 7: an app restarted on the same directory after a SIGKILL, and two apps
 // booting on one empty directory at once. Never two replicators, never a torn restore.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { processesWithOpen, tempDir, waitFor } from '../support/fixtures.js';
+import { replicatorsOf, tempDir, waitFor } from '../support/fixtures.js';
 import {
   type AppEvent,
   between,
@@ -11,23 +10,13 @@ import {
   launchApp,
   launchUnderLoad,
   processEvidence,
+  readLoad,
   restoreFresh,
   runFor,
   Scenario,
   stopAndRestore,
   trials,
 } from './harness.js';
-
-/** The litestream processes on the machine that have `database` open. */
-function replicatorsOf(database: string): number[] {
-  return processesWithOpen(database).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'litestream';
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Resolves to the app's `ready` event, or its `error` event once it has exited. */
 async function outcome(app: LoadApp): Promise<AppEvent> {
@@ -110,24 +99,17 @@ describe('processes', () => {
         const acknowledged = Math.max(seeded, winner?.lastAcked() ?? 0);
         if (restored.maxId < acknowledged)
           problems.push(`restored up to id ${restored.maxId}, acknowledged up to ${acknowledged}`);
-        const local = await import('better-sqlite3').then(({ default: Database }) => {
-          const db = new Database(apps[0]?.database as string, { readonly: true, fileMustExist: true });
-          try {
-            return {
-              integrity: String(db.pragma('integrity_check', { simple: true })),
-              max: (db.prepare('SELECT max(id) AS max FROM items').get() as { max: number }).max,
-            };
-          } finally {
-            db.close();
-          }
-        });
+        const local = readLoad(apps[0]?.database as string);
         if (local.integrity !== 'ok') problems.push(`the local database: integrity_check ${local.integrity}`);
-        if (local.max < acknowledged)
-          problems.push(`the local database has ids up to ${local.max}, acknowledged up to ${acknowledged}`);
+        if (local.maxId < acknowledged)
+          problems.push(`the local database has ids up to ${local.maxId}, acknowledged up to ${acknowledged}`);
         problems.push(
           ...scenario.checkSecrets(Object.fromEntries(apps.map((app, i) => [`app ${i} output`, app.output()]))),
         );
-        scenario.trial(problems, { windowMs: 0, lostAcknowledged: Math.min(local.max, restored.maxId) < acknowledged });
+        scenario.trial(problems, {
+          windowMs: 0,
+          lostAcknowledged: Math.min(local.maxId, restored.maxId) < acknowledged,
+        });
       }
     },
     trials(10, 2) * 60_000 + 30_000,

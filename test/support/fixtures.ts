@@ -99,6 +99,17 @@ export function processesWithOpen(file: string): number[] {
   return pids;
 }
 
+/** The litestream processes on the machine that have `database` open. */
+export function replicatorsOf(database: string): number[] {
+  return processesWithOpen(database).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'litestream';
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** True when a process with this pid exists and is not a zombie. */
 export function processAlive(pid: number): boolean {
   try {
