@@ -109,20 +109,20 @@ export async function writeRecord(database: string, litestreamPid: number): Prom
 
 /** Removes our claim from {@link claimDatabase} unless a litestream of ours has been recorded in it since. */
 export async function releaseClaim(database: string): Promise<void> {
-  if (recorded.has(database)) return;
-  const file = companionFiles(database).pidfile;
-  const record = await readRecord(file);
-  if (record?.ownerPid === process.pid && record.litestreamPid === 0 && !recorded.has(database)) {
-    await unlink(file).catch(() => {});
-  }
+  // Checked again after the read: writeRecord may have run meanwhile.
+  await removeIfOurs(database, (record) => record.litestreamPid === 0 && !recorded.has(database));
 }
 
 /** Removes the pidfile if it is still ours. */
 export async function releaseRecord(database: string): Promise<void> {
   recorded.delete(database);
+  await removeIfOurs(database, () => true);
+}
+
+async function removeIfOurs(database: string, also: (record: PidRecord) => boolean): Promise<void> {
   const file = companionFiles(database).pidfile;
   const record = await readRecord(file);
-  if (record?.ownerPid === process.pid) await unlink(file).catch(() => {});
+  if (record?.ownerPid === process.pid && also(record)) await unlink(file).catch(() => {});
 }
 
 async function readRecord(file: string): Promise<PidRecord | undefined> {

@@ -143,7 +143,7 @@ const CASES: Case[] = [
   },
   {
     name: 'unknown replica type',
-    names: /replica/,
+    names: /replica\.type.*"s3" or "file"/s,
     errorName: config,
     run: fromOptions(() => ({ replica: { type: 'gcs', bucket: 'b' } as never })),
   },
@@ -203,7 +203,7 @@ const CASES: Case[] = [
   },
   {
     name: 'binaryPath that is a directory',
-    names: /binaryPath|directory/,
+    names: /binaryPath option.*not a file/s,
     errorName: 'LitestreamBinaryError',
     run: fromOptions((box) => ({ binaryPath: box.directory })),
   },
@@ -282,7 +282,7 @@ const CASES: Case[] = [
   },
   {
     name: 'LITESTREAM_CONFIG missing file',
-    names: /LITESTREAM_CONFIG|configFile/,
+    names: /LITESTREAM_CONFIG: cannot read/,
     errorName: config,
     run: fromEnv({ LITESTREAM_CONFIG: '/nonexistent/litestream.yml' }),
   },
@@ -312,7 +312,7 @@ const CASES: Case[] = [
   },
   {
     name: 'PITR timestamp before the first backup',
-    names: /timestamp|before/,
+    names: /timestamp .* before the first backup/s,
     errorName: 'RestoreError',
     run: (box) =>
       restore(box.backup, {
@@ -351,7 +351,7 @@ const CASES: Case[] = [
   },
   {
     name: 'PITR database not configured',
-    names: /database|configured/,
+    names: /not one of the configured databases/,
     errorName: 'LitestreamError',
     run: (box) =>
       restore(box.backup, { database: path.join(box.dir, 'other.sqlite3'), output: path.join(box.dir, 'out.sqlite3') }),
