@@ -76,3 +76,76 @@ export class VerificationError extends LitestreamError {
     this.step = step;
   }
 }
+
+/**
+ * An operation was given up on through its `AbortSignal`. Like Node's own, its `name` is
+ * `'AbortError'` and its `code` is `'ABORT_ERR'`; `cause` is the signal's reason. Whatever
+ * the operation had started is cleaned up before it rejects.
+ */
+export class LitestreamAbortError extends LitestreamError {
+  readonly code = 'ABORT_ERR';
+
+  constructor(what: string, reason: unknown, options: Omit<LitestreamErrorOptions, 'cause'> = {}) {
+    super(`${what} was aborted${describeReason(reason)}; everything it had started was cleaned up.`, {
+      ...options,
+      cause: reason,
+    });
+    this.name = 'AbortError';
+  }
+}
+
+function describeReason(reason: unknown): string {
+  if (reason instanceof Error && reason.name !== 'AbortError') return ` (${reason.message})`;
+  if (typeof reason === 'string') return ` (${reason})`;
+  return '';
+}
+
+/**
+ * A file or directory the library must write (beside a database, or in the temp
+ * directory) could not be written: the message names the path, the cause and the fix.
+ */
+export class FileSystemError extends LitestreamError {
+  /** The path that could not be written. */
+  readonly path: string;
+  /** The system error code, e.g. `EACCES`, `EROFS`, `ENOSPC`. */
+  readonly code: string | undefined;
+
+  constructor(doing: string, file: string, cause: unknown, options: Omit<LitestreamErrorOptions, 'cause'> = {}) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`${doing} ${file} failed: ${explainCode(code, cause)}. ${fixFor(code, file)}`, { ...options, cause });
+    this.path = file;
+    this.code = code;
+  }
+}
+
+function explainCode(code: string | undefined, cause: unknown): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code})`;
+    case 'EROFS':
+      return 'the file system is read-only (EROFS)';
+    case 'ENOSPC':
+      return 'the disk is full (ENOSPC)';
+    case 'ENOENT':
+      return 'a directory on the way does not exist (ENOENT)';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory (ENOTDIR)';
+    default:
+      return cause instanceof Error ? cause.message : String(cause);
+  }
+}
+
+function fixFor(code: string | undefined, file: string): string {
+  const dir = file.endsWith('/') ? file : file.slice(0, file.lastIndexOf('/')) || '/';
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `Make ${dir} writable by the user the app runs as (uid ${process.getuid?.() ?? '?'}): Litestream and litestream-node keep state files beside each database, and temp files in the system temp directory (TMPDIR).`;
+    case 'ENOSPC':
+      return `Free space on the disk that holds ${dir}.`;
+    default:
+      return `Check that ${dir} exists and is a writable directory.`;
+  }
+}

@@ -111,7 +111,14 @@ export function expressLitestream(
       created.once('error', onError);
     });
     server.on('close', () => {
-      void litestream.stop();
+      // Nobody awaits this: a failure is logged, never left as an unhandled rejection
+      // (which Node turns into a crash by default).
+      litestream.stop().catch((error: unknown) => {
+        litestream.config.logger.error(
+          { error: error instanceof Error ? error.message : String(error) },
+          'stopping replication after the server closed failed',
+        );
+      });
     });
     return server;
   };

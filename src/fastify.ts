@@ -9,8 +9,9 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { abortable } from './abort.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
-import { LitestreamError, RestoreError } from './errors.js';
+import { LitestreamAbortError, LitestreamError, RestoreError } from './errors.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
 
@@ -33,8 +34,9 @@ declare module 'fastify' {
   }
 }
 
-// Leave avvio this much of pluginTimeout to report our error instead of its own.
-const TIMEOUT_MARGIN_MS = 250;
+// Leave avvio this much of pluginTimeout to cancel the restore, clean up, and report our
+// error instead of its own.
+const TIMEOUT_MARGIN_MS = 500;
 
 const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options) => {
   if (app.hasDecorator('litestream')) {
@@ -49,8 +51,13 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   );
   const litestream = new Litestream(config);
 
-  await withinPluginTimeout(app, litestream.ensureRestored());
-  await litestream.startReplication().started;
+  await withinPluginTimeout(app, async (signal) => {
+    await litestream.ensureRestored({ signal });
+    const replication = litestream.startReplication();
+    await abortable(replication.started, signal, 'starting replication', async () => {
+      await replication.stop({ timeoutMs: 0 }).catch(() => {});
+    });
+  });
   app.decorate('litestream', litestream);
   app.addHook('onClose', async () => {
     await litestream.stop();
@@ -82,25 +89,26 @@ function withoutKeys<T extends object>(value: T, keys: readonly string[]): T {
 
 /**
  * A restore can outlast Fastify's `pluginTimeout` (10 s by default); avvio would then
- * fail with a generic timeout. Fail first, with a message that says what to change.
+ * fail with a generic timeout, and the restore would go on in the background while the
+ * app exits, leaving a partial copy behind. Instead, give the work up shortly before the
+ * timeout (the restore is killed and cleans up), then fail with a message that says what
+ * to change.
  */
-async function withinPluginTimeout<T>(app: FastifyInstance, work: Promise<T>): Promise<T> {
+async function withinPluginTimeout(app: FastifyInstance, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const pluginTimeout = app.initialConfig.pluginTimeout ?? 10_000;
-  if (!pluginTimeout || pluginTimeout <= TIMEOUT_MARGIN_MS) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RestoreError(
-            `Restoring the databases took longer than Fastify's pluginTimeout (${pluginTimeout} ms), so the server will not start on an incomplete database. Raise it for large databases, e.g. Fastify({ pluginTimeout: 120_000 }), or set it to 0 to wait as long as the restore takes.`,
-          ),
-        ),
-      pluginTimeout - TIMEOUT_MARGIN_MS,
-    );
-  });
+  const controller = new AbortController();
+  if (!pluginTimeout || pluginTimeout <= TIMEOUT_MARGIN_MS) return work(controller.signal);
+  const timer = setTimeout(() => controller.abort(), pluginTimeout - TIMEOUT_MARGIN_MS);
   try {
-    return await Promise.race([work, timeout]);
+    await work(controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted && error instanceof LitestreamAbortError) {
+      throw new RestoreError(
+        `Restoring the databases and starting replication took longer than Fastify's pluginTimeout (${pluginTimeout} ms), so the server will not start on an incomplete database; the restore was cancelled and left nothing behind. Raise it for large databases, e.g. Fastify({ pluginTimeout: 120_000 }), or set it to 0 to wait as long as the restore takes.`,
+        { cause: error },
+      );
+    }
+    throw error;
   } finally {
     clearTimeout(timer);
   }

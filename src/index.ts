@@ -47,6 +47,8 @@ export type { LoadedConfigFile } from './config-file.js';
 export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
+  FileSystemError,
+  LitestreamAbortError,
   LitestreamBinaryError,
   LitestreamConfigError,
   LitestreamError,
@@ -68,7 +70,7 @@ export type {
   StopOptions,
   StopResult,
 } from './replicate.js';
-export type { RestoreOutcome, RestoreResult } from './restore.js';
+export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore.js';
 export { Secret } from './secret.js';
 export type { DatabaseStatus } from './sync-tracker.js';
 export { type VerificationReport, type VerifyOptions, verify } from './verify.js';

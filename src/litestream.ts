@@ -21,7 +21,7 @@ import {
   type StopOptions,
   type StopResult,
 } from './replicate.js';
-import { type RestoreResult, ensureRestored as restoreDatabases } from './restore.js';
+import { type EnsureRestoredOptions, type RestoreResult, ensureRestored as restoreDatabases } from './restore.js';
 import { type VerificationReport, type VerifyOptions, verify } from './verify.js';
 
 let lastConfig: LitestreamConfig | undefined;
@@ -29,13 +29,16 @@ let lastConfig: LitestreamConfig | undefined;
 /**
  * Makes sure every database is in place before the app opens it. See
  * {@link RestoreResult} for the outcomes. Remembers `config` for {@link startReplication}.
+ * Pass `{ signal }` to give the restore up (e.g. a boot deadline): the litestream processes
+ * are killed and nothing is left on disk.
  *
  * @throws {@link ReplicaUnreachableError} when the replica cannot be reached (no file is created).
  * @throws {@link RestoreError} when a restored file fails its integrity check.
+ * @throws {@link LitestreamAbortError} when `options.signal` aborts it.
  */
-export function ensureRestored(config: LitestreamConfig): Promise<RestoreResult[]> {
+export function ensureRestored(config: LitestreamConfig, options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
   lastConfig = config;
-  return restoreDatabases(config);
+  return restoreDatabases(config, options);
 }
 
 /**
@@ -84,8 +87,8 @@ export class Litestream {
   }
 
   /** Restores missing databases; see {@link ensureRestored}. */
-  ensureRestored(): Promise<RestoreResult[]> {
-    return restoreDatabases(this.config);
+  ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
+    return restoreDatabases(this.config, options);
   }
 
   /** Starts replication, or returns the running handle. */

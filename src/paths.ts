@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 
 /** The files SQLite and Litestream keep beside a database. */
@@ -12,4 +13,19 @@ export function companionFiles(database: string) {
     /** Which process replicates this database (see pidfile.ts). */
     pidfile: path.join(dir, `.${name}-litestream-node.pid`),
   };
+}
+
+/**
+ * True when `database` holds something that could be lost: its file has content, or it is
+ * an empty file whose WAL has. A missing file (whatever WAL an old copy left beside it), or
+ * an empty one an app opened and never wrote, holds nothing.
+ */
+export function hasContent(database: string): boolean {
+  const size = fileSize(database);
+  return size > 0 || (size === 0 && fileSize(`${database}-wal`) > 0);
+}
+
+/** The size of `file`, or -1 when it does not exist. */
+export function fileSize(file: string): number {
+  return statSync(file, { throwIfNoEntry: false })?.size ?? -1;
 }

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
-import { ReplicationError } from './errors.js';
+import { FileSystemError, ReplicationError } from './errors.js';
 import type { Logger } from './logger.js';
+import { commandLine, currentProcess, isCurrent, isRunning, ownerTag, sweepLeftovers } from './owner.js';
 import { companionFiles } from './paths.js';
 
 /** What a pidfile beside a database records about the process replicating it. */
@@ -21,6 +20,13 @@ interface PidRecord {
 /** Databases whose pidfile records a litestream of this process (see {@link releaseClaim}). */
 const recorded = new Set<string>();
 
+function ownRecord(litestreamPid: number): PidRecord {
+  const me = currentProcess();
+  return { ownerPid: me.pid, ownerStart: me.start, litestreamPid };
+}
+
+const ownerOfRecord = (record: PidRecord) => ({ pid: record.ownerPid, start: record.ownerStart });
+
 /**
  * Makes sure no other litestream replicates `database` before ours starts, and claims it.
  *
@@ -34,16 +40,19 @@ const recorded = new Set<string>();
  */
 export async function claimDatabase(database: string, timeoutMs: number, logger: Logger): Promise<void> {
   const file = companionFiles(database).pidfile;
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
+    throw new FileSystemError('creating the directory of', database, error, { database });
+  });
+  await sweepPidfileLeftovers(database, logger);
   for (let attempt = 0; attempt < 20; attempt++) {
-    if (await publish(file, { ownerPid: process.pid, ownerStart: startTime(process.pid), litestreamPid: 0 })) return;
+    if (await publish(file, ownRecord(0), database)) return;
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // Removed meanwhile: try again.
     const record = parseRecord(text);
-    if (record?.ownerPid === process.pid && record.ownerStart === startTime(process.pid)) return;
-    if (record && ownerAlive(record)) {
+    if (record && isCurrent(ownerOfRecord(record))) return;
+    if (record && isRunning(ownerOfRecord(record))) {
       // Its litestream may be between a crash and its restart: the owner still replicates.
-      const replicating = await isLitestream(record.litestreamPid);
+      const replicating = (await replicatorState(record.litestreamPid)) === 'replicating';
       throw new ReplicationError(
         replicating
           ? `${database} is already replicated by litestream (pid ${record.litestreamPid}) started by another running process (pid ${record.ownerPid}): stop that app first — two replicators on one database corrupt its backup.`
@@ -51,14 +60,21 @@ export async function claimDatabase(database: string, timeoutMs: number, logger:
         { database },
       );
     }
-    if (record && (await isLitestream(record.litestreamPid))) {
+    const orphan = record ? await replicatorState(record.litestreamPid) : 'gone';
+    if (record && orphan === 'replicating') {
       logger.warn(
         { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
         'stopping an orphaned litestream left by a process that died',
       );
       await terminate(record.litestreamPid, timeoutMs);
+    } else if (record && orphan === 'unknown') {
+      // Never signal a process that may not be litestream (its pid may have been reused).
+      logger.warn(
+        { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
+        'the process that replicated this database died, and this system has neither /proc nor ps to tell whether its litestream (pid above) still runs: if it does, stop it — two replicators on one database corrupt its backup',
+      );
     }
-    await takeOver(file, text);
+    await takeOver(file, text, database);
   }
   throw new ReplicationError(`could not claim ${database} for replication: remove ${file} if no app is running.`, {
     database,
@@ -66,15 +82,17 @@ export async function claimDatabase(database: string, timeoutMs: number, logger:
 }
 
 /** Creates `file` holding `record` if it does not exist; the content is complete the moment it appears. */
-async function publish(file: string, record: PidRecord): Promise<boolean> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+async function publish(file: string, record: PidRecord, database: string): Promise<boolean> {
+  const temp = tempName(file, 'tmp');
+  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 }).catch((error: unknown) => {
+    throw new FileSystemError('writing the pidfile', file, error, { database });
+  });
   try {
     await link(temp, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    throw new FileSystemError('writing the pidfile', file, error, { database });
   } finally {
     await unlink(temp).catch(() => {});
   }
@@ -84,8 +102,8 @@ async function publish(file: string, record: PidRecord): Promise<boolean> {
  * Removes a stale pidfile whose content was `stale`. It is moved aside first (atomic), so
  * that a fresh claim another process made meanwhile is never deleted: that one goes back.
  */
-async function takeOver(file: string, stale: string): Promise<void> {
-  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+async function takeOver(file: string, stale: string, database: string): Promise<void> {
+  const aside = tempName(file, 'stale');
   try {
     await rename(file, aside);
   } catch {
@@ -94,17 +112,34 @@ async function takeOver(file: string, stale: string): Promise<void> {
   if ((await readFile(aside, 'utf8').catch(() => undefined)) !== stale) {
     await link(aside, file).catch(() => {});
   }
-  await unlink(aside).catch(() => {});
+  await unlink(aside).catch((error: unknown) => {
+    throw new FileSystemError('removing the stale pidfile', aside, error, { database });
+  });
+}
+
+/** A temp file beside `file`, named for this process so a later boot can sweep it if we die. */
+function tempName(file: string, kind: 'tmp' | 'stale'): string {
+  return `${file}.${ownerTag()}.${randomBytes(4).toString('hex')}.${kind}`;
+}
+
+/** Removes the pidfile temp files of processes that died beside `database`. */
+export async function sweepPidfileLeftovers(database: string, logger: Logger): Promise<void> {
+  const file = companionFiles(database).pidfile;
+  await sweepLeftovers(path.dirname(file), `${path.basename(file)}.`, logger);
 }
 
 /** Records that this process's litestream (`litestreamPid`) replicates `database`. */
 export async function writeRecord(database: string, litestreamPid: number): Promise<void> {
   const file = companionFiles(database).pidfile;
-  const record: PidRecord = { ownerPid: process.pid, ownerStart: startTime(process.pid), litestreamPid };
   recorded.add(database);
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
-  await rename(temp, file);
+  const temp = tempName(file, 'tmp');
+  try {
+    await writeFile(temp, `${JSON.stringify(ownRecord(litestreamPid))}\n`, { mode: 0o644 });
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw new FileSystemError('writing the pidfile', file, error, { database });
+  }
 }
 
 /** Removes our claim from {@link claimDatabase} unless a litestream of ours has been recorded in it since. */
@@ -122,7 +157,7 @@ export async function releaseRecord(database: string): Promise<void> {
 async function removeIfOurs(database: string, also: (record: PidRecord) => boolean): Promise<void> {
   const file = companionFiles(database).pidfile;
   const record = await readRecord(file);
-  if (record?.ownerPid === process.pid && also(record)) await unlink(file).catch(() => {});
+  if (record && isCurrent(ownerOfRecord(record)) && also(record)) await unlink(file).catch(() => {});
 }
 
 async function readRecord(file: string): Promise<PidRecord | undefined> {
@@ -139,45 +174,14 @@ function parseRecord(text: string): PidRecord | undefined {
   return undefined;
 }
 
-/**
- * When `pid` started, from /proc (Linux), or undefined where that cannot be read. Pids
- * repeat, above all in containers restarted on a persistent volume.
- */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** The record's owner is still running: its pid is alive and, where known, started when recorded. */
-function ownerAlive(record: PidRecord): boolean {
-  if (!isAlive(record.ownerPid)) return false;
-  return record.ownerStart === undefined || record.ownerStart === startTime(record.ownerPid);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Guards against pid reuse: only a live `litestream replicate` process counts. */
-async function isLitestream(pid: number): Promise<boolean> {
+/** Whether `pid` is a live `litestream replicate`; `'unknown'` where the platform cannot tell. */
+async function replicatorState(pid: number): Promise<'replicating' | 'gone' | 'unknown'> {
   // 0 is a claim whose litestream has not started yet (and kill(0) would signal our group).
-  if (pid <= 0 || !isAlive(pid)) return false;
-  const result = await execa('ps', ['-o', 'args=', '-p', String(pid)], {
-    reject: false,
-    stdin: 'ignore',
-    cleanup: false,
-  });
-  const args = String(result.stdout);
-  return result.exitCode === 0 && /litestream/.test(args) && /\breplicate\b/.test(args);
+  if (pid <= 0) return 'gone';
+  const args = await commandLine(pid);
+  if (args === 'gone' || args === 'unknown') return args;
+  const isLitestream = /litestream/.test(args[0] ?? '') && args.includes('replicate');
+  return isLitestream ? 'replicating' : 'gone';
 }
 
 async function terminate(pid: number, timeoutMs: number): Promise<void> {
@@ -188,11 +192,11 @@ async function terminate(pid: number, timeoutMs: number): Promise<void> {
       // Already gone.
     }
   };
-  // Polls with ps, not kill(0): an unreaped zombie still answers kill(0).
+  // Polls the command line, not kill(0): an unreaped zombie still answers kill(0).
   const waitGone = async (ms: number) => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      if (!(await isLitestream(pid))) return true;
+      if ((await replicatorState(pid)) !== 'replicating') return true;
       await sleep(100);
     }
     return false;
@@ -210,6 +214,6 @@ export async function liveReplicator(
   database: string,
 ): Promise<{ ownerPid: number; litestreamPid: number } | undefined> {
   const record = await readRecord(companionFiles(database).pidfile);
-  if (!record || !ownerAlive(record)) return undefined;
-  return (await isLitestream(record.litestreamPid)) ? record : undefined;
+  if (!record || !isRunning(ownerOfRecord(record))) return undefined;
+  return (await replicatorState(record.litestreamPid)) === 'replicating' ? record : undefined;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { throwIfAborted } from './abort.js';
 import { findDatabase, generations, wal } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { LitestreamError, RestoreError } from './errors.js';
@@ -22,13 +23,16 @@ export interface RestoreOptions {
   generation?: string;
   /** With `generation`: restore up to this WAL index (a number, or hex as litestream prints it). */
   index?: number | string;
+  /** Gives the restore up: litestream is killed, its temp files removed, nothing is written to `output`. */
+  signal?: AbortSignal;
 }
 
 /** What {@link restore} restored. */
 export interface PointInTimeResult {
   /** The file written. */
   readonly path: string;
-  readonly generation: string;
+  /** The generation restored from, when litestream named it. */
+  readonly generation: string | undefined;
   /** Size of the restored database in bytes. */
   readonly size: number;
   readonly durationMs: number;
@@ -49,6 +53,7 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
   if (!config.enabled) {
     throw new LitestreamError('litestream is disabled (LITESTREAM_ENABLED / enabled: false): enable it to restore.');
   }
+  throwIfAborted(options.signal, 'restore');
   const db = findDatabase(config, options.database);
   const output = path.resolve(options.output ?? db.path);
   if (existsSync(output)) {
@@ -127,6 +132,7 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
       flags,
       configFile: file.path,
       logger: childLogger(config.logger, { component: 'restore' }),
+      signal: options.signal,
     });
     if (!result) {
       throw new RestoreError(`No backup of ${db.path} matches ${describe(options)}: list them with generations().`, {

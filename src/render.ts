@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { DatabaseConfig, LitestreamConfig } from './config.js';
+import { FileSystemError } from './errors.js';
+import type { Logger } from './logger.js';
+import { ownerTag, sweepLeftovers } from './owner.js';
 import type { Secret } from './secret.js';
 
 /**
@@ -100,7 +103,7 @@ export async function writeConfigFile(
   config: LitestreamConfig,
   standInsFor: readonly string[] = [],
 ): Promise<ConfigFile> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'litestream-node-'));
+  const dir = await privateTempDir('config');
   const standIns = new Map<string, string>();
   for (const [index, database] of standInsFor.entries()) {
     const standIn = path.join(dir, `${index}-${path.basename(database)}`);
@@ -108,10 +111,37 @@ export async function writeConfigFile(
     standIns.set(database, standIn);
   }
   const file = path.join(dir, 'litestream.yml');
-  await writeFile(file, renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
+  try {
+    await writeFile(file, renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new FileSystemError('writing the private litestream.yml', file, error);
+  }
   return {
     path: file,
     pathOf: (database) => standIns.get(database) ?? database,
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** What every private temp directory's name starts with, in the system temp directory. */
+const TEMP_PREFIX = 'litestream-node-';
+
+/**
+ * A fresh `0700` directory in the system temp directory, named for this process (see
+ * {@link ownerTag}) so that what a SIGKILLed app leaves there is swept by the next one
+ * ({@link sweepTempDirs}).
+ */
+export async function privateTempDir(purpose: 'config' | 'verify'): Promise<string> {
+  const prefix = path.join(os.tmpdir(), `${TEMP_PREFIX}${ownerTag()}.${purpose}-`);
+  try {
+    return await mkdtemp(prefix);
+  } catch (error) {
+    throw new FileSystemError('creating a private temp directory in', `${os.tmpdir()}/`, error);
+  }
+}
+
+/** Removes the private temp directories of litestream-node processes that died. */
+export async function sweepTempDirs(logger: Logger): Promise<void> {
+  await sweepLeftovers(os.tmpdir(), TEMP_PREFIX, logger);
 }

@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
-import { ReplicationError } from './errors.js';
+import { LitestreamAbortError, ReplicationError } from './errors.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
+import { hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
-import { type ConfigFile, childEnv, writeConfigFile } from './render.js';
+import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { redact } from './secret.js';
 import { type LitestreamProcess, spawnLitestream } from './spawn.js';
 import { type DatabaseStatus, isBenign, type SyncEvent, SyncTracker } from './sync-tracker.js';
@@ -49,6 +50,13 @@ export interface StopResult {
 export interface StopOptions {
   /** How long to wait for the final sync before SIGKILL. Default: `shutdownTimeoutMs` of the config. */
   timeoutMs?: number;
+  /**
+   * Gives the wait for the final sync up: litestream is SIGKILLed at once, the pidfiles
+   * and temp files are removed, `stopped` is emitted with `killed: true`, and the call
+   * rejects with a `LitestreamAbortError`. Use it when your platform's own shutdown
+   * deadline is about to pass.
+   */
+  signal?: AbortSignal;
 }
 
 /** Events a {@link Replication} emits. */
@@ -59,7 +67,7 @@ export interface ReplicationEvents {
   sync: [{ db: string; generation: string | undefined; position: string | undefined }];
   /** Litestream reported an error for a database (it keeps retrying by itself). */
   replicaError: [{ db: string; message: string }];
-  /** Every database has synced once: same moment `ready` resolves. */
+  /** A stop from now on loses nothing committed: same moment `ready` resolves. */
   ready: [];
   /** Litestream exited unexpectedly and will be restarted after `delayMs`. */
   restart: [{ exitCode: number | undefined; signal: string | undefined; delayMs: number; restarts: number }];
@@ -85,8 +93,13 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
    */
   readonly started: Promise<void>;
   /**
-   * Resolves once every database has been synced to the replica at least once, so a
-   * stop from then on cannot lose writes. Rejects if replication stops first.
+   * Resolves once stopping loses nothing that was committed: every database that holds
+   * data has been synced to the replica at least once. A configured database that does
+   * not exist yet (a first deployment, after a `no-backup` restore) has nothing to lose and
+   * does not hold `ready` back: await it before or after opening your databases. Once the
+   * app creates such a database, litestream picks it up within a sync interval, and
+   * `stop()` waits for it and makes its final sync as for any other. Rejects if
+   * replication stops first.
    */
   readonly ready: Promise<void>;
   /** Current state, per database. */
@@ -160,6 +173,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #watchdog: NodeJS.Timeout | undefined;
   /** Restarts for a hung upload since the last upload that completed. */
   #stallRestarts = 0;
+  /** Pidfile writes and removals, in order: a removal never overtakes a write. */
+  #pidfileWork: Promise<void> = Promise.resolve();
+  /** A restart (after a crash) in progress, which stop() must let finish. */
+  #respawning: Promise<void> | undefined;
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -216,6 +233,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   async #start(): Promise<void> {
     try {
       this.#binary = (await resolveBinary(this.#config.binaryPath)).path;
+      await sweepTempDirs(this.#logger);
       for (const db of this.#config.databases) {
         await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger);
       }
@@ -227,7 +245,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     } catch (error) {
       this.#state = 'stopped';
       // Claims made before the failure (releaseRecord leaves other processes' alone).
-      await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
+      await this.#releasePidfiles();
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
       this.#settleReady(error as Error);
@@ -239,7 +257,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   async #spawn(): Promise<void> {
     const configFile = this.#configFile as ConfigFile;
     const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
-    const child = spawnLitestream(this.#binary as string, args, childEnv(this.#config));
+    // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
+    // runs the one shutdown. It still dies with the app (see Replication).
+    const child = spawnLitestream(this.#binary as string, args, childEnv(this.#config), { ownProcessGroup: true });
     this.#child = child;
     this.#childStartedAt = Date.now();
     this.#childSpoke = false;
@@ -257,12 +277,55 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#onExit(child, result.exitCode, result.signal);
     });
     this.#logger.info({ pid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
-    this.emit('spawn', { pid: child.pid });
+    this.#emit('spawn', { pid: child.pid });
     if (child.pid !== undefined) {
       const pid = child.pid;
-      await Promise.all(this.#config.databases.map((db) => writeRecord(db.path, pid))).catch((error: unknown) => {
-        this.#logger.warn({ error: String(error) }, 'could not write the replicator pidfile');
-      });
+      await this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => writeRecord(db.path, pid))));
+    }
+  }
+
+  /** Runs `work` on the pidfiles after everything queued before it; a failure is logged. */
+  #queuePidfileWork(work: () => Promise<unknown>): Promise<void> {
+    this.#pidfileWork = this.#pidfileWork.then(work).then(
+      () => {},
+      (error: unknown) => {
+        this.#logger.warn({ error: String(error) }, 'could not update the replicator pidfile');
+      },
+    );
+    return this.#pidfileWork;
+  }
+
+  /** Removes our pidfiles, after any write still in flight (a late write would leave a record behind). */
+  #releasePidfiles(): Promise<void> {
+    return this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => releaseRecord(db.path))));
+  }
+
+  /**
+   * Emits like EventEmitter, but a listener that throws cannot take the app down: it is
+   * called from stream and child-process callbacks, where a throw would be uncaught. Its
+   * error is logged, and the listeners after it for that event are skipped (as with emit).
+   */
+  #emit<K extends keyof ReplicationEvents>(event: K, ...args: ReplicationEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: ReplicationEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.#logger.error(
+        { event, error: error instanceof Error ? error.message : String(error) },
+        `a listener of the "${event}" event threw; replication goes on`,
+      );
+    }
+  }
+
+  /**
+   * Resolves `ready` once stopping loses nothing committed: litestream runs, and every
+   * database is synced or holds nothing yet (missing, or empty and never written).
+   */
+  #checkReady(): void {
+    if (this.#readySettled || !this.#childSpoke || this.#state !== 'running') return;
+    if (!this.#tracker.allSynced(false, (db) => !hasContent(db))) return;
+    if (this.#settleReady()) {
+      this.#logger.info({}, 'every database with data is synced to the replica');
+      this.#emit('ready');
     }
   }
 
@@ -272,13 +335,14 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (raw.includes('"msg":"copy-shadow')) return;
     const parsed = parseLogLine(redact(raw, this.#secrets));
     if (!parsed) return;
+    const event = this.#tracker.apply(parsed);
     if (!this.#childSpoke) {
       this.#childSpoke = true;
       for (const wake of this.#changeWaiters.splice(0)) wake();
+      this.#checkReady();
     }
-    const event = this.#tracker.apply(parsed);
     this.#forward(parsed);
-    this.emit('log', parsed);
+    this.#emit('log', parsed);
     if (this.#state === 'stopping' && parsed.level === 'error' && !isBenign(parsed)) {
       this.#shutdownErrors.push(describe(parsed));
     }
@@ -293,6 +357,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #checkStalls(): void {
     const child = this.#child;
     if (this.#state !== 'running' || !child) return;
+    // A database deleted meanwhile no longer holds `ready` back.
+    this.#checkReady();
     const stalled = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs));
     for (const db of stalled) {
       if (this.#warnedStalled.has(db)) continue;
@@ -340,15 +406,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     switch (event.kind) {
       case 'synced':
         this.#stallRestarts = 0;
-        this.emit('sync', { db: event.db, generation: event.generation, position: event.position });
-        if (this.#tracker.allSynced() && this.#settleReady()) {
-          this.#logger.info({}, 'every database is synced to the replica');
-          this.emit('ready');
-        }
+        this.#emit('sync', { db: event.db, generation: event.generation, position: event.position });
+        this.#checkReady();
         break;
       case 'error':
         this.#errorsThisRun++;
-        this.emit('replicaError', { db: event.db, message: event.message });
+        this.#emit('replicaError', { db: event.db, message: event.message });
         break;
     }
   }
@@ -371,64 +434,103 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       { exitCode, signal, restartInMs: delayMs, restarts: this.#restarts },
       'litestream exited unexpectedly; restarting',
     );
-    this.emit('restart', { exitCode, signal, delayMs, restarts: this.#restarts });
+    this.#emit('restart', { exitCode, signal, delayMs, restarts: this.#restarts });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#state !== 'restarting') return;
-      this.#spawn().catch((error: unknown) => {
-        this.#logger.error({ error: String(error) }, 'could not restart litestream');
-      });
+      this.#respawning = this.#spawn()
+        .catch((error: unknown) => {
+          this.#logger.error({ error: String(error) }, 'could not restart litestream');
+        })
+        .finally(() => {
+          this.#respawning = undefined;
+        });
     }, delayMs);
   }
 
   stop(options: StopOptions = {}): Promise<StopResult> {
+    const { signal } = options;
+    const killNow = () => {
+      this.#stopAborted.abort();
+      this.#child?.kill('SIGKILL');
+      for (const wake of this.#changeWaiters.splice(0)) wake();
+    };
+    if (signal?.aborted) killNow();
+    else signal?.addEventListener('abort', killNow, { once: true });
     this.#stopping ??= this.#stop(options.timeoutMs ?? this.#config.shutdownTimeoutMs);
-    return this.#stopping;
+    if (!signal) return this.#stopping;
+    return this.#stopping.then(
+      (result) => {
+        signal.removeEventListener('abort', killNow);
+        if (signal.aborted && result.killed) throw new LitestreamAbortError('stop()', signal.reason);
+        return result;
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', killNow);
+        throw error;
+      },
+    );
   }
+
+  /** Aborted by a stop() signal: kill litestream now, skip the rest of the final sync. */
+  readonly #stopAborted = new AbortController();
 
   async #stop(timeoutMs: number): Promise<StopResult> {
     const startedAt = Date.now();
-    await this.#started.catch(() => {});
     const deadline = startedAt + timeoutMs;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    clearInterval(this.#watchdog);
-    const wasRunning = this.#state === 'running' || this.#state === 'restarting';
-    const between = this.#state === 'restarting' && !this.#child;
-    this.#state = 'stopping';
+    const aborted = () => this.#stopAborted.signal.aborted;
     let outcome: TerminateOutcome = { killed: false, hung: false, exitCode: undefined };
-    // Stopped between a crash and its restart: run litestream once more for the final sync.
-    if (between) await this.#spawn().catch(() => {});
-    if (this.#child && wasRunning) {
-      for (let attempt = 1; ; attempt++) {
-        outcome = await this.#terminate(deadline, timeoutMs);
-        const failed = outcome.exitCode !== 0 || this.#shutdownErrors.length > 0;
-        const hopeless = outcome.killed && !outcome.hung;
-        if (!failed || hopeless || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
-        // The final sync can fail when a regular sync was still writing the same segment
-        // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
-        this.#logger.warn(
-          { attempt, errors: this.#shutdownErrors },
-          'final sync failed; running litestream again to finish it',
-        );
-        this.#shutdownErrors = [];
-        await this.#spawn();
-        // Until it has caught up, or has failed again (then the next attempt reports it).
-        await this.#waitUntil(
-          () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !existsSync(db)),
-          deadline,
-        );
+    // Whatever fails in here, the replication ends stopped: ready settled, pidfiles and
+    // temp files removed, the handle gone from the registry.
+    try {
+      await this.#started.catch(() => {});
+      if (this.#restartTimer) clearTimeout(this.#restartTimer);
+      clearInterval(this.#watchdog);
+      // A restart already spawning: let it finish (and record its pid) before stopping it.
+      await this.#respawning;
+      const wasRunning = this.#state === 'running' || this.#state === 'restarting';
+      const between = this.#state === 'restarting' && !this.#child;
+      this.#state = 'stopping';
+      // Stopped between a crash and its restart: run litestream once more for the final sync.
+      if (between && !aborted()) await this.#spawn();
+      if (this.#child && wasRunning) {
+        for (let attempt = 1; ; attempt++) {
+          outcome = await this.#terminate(deadline, timeoutMs);
+          const failed = outcome.exitCode !== 0 || this.#shutdownErrors.length > 0;
+          const hopeless = outcome.killed && !outcome.hung;
+          if (!failed || hopeless || aborted() || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
+          // The final sync can fail when a regular sync was still writing the same segment
+          // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
+          this.#logger.warn(
+            { attempt, errors: this.#shutdownErrors },
+            'final sync failed; running litestream again to finish it',
+          );
+          this.#shutdownErrors = [];
+          await this.#spawn();
+          // Until it has caught up, or has failed again (then the next attempt reports it).
+          await this.#waitUntil(
+            () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !hasContent(db)),
+            deadline,
+          );
+        }
       }
+    } catch (error) {
+      this.#shutdownErrors.push(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+      const child = this.#child;
+      if (child) {
+        child.kill('SIGKILL');
+        outcome = { killed: true, hung: false, exitCode: (await child).exitCode };
+      }
+    } finally {
+      this.#state = 'stopped';
+      await this.#releasePidfiles();
+      await this.#configFile?.dispose().catch(() => {});
+      this.#settleReady(new ReplicationError('replication stopped before every database was synced'));
     }
-    this.#state = 'stopped';
-    await Promise.all(this.#config.databases.map((db) => releaseRecord(db.path)));
-    await this.#configFile?.dispose();
-    this.#settleReady(new ReplicationError('replication stopped before every database was synced'));
+    const killed = outcome.killed || (aborted() && outcome.exitCode !== 0);
     const result: StopResult = Object.freeze({
-      clean:
-        !outcome.killed &&
-        (outcome.exitCode === 0 || outcome.exitCode === undefined) &&
-        this.#shutdownErrors.length === 0,
-      killed: outcome.killed,
+      clean: !killed && (outcome.exitCode === 0 || outcome.exitCode === undefined) && this.#shutdownErrors.length === 0,
+      killed,
       exitCode: outcome.exitCode,
       errors: Object.freeze([...this.#shutdownErrors]),
       durationMs: Date.now() - startedAt,
@@ -436,7 +538,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (result.clean) this.#logger.info({ durationMs: result.durationMs }, 'litestream stopped after its final sync');
     else this.#logger.error({ ...result }, 'litestream stopped, but its final sync may be incomplete');
     this.#onStopped();
-    this.emit('stopped', result);
+    this.#emit('stopped', result);
     return result;
   }
 
@@ -450,7 +552,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // Before litestream opens a database, SIGTERM skips its final sync (and before its
     // first log line, SIGTERM kills it outright). A database that does not exist yet has
     // nothing to sync.
-    await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !existsSync(db)), deadline);
+    await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !hasContent(db)), deadline);
     // A SIGTERM in the middle of a replica upload can hang litestream 0.3.13 (the canceled
     // upload and the final sync write the same segment): let the upload finish first.
     await this.#waitUntil(() => !this.#tracker.writing(), Math.min(deadline, Date.now() + UPLOAD_GRACE_MS));
@@ -488,7 +590,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   /** Resolves when `done()` holds, litestream exits, or the deadline passes (exits wake change waiters too). */
   async #waitUntil(done: () => boolean, deadline: number): Promise<void> {
-    while (!done() && this.#child && Date.now() < deadline) {
+    while (!done() && this.#child && Date.now() < deadline && !this.#stopAborted.signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
         const wake = () => {

@@ -2,16 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { abortable, throwIfAborted } from './abort.js';
 import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
-import { RestoreError } from './errors.js';
+import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
-import { companionFiles } from './paths.js';
-import { claimDatabase, releaseClaim } from './pidfile.js';
-import { type ConfigFile, childEnv, writeConfigFile } from './render.js';
+import { ownerTag, sweepLeftovers } from './owner.js';
+import { companionFiles, hasContent } from './paths.js';
+import { claimDatabase, releaseClaim, sweepPidfileLeftovers } from './pidfile.js';
+import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { replicaError } from './replica-errors.js';
+import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
 import { checkIntegrity } from './sqlite.js';
@@ -40,24 +43,59 @@ export interface RestoreResult {
 // What litestream says when nothing in the replica matches (no backup, or none that early).
 const NO_MATCHING_BACKUP = /no matching backups found|no snapshots available/;
 
-const inFlight = new Map<string, Promise<RestoreResult>>();
+/** Options of {@link ensureRestored}. */
+export interface EnsureRestoredOptions {
+  /**
+   * Gives the restore up: the litestream processes it runs are killed, their temp files
+   * removed, the directories it made removed when empty, and the call rejects with a
+   * `LitestreamAbortError`. Nothing is put in place.
+   */
+  signal?: AbortSignal;
+}
+
+/** One database's restore, shared by the concurrent calls that asked for it. */
+interface SharedRestore {
+  readonly result: Promise<RestoreResult>;
+  readonly controller: AbortController;
+  /** Callers still waiting for it; when the last one gives up, the restore is aborted. */
+  waiting: number;
+}
+
+const inFlight = new Map<string, SharedRestore>();
 
 /**
  * Makes sure every database is in place before the app opens it, concurrently:
  * present → `exists` (no process started); missing → restored from the replica, checked
  * with `PRAGMA integrity_check`, then moved into place atomically; no backup anywhere →
- * `no-backup` (its directory is made, no file). Concurrent calls for the same database share one restore.
+ * `no-backup` (its directory is made, no file). Concurrent calls for the same database
+ * share one restore. Every call first removes what a process that died in the middle of
+ * a restore left behind (temp copies beside the databases, private temp directories).
  *
  * @throws {@link ReplicaUnreachableError} when the replica cannot be reached or rejects
  * the credentials (after retrying for `restore.retryForMs`). No database file is created:
  * starting empty during an outage would fork the backup history.
  * @throws {@link RestoreError} when the restored file fails the integrity check.
+ * @throws {@link ReplicationError} when this process already replicates one of the databases.
+ * @throws {@link LitestreamAbortError} when `options.signal` aborts it.
  */
-export async function ensureRestored(config: LitestreamConfig): Promise<RestoreResult[]> {
+export async function ensureRestored(
+  config: LitestreamConfig,
+  options: EnsureRestoredOptions = {},
+): Promise<RestoreResult[]> {
   const logger = childLogger(config.logger, { component: 'restore' });
   if (!config.enabled) {
     logger.info({ databases: config.databases.length }, 'litestream is disabled; not restoring');
     return config.databases.map((db) => ({ path: db.path, outcome: 'disabled', durationMs: 0 }));
+  }
+  const { signal } = options;
+  throwIfAborted(signal, 'ensureRestored');
+  for (const db of config.databases) {
+    if (runningReplication(db.path)) {
+      throw new ReplicationError(
+        `ensureRestored() was called for ${db.path} while this process replicates it: restoring under a running litestream would destroy its state. Call ensureRestored() before startReplication(), or stop the replication first.`,
+        { database: db.path },
+      );
+    }
   }
   let configFile: Promise<ConfigFile> | undefined;
   const sharedConfigFile = () => {
@@ -70,8 +108,9 @@ export async function ensureRestored(config: LitestreamConfig): Promise<RestoreR
   const createdDirs = new Map<string, string>();
   let failed = true;
   try {
+    await sweepTempDirs(logger);
     const settled = await Promise.allSettled(
-      config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile, createdDirs)),
+      config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile, createdDirs, signal)),
     );
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
@@ -86,18 +125,50 @@ export async function ensureRestored(config: LitestreamConfig): Promise<RestoreR
   }
 }
 
-function restoreShared(
+/**
+ * Joins the restore of `db` already running in this process, or starts it. A caller whose
+ * signal aborts stops waiting at once; the restore itself is aborted (and cleans up) when
+ * no caller waits for it any more.
+ */
+async function restoreShared(
   config: LitestreamConfig,
   db: DatabaseConfig,
   logger: Logger,
   configFile: () => Promise<ConfigFile>,
   createdDirs: Map<string, string>,
+  signal: AbortSignal | undefined,
 ): Promise<RestoreResult> {
-  const running = inFlight.get(db.path);
-  if (running) return running;
-  const started = restoreOne(config, db, logger, configFile, createdDirs).finally(() => inFlight.delete(db.path));
-  inFlight.set(db.path, started);
-  return started;
+  let shared = inFlight.get(db.path);
+  // A restore being given up on still cleans up: wait for that, then start afresh.
+  while (shared?.controller.signal.aborted) {
+    await shared.result.catch(() => {});
+    shared = inFlight.get(db.path);
+  }
+  if (!shared) {
+    const controller = new AbortController();
+    const result = restoreOne(config, db, logger, configFile, createdDirs, controller.signal).finally(() =>
+      inFlight.delete(db.path),
+    );
+    shared = { result, controller, waiting: 0 };
+    inFlight.set(db.path, shared);
+  }
+  const joined = shared;
+  joined.waiting++;
+  let left = false;
+  const leave = () => {
+    if (left) return;
+    left = true;
+    if (--joined.waiting === 0) joined.controller.abort(signal?.reason);
+  };
+  try {
+    return await abortable(joined.result, signal, 'ensureRestored', async () => {
+      leave();
+      // Rejects only once the shared restore has cleaned up after itself.
+      await joined.result.catch(() => {});
+    });
+  } finally {
+    leave();
+  }
 }
 
 async function restoreOne(
@@ -106,6 +177,7 @@ async function restoreOne(
   logger: Logger,
   configFile: () => Promise<ConfigFile>,
   createdDirs: Map<string, string>,
+  signal: AbortSignal,
 ): Promise<RestoreResult> {
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
@@ -113,21 +185,26 @@ async function restoreOne(
     logger.debug({ db: db.path }, 'database exists; no restore needed');
     return { path: db.path, outcome: 'exists', durationMs: elapsed() };
   };
-  if (await isPresent(db.path)) return exists();
   const dir = path.dirname(db.path);
-  const createdDir = await mkdir(dir, { recursive: true });
+  await sweepRestoreLeftovers(db.path, logger);
+  if (hasContent(db.path)) return exists();
+  const createdDir = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+    throw new FileSystemError('creating the directory of', db.path, error, { database: db.path });
+  });
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // Two apps booting on one empty directory: one restores, the other is refused here,
   // so neither can remove the other's fresh WAL as a stale one or restore twice.
   await claimDatabase(db.path, config.shutdownTimeoutMs, logger);
   try {
-    if (await isPresent(db.path)) return exists();
+    if (hasContent(db.path)) return exists();
+    throwIfAborted(signal, 'ensureRestored');
     logger.info({ db: db.path }, 'database missing; restoring from replica');
     const result = await restoreInto(config, db, {
       output: db.path,
       flags: ['-if-replica-exists'],
       configFile: (await configFile()).path,
       logger,
+      signal,
       // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
       beforePlacing: () => removeStaleCompanions(db.path),
     });
@@ -141,10 +218,28 @@ async function restoreOne(
       return { path: db.path, outcome: 'exists', durationMs: elapsed() };
     }
     logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
-    return { path: db.path, outcome: 'restored', generation: result.generation, durationMs: elapsed() };
+    return {
+      path: db.path,
+      outcome: 'restored',
+      ...(result.generation === undefined ? {} : { generation: result.generation }),
+      durationMs: elapsed(),
+    };
   } finally {
     await releaseClaim(db.path);
   }
+}
+
+/** The prefix of the temp copies a restore into `output` writes beside it. */
+function restoreTempPrefix(output: string): string {
+  return `.${path.basename(output)}.restore-`;
+}
+
+/** Removes the temp copies that restores of processes that died left beside `database`. */
+async function sweepRestoreLeftovers(database: string, logger: Logger): Promise<void> {
+  await Promise.all([
+    sweepLeftovers(path.dirname(database), restoreTempPrefix(database), logger),
+    sweepPidfileLeftovers(database, logger),
+  ]);
 }
 
 /**
@@ -176,6 +271,17 @@ export interface RestoreIntoOptions {
   beforePlacing?: () => Promise<void>;
   /** Overrides `restore.integrityCheck` (verify runs its own, to report its own step). */
   integrityCheck?: 'full' | 'quick' | 'off';
+  /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
+  signal?: AbortSignal;
+}
+
+/** What {@link restoreInto} restored. @internal */
+export interface Restored {
+  /** The generation litestream restored from, when it said so. */
+  readonly generation: string | undefined;
+  /** False when `output` appeared meanwhile: ours was discarded. */
+  readonly placed: boolean;
+  readonly size: number;
 }
 
 /**
@@ -188,36 +294,44 @@ export async function restoreInto(
   config: LitestreamConfig,
   db: DatabaseConfig,
   options: RestoreIntoOptions,
-): Promise<{ generation: string; placed: boolean; size: number } | undefined> {
+): Promise<Restored | undefined> {
   // `litestream version` takes as long to start as a small restore: it runs once the
   // restore has started. Nothing is trusted or put in place before it passed, and a bad
   // binary is reported as such rather than as a failed restore.
   const binary = lazyBinaryCheck(locateBinary(config.binaryPath, process.env), config.binaryPath);
   const dir = path.dirname(options.output);
-  const createdDir = await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(options.output)}.restore-${randomBytes(6).toString('hex')}`);
+  const createdDir = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+    throw new FileSystemError('creating the directory of', options.output, error, { database: db.path });
+  });
+  // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
+  const temp = path.join(dir, `${restoreTempPrefix(options.output)}${ownerTag()}.${randomBytes(6).toString('hex')}`);
   let placed = false;
   try {
-    let generation: string | undefined;
+    let downloaded: { generation: string | undefined } | undefined;
     try {
-      generation = await downloadWithRetry(config, db, binary, options, temp);
+      downloaded = await downloadWithRetry(config, db, binary, options, temp);
     } catch (error) {
       await binary.checked();
       throw error;
     }
     await binary.checked();
-    if (generation === undefined) return undefined;
+    if (downloaded === undefined) return undefined;
+    const { generation } = downloaded;
 
     const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
     if (integrityCheck !== 'off') {
       const integrity = checkIntegrity(temp, integrityCheck);
       if (!integrity.ok) {
+        const backup = `The backup of ${db.path}${generation === undefined ? '' : ` (generation ${generation})`}`;
         throw new RestoreError(
-          `The backup of ${db.path} (generation ${generation}) failed the SQLite integrity check, so it was not put in place. Restore an earlier point in time with the CLI, or investigate the replica.`,
+          integrity.unreadable
+            ? `${backup} was restored, but SQLite could not open the restored copy to check it, so it was not put in place: ${integrity.problems[0] ?? 'unknown error'}.`
+            : `${backup} failed the SQLite integrity check, so it was not put in place. Restore an earlier point in time with the CLI, or investigate the replica.`,
           { database: db.path, detail: integrity.problems.join('\n') },
         );
       }
     }
+    throwIfAborted(options.signal, 'the restore');
     const size = await fileSize(temp);
     await options.beforePlacing?.();
     // An empty file (opened before the restore, never written) holds nothing: replace it.
@@ -229,13 +343,11 @@ export async function restoreInto(
       placed = true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { generation, placed: false, size };
-      throw error;
+      throw new FileSystemError('moving the restored database to', options.output, error, { database: db.path });
     }
     return { generation, placed: true, size };
   } finally {
-    await Promise.all(
-      [temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`, `${temp}-wal`, `${temp}-shm`].map(removeFile),
-    );
+    await removeTemps(temp);
     if (!placed) await removeCreatedDirs(createdDir, dir);
   }
 }
@@ -251,12 +363,14 @@ async function downloadWithRetry(
   binary: BinaryCheck,
   options: RestoreIntoOptions,
   temp: string,
-): Promise<string | undefined> {
+): Promise<{ generation: string | undefined } | undefined> {
   const logger = options.logger;
+  const { signal } = options;
   const deadline = Date.now() + config.restore.retryForMs;
   const secrets = secretsOf(config);
   const args = ['restore', '-config', options.configFile, '-no-expand-env', ...options.flags, '-o', temp, db.path];
   for (let attempt = 1; ; attempt++) {
+    throwIfAborted(signal, 'the restore');
     let generation: string | undefined;
     const onLine = (line: LitestreamLogLine) => {
       if (typeof line.fields.generation === 'string') generation = line.fields.generation;
@@ -267,12 +381,17 @@ async function downloadWithRetry(
       stallTimeoutMs: config.restore.stallTimeoutMs,
       progress: () => fileSize(`${temp}.tmp`),
       onLine,
+      signal,
     });
     // The restore is spawned: check the version while it starts up.
     binary.checked().catch(() => {});
     const result = await running;
+    if (result.aborted) {
+      await removeTemps(temp);
+      throw new LitestreamAbortError('the restore', signal?.reason, { database: db.path });
+    }
     if (result.exitCode === 0 && !result.stalled) {
-      if (await isPresent(temp)) return generation ?? 'unknown';
+      if ((await fileSize(temp)) > 0) return { generation };
       if (result.lines.some((line) => line.msg === 'no matching backups found')) return undefined;
       throw new RestoreError(`litestream restore of ${db.path} exited 0 but wrote no database.`, {
         database: db.path,
@@ -285,14 +404,14 @@ async function downloadWithRetry(
     const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
     if (NO_MATCHING_BACKUP.test(detail)) return undefined;
     const kind = result.stalled ? 'transient' : classifyFailure(detail);
-    await Promise.all([temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`].map(removeFile));
+    await removeTemps(temp);
     const delay = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     if (kind === 'transient' && Date.now() + delay < deadline) {
       logger.warn(
         { db: db.path, attempt, retryInMs: Math.round(delay), error: detail },
         'replica unreachable; retrying',
       );
-      await sleep(delay);
+      await sleep(delay, undefined, { signal }).catch(() => {});
       continue;
     }
     throw replicaError(config, db, kind, detail, {
@@ -325,15 +444,6 @@ function lazyBinaryCheck(located: string, explicitPath: string | undefined): Bin
   };
 }
 
-/** A database is present when its file has content, or a WAL that holds it. */
-async function isPresent(file: string): Promise<boolean> {
-  const size = await fileSize(file);
-  if (size > 0) return true;
-  if (size < 0) return false;
-  // An empty main file (opened before the restore, never written) holds nothing unless its WAL does.
-  return (await fileSize(`${file}-wal`)) > 0;
-}
-
 async function fileSize(file: string): Promise<number> {
   try {
     return (await stat(file)).size;
@@ -347,6 +457,13 @@ async function removeStaleCompanions(database: string): Promise<void> {
   const companions = companionFiles(database);
   await Promise.all([removeFile(companions.wal), removeFile(companions.shm)]);
   await rm(companions.metaDir, { recursive: true, force: true });
+}
+
+/** Removes a restore's temp file and everything litestream and SQLite put beside it. */
+async function removeTemps(temp: string): Promise<void> {
+  await Promise.all(
+    [temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`, `${temp}-wal`, `${temp}-shm`].map(removeFile),
+  );
 }
 
 async function removeFile(file: string): Promise<void> {

@@ -11,6 +11,8 @@ export interface CommandResult {
   readonly stdout: string;
   /** True when the command was killed for showing no progress. */
   readonly stalled: boolean;
+  /** True when the command was killed because `signal` aborted. */
+  readonly aborted: boolean;
 }
 
 /** Options for {@link runCommand}. */
@@ -21,6 +23,8 @@ export interface RunOptions {
   /** Extra progress signal, e.g. the size of the file being written. */
   progress?: () => Promise<number>;
   onLine?: (line: LitestreamLogLine) => void;
+  /** Kills the command (SIGKILL: a short-lived command has nothing to finish) when it aborts. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Runs a short-lived litestream command to completion and collects its output. */
@@ -44,6 +48,13 @@ export async function runCommand(binary: string, args: readonly string[], option
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
 
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    child.kill('SIGKILL');
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   let stalled = false;
   let lastProgress = -1;
   const watchdog = setInterval(
@@ -72,9 +83,11 @@ export async function runCommand(binary: string, args: readonly string[], option
       lines,
       stdout,
       stalled,
+      aborted,
     };
   } finally {
     clearInterval(watchdog);
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -10,13 +10,29 @@ export type LitestreamProcess = ResultPromise<{ buffer: false; stdin: 'ignore'; 
  */
 export const spawnEvents = new EventEmitter<{ spawn: [{ pid: number | undefined; command: string }] }>();
 
+/** How {@link spawnLitestream} starts a process. */
+export interface SpawnOptions {
+  /**
+   * Start it in a process group of its own, so that signals sent to the app's group (a
+   * terminal's Ctrl-C) reach the app alone, and the app decides when litestream stops.
+   * For the replicator; short-lived commands stay in the app's group and die with it.
+   */
+  ownProcessGroup?: boolean;
+}
+
 /**
  * Starts `binary args…` with the given environment. Output is streamed, never
  * buffered (the replicator runs for days). Its exit never throws; callers read it.
  */
-export function spawnLitestream(binary: string, args: readonly string[], env: NodeJS.ProcessEnv): LitestreamProcess {
+export function spawnLitestream(
+  binary: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: SpawnOptions = {},
+): LitestreamProcess {
   const child = execa(binary, args, {
     env,
+    detached: options.ownProcessGroup ?? false,
     extendEnv: false,
     buffer: false,
     stdin: 'ignore',

@@ -6,7 +6,12 @@ const MAX_MMAP_SIZE = 0x7fff0000;
 /** Result of a SQLite integrity check. */
 export interface IntegrityResult {
   readonly ok: boolean;
-  /** The first problems SQLite reported, when not ok. */
+  /**
+   * True when SQLite could not open or read the file at all (missing, not a database,
+   * unreadable), as opposed to a database that failed the check.
+   */
+  readonly unreadable: boolean;
+  /** The first problems SQLite reported (or why the file could not be read), when not ok. */
   readonly problems: readonly string[];
 }
 
@@ -25,9 +30,12 @@ export function checkIntegrity(file: string, mode: 'full' | 'quick'): IntegrityR
     const rows = db.pragma(pragma) as Record<string, unknown>[];
     const problems = rows.map((row) => String(Object.values(row)[0]));
     const ok = problems.length === 1 && problems[0] === 'ok';
-    return { ok, problems: ok ? [] : problems };
+    return { ok, unreadable: false, problems: ok ? [] : problems };
   } catch (error) {
-    return { ok: false, problems: [error instanceof Error ? error.message : String(error)] };
+    const message = error instanceof Error ? error.message : String(error);
+    // SQLITE_CORRUPT is a verdict on the content; any other failure means it was never checked.
+    const corrupt = (error as { code?: string }).code === 'SQLITE_CORRUPT';
+    return { ok: false, unreadable: !corrupt, problems: [message] };
   } finally {
     db?.close();
   }

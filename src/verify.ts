@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { throwIfAborted } from './abort.js';
 import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
-import { VerificationError } from './errors.js';
+import { LitestreamAbortError, VerificationError } from './errors.js';
 import { childLogger } from './logger.js';
 import { liveReplicator } from './pidfile.js';
-import { writeConfigFile } from './render.js';
+import { privateTempDir, writeConfigFile } from './render.js';
 import { type Replication, runningReplication } from './replicate.js';
 import { restoreInto } from './restore.js';
 import { checkIntegrity } from './sqlite.js';
@@ -18,13 +19,18 @@ import { checkIntegrity } from './sqlite.js';
 export interface VerifyOptions {
   /** How long the whole check may take. Default 60 000. */
   timeoutMs?: number;
+  /**
+   * Gives the check up: the restore in flight is killed, the sentinel row and every temp
+   * file removed, and the call rejects with a `LitestreamAbortError`.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a successful {@link verify} proved. */
 export interface VerificationReport {
   readonly database: string;
-  /** The generation the sentinel was restored from. */
-  readonly generation: string;
+  /** The generation the sentinel was restored from, when litestream named it. */
+  readonly generation: string | undefined;
   /** Size in bytes of the database restored from the replica. */
   readonly restoredSize: number;
   readonly durationMs: number;
@@ -65,8 +71,13 @@ export async function verify(
   }
 
   const sentinel = randomUUID();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'litestream-node-verify-'));
-  const file = await writeConfigFile(config);
+  const { signal } = options;
+  throwIfAborted(signal, 'verify');
+  const dir = await privateTempDir('verify');
+  const file = await writeConfigFile(config).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   const logger = childLogger(config.logger, { component: 'verify' });
   let wroteSentinel = false;
   // Listen before writing, so no sync that carries the sentinel can be missed.
@@ -85,7 +96,8 @@ export async function verify(
     }
 
     for (let attempt = 1; ; attempt++) {
-      if (!(await syncs.next(deadline))) {
+      if (!(await syncs.next(deadline, signal))) {
+        throwIfAborted(signal, 'verify');
         const lastError = running?.status().databases.find((row) => row.path === db.path)?.lastError;
         throw new VerificationError(
           'sync',
@@ -103,8 +115,10 @@ export async function verify(
           configFile: file.path,
           logger,
           integrityCheck: 'off',
+          signal,
         });
       } catch (cause) {
+        if (cause instanceof LitestreamAbortError) throw new LitestreamAbortError('verify', signal?.reason);
         throw new VerificationError(
           'restore',
           `restoring ${db.path} from the replica failed: ${(cause as Error).message}`,
@@ -193,11 +207,10 @@ function removeSentinel(file: string, sentinel: string): void {
 function pollSignal(intervalMs: number) {
   return {
     stop: () => {},
-    async next(deadline: number): Promise<boolean> {
+    async next(deadline: number, signal?: AbortSignal): Promise<boolean> {
       const wait = Math.min(intervalMs, deadline - Date.now());
-      if (wait <= 0) return false;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      return true;
+      if (wait <= 0 || signal?.aborted) return false;
+      return sleep(wait, true, { signal }).catch(() => false);
     },
   };
 }
@@ -214,16 +227,19 @@ function syncSignal(replication: Replication, database: string) {
   replication.on('sync', onSync);
   return {
     stop: () => replication.off('sync', onSync),
-    async next(deadline: number): Promise<boolean> {
+    async next(deadline: number, signal?: AbortSignal): Promise<boolean> {
       while (pending === 0) {
         const remaining = deadline - Date.now();
-        if (remaining <= 0) return false;
+        if (remaining <= 0 || signal?.aborted) return false;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, remaining);
-          wake = () => {
+          const done = () => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
             resolve();
           };
+          const timer = setTimeout(done, remaining);
+          signal?.addEventListener('abort', done, { once: true });
+          wake = done;
         });
         wake = undefined;
       }

@@ -1,0 +1,35 @@
+import { LitestreamAbortError } from './errors.js';
+
+/** Throws a {@link LitestreamAbortError} for `what` when `signal` has aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new LitestreamAbortError(what, signal.reason);
+}
+
+/**
+ * `work`, unless `signal` aborts first: then `onAbort()` runs (it undoes what was started
+ * and resolves once that is done) and the result rejects with a {@link LitestreamAbortError}.
+ */
+export async function abortable<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  what: string,
+  onAbort: () => Promise<void>,
+): Promise<T> {
+  if (!signal) return work;
+  throwIfAborted(signal, what);
+  let onAbortEvent: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbortEvent = () => {
+      onAbort().then(
+        () => reject(new LitestreamAbortError(what, signal.reason)),
+        () => reject(new LitestreamAbortError(what, signal.reason)),
+      );
+    };
+    signal.addEventListener('abort', onAbortEvent, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbortEvent) signal.removeEventListener('abort', onAbortEvent);
+  }
+}
