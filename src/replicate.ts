@@ -175,8 +175,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #stallRestarts = 0;
   /** Pidfile writes and removals, in order: a removal never overtakes a write. */
   #pidfileWork: Promise<void> = Promise.resolve();
-  /** A restart (after a crash) in progress, which stop() must let finish. */
-  #respawning: Promise<void> | undefined;
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -438,13 +436,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#state !== 'restarting') return;
-      this.#respawning = this.#spawn()
-        .catch((error: unknown) => {
-          this.#logger.error({ error: String(error) }, 'could not restart litestream');
-        })
-        .finally(() => {
-          this.#respawning = undefined;
-        });
+      this.#spawn().catch((error: unknown) => {
+        this.#logger.error({ error: String(error) }, 'could not restart litestream');
+      });
     }, delayMs);
   }
 
@@ -486,8 +480,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await this.#started.catch(() => {});
       if (this.#restartTimer) clearTimeout(this.#restartTimer);
       clearInterval(this.#watchdog);
-      // A restart already spawning: let it finish (and record its pid) before stopping it.
-      await this.#respawning;
       const wasRunning = this.#state === 'running' || this.#state === 'restarting';
       const between = this.#state === 'restarting' && !this.#child;
       this.#state = 'stopping';

@@ -74,13 +74,18 @@ try {
   };
 
   // `once`, as many apps write it: a library signal listener must not turn that into a kill.
-  process.once('SIGTERM', async () => {
+  // SIGINT too: a terminal's Ctrl-C.
+  const shutdown = async (signal) => {
+    process.off('SIGTERM', shutdown);
+    process.off('SIGINT', shutdown);
     clearTimeout(timer);
     const result = await replication.stop();
     db.close();
-    report({ event: 'stopped', clean: result.clean, killed: result.killed, durationMs: result.durationMs });
+    report({ event: 'stopped', signal, clean: result.clean, killed: result.killed, durationMs: result.durationMs });
     process.exit(0);
-  });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'load') writeBatch();

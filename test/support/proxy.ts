@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import { onCleanup } from './fixtures.js';
 
 /** A loopback TCP proxy to `target` that a test can hold (connections wait) and release. */
@@ -111,4 +112,37 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
       return waiting.length;
     },
   };
+}
+
+/**
+ * A loopback TCP proxy to `target` whose answers flow at `bytesPerSecond`: a restore through
+ * it is slow but steadily progressing, as on a slow link, so a test can give it up halfway.
+ */
+export async function throttledProxy(target: string, bytesPerSecond: number): Promise<{ endpoint: string }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    const paced = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+      },
+    });
+    upstream.pipe(paced).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
