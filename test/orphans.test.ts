@@ -41,7 +41,11 @@ describe('no replicator outlives its app', () => {
 
   // An app started again after a SIGKILL: reliability scenario 6 (test/reliability/processes.test.ts).
 
-  it('stops an orphaned replicator recorded in the pidfile before starting its own', async () => {
+  it.each([
+    ['', undefined],
+    // Debian slim images (examples/docker's base) have no ps: /proc must be enough.
+    [' where no ps is installed', 'no-ps'],
+  ])('stops an orphaned replicator recorded in the pidfile before starting its own%s', async (_where, withoutPs) => {
     const dir = tempDir();
     const { config, logger } = testConfig(dir);
     for (const database of config.databases) writeRows(database.path, 'seed', 3);
@@ -71,6 +75,13 @@ describe('no replicator outlives its app', () => {
       );
     }
 
+    if (withoutPs) {
+      const path = process.env.PATH;
+      process.env.PATH = tempDir();
+      onCleanup(() => {
+        process.env.PATH = path;
+      });
+    }
     const replication = track(startReplication(config));
     await replication.ready;
     expect(processAlive(orphan.pid as number)).toBe(false);

@@ -1,0 +1,332 @@
+// A restore or check that is given up on, a boot that fails, an app that is SIGKILLed:
+// whatever the exit, nothing stays behind on disk or in the process table.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import Fastify from 'fastify';
+import { describe, expect, inject, it } from 'vitest';
+import litestream from '../src/fastify.js';
+import {
+  ensureRestored,
+  FileSystemError,
+  LitestreamAbortError,
+  type LitestreamConfig,
+  RestoreError,
+  restore,
+  startReplication,
+  verify,
+} from '../src/index.js';
+import { checkIntegrity } from '../src/sqlite.js';
+import { launchApp } from './reliability/harness.js';
+import {
+  deleteDatabase,
+  litestreamChildren,
+  onCleanup,
+  openDatabase,
+  readIds,
+  replicateOnce,
+  s3Replica,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from './support/fixtures.js';
+import { throttledProxy } from './support/proxy.js';
+
+/** Rows of incompressible bytes: `mib` MiB that a restore must really download. */
+function writeBulk(file: string, mib: number): void {
+  const db = openDatabase(file);
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO items (label, body) VALUES (?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < mib * 16; i++) insert.run('bulk', randomBytes(64 * 1024));
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** A backup of `mib` MiB of one database under `prefix`, with no local copy left. */
+async function seedLargeBackup(dir: string, prefix: string, database: string, mib: number) {
+  const { config } = testConfig(dir, { databases: [database], replica: s3Replica({ path: prefix }) });
+  mkdirSync(path.dirname(database), { recursive: true });
+  writeBulk(database, mib);
+  await replicateOnce(config);
+  deleteDatabase(database);
+  return config;
+}
+
+/** The same config, talking to the replica through `endpoint` (a slow link). */
+function through(config: LitestreamConfig, dir: string, endpoint: string, prefix: string) {
+  return testConfig(dir, {
+    databases: config.databases.map((db) => db.path),
+    replica: s3Replica({ path: prefix, endpoint }),
+  }).config;
+}
+
+/** This process's private temp directories (config files, verify copies) now in the temp dir. */
+function tempDirsOf(pid: number): string[] {
+  return readdirSync(os.tmpdir()).filter((name) => name.startsWith(`litestream-node-${pid}-`));
+}
+
+/** Waits until a restore's partial copy of `database` is on disk, and returns its directory listing. */
+async function partialCopy(database: string): Promise<string[]> {
+  const dir = path.dirname(database);
+  const prefix = `.${path.basename(database)}.restore-`;
+  return waitFor(
+    () => {
+      const names = (existsSync(dir) ? readdirSync(dir) : []).filter((name) => name.startsWith(prefix));
+      return names.length > 0 ? names : undefined;
+    },
+    20_000,
+    'the restore to start writing its copy',
+  );
+}
+
+describe('giving a restore up', () => {
+  it('ensureRestored with an aborted signal kills litestream and leaves no partial copy', async () => {
+    const dir = tempDir();
+    const prefix = `abort-${randomUUID()}`;
+    const database = path.join(dir, 'storage', 'production.sqlite3');
+    const seeded = await seedLargeBackup(dir, prefix, database, 6);
+    // A new container: not even the database's directory is there.
+    rmSync(path.dirname(database), { recursive: true });
+    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+    const config = through(seeded, dir, slow.endpoint, prefix);
+    const controller = new AbortController();
+    const restoring = ensureRestored(config, { signal: controller.signal });
+    const copies = await partialCopy(database);
+    expect(copies.length).toBeGreaterThan(0);
+    controller.abort();
+    const error = (await restoring.catch((reason: unknown) => reason)) as Error;
+    expect(error).toBeInstanceOf(LitestreamAbortError);
+    expect(error.name).toBe('AbortError');
+    // Nothing outlives the rejection: no restore process, no copy, no directory it made.
+    expect(litestreamChildren()).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual([]);
+    expect(tempDirsOf(process.pid)).toEqual([]);
+
+    // Given up on, not broken: the next boot restores normally.
+    const results = await ensureRestored(seeded);
+    expect(results[0]?.outcome).toBe('restored');
+    expect(readIds(database).length).toBe(6 * 16);
+  });
+
+  it("Fastify's pluginTimeout cancels the restore: the boot fails fast and leaves nothing", async () => {
+    const dir = tempDir();
+    const prefix = `plugin-timeout-${randomUUID()}`;
+    const database = path.join(dir, 'production.sqlite3');
+    const seeded = await seedLargeBackup(dir, prefix, database, 6);
+    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+    const config = through(seeded, dir, slow.endpoint, prefix);
+    const app = Fastify({ logger: false, pluginTimeout: 2_000 });
+    onCleanup(() => app.close());
+    app.register(litestream, { config });
+    const booting = app.ready().then(
+      () => undefined,
+      (reason: unknown) => reason as Error,
+    );
+    await partialCopy(database);
+    const error = await booting;
+    expect(error).toBeInstanceOf(RestoreError);
+    expect(error?.message).toMatch(/pluginTimeout \(2000 ms\).*cancelled and left nothing behind/);
+    expect(litestreamChildren()).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(tempDirsOf(process.pid)).toEqual([]);
+  });
+
+  it('restore() with an aborted signal writes nothing to its output', async () => {
+    const dir = tempDir();
+    const prefix = `pitr-abort-${randomUUID()}`;
+    const database = path.join(dir, 'production.sqlite3');
+    const seeded = await seedLargeBackup(dir, prefix, database, 6);
+    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+    const config = through(seeded, dir, slow.endpoint, prefix);
+    const out = path.join(dir, 'copies');
+    mkdirSync(out);
+    const controller = new AbortController();
+    const restoring = restore(config, { database, output: path.join(out, 'copy.db'), signal: controller.signal });
+    await partialCopy(path.join(out, 'copy.db'));
+    controller.abort(new Error('operator cancelled'));
+    const error = (await restoring.catch((reason: unknown) => reason)) as Error;
+    expect(error).toBeInstanceOf(LitestreamAbortError);
+    expect(error.message).toContain('operator cancelled');
+    expect(litestreamChildren()).toEqual([]);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('verify() with an aborted signal removes its sentinel and temp files', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'rows', 3);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const main = config.databases[0]?.path as string;
+    const replicatorsOwn = tempDirsOf(process.pid);
+    // Long enough to write the sentinel, too short for the sync it then waits for.
+    const error = await verify(config, main, { signal: AbortSignal.timeout(300) }).catch(
+      (reason: unknown) => reason as Error,
+    );
+    expect(error).toBeInstanceOf(LitestreamAbortError);
+    const db = new Database(main, { readonly: true });
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE name LIKE '_litestream_node%'").all();
+    db.close();
+    expect(tables, JSON.stringify(tables)).toEqual([]);
+    expect(tempDirsOf(process.pid)).toEqual(replicatorsOwn);
+    expect(replication.status().state).toBe('running');
+  });
+
+  it('stop() with an aborted signal kills a hung litestream at once and rejects', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'rows', 3);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const pid = replication.status().pid as number;
+    process.kill(pid, 'SIGSTOP');
+    const startedAt = Date.now();
+    const error = await replication
+      .stop({ timeoutMs: 60_000, signal: AbortSignal.timeout(300) })
+      .catch((reason: unknown) => reason as Error);
+    expect(error).toBeInstanceOf(LitestreamAbortError);
+    // Far sooner than the 60 s timeout, or even the 5 s hang detection.
+    expect(Date.now() - startedAt).toBeLessThan(4_000);
+    expect(litestreamChildren()).toEqual([]);
+    expect(replication.status().state).toBe('stopped');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.pid'))).toEqual([]);
+    expect(logger.text()).toMatch(/final sync may be incomplete/);
+  });
+});
+
+describe('what a killed app leaves behind', () => {
+  it('the next boot removes the partial copy and temp files of an app SIGKILLed mid-restore', async () => {
+    const dir = tempDir();
+    const prefix = `killed-mid-restore-${randomUUID()}`;
+    const database = path.join(dir, 'app.sqlite3');
+    const seeded = await seedLargeBackup(dir, prefix, database, 6);
+    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+    const app = launchApp(prefix, { dir, env: { LITESTREAM_S3_ENDPOINT: slow.endpoint } });
+    await partialCopy(database);
+    expect(tempDirsOf(app.pid).length).toBeGreaterThan(0);
+    await app.killContainer();
+    await waitFor(() => litestreamChildren(app.pid).length === 0, 10_000, 'the restore to die with its app');
+    const left = readdirSync(dir).filter((name) => name.startsWith('.app.sqlite3.restore-'));
+    expect(left.length).toBeGreaterThan(0);
+
+    const results = await ensureRestored(seeded);
+    expect(results[0]?.outcome).toBe('restored');
+    expect(readdirSync(dir).filter((name) => name.startsWith('.app.sqlite3.restore-'))).toEqual([]);
+    expect(tempDirsOf(app.pid)).toEqual([]);
+  });
+
+  it('the next start removes the private litestream.yml directory of an app SIGKILLed while replicating', async () => {
+    const prefix = `killed-replicating-${randomUUID()}`;
+    const app = launchApp(prefix);
+    await app.event('ready');
+    expect(tempDirsOf(app.pid).length).toBeGreaterThan(0);
+    await app.killContainer();
+    expect(tempDirsOf(app.pid).length).toBeGreaterThan(0);
+    // Any boot sweeps: here, one that replicates another database.
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'rows', 1);
+    const replication = track(startReplication(config));
+    await replication.started;
+    expect(tempDirsOf(app.pid)).toEqual([]);
+  });
+});
+
+describe('an unwritable database directory', () => {
+  it('ensureRestored and startReplication fail with an error naming the path and the fix, creating nothing', async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    const readOnly = path.join(dir, 'storage');
+    mkdirSync(readOnly);
+    const replica = path.join(dir, 'replica');
+    mkdirSync(replica);
+    const database = path.join(readOnly, 'production.sqlite3');
+    // A present database, for startReplication (it must not touch it either).
+    const present = path.join(readOnly, 'present.sqlite3');
+    writeRows(present, 'rows', 1);
+    chmodSync(present, 0o644);
+    chmodSync(readOnly, 0o555);
+    onCleanup(() => chmodSync(readOnly, 0o755));
+    const before = readdirSync(readOnly).sort();
+    const outcome = await asUnprivileged(`
+      const { defineConfig, ensureRestored, startReplication } = await import(${JSON.stringify(DIST)});
+      const report = (error) => ({ name: error.name, message: error.message, path: error.path, code: error.code });
+      const restoring = await ensureRestored(defineConfig({ databases: [${JSON.stringify(database)}], replica: { type: 'file', path: ${JSON.stringify(replica)} }, logger: false })).then(() => 'resolved', report);
+      const replicating = await startReplication(defineConfig({ databases: [${JSON.stringify(present)}], replica: { type: 'file', path: ${JSON.stringify(replica)} }, logger: false })).started.then(() => 'started', report);
+      console.log(JSON.stringify({ restoring, replicating }));
+    `);
+    for (const error of [outcome.restoring, outcome.replicating]) {
+      expect(error).toMatchObject({ name: 'FileSystemError', code: 'EACCES' });
+      expect(error.message).toMatch(
+        /permission denied \(EACCES\)\. Make .*\/storage writable by the user the app runs as/,
+      );
+      expect(error.message).not.toMatch(/\.tmp\b/);
+    }
+    expect(outcome.restoring.message).toContain(database.replace('production.sqlite3', '.production.sqlite3'));
+    expect(readdirSync(readOnly).sort()).toEqual(before);
+    expect(FileSystemError.name).toBe('FileSystemError');
+  });
+});
+
+const DIST = path.resolve('dist/index.js');
+
+/**
+ * Runs `script` (an ES module body) as a user without root's powers — root writes through
+ * any permission bits — and returns what it printed as JSON. As non-root, runs it as is.
+ */
+async function asUnprivileged(script: string) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+    cwd: os.tmpdir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk;
+  });
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`the unprivileged script failed (${code}): ${stderr}`);
+  return JSON.parse(stdout) as Record<'restoring' | 'replicating', { name: string; message: string }>;
+}
+
+describe('integrity check', () => {
+  it('tells a file SQLite cannot open from a database that fails the check', () => {
+    const dir = tempDir();
+    const missing = checkIntegrity(path.join(dir, 'missing.db'), 'full');
+    expect(missing).toMatchObject({ ok: false, unreadable: true });
+    const notADatabase = path.join(dir, 'junk.db');
+    writeFileSync(notADatabase, randomBytes(8192));
+    expect(checkIntegrity(notADatabase, 'quick')).toMatchObject({ ok: false, unreadable: true });
+
+    const corrupt = path.join(dir, 'corrupt.db');
+    const db = new Database(corrupt);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); CREATE INDEX t_body ON t (body);');
+    const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+    for (let i = 0; i < 2000; i++) insert.run(`row ${i} ${'x'.repeat(100)}`);
+    db.close();
+    // Scribble over the index's pages (the last ones): the table still opens, the check fails.
+    const bytes = readFileSync(corrupt);
+    bytes.fill(0x42, bytes.length - 8192, bytes.length - 4096 + 100);
+    writeFileSync(corrupt, bytes);
+    const result = checkIntegrity(corrupt, 'full');
+    expect(result.ok).toBe(false);
+    expect(result.unreadable).toBe(false);
+    expect(result.problems.length).toBeGreaterThan(0);
+  });
+});
