@@ -147,3 +147,38 @@ describe('expressLitestream', () => {
     await litestream.close();
   });
 });
+
+describe('closing the server directly', () => {
+  it('a failing stop after server.close() is logged, never an unhandled rejection', async () => {
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir);
+    for (const db of config.databases) writeRows(db.path, 'rows', 1);
+    const litestream = expressLitestream(config);
+    onCleanup(() => litestream.close());
+    const server = await litestream.listen(buildApp(config.databases[0]?.path as string), 0, '127.0.0.1');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    onCleanup(() => {
+      process.off('unhandledRejection', onUnhandled);
+    });
+    // Whatever makes the stop fail (here the instance's own stop), nobody awaits it.
+    const realStop = litestream.litestream.stop.bind(litestream.litestream);
+    let failures = 1;
+    litestream.litestream.stop = async () => {
+      const result = await realStop();
+      if (failures-- > 0) throw new Error('stop failed for a test');
+      return result;
+    };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await waitFor(
+      () => logger.lines.some((line) => line.message === 'stopping replication after the server closed failed'),
+      20_000,
+      'the failure to be logged',
+    );
+    // An unhandled rejection is reported after a turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+    expect(litestreamChildren()).toEqual([]);
+  });
+});
