@@ -13,7 +13,6 @@ import {
   ensureRestored,
   FileSystemError,
   LitestreamAbortError,
-  type LitestreamConfig,
   RestoreError,
   restore,
   startReplication,
@@ -29,6 +28,7 @@ import {
   readIds,
   replicateOnce,
   s3Replica,
+  startReplicating,
   tempDir,
   testConfig,
   track,
@@ -51,23 +51,26 @@ function writeBulk(file: string, mib: number): void {
   }
 }
 
-/** A backup of `mib` MiB of one database under `prefix`, with no local copy left. */
-async function seedLargeBackup(dir: string, prefix: string, database: string, mib: number) {
-  const { config } = testConfig(dir, { databases: [database], replica: s3Replica({ path: prefix }) });
+/**
+ * A 6 MiB backup of `database` (under a fresh prefix), with no local copy left, and a config
+ * that reaches it through a 1 MiB/s link: a restore through `slow` takes about 6 s.
+ */
+async function slowBackup(dir: string, database: string) {
+  const prefix = `slow-${randomUUID()}`;
+  const { config: seeded } = testConfig(dir, { databases: [database], replica: s3Replica({ path: prefix }) });
   mkdirSync(path.dirname(database), { recursive: true });
-  writeBulk(database, mib);
-  await replicateOnce(config);
+  writeBulk(database, BACKUP_MIB);
+  await replicateOnce(seeded);
   deleteDatabase(database);
-  return config;
+  const proxy = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+  const { config: slow } = testConfig(dir, {
+    databases: [database],
+    replica: s3Replica({ path: prefix, endpoint: proxy.endpoint }),
+  });
+  return { prefix, seeded, slow, endpoint: proxy.endpoint };
 }
 
-/** The same config, talking to the replica through `endpoint` (a slow link). */
-function through(config: LitestreamConfig, dir: string, endpoint: string, prefix: string) {
-  return testConfig(dir, {
-    databases: config.databases.map((db) => db.path),
-    replica: s3Replica({ path: prefix, endpoint }),
-  }).config;
-}
+const BACKUP_MIB = 6;
 
 /** This process's private temp directories (config files, verify copies) now in the temp dir. */
 function tempDirsOf(pid: number): string[] {
@@ -91,13 +94,10 @@ async function partialCopy(database: string): Promise<string[]> {
 describe('giving a restore up', () => {
   it('ensureRestored with an aborted signal kills litestream and leaves no partial copy', async () => {
     const dir = tempDir();
-    const prefix = `abort-${randomUUID()}`;
     const database = path.join(dir, 'storage', 'production.sqlite3');
-    const seeded = await seedLargeBackup(dir, prefix, database, 6);
+    const { seeded, slow: config } = await slowBackup(dir, database);
     // A new container: not even the database's directory is there.
     rmSync(path.dirname(database), { recursive: true });
-    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
-    const config = through(seeded, dir, slow.endpoint, prefix);
     const controller = new AbortController();
     const restoring = ensureRestored(config, { signal: controller.signal });
     const copies = await partialCopy(database);
@@ -114,16 +114,13 @@ describe('giving a restore up', () => {
     // Given up on, not broken: the next boot restores normally.
     const results = await ensureRestored(seeded);
     expect(results[0]?.outcome).toBe('restored');
-    expect(readIds(database).length).toBe(6 * 16);
+    expect(readIds(database).length).toBe(BACKUP_MIB * 16);
   });
 
   it("Fastify's pluginTimeout cancels the restore: the boot fails fast and leaves nothing", async () => {
     const dir = tempDir();
-    const prefix = `plugin-timeout-${randomUUID()}`;
     const database = path.join(dir, 'production.sqlite3');
-    const seeded = await seedLargeBackup(dir, prefix, database, 6);
-    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
-    const config = through(seeded, dir, slow.endpoint, prefix);
+    const { slow: config } = await slowBackup(dir, database);
     const app = Fastify({ logger: false, pluginTimeout: 2_000 });
     onCleanup(() => app.close());
     app.register(litestream, { config });
@@ -142,11 +139,8 @@ describe('giving a restore up', () => {
 
   it('restore() with an aborted signal writes nothing to its output', async () => {
     const dir = tempDir();
-    const prefix = `pitr-abort-${randomUUID()}`;
     const database = path.join(dir, 'production.sqlite3');
-    const seeded = await seedLargeBackup(dir, prefix, database, 6);
-    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
-    const config = through(seeded, dir, slow.endpoint, prefix);
+    const { slow: config } = await slowBackup(dir, database);
     const out = path.join(dir, 'copies');
     mkdirSync(out);
     const controller = new AbortController();
@@ -162,10 +156,7 @@ describe('giving a restore up', () => {
 
   it('verify() with an aborted signal removes its sentinel and temp files', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir);
-    for (const db of config.databases) writeRows(db.path, 'rows', 3);
-    const replication = track(startReplication(config));
-    await replication.ready;
+    const { config, replication } = await startReplicating(dir);
     const main = config.databases[0]?.path as string;
     const replicatorsOwn = tempDirsOf(process.pid);
     // Long enough to write the sentinel, too short for the sync it then waits for.
@@ -183,10 +174,7 @@ describe('giving a restore up', () => {
 
   it('stop() with an aborted signal kills a hung litestream at once and rejects', async () => {
     const dir = tempDir();
-    const { config, logger } = testConfig(dir);
-    for (const db of config.databases) writeRows(db.path, 'rows', 3);
-    const replication = track(startReplication(config));
-    await replication.ready;
+    const { logger, replication } = await startReplicating(dir);
     const pid = replication.status().pid as number;
     process.kill(pid, 'SIGSTOP');
     const startedAt = Date.now();
@@ -203,14 +191,28 @@ describe('giving a restore up', () => {
   });
 });
 
+/**
+ * A temp directory of this test's own for the app and this process: boots in other test
+ * files sweep the shared one too, and would remove a dead app's leftovers before the test looks.
+ */
+function privateTmpdir(): string {
+  const dir = tempDir();
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  onCleanup(() => {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  });
+  return dir;
+}
+
 describe('what a killed app leaves behind', () => {
   it('the next boot removes the partial copy and temp files of an app SIGKILLed mid-restore', async () => {
     const dir = tempDir();
-    const prefix = `killed-mid-restore-${randomUUID()}`;
     const database = path.join(dir, 'app.sqlite3');
-    const seeded = await seedLargeBackup(dir, prefix, database, 6);
-    const slow = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
-    const app = launchApp(prefix, { dir, env: { LITESTREAM_S3_ENDPOINT: slow.endpoint } });
+    const { seeded, prefix, endpoint } = await slowBackup(dir, database);
+    const tmp = privateTmpdir();
+    const app = launchApp(prefix, { dir, env: { LITESTREAM_S3_ENDPOINT: endpoint, TMPDIR: tmp } });
     await partialCopy(database);
     expect(tempDirsOf(app.pid).length).toBeGreaterThan(0);
     await app.killContainer();
@@ -226,7 +228,8 @@ describe('what a killed app leaves behind', () => {
 
   it('the next start removes the private litestream.yml directory of an app SIGKILLed while replicating', async () => {
     const prefix = `killed-replicating-${randomUUID()}`;
-    const app = launchApp(prefix);
+    const tmp = privateTmpdir();
+    const app = launchApp(prefix, { env: { TMPDIR: tmp } });
     await app.event('ready');
     expect(tempDirsOf(app.pid).length).toBeGreaterThan(0);
     await app.killContainer();

@@ -8,6 +8,7 @@ import { launchApp, restoreFresh } from './reliability/harness.js';
 import {
   litestreamChildren,
   replicaIds,
+  startReplicating,
   stopCleanly,
   tempDir,
   testConfig,
@@ -108,13 +109,10 @@ describe('listeners that throw', () => {
 
   it('stop() ends stopped even when a listener throws while it runs litestream again', async () => {
     const dir = tempDir();
-    const { config, logger } = testConfig(dir, {
+    const { config, logger, replication } = await startReplicating(dir, {
       syncInterval: '1h',
       supervisor: { initialBackoffMs: 30_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 },
     });
-    for (const db of config.databases) writeRows(db.path, 'rows', 3);
-    const replication = track(startReplication(config));
-    await replication.ready;
     const crashed = new Promise((resolve) => replication.once('restart', resolve));
     process.kill(replication.status().pid as number, 'SIGKILL');
     await crashed;
@@ -142,10 +140,7 @@ describe('listeners that throw', () => {
 describe('ensureRestored while replicating', () => {
   it('is refused, and the running litestream keeps its state', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir);
-    for (const db of config.databases) writeRows(db.path, 'rows', 3);
-    const replication = track(startReplication(config));
-    await replication.ready;
+    const { config, replication } = await startReplicating(dir);
     const main = config.databases[0]?.path as string;
     const { metaDir } = companionFiles(main);
     expect(existsSync(metaDir)).toBe(true);

@@ -3,9 +3,8 @@
 // the test opens, as a slow disk would make it wait.
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { startReplication } from '../src/index.js';
 import { companionFiles } from '../src/paths.js';
-import { tempDir, testConfig, track, waitFor, writeRows } from './support/fixtures.js';
+import { startReplicating, tempDir, waitFor } from './support/fixtures.js';
 
 const gate = vi.hoisted(() => {
   let open: () => void = () => {};
@@ -45,13 +44,10 @@ vi.mock('../src/pidfile.js', async (importOriginal) => {
 describe('stop() racing a restart', () => {
   it('leaves no pidfile behind when the restarted litestream records its pid late', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir, {
+    const { config, replication } = await startReplicating(dir, {
       supervisor: { initialBackoffMs: 100, maxBackoffMs: 100, resetAfterMs: 60_000 },
     });
-    for (const db of config.databases) writeRows(db.path, 'rows', 3);
     const pidfile = companionFiles(config.databases[0]?.path as string).pidfile;
-    const replication = track(startReplication(config));
-    await replication.ready;
     expect(existsSync(pidfile)).toBe(true);
 
     gate.close();

@@ -301,3 +301,12 @@ export function seedEnv(prefix: string, databases: readonly string[], overrides:
     ...overrides,
   };
 }
+
+/** Writes `rows` rows to every configured database, starts replication, and waits until it is ready. */
+export async function startReplicating(dir: string, options: Partial<LitestreamOptions> = {}, rows = 3) {
+  const { config, logger } = testConfig(dir, options);
+  for (const db of config.databases) writeRows(db.path, 'rows', rows);
+  const replication = track(startReplication(config));
+  await replication.ready;
+  return { config, logger, replication };
+}
