@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
@@ -36,7 +37,11 @@ export interface ReplicationStatus {
 
 /** How {@link Replication.stop} ended. */
 export interface StopResult {
-  /** Litestream exited by itself after its final sync, with no error logged. */
+  /**
+   * The final sync of every database reached the replica: litestream's log shows each one at
+   * the position it aimed at (it may then have exited 1 over a cancelled checkpoint, or been
+   * killed in litestream 0.3.13's shutdown deadlock), or it exited 0 with no error logged.
+   */
   readonly clean: boolean;
   /** Litestream did not finish within the timeout and was killed: the final sync may be incomplete. */
   readonly killed: boolean;
@@ -118,15 +123,20 @@ const MAX_FINAL_SYNC_ATTEMPTS = 3;
 const UPLOAD_GRACE_MS = 10_000;
 /** Silence after SIGTERM that means litestream hung (at least; a quarter of the timeout if longer). */
 const MIN_HANG_MS = 5_000;
+/** A litestream that finished its final syncs exits within milliseconds; one still there this much later is stuck. */
+const STUCK_GRACE_MS = 500;
 /** An upload in flight this long (at least; five sync intervals if longer, plus its size's time) is a stalled replica. */
 const MIN_STALL_MS = 5_000;
 /** The upload speed below which a replica counts as stalled rather than slow. */
 const SLOW_UPLOAD_BYTES_PER_S = 1024 * 1024;
 
 interface TerminateOutcome {
+  /** Killed before its final sync was known to be complete. */
   killed: boolean;
   /** Killed for going silent, not for running out of time: running it again may help. */
   hung: boolean;
+  /** The log shows every database's final sync in the replica (whatever the exit). */
+  landed: boolean;
   exitCode: number | undefined;
 }
 
@@ -147,6 +157,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #onStopped: () => void;
   #state: ReplicationState = 'starting';
   #child: LitestreamProcess | undefined;
+  /** The current litestream has exited and its output has been read to the end. */
+  #childDone: Promise<void> = Promise.resolve();
   #childStartedAt = 0;
   /** The current litestream has printed a line, so its signal handler is installed. */
   #childSpoke = false;
@@ -269,7 +281,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const stderr = lineSplitter(onLine);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    void child.then((result) => {
+    // Exited, and every line it printed read: its last lines decide how its shutdown went.
+    const drained = (stream: NodeJS.ReadableStream) => finished(stream).catch(() => {});
+    this.#childDone = Promise.all([child, drained(child.stdout), drained(child.stderr)]).then(([result]) => {
       stdout.end();
       stderr.end();
       this.#onExit(child, result.exitCode, result.signal);
@@ -333,7 +347,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (raw.includes('"msg":"copy-shadow')) return;
     const parsed = parseLogLine(redact(raw, this.#secrets));
     if (!parsed) return;
+    if (parsed.msg.startsWith('signal received')) this.#tracker.shuttingDown();
     const event = this.#tracker.apply(parsed);
+    if (this.#state === 'stopping') for (const wake of this.#changeWaiters.splice(0)) wake();
     if (!this.#childSpoke) {
       this.#childSpoke = true;
       for (const wake of this.#changeWaiters.splice(0)) wake();
@@ -473,7 +489,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const startedAt = Date.now();
     const deadline = startedAt + timeoutMs;
     const aborted = () => this.#stopAborted.signal.aborted;
-    let outcome: TerminateOutcome = { killed: false, hung: false, exitCode: undefined };
+    let outcome: TerminateOutcome = { killed: false, hung: false, landed: false, exitCode: undefined };
     // Whatever fails in here, the replication ends stopped: ready settled, pidfiles and
     // temp files removed, the handle gone from the registry.
     try {
@@ -488,7 +504,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (this.#child && wasRunning) {
         for (let attempt = 1; ; attempt++) {
           outcome = await this.#terminate(deadline, timeoutMs);
-          const failed = outcome.exitCode !== 0 || this.#shutdownErrors.length > 0;
+          const failed = !finalSyncDone(outcome, this.#shutdownErrors);
           const hopeless = outcome.killed && !outcome.hung;
           if (!failed || hopeless || aborted() || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
           // The final sync can fail when a regular sync was still writing the same segment
@@ -511,7 +527,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       const child = this.#child;
       if (child) {
         child.kill('SIGKILL');
-        outcome = { killed: true, hung: false, exitCode: (await child).exitCode };
+        outcome = { killed: true, hung: false, landed: false, exitCode: (await child).exitCode };
       }
     } finally {
       this.#state = 'stopped';
@@ -519,9 +535,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await this.#configFile?.dispose().catch(() => {});
       this.#settleReady(new ReplicationError('replication stopped before every database was synced'));
     }
-    const killed = outcome.killed || (aborted() && outcome.exitCode !== 0);
+    const killed = outcome.killed || (aborted() && outcome.exitCode !== 0 && !outcome.landed);
     const result: StopResult = Object.freeze({
-      clean: !killed && (outcome.exitCode === 0 || outcome.exitCode === undefined) && this.#shutdownErrors.length === 0,
+      clean: !killed && finalSyncDone(outcome, this.#shutdownErrors),
       killed,
       exitCode: outcome.exitCode,
       errors: Object.freeze([...this.#shutdownErrors]),
@@ -540,44 +556,96 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    */
   async #terminate(deadline: number, timeoutMs: number): Promise<TerminateOutcome> {
     const child = this.#child;
-    if (!child) return { killed: false, hung: false, exitCode: undefined };
+    if (!child) return { killed: false, hung: false, landed: false, exitCode: undefined };
     // Before litestream opens a database, SIGTERM skips its final sync (and before its
     // first log line, SIGTERM kills it outright). A database that does not exist yet has
     // nothing to sync.
     await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !hasContent(db)), deadline);
-    // A SIGTERM in the middle of a replica upload can hang litestream 0.3.13 (the canceled
-    // upload and the final sync write the same segment): let the upload finish first.
-    await this.#waitUntil(() => !this.#tracker.writing(), Math.min(deadline, Date.now() + UPLOAD_GRACE_MS));
+    // An upload in flight when SIGTERM lands makes a hang (below) likelier: let it finish.
+    // This narrows the race, it cannot close it — the check after SIGTERM does.
+    // (A litestream already shutting down, signalled by someone else, has nothing to wait for.)
+    await this.#waitUntil(
+      () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
+      Math.min(deadline, Date.now() + UPLOAD_GRACE_MS),
+    );
     // From the child itself: it may have exited during the waits above, before any waiter.
-    const exited = child.then(() => 'exited' as const);
+    const exited = this.#childDone.then(() => 'exited' as const);
     child.kill('SIGTERM');
     this.#lastOutputAt = Date.now();
     const hangMs = Math.max(MIN_HANG_MS, timeoutMs / 4);
-    let reason: 'timeout' | 'hung' | undefined;
+    let reason: 'timeout' | 'hung' | 'stuck-after-final-sync' | undefined;
+    let stuckSince: number | undefined;
     for (;;) {
-      const wakeAt = Math.min(deadline, this.#lastOutputAt + hangMs);
+      const stuck = this.#stuckAfterFinalSync();
+      stuckSince = stuck ? (stuckSince ?? Date.now()) : undefined;
+      const wakeAt = Math.min(
+        deadline,
+        this.#lastOutputAt + hangMs,
+        stuckSince === undefined ? Number.POSITIVE_INFINITY : stuckSince + STUCK_GRACE_MS,
+      );
       let timer: NodeJS.Timeout | undefined;
       const tick = new Promise<'tick'>((resolve) => {
         timer = setTimeout(() => resolve('tick'), Math.max(0, wakeAt - Date.now()));
+        // Every line litestream prints may complete the picture: look again.
+        this.#changeWaiters.push(() => resolve('tick'));
       });
       const woke = await Promise.race([exited, tick]);
       clearTimeout(timer);
       if (woke === 'exited') break;
-      if (Date.now() >= deadline) reason = 'timeout';
+      if (stuck && stuckSince !== undefined && Date.now() - stuckSince >= STUCK_GRACE_MS) {
+        // Every database up to the stuck one has its final sync in the replica. If it is the
+        // last, nothing is missing; otherwise the rest still need theirs (hung: run again).
+        reason = stuck === 'last' ? 'stuck-after-final-sync' : 'hung';
+      } else if (Date.now() >= deadline) reason = 'timeout';
       else if (Date.now() - this.#lastOutputAt >= hangMs) reason = 'hung';
       if (reason) break;
     }
-    if (reason) {
+    if (reason === 'stuck-after-final-sync') {
+      this.#logger.warn(
+        { pid: child.pid },
+        'litestream hung after its final sync reached the replica (a litestream 0.3.13 shutdown deadlock when a sync starts as it is signalled); killing it — nothing is lost',
+      );
+    } else if (reason) {
       this.#logger.error(
         { pid: child.pid, timeoutMs, silentForMs: Date.now() - this.#lastOutputAt },
         reason === 'hung'
           ? 'litestream hung during its final sync; killing it'
           : 'litestream did not finish its final sync in time; killing it',
       );
+    }
+    if (reason) {
       child.kill('SIGKILL');
       await exited;
     }
-    return { killed: reason !== undefined, hung: reason === 'hung', exitCode: (await child).exitCode };
+    const landed = this.#databasesWithContent().every((db) => this.#tracker.finalSyncLanded(db));
+    return {
+      killed: reason === 'timeout' || reason === 'hung',
+      hung: reason === 'hung',
+      landed,
+      exitCode: (await child).exitCode,
+    };
+  }
+
+  /** The configured databases that hold data, in config order (the order litestream closes them). */
+  #databasesWithContent(): string[] {
+    return this.#config.databases.map((db) => db.path).filter((db) => hasContent(db));
+  }
+
+  /**
+   * Litestream 0.3.13 closes databases one by one, each with its final sync, and then waits
+   * for the database's regular sync. A regular sync that started as the signal arrived never
+   * finishes (its upload was cancelled before it read anything), so litestream waits forever.
+   * Seen from the log: a database whose final sync reached the replica still has an upload
+   * open, and every database before it has its final sync too. `'last'` when it is the last
+   * database (nothing is missing), `'more'` when others still wait for their final sync.
+   */
+  #stuckAfterFinalSync(): 'last' | 'more' | undefined {
+    const databases = this.#databasesWithContent();
+    for (const [index, db] of databases.entries()) {
+      if (!this.#tracker.finalSyncLanded(db)) return undefined;
+      if (this.#tracker.hasOpenUpload(db)) return index === databases.length - 1 ? 'last' : 'more';
+    }
+    return undefined;
   }
 
   /** Resolves when `done()` holds, litestream exits, or the deadline passes (exits wake change waiters too). */
@@ -593,6 +661,16 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       });
     }
   }
+}
+
+/**
+ * The final sync is complete: the log shows it in the replica for every database (even if
+ * litestream then exited 1 over a cancelled checkpoint, or had to be killed while stuck),
+ * or litestream exited 0 with no error logged.
+ */
+function finalSyncDone(outcome: TerminateOutcome, errors: readonly string[]): boolean {
+  if (outcome.landed && !outcome.killed) return true;
+  return !outcome.killed && (outcome.exitCode === 0 || outcome.exitCode === undefined) && errors.length === 0;
 }
 
 function fileSize(file: string): number {

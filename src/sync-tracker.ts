@@ -54,6 +54,12 @@ interface MutableStatus {
   snapshotSince: Date | undefined;
   /** A WAL segment upload in flight since then. */
   walSince: Date | undefined;
+  /** Where the replica ends: the end of the last WAL segment written, or the position litestream computed. */
+  replicaEnd: string | undefined;
+  /** WAL uploads begun and neither written nor ended by a failed sync, this process. */
+  openWalUploads: number;
+  /** The furthest position a sync aimed at since litestream said it is shutting down: its final sync's target. */
+  shutdownTarget: string | undefined;
 }
 
 /**
@@ -76,8 +82,18 @@ export class SyncTracker {
         syncedThisRun: false,
         snapshotSince: undefined,
         walSince: undefined,
+        replicaEnd: undefined,
+        openWalUploads: 0,
+        shutdownTarget: undefined,
       });
     }
+  }
+
+  #shuttingDown = false;
+
+  /** Litestream has said it is shutting down (see {@link SyncTracker.shuttingDown}). */
+  get isShuttingDown(): boolean {
+    return this.#shuttingDown;
   }
 
   /** A new litestream process starts from scratch: it must open every database again. */
@@ -88,7 +104,35 @@ export class SyncTracker {
       status.syncedThisRun = false;
       status.snapshotSince = undefined;
       status.walSince = undefined;
+      // The replica keeps what the last process wrote: replicaEnd stays.
+      status.openWalUploads = 0;
+      status.shutdownTarget = undefined;
     }
+    this.#shuttingDown = false;
+  }
+
+  /**
+   * Litestream logged that a signal made it shut down: each database's final sync follows,
+   * and the syncs from here on aim at its final position.
+   */
+  shuttingDown(): void {
+    this.#shuttingDown = true;
+    for (const status of this.#databases.values()) status.shutdownTarget = undefined;
+  }
+
+  /**
+   * The final sync of `path` reached the replica: since litestream began shutting down, a
+   * sync aimed at a position, and the replica now ends there. Told from log lines alone,
+   * whether litestream then exits or not.
+   */
+  finalSyncLanded(path: string): boolean {
+    const status = this.#databases.get(path);
+    return status?.shutdownTarget !== undefined && status.shutdownTarget === status.replicaEnd;
+  }
+
+  /** A WAL upload of `path` began and never ended: litestream 0.3.13's shutdown waits for it forever. */
+  hasOpenUpload(path: string): boolean {
+    return (this.#databases.get(path)?.openWalUploads ?? 0) > 0;
   }
 
   /** Applies one log line; returns what it meant, if anything. */
@@ -108,28 +152,37 @@ export class SyncTracker {
         return undefined;
       case 'replica sync':
         status.target = position;
+        if (this.#shuttingDown) status.shutdownTarget = furthest(status.shutdownTarget, position);
         return undefined;
       case 'write snapshot':
         status.snapshotSince ??= now;
         return undefined;
       case 'write wal segment':
         status.walSince ??= now;
+        status.openWalUploads++;
         return undefined;
       case 'replica sync: calc new pos':
+        if (position !== undefined) status.replicaEnd = position;
         // The replica already holds everything the database has: caught up without writing.
         return position !== undefined && position === status.target ? this.#synced(status, position, now) : undefined;
       case 'snapshot written':
         status.snapshotSince = undefined;
         return this.#synced(status, position, now);
-      case 'wal segment written':
+      case 'wal segment written': {
         status.walSince = undefined;
+        status.openWalUploads = Math.max(0, status.openWalUploads - 1);
+        // `position` is where the segment starts; `sz` its uncompressed length.
+        const end = segmentEnd(position, line.fields.sz);
+        if (end !== undefined) status.replicaEnd = end;
         return this.#synced(status, position, now);
+      }
       default:
         // A failed sync ends what it was uploading: the monitor's sync writes WAL segments
         // (and a new generation's snapshot), the snapshotter and retainer write snapshots.
         if (line.msg === 'monitor error') {
           status.snapshotSince = undefined;
           status.walSince = undefined;
+          status.openWalUploads = Math.max(0, status.openWalUploads - 1);
         }
         if (line.msg === 'snapshotter error' || line.msg === 'retainer error') status.snapshotSince = undefined;
         if ((line.level === 'error' || line.level === 'warn') && !isBenign(line)) {
@@ -184,9 +237,16 @@ export class SyncTracker {
 
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[] {
-    return [...this.#databases.values()].map(
-      ({ target: _target, syncedThisRun: _run, snapshotSince: _snapshot, walSince: _wal, ...status }) =>
-        Object.freeze({ ...status, uploadingSince: uploadingSince({ snapshotSince: _snapshot, walSince: _wal }) }),
+    return [...this.#databases.values()].map((status) =>
+      Object.freeze({
+        path: status.path,
+        initialized: status.initialized,
+        synced: status.synced,
+        generation: status.generation,
+        lastSyncAt: status.lastSyncAt,
+        lastError: status.lastError,
+        uploadingSince: uploadingSince(status),
+      }),
     );
   }
 }
@@ -196,4 +256,24 @@ function uploadingSince(status: { snapshotSince: Date | undefined; walSince: Dat
   const { snapshotSince, walSince } = status;
   if (snapshotSince && walSince) return new Date(Math.min(snapshotSince.getTime(), walSince.getTime()));
   return snapshotSince ?? walSince;
+}
+
+/** A litestream position, `<generation>/<index, 8 hex digits>:<offset>`. */
+const POSITION = /^([0-9a-f]+)\/([0-9a-f]{8}):(\d+)$/;
+
+/** Where a WAL segment that starts at `position` and holds `size` bytes ends. */
+function segmentEnd(position: string | undefined, size: unknown): string | undefined {
+  const match = position === undefined ? null : POSITION.exec(position);
+  if (!match || typeof size !== 'number') return undefined;
+  return `${match[1]}/${match[2]}:${Number(match[3]) + size}`;
+}
+
+/** The further of two positions; a position of another generation replaces the older one. */
+function furthest(current: string | undefined, next: string | undefined): string | undefined {
+  if (next === undefined) return current;
+  const a = current === undefined ? null : POSITION.exec(current);
+  const b = POSITION.exec(next);
+  if (!a || !b || a[1] !== b[1]) return next;
+  const ahead = a[2] === b[2] ? Number(b[3]) >= Number(a[3]) : (b[2] as string) > (a[2] as string);
+  return ahead ? next : current;
 }

@@ -101,3 +101,59 @@ describe('SyncTracker uploads', () => {
     expect(tracker.writing()).toBe(false);
   });
 });
+
+describe('SyncTracker final sync', () => {
+  const db = '/data/app.db';
+  const gen = '20c9b0312cdd7cf8';
+  const line = (msg: string, fields: Record<string, unknown> = {}) => ({ time: '', level: 'info', msg, db, fields });
+  const at = (index: number, offset: number) => `${gen}/${index.toString(16).padStart(8, '0')}:${offset}`;
+
+  it('sees the deadlock litestream 0.3.13 logged: final sync in the replica, a cancelled upload never ended', () => {
+    // The log of a real hang (litestream 0.3.13 against S3), sizes kept.
+    const tracker = new SyncTracker([db]);
+    tracker.apply(line('replica sync: calc new pos', { position: at(0, 0) }));
+    tracker.apply(line('write wal segment', { position: at(0, 0) }));
+    tracker.apply(line('wal segment written', { position: at(0, 0), sz: 1413192 }));
+    tracker.shuttingDown();
+    // The regular sync that started as the signal arrived, then the final sync.
+    tracker.apply(line('replica sync', { position: at(0, 1841672) }));
+    tracker.apply(line('write wal segment', { position: at(0, 1413192) }));
+    expect(tracker.finalSyncLanded(db)).toBe(false);
+    tracker.apply(line('replica sync', { position: at(0, 1845792) }));
+    tracker.apply(line('write wal segment', { position: at(0, 1413192) }));
+    tracker.apply(line('wal segment written', { position: at(0, 1413192), sz: 432600 }));
+    expect(tracker.finalSyncLanded(db)).toBe(true);
+    expect(tracker.hasOpenUpload(db)).toBe(true);
+  });
+
+  it('a clean shutdown: landed, no upload left open; across a WAL index, and with nothing to send', () => {
+    const tracker = new SyncTracker([db]);
+    tracker.apply(line('replica sync: calc new pos', { position: at(0, 0) }));
+    tracker.shuttingDown();
+    tracker.apply(line('replica sync', { position: at(1, 4152) }));
+    tracker.apply(line('write wal segment', { position: at(0, 16512) }));
+    tracker.apply(line('monitor error', { error: 'context canceled' }));
+    tracker.apply(line('write wal segment', { position: at(0, 16512) }));
+    tracker.apply(line('wal segment written', { position: at(0, 16512), sz: 7461320 }));
+    expect(tracker.finalSyncLanded(db)).toBe(false);
+    tracker.apply(line('write wal segment', { position: at(1, 0) }));
+    tracker.apply(line('wal segment written', { position: at(1, 0), sz: 4152 }));
+    expect(tracker.finalSyncLanded(db)).toBe(true);
+    expect(tracker.hasOpenUpload(db)).toBe(false);
+
+    // The next process: the replica already ends where its final sync aims.
+    tracker.restarted();
+    tracker.shuttingDown();
+    expect(tracker.finalSyncLanded(db)).toBe(false);
+    tracker.apply(line('replica sync', { position: at(1, 4152) }));
+    expect(tracker.finalSyncLanded(db)).toBe(true);
+  });
+
+  it('a sync before the signal never counts as the final one', () => {
+    const tracker = new SyncTracker([db]);
+    tracker.apply(line('replica sync', { position: at(0, 100) }));
+    tracker.apply(line('write wal segment', { position: at(0, 0) }));
+    tracker.apply(line('wal segment written', { position: at(0, 0), sz: 100 }));
+    expect(tracker.finalSyncLanded(db)).toBe(false);
+  });
+});

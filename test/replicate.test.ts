@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import { spawnEvents } from '../src/spawn.js';
 import {
   captureLogger,
   litestreamChildren,
+  openDatabase,
   processAlive,
   replicaIds,
   s3Replica,
@@ -320,6 +322,54 @@ describe('a litestream that hangs in its final sync', () => {
     );
     expect(litestreamChildren()).toEqual([]);
 
+    expect(await replicaIds(config, main)).toEqual(ids);
+  });
+});
+
+describe('a litestream that deadlocks after its final sync', () => {
+  // Litestream 0.3.13 deadlocks on shutdown when the signal cancels a regular sync whose
+  // upload then never reads its data: its final sync completes, then it waits forever for
+  // the cancelled one. stop() lets uploads finish before it signals, but a sync can start in
+  // the same instant, and then the deadlock follows. A multipart upload (a commit of more
+  // than 5 MiB) cancelled between its parts deadlocks every time: signalled that way here.
+  it('is killed as soon as the log shows the final sync in the replica, and the stop is clean', async () => {
+    const dir = tempDir();
+    const main = path.join(dir, 'production.sqlite3');
+    const { config, logger } = testConfig(dir, { databases: [main] });
+    const ids = writeRows(main, 'before', 5);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    // The upload of the big commit: the segment after the first one (which starts at 0).
+    const uploading = new Promise<void>((resolve) =>
+      replication.on(
+        'log',
+        (line) => line.msg === 'write wal segment' && !/:0$/.test(String(line.fields.position)) && resolve(),
+      ),
+    );
+    const db = openDatabase(main);
+    db.exec('CREATE TABLE blobs (body BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO blobs (body) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 112; i++) insert.run(randomBytes(64 * 1024));
+    })();
+    db.close();
+    ids.push(...writeRows(main, 'after', 5));
+    await uploading;
+    const pid = replication.status().pid as number;
+    process.kill(pid, 'SIGTERM');
+    await waitFor(
+      () => logger.lines.some((line) => line.message === 'signal received, litestream shutting down'),
+      10_000,
+      'litestream to begin its shutdown',
+    );
+
+    const result = await replication.stop({ timeoutMs: 60_000 });
+    expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
+    expect(logger.text()).toMatch(/litestream hung after its final sync reached the replica/);
+    // Within moments of the final sync, not after the silence that marks a hang (5 s or more).
+    expect(result.durationMs).toBeLessThan(4_000);
+    expect(processAlive(pid)).toBe(false);
+    expect(litestreamChildren()).toEqual([]);
     expect(await replicaIds(config, main)).toEqual(ids);
   });
 });

@@ -115,8 +115,8 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
 }
 
 /**
- * A loopback TCP proxy to `target` whose answers flow at `bytesPerSecond`: a restore through
- * it is slow but steadily progressing, as on a slow link, so a test can give it up halfway.
+ * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way: a
+ * restore or an upload through it is slow but steadily progressing, as on a slow link.
  */
 export async function throttledProxy(target: string, bytesPerSecond: number): Promise<{ endpoint: string }> {
   const { hostname, port } = new URL(target);
@@ -131,13 +131,14 @@ export async function throttledProxy(target: string, bytesPerSecond: number): Pr
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    const paced = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
-      },
-    });
-    upstream.pipe(paced).pipe(client);
+    const paced = () =>
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+        },
+      });
+    client.pipe(paced()).pipe(upstream);
+    upstream.pipe(paced()).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   onCleanup(async () => {
