@@ -3,7 +3,8 @@
  * `litestream-node`: the seed's manual operations from the same environment variables as
  * the app (or the seed's own litestream.yml with `--config`), with no hand-written YAML.
  *
- * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130 interrupted
+ * (Ctrl-C or SIGTERM: what the command started is cleaned up first).
  *
  * @packageDocumentation
  */
@@ -101,9 +102,17 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.stderr(`${HELP.main}\n`);
     return 2;
   }
+  // Ctrl-C or SIGTERM gives a restore or verify up cleanly: litestream killed, temp files removed.
+  const interrupted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupted.abort(new Error(`interrupted by ${signal}`));
+  const abortable = command === 'restore' || command === 'verify';
+  if (abortable) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
     const config = loadConfig(values.config, io);
-    const output = await run(command, config, values, positionals);
+    const output = await run(command, config, values, positionals, interrupted.signal);
     if (io.isTTY) io.stderr('\r\x1b[2K');
     if (output !== undefined) io.stdout(output.endsWith('\n') ? output : `${output}\n`);
     return 0;
@@ -114,7 +123,10 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     }
     const message = error instanceof Error ? error.message.split('\n').join(' ') : String(error);
     io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}litestream-node ${command}: ${message}\n`);
-    return 1;
+    return interrupted.signal.aborted ? 130 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -154,6 +166,7 @@ async function run(
   config: LitestreamConfig,
   values: Values,
   positionals: string[],
+  signal: AbortSignal,
 ): Promise<string | undefined> {
   const allowed: Record<string, (keyof Values)[]> = {
     restore: ['output', 'timestamp', 'generation', 'index'],
@@ -201,20 +214,23 @@ async function run(
         ...(values.timestamp === undefined ? {} : { timestamp: values.timestamp }),
         ...(values.generation === undefined ? {} : { generation: values.generation }),
         ...(values.index === undefined ? {} : { index: values.index }),
+        signal,
       });
+      const from = result.generation === undefined ? '' : ` from generation ${result.generation}`;
       return json
         ? formatJson(result)
-        : `restored ${result.path} from generation ${result.generation} (${result.size} bytes) in ${result.durationMs} ms`;
+        : `restored ${result.path}${from} (${result.size} bytes) in ${result.durationMs} ms`;
     }
     case 'verify': {
       const db = database(config, positionals);
       const timeoutMs = values.timeout === undefined ? 60_000 : Number(values.timeout);
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
         throw new UsageError('--timeout takes milliseconds, e.g. 60000');
-      const report = await verifyWithReplicator(config, db, timeoutMs);
+      const report = await verifyWithReplicator(config, db, timeoutMs, signal);
+      const from = report.generation === undefined ? '' : ` generation ${report.generation},`;
       return json
         ? formatJson(report)
-        : `verified ${report.database}: generation ${report.generation}, ${report.restoredSize} bytes restored, ${report.durationMs} ms`;
+        : `verified ${report.database}:${from} ${report.restoredSize} bytes restored, ${report.durationMs} ms`;
     }
     case 'status':
       noPositionals(positionals);
@@ -236,9 +252,9 @@ async function run(
 }
 
 /** `verify` needs a replicator: the app's, or one started here for the check. */
-async function verifyWithReplicator(config: LitestreamConfig, db: string, timeoutMs: number) {
+async function verifyWithReplicator(config: LitestreamConfig, db: string, timeoutMs: number, signal: AbortSignal) {
   try {
-    return await verify(config, db, { timeoutMs });
+    return await verify(config, db, { timeoutMs, signal });
   } catch (error) {
     if (!(error instanceof LitestreamError) || (error as { step?: string }).step !== 'replicating') throw error;
   }
@@ -247,7 +263,7 @@ async function verifyWithReplicator(config: LitestreamConfig, db: string, timeou
   const replication = replicate(single);
   try {
     await replication.started;
-    return await verify(single, db, { timeoutMs }, replication);
+    return await verify(single, db, { timeoutMs, signal }, replication);
   } finally {
     await replication.stop();
   }

@@ -28,6 +28,7 @@ import {
   readIds,
   replicateOnce,
   s3Replica,
+  seedEnv,
   startReplicating,
   tempDir,
   testConfig,
@@ -35,6 +36,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { processes } from './support/proc.js';
 import { throttledProxy } from './support/proxy.js';
 
 /** Rows of incompressible bytes: `mib` MiB that a restore must really download. */
@@ -204,6 +206,51 @@ function privateTmpdir(): string {
     else process.env.TMPDIR = previous;
   });
   return dir;
+}
+
+describe('the CLI interrupted', () => {
+  it('Ctrl-C during restore stops litestream, removes the partial copy and exits 130', async () => {
+    const dir = tempDir();
+    const database = path.join(dir, 'production.sqlite3');
+    const { prefix, endpoint } = await slowBackup(dir, database);
+    const out = path.join(dir, 'copies');
+    mkdirSync(out);
+    const cli = spawn(process.execPath, [CLI, 'restore', database, '-o', path.join(out, 'copy.db')], {
+      env: { PATH: process.env.PATH ?? '', ...seedEnv(prefix, [database], { LITESTREAM_S3_ENDPOINT: endpoint }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, as a shell gives a foreground job: Ctrl-C reaches the group.
+      detached: true,
+    });
+    let stderr = '';
+    cli.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    onCleanup(() => {
+      try {
+        process.kill(-(cli.pid as number), 'SIGKILL');
+      } catch {}
+    });
+    const exited = new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+    await partialCopy(path.join(out, 'copy.db'));
+    process.kill(-(cli.pid as number), 'SIGINT');
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toMatch(/was aborted \(interrupted by SIGINT\)/);
+    expect(readdirSync(out)).toEqual([]);
+    const restores = processes().filter(
+      (p) => p.comm === 'litestream' && p.state !== 'Z' && readCmdline(p.pid).includes(path.join(out, '')),
+    );
+    expect(restores).toEqual([]);
+  });
+});
+
+const CLI = path.resolve('dist/cli.js');
+
+function readCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 describe('what a killed app leaves behind', () => {

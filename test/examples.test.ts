@@ -26,7 +26,13 @@ function startExample(name: string, cwd: string, prefix: string) {
     output += chunk;
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = waitFor(() => /http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[0], 30_000, `${name} to listen`);
+  // The app's own line ("listening on", Fastify's "Server listening at"): litestream's log
+  // names the S3 endpoint, another loopback URL, and may come first.
+  const url = waitFor(
+    () => /listening (?:on|at) (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1],
+    30_000,
+    `${name} to listen`,
+  );
   return { child, exited, url, output: () => output };
 }
 
