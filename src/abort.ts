@@ -16,7 +16,11 @@ export async function abortable<T>(
   onAbort: () => Promise<void>,
 ): Promise<T> {
   if (!signal) return work;
-  throwIfAborted(signal, what);
+  if (signal.aborted) {
+    // Whatever `work` started still has to be undone before the rejection.
+    await onAbort().catch(() => {});
+    throw new LitestreamAbortError(what, signal.reason);
+  }
   let onAbortEvent: (() => void) | undefined;
   const aborted = new Promise<never>((_resolve, reject) => {
     onAbortEvent = () => {

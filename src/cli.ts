@@ -3,8 +3,8 @@
  * `litestream-node`: the seed's manual operations from the same environment variables as
  * the app (or the seed's own litestream.yml with `--config`), with no hand-written YAML.
  *
- * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130 interrupted
- * (Ctrl-C or SIGTERM: what the command started is cleaned up first).
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130/143 interrupted
+ * by SIGINT/SIGTERM (what the command started is cleaned up first).
  *
  * @packageDocumentation
  */
@@ -104,7 +104,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   }
   // Ctrl-C or SIGTERM gives a restore or verify up cleanly: litestream killed, temp files removed.
   const interrupted = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => interrupted.abort(new Error(`interrupted by ${signal}`));
+  let exitCode = 1;
+  const onSignal = (signal: NodeJS.Signals) => {
+    exitCode = signal === 'SIGINT' ? 130 : 143;
+    interrupted.abort(new Error(`interrupted by ${signal}`));
+  };
   const abortable = command === 'restore' || command === 'verify';
   if (abortable) {
     process.once('SIGINT', onSignal);
@@ -123,7 +127,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     }
     const message = error instanceof Error ? error.message.split('\n').join(' ') : String(error);
     io.stderr(`${io.isTTY ? '\r\x1b[2K' : ''}litestream-node ${command}: ${message}\n`);
-    return interrupted.signal.aborted ? 130 : 1;
+    return exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

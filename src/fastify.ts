@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { abortable } from './abort.js';
+import { abortable, throwIfAborted } from './abort.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { LitestreamAbortError, LitestreamError, RestoreError } from './errors.js';
 import { Litestream } from './litestream.js';
@@ -53,9 +53,11 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
 
   await withinPluginTimeout(app, async (signal) => {
     await litestream.ensureRestored({ signal });
+    throwIfAborted(signal, 'starting replication');
     const replication = litestream.startReplication();
     await abortable(replication.started, signal, 'starting replication', async () => {
-      await replication.stop({ timeoutMs: 0 }).catch(() => {});
+      // Nothing was replicated yet: no final sync to wait for, whatever start was doing.
+      await replication.stop({ signal: AbortSignal.abort() }).catch(() => {});
     });
   });
   app.decorate('litestream', litestream);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from './logger.js';
 
@@ -88,21 +88,25 @@ function isProcMounted(): boolean {
 
 /**
  * The tag that names this process in the temp files and directories it creates:
- * `<pid>-<start>` (start `x` where unknown). A later boot tells from it whether the
- * creator is gone, and so whether the leftover can be removed.
+ * `<pid>-<start>-<boot>` (`x` for what the platform does not tell). A later process tells
+ * from it whether the creator is gone, and so whether the leftover can be removed: the
+ * boot, because pids and start times repeat across reboots (a VM that boots the same way).
  */
 export function ownerTag(): string {
   const me = currentProcess();
-  return `${me.pid}-${me.start ?? 'x'}`;
+  return `${me.pid}-${me.start ?? 'x'}-${bootId() ?? 'x'}`;
 }
 
-const TAG = /^(\d+)-(\d+|x)\./;
+const TAG = /^(\d+)-(\d+|x)-([0-9a-f]{8}|x)\./;
 
-/** The owner named by a leftover's name after `prefix`, if it follows {@link ownerTag}. */
-function ownerOf(name: string, prefix: string): ProcessIdentity | undefined {
+/** Whether the creator named by a leftover's name after `prefix` still runs; undefined without a tag. */
+function creatorRunning(name: string, prefix: string): boolean | undefined {
   const match = TAG.exec(name.slice(prefix.length));
   if (!match) return undefined;
-  return { pid: Number(match[1]), start: match[2] === 'x' ? undefined : match[2] };
+  const boot = match[3] === 'x' ? undefined : match[3];
+  const current = bootId();
+  if (boot !== undefined && current !== undefined && boot !== current) return false;
+  return isRunning({ pid: Number(match[1]), start: match[2] === 'x' ? undefined : match[2] });
 }
 
 /**
@@ -118,14 +122,10 @@ export async function sweepLeftovers(dir: string, prefix: string, logger: Logger
   } catch {
     return [];
   }
-  const bootedAt = bootTime();
   const removed: string[] = [];
   for (const name of entries) {
-    if (!name.startsWith(prefix)) continue;
-    const owner = ownerOf(name, prefix);
-    if (!owner) continue;
+    if (!name.startsWith(prefix) || creatorRunning(name, prefix) !== false) continue;
     const file = path.join(dir, name);
-    if (isRunning(owner) && !(await olderThanBoot(file, bootedAt))) continue;
     try {
       await rm(file, { recursive: true, force: true });
       removed.push(file);
@@ -139,18 +139,11 @@ export async function sweepLeftovers(dir: string, prefix: string, logger: Logger
   return removed;
 }
 
-/** When the machine booted (Linux), so a leftover from an earlier boot is never taken for a live one. */
-function bootTime(): number | undefined {
+/** This boot of the machine (Linux), shortened: enough to tell two boots apart. */
+function bootId(): string | undefined {
   try {
-    const match = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-    return match ? Number(match[1]) * 1000 : undefined;
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').replaceAll('-', '').slice(0, 8);
   } catch {
     return undefined;
   }
-}
-
-async function olderThanBoot(file: string, bootedAt: number | undefined): Promise<boolean> {
-  if (bootedAt === undefined) return false;
-  const info = await stat(file).catch(() => undefined);
-  return info !== undefined && info.mtimeMs < bootedAt;
 }

@@ -38,7 +38,12 @@ const ownerOfRecord = (record: PidRecord) => ({ pid: record.ownerPid, start: rec
  * not a reused pid) belongs to another running app: that is refused, never two replicators
  * on one database.
  */
-export async function claimDatabase(database: string, timeoutMs: number, logger: Logger): Promise<void> {
+export async function claimDatabase(
+  database: string,
+  timeoutMs: number,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   const file = companionFiles(database).pidfile;
   await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
     throw new FileSystemError('creating the directory of', database, error, { database });
@@ -66,7 +71,7 @@ export async function claimDatabase(database: string, timeoutMs: number, logger:
         { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
         'stopping an orphaned litestream left by a process that died',
       );
-      await terminate(record.litestreamPid, timeoutMs);
+      await terminate(record.litestreamPid, timeoutMs, signal);
     } else if (record && orphan === 'unknown') {
       // Never signal a process that may not be litestream (its pid may have been reused).
       logger.warn(
@@ -113,7 +118,7 @@ async function takeOver(file: string, stale: string, database: string): Promise<
     await link(aside, file).catch(() => {});
   }
   await unlink(aside).catch((error: unknown) => {
-    throw new FileSystemError('removing the stale pidfile', aside, error, { database });
+    throw new FileSystemError('replacing the stale pidfile', file, error, { database });
   });
 }
 
@@ -180,11 +185,13 @@ async function replicatorState(pid: number): Promise<'replicating' | 'gone' | 'u
   if (pid <= 0) return 'gone';
   const args = await commandLine(pid);
   if (args === 'gone' || args === 'unknown') return args;
-  const isLitestream = /litestream/.test(args[0] ?? '') && args.includes('replicate');
+  // The binary may be named anything (binaryPath): its config path names litestream too.
+  const isLitestream = /litestream/.test(args.join(' ')) && args.includes('replicate');
   return isLitestream ? 'replicating' : 'gone';
 }
 
-async function terminate(pid: number, timeoutMs: number): Promise<void> {
+/** SIGTERM (so the orphan still makes its final sync), SIGKILL after `timeoutMs` or once `abort` fires. */
+async function terminate(pid: number, timeoutMs: number, abort?: AbortSignal): Promise<void> {
   const signal = (name: NodeJS.Signals) => {
     try {
       process.kill(pid, name);
@@ -195,7 +202,7 @@ async function terminate(pid: number, timeoutMs: number): Promise<void> {
   // Polls the command line, not kill(0): an unreaped zombie still answers kill(0).
   const waitGone = async (ms: number) => {
     const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !abort?.aborted) {
       if ((await replicatorState(pid)) !== 'replicating') return true;
       await sleep(100);
     }
@@ -204,7 +211,7 @@ async function terminate(pid: number, timeoutMs: number): Promise<void> {
   signal('SIGTERM');
   if (await waitGone(timeoutMs)) return;
   signal('SIGKILL');
-  if (!(await waitGone(5_000))) {
+  if (!(await waitGone(5_000)) && !abort?.aborted) {
     throw new ReplicationError(`could not stop the orphaned litestream (pid ${pid}): kill it by hand.`);
   }
 }

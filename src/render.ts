@@ -115,7 +115,7 @@ export async function writeConfigFile(
     await writeFile(file, renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new FileSystemError('writing the private litestream.yml', file, error);
+    throw new FileSystemError('writing a private litestream.yml in', `${os.tmpdir()}/`, error);
   }
   return {
     path: file,

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
+import { throwIfAborted } from './abort.js';
 import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import { LitestreamAbortError, ReplicationError } from './errors.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
-import { hasContent } from './paths.js';
+import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { redact } from './secret.js';
@@ -102,7 +102,7 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
    * data has been synced to the replica at least once. A configured database that does
    * not exist yet (a first deployment, after a `no-backup` restore) has nothing to lose and
    * does not hold `ready` back: await it before or after opening your databases. Once the
-   * app creates such a database, litestream picks it up within a sync interval, and
+   * app creates such a database, litestream picks it up within a second, and
    * `stop()` waits for it and makes its final sync as for any other. Rejects if
    * replication stops first.
    */
@@ -241,13 +241,19 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   async #start(): Promise<void> {
+    // A stop({ signal }) that aborts while starting: give the start up between its steps.
+    const stopAborted = this.#stopAborted.signal;
+    const check = () => throwIfAborted(stopAborted, 'starting replication');
     try {
       this.#binary = (await resolveBinary(this.#config.binaryPath)).path;
+      check();
       await sweepTempDirs(this.#logger);
       for (const db of this.#config.databases) {
-        await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger);
+        await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger, stopAborted);
+        check();
       }
       this.#configFile = await writeConfigFile(this.#config);
+      check();
       this.#startedAt = new Date();
       await this.#spawn();
       this.#watchdog = setInterval(() => this.#checkStalls(), 1_000);
@@ -404,7 +410,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    * huge one on a slow link is covered by the doubling after each fruitless restart.)
    */
   #allowedUploadMs(db: string, kind: 'snapshot' | 'wal', baseMs: number): number {
-    const bytes = kind === 'snapshot' ? fileSize(db) : 0;
+    const bytes = kind === 'snapshot' ? Math.max(0, fileSize(db)) : 0;
     return baseMs + (bytes / SLOW_UPLOAD_BYTES_PER_S) * 1000;
   }
 
@@ -533,7 +539,11 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopped';
       await this.#releasePidfiles();
       await this.#configFile?.dispose().catch(() => {});
-      this.#settleReady(new ReplicationError('replication stopped before every database was synced'));
+      this.#settleReady(
+        new ReplicationError(
+          `replication stopped before every database with data had reached the replica (${this.#config.databases.map((db) => db.path).join(', ')}): await ready before stop(), or check the replica's errors in status().`,
+        ),
+      );
     }
     const killed = outcome.killed || (aborted() && outcome.exitCode !== 0 && !outcome.landed);
     const result: StopResult = Object.freeze({
@@ -566,7 +576,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // (A litestream already shutting down, signalled by someone else, has nothing to wait for.)
     await this.#waitUntil(
       () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
-      Math.min(deadline, Date.now() + UPLOAD_GRACE_MS),
+      // A quarter of the timeout at most: the final sync needs the rest.
+      Math.min(deadline, Date.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
     );
     // From the child itself: it may have exited during the waits above, before any waiter.
     const exited = this.#childDone.then(() => 'exited' as const);
@@ -671,10 +682,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 function finalSyncDone(outcome: TerminateOutcome, errors: readonly string[]): boolean {
   if (outcome.landed && !outcome.killed) return true;
   return !outcome.killed && (outcome.exitCode === 0 || outcome.exitCode === undefined) && errors.length === 0;
-}
-
-function fileSize(file: string): number {
-  return statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 function describe(line: LitestreamLogLine): string {

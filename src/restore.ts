@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
@@ -10,7 +10,7 @@ import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError }
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownerTag, sweepLeftovers } from './owner.js';
-import { companionFiles, hasContent } from './paths.js';
+import { companionFiles, fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseClaim, sweepPidfileLeftovers } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { replicaError } from './replica-errors.js';
@@ -155,16 +155,18 @@ async function restoreShared(
   const joined = shared;
   joined.waiting++;
   let left = false;
-  const leave = () => {
-    if (left) return;
+  /** Stops waiting; true when this was the last caller, so the restore itself is given up. */
+  const leave = (): boolean => {
+    if (left) return false;
     left = true;
-    if (--joined.waiting === 0) joined.controller.abort(signal?.reason);
+    if (--joined.waiting > 0) return false;
+    joined.controller.abort(signal?.reason);
+    return true;
   };
   try {
     return await abortable(joined.result, signal, 'ensureRestored', async () => {
-      leave();
-      // Rejects only once the shared restore has cleaned up after itself.
-      await joined.result.catch(() => {});
+      // The last caller rejects only once the restore has cleaned up after itself.
+      if (leave()) await joined.result.catch(() => {});
     });
   } finally {
     leave();
@@ -194,7 +196,7 @@ async function restoreOne(
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // Two apps booting on one empty directory: one restores, the other is refused here,
   // so neither can remove the other's fresh WAL as a stale one or restore twice.
-  await claimDatabase(db.path, config.shutdownTimeoutMs, logger);
+  await claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
   try {
     if (hasContent(db.path)) return exists();
     throwIfAborted(signal, 'ensureRestored');
@@ -332,10 +334,12 @@ export async function restoreInto(
       }
     }
     throwIfAborted(options.signal, 'the restore');
-    const size = await fileSize(temp);
+    const size = fileSize(temp);
     await options.beforePlacing?.();
     // An empty file (opened before the restore, never written) holds nothing: replace it.
-    if ((await fileSize(options.output)) === 0) await removeFile(options.output);
+    if (fileSize(options.output) === 0) await removeFile(options.output);
+    // The last moment to give up: from here on the database is in place.
+    throwIfAborted(options.signal, 'the restore');
     try {
       // link() refuses to replace an existing file, unlike rename(): if another process
       // put a database there meanwhile, its copy wins and ours is discarded.
@@ -347,7 +351,10 @@ export async function restoreInto(
     }
     return { generation, placed: true, size };
   } finally {
-    await removeTemps(temp);
+    // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
+    await removeTemps(temp).catch((error: unknown) => {
+      options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');
+    });
     if (!placed) await removeCreatedDirs(createdDir, dir);
   }
 }
@@ -379,19 +386,20 @@ async function downloadWithRetry(
     const running = runCommand(binary.path, args, {
       env: childEnv(config),
       stallTimeoutMs: config.restore.stallTimeoutMs,
-      progress: () => fileSize(`${temp}.tmp`),
+      progress: async () => fileSize(`${temp}.tmp`),
       onLine,
       signal,
     });
     // The restore is spawned: check the version while it starts up.
     binary.checked().catch(() => {});
     const result = await running;
-    if (result.aborted) {
+    // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
+    if (result.aborted || signal?.aborted) {
       await removeTemps(temp);
       throw new LitestreamAbortError('the restore', signal?.reason, { database: db.path });
     }
     if (result.exitCode === 0 && !result.stalled) {
-      if ((await fileSize(temp)) > 0) return { generation };
+      if (fileSize(temp) > 0) return { generation };
       if (result.lines.some((line) => line.msg === 'no matching backups found')) return undefined;
       throw new RestoreError(`litestream restore of ${db.path} exited 0 but wrote no database.`, {
         database: db.path,
@@ -442,14 +450,6 @@ function lazyBinaryCheck(located: string, explicitPath: string | undefined): Bin
       return checked;
     },
   };
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return -1;
-  }
 }
 
 /** Removes the WAL, shared memory and litestream state of a database file that is gone. */

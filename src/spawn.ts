@@ -54,9 +54,10 @@ const live = new Set<LitestreamProcess>();
 
 /**
  * A litestream still running when this process exits (`process.exit()` or an empty event
- * loop; not death by a signal) gets SIGTERM, its final sync, as it would otherwise run on
- * until its next log write fails. An `exit` listener, unlike a signal listener, changes
- * nothing about how the app handles signals.
+ * loop; not death by a signal) gets SIGTERM, so it ends now rather than at its next log
+ * write. It makes no final sync then: its output pipe closes with this process, and its
+ * first shutdown log line kills it. Only `stop()` makes a final sync. An `exit` listener,
+ * unlike a signal listener, changes nothing about how the app handles signals.
  */
 function killOnExit(child: LitestreamProcess): void {
   if (live.size === 0) process.on('exit', terminateLive);

@@ -49,7 +49,6 @@ interface MutableStatus {
   target: string | undefined;
   /** Caught up since the current litestream process started. */
   syncedThisRun: boolean;
-  /** Replica writes (snapshot or WAL segment) started and not yet finished. */
   /** A snapshot upload in flight since then (the monitor's, the snapshotter's or the retainer's). */
   snapshotSince: Date | undefined;
   /** A WAL segment upload in flight since then. */
