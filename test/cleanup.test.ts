@@ -2,7 +2,7 @@
 // whatever the exit, nothing stays behind on disk or in the process table.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -330,12 +330,28 @@ describe('an unwritable database directory', () => {
 const DIST = path.resolve('dist/index.js');
 
 /**
+ * The unprivileged user must reach the library: a checkout in a `0700` directory (a fresh
+ * `mktemp -d` clone) is closed to it. Adds search permission (`o+x`, no listing) to each
+ * directory above `dir` that lacks it, for this test only.
+ */
+function letOthersTraverse(dir: string): void {
+  for (let current = dir; current !== path.dirname(current); current = path.dirname(current)) {
+    const mode = statSync(current).mode & 0o7777;
+    if ((mode & 0o001) !== 0) continue;
+    chmodSync(current, mode | 0o001);
+    onCleanup(() => chmodSync(current, mode));
+  }
+}
+
+/**
  * Runs `script` (an ES module body) as a user without root's powers — root writes through
  * any permission bits — and returns what it printed as JSON. As non-root, runs it as is.
  */
 async function asUnprivileged(script: string) {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) letOthersTraverse(path.dirname(DIST));
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     cwd: os.tmpdir(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
