@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `litestream-node`: the seed's manual operations from the same environment variables as
- * the app (or the seed's own litestream.yml with `--config`), with no hand-written YAML.
+ * `litestream-node`: list backups, restore to a point in time, verify and check replication,
+ * from the same environment variables as the app (or an existing litestream.yml with
+ * `--config`), with no hand-written YAML.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130/143 interrupted
  * by SIGINT/SIGTERM (what the command started is cleaned up first).

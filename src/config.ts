@@ -89,7 +89,7 @@ export interface LitestreamOptions {
   /** Where the backups live. Required when enabled, unless `configFile` is given. */
   replica?: S3ReplicaOptions | FileReplicaOptions;
   /**
-   * Your own litestream.yml (e.g. the seed's `config/litestream.yml`), instead of `replica`
+   * A litestream.yml you already have (e.g. `config/litestream.yml`), instead of `replica`
    * and the interval options. It is read as litestream reads it (`$VAR` expanded);
    * credentials in it are moved to litestream's environment, and logging is switched to
    * JSON so the supervisor can follow it.
@@ -158,7 +158,7 @@ export interface LitestreamConfig {
   readonly supervisor: Readonly<Required<SupervisorOptions>>;
 }
 
-/** The seed's defaults. */
+/** The defaults: sync every 10 s, 7 days of history, a snapshot a day. */
 export const DEFAULTS = Object.freeze({
   syncInterval: '10s',
   retention: '168h',
@@ -392,7 +392,7 @@ function fieldName(pathParts: readonly PropertyKey[], names: FieldNames): string
 }
 
 /**
- * Validates options, fills in the seed's defaults, resolves paths against the current
+ * Validates options, fills in the defaults, resolves paths against the current
  * directory, and returns a frozen {@link LitestreamConfig}.
  *
  * @throws {@link LitestreamConfigError} listing every invalid field with its fix.

@@ -3,7 +3,7 @@ import { buildConfig, type FieldNames, type LitestreamConfig, type LitestreamOpt
 import { LitestreamConfigError } from './errors.js';
 
 /**
- * The environment variables {@link configFromEnv} reads. The first six are the seed's;
+ * The environment variables {@link configFromEnv} reads. The first six are the basic ones;
  * the rest are litestream-node additions.
  */
 export const ENV = Object.freeze({
@@ -55,12 +55,12 @@ const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'repli
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Builds a config from the seed's environment variables:
+ * Builds a config from the `LITESTREAM_*` environment variables:
  * `LITESTREAM_ENABLED`, `LITESTREAM_S3_BUCKET`, `LITESTREAM_S3_ENDPOINT`,
  * `LITESTREAM_S3_REGION`, `LITESTREAM_ACCESS_KEY_ID`, `LITESTREAM_SECRET_ACCESS_KEY`
  * (plus the optional ones in {@link ENV}). `overrides` win over the environment.
  *
- * As in the seed, replication is on only when `LITESTREAM_ENABLED` is `true` or `1`
+ * Replication is on only when `LITESTREAM_ENABLED` is `true` or `1`
  * (case-insensitive); unset means off, and any other value is an error.
  *
  * @throws {@link LitestreamConfigError} naming the environment variable to fix.

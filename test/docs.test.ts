@@ -57,6 +57,15 @@ describe('README.md', () => {
     expect(section('Reliability')).toMatch(/<!-- reliability:start -->[\s\S]*<!-- reliability:end -->/);
   });
 
+  it('describes behaviour in words users know (no internal brief, "the seed")', () => {
+    const docs = [
+      'README.md',
+      'CHANGELOG.md',
+      ...readdirSync(path.join(ROOT, 'examples')).map((dir) => `examples/${dir}/README.md`),
+    ];
+    for (const doc of docs) expect(read(doc), doc).not.toMatch(/\bseed\b/i);
+  });
+
   it('links only to files that exist', () => {
     const docs = ['README.md', ...readdirSync(path.join(ROOT, 'examples')).map((dir) => `examples/${dir}/README.md`)];
     for (const doc of docs) {

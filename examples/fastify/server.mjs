@@ -1,5 +1,5 @@
-// A Fastify app whose SQLite databases live in S3 (or a local replica), as in the seed:
-// the main database and a job-queue database. Configured by the seed's variables.
+// A Fastify app whose SQLite databases live in S3 (or a local replica): the main database
+// and a job-queue database. Configured by the LITESTREAM_* environment variables.
 import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';

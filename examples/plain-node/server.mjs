@@ -1,4 +1,4 @@
-// A plain node:http app whose SQLite databases live in S3 (or a local replica), as in the seed:
+// A plain node:http app whose SQLite databases live in S3 (or a local replica):
 // the main database and a job-queue database. No framework: restore, open, replicate, listen.
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
