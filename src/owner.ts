@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -92,9 +93,17 @@ function isProcMounted(): boolean {
  * from it whether the creator is gone, and so whether the leftover can be removed: the
  * boot, because pids and start times repeat across reboots (a VM that boots the same way).
  */
-export function ownerTag(): string {
+function ownerTag(): string {
   const me = currentProcess();
   return `${me.pid}-${me.start ?? 'x'}-${bootId() ?? 'x'}`;
+}
+
+/**
+ * A name for a temp file or directory of this process: `<prefix><owner tag>.<random>`, the
+ * form {@link sweepLeftovers} recognises under the same `prefix`.
+ */
+export function ownedName(prefix: string, random = randomBytes(6).toString('hex')): string {
+  return `${prefix}${ownerTag()}.${random}`;
 }
 
 const TAG = /^(\d+)-(\d+|x)-([0-9a-f]{8}|x)\./;

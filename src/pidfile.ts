@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSystemError, ReplicationError } from './errors.js';
 import type { Logger } from './logger.js';
-import { commandLine, currentProcess, isCurrent, isRunning, ownerTag, sweepLeftovers } from './owner.js';
+import { commandLine, currentProcess, isCurrent, isRunning, ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles } from './paths.js';
 
 /** What a pidfile beside a database records about the process replicating it. */
@@ -124,11 +123,11 @@ async function takeOver(file: string, stale: string, database: string): Promise<
 
 /** A temp file beside `file`, named for this process so a later boot can sweep it if we die. */
 function tempName(file: string, kind: 'tmp' | 'stale'): string {
-  return `${file}.${ownerTag()}.${randomBytes(4).toString('hex')}.${kind}`;
+  return `${ownedName(`${file}.`)}.${kind}`;
 }
 
 /** Removes the pidfile temp files of processes that died beside `database`. */
-export async function sweepPidfileLeftovers(database: string, logger: Logger): Promise<void> {
+async function sweepPidfileLeftovers(database: string, logger: Logger): Promise<void> {
   const file = companionFiles(database).pidfile;
   await sweepLeftovers(path.dirname(file), `${path.basename(file)}.`, logger);
 }

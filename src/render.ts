@@ -5,7 +5,7 @@ import { parse, stringify } from 'yaml';
 import type { DatabaseConfig, LitestreamConfig } from './config.js';
 import { FileSystemError } from './errors.js';
 import type { Logger } from './logger.js';
-import { ownerTag, sweepLeftovers } from './owner.js';
+import { ownedName, sweepLeftovers } from './owner.js';
 import type { Secret } from './secret.js';
 
 /**
@@ -129,11 +129,12 @@ const TEMP_PREFIX = 'litestream-node-';
 
 /**
  * A fresh `0700` directory in the system temp directory, named for this process (see
- * {@link ownerTag}) so that what a SIGKILLed app leaves there is swept by the next one
+ * `ownedName`) so that what a SIGKILLed app leaves there is swept by the next one
  * ({@link sweepTempDirs}).
  */
 export async function privateTempDir(purpose: 'config' | 'verify'): Promise<string> {
-  const prefix = path.join(os.tmpdir(), `${TEMP_PREFIX}${ownerTag()}.${purpose}-`);
+  // mkdtemp appends the random part.
+  const prefix = path.join(os.tmpdir(), ownedName(TEMP_PREFIX, `${purpose}-`));
   try {
     return await mkdtemp(prefix);
   } catch (error) {

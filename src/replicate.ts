@@ -355,10 +355,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (!parsed) return;
     if (parsed.msg.startsWith('signal received')) this.#tracker.shuttingDown();
     const event = this.#tracker.apply(parsed);
-    if (this.#state === 'stopping') for (const wake of this.#changeWaiters.splice(0)) wake();
     if (!this.#childSpoke) {
       this.#childSpoke = true;
-      for (const wake of this.#changeWaiters.splice(0)) wake();
       this.#checkReady();
     }
     this.#forward(parsed);
@@ -367,6 +365,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#shutdownErrors.push(describe(parsed));
     }
     if (event) this.#onSyncEvent(event);
+    this.#wakeWaiters();
   }
 
   /**
@@ -422,7 +421,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   #onSyncEvent(event: SyncEvent): void {
-    for (const wake of this.#changeWaiters.splice(0)) wake();
     switch (event.kind) {
       case 'synced':
         this.#stallRestarts = 0;
@@ -439,7 +437,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #onExit(child: LitestreamProcess, exitCode: number | undefined, signal: string | undefined): void {
     if (child !== this.#child) return;
     this.#child = undefined;
-    for (const wake of this.#changeWaiters.splice(0)) wake();
+    this.#wakeWaiters();
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
 
     // A litestream that ran long enough was healthy: its crash starts the backoff over.
@@ -469,7 +467,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const killNow = () => {
       this.#stopAborted.abort();
       this.#child?.kill('SIGKILL');
-      for (const wake of this.#changeWaiters.splice(0)) wake();
+      this.#wakeWaiters();
     };
     if (signal?.aborted) killNow();
     else signal?.addEventListener('abort', killNow, { once: true });
@@ -594,14 +592,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         this.#lastOutputAt + hangMs,
         stuckSince === undefined ? Number.POSITIVE_INFINITY : stuckSince + STUCK_GRACE_MS,
       );
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolve) => {
-        timer = setTimeout(() => resolve('tick'), Math.max(0, wakeAt - Date.now()));
-        // Every line litestream prints may complete the picture: look again.
-        this.#changeWaiters.push(() => resolve('tick'));
-      });
-      const woke = await Promise.race([exited, tick]);
-      clearTimeout(timer);
+      // Every line litestream prints may complete the picture: look again then.
+      const woke = await Promise.race([exited, this.#nextChange(wakeAt).then(() => 'tick' as const)]);
       if (woke === 'exited') break;
       if (stuck && stuckSince !== undefined && Date.now() - stuckSince >= STUCK_GRACE_MS) {
         // Every database up to the stuck one has its final sync in the replica. If it is the
@@ -662,15 +654,24 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** Resolves when `done()` holds, litestream exits, or the deadline passes (exits wake change waiters too). */
   async #waitUntil(done: () => boolean, deadline: number): Promise<void> {
     while (!done() && this.#child && Date.now() < deadline && !this.#stopAborted.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        const wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.#changeWaiters.push(wake);
-      });
+      await this.#nextChange(deadline);
     }
+  }
+
+  /** Resolves at the next change — a log line, litestream's exit, an aborted stop — or at `at`. */
+  #nextChange(at: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, Math.max(0, at - Date.now()));
+      function wake() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#changeWaiters.push(wake);
+    });
+  }
+
+  #wakeWaiters(): void {
+    for (const wake of this.#changeWaiters.splice(0)) wake();
   }
 }
 

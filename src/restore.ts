@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,9 +8,9 @@ import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
-import { ownerTag, sweepLeftovers } from './owner.js';
+import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent } from './paths.js';
-import { claimDatabase, releaseClaim, sweepPidfileLeftovers } from './pidfile.js';
+import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
@@ -236,12 +235,12 @@ function restoreTempPrefix(output: string): string {
   return `.${path.basename(output)}.restore-`;
 }
 
-/** Removes the temp copies that restores of processes that died left beside `database`. */
+/**
+ * Removes the temp copies that restores of processes that died left beside `database`
+ * (pidfile temp files are swept where the pidfile is claimed).
+ */
 async function sweepRestoreLeftovers(database: string, logger: Logger): Promise<void> {
-  await Promise.all([
-    sweepLeftovers(path.dirname(database), restoreTempPrefix(database), logger),
-    sweepPidfileLeftovers(database, logger),
-  ]);
+  await sweepLeftovers(path.dirname(database), restoreTempPrefix(database), logger);
 }
 
 /**
@@ -306,7 +305,7 @@ export async function restoreInto(
     throw new FileSystemError('creating the directory of', options.output, error, { database: db.path });
   });
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
-  const temp = path.join(dir, `${restoreTempPrefix(options.output)}${ownerTag()}.${randomBytes(6).toString('hex')}`);
+  const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
   try {
     let downloaded: { generation: string | undefined } | undefined;
