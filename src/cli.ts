@@ -15,14 +15,15 @@ import { parseArgs } from 'node:util';
 import { backupStatus } from './backup-status.js';
 import { databases, findDatabase, generations, snapshots, wal } from './commands.js';
 import { type LitestreamConfig, withDatabases } from './config.js';
-import { configFromEnv } from './env.js';
+import { formatGoDuration } from './duration.js';
+import { configFromEnv, ENV } from './env.js';
 import { LitestreamError } from './errors.js';
 import { formatJson, formatTable } from './format.js';
 import type { Logger } from './logger.js';
-import { restore } from './pitr.js';
+import { type RestoreNames, restoreNamed } from './pitr.js';
 import { renderYaml } from './render.js';
 import { replicate } from './replicate.js';
-import { verify } from './verify.js';
+import { type VerificationReport, verify } from './verify.js';
 
 /** A usage error: exit code 2. */
 class UsageError extends Error {}
@@ -35,9 +36,11 @@ interface Io {
 }
 
 const COMMON = `Configuration comes from the environment, as for the app:
-  LITESTREAM_ENABLED, LITESTREAM_S3_BUCKET, LITESTREAM_S3_ENDPOINT, LITESTREAM_S3_REGION,
-  LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY, and LITESTREAM_DATABASES
-  (comma-separated paths) — or from --config path/to/litestream.yml.
+  LITESTREAM_S3_BUCKET, LITESTREAM_S3_ENDPOINT, LITESTREAM_S3_REGION,
+  LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY (LITESTREAM_ENABLED defaults to
+  true here) — or from --config path/to/litestream.yml.
+The databases are the DB arguments; without one, LITESTREAM_DATABASES (comma-separated
+paths) or the config file's dbs. When LITESTREAM_DATABASES is set, a DB must be one of them.
 
 Options:
   --config FILE   use this litestream.yml instead of the environment
@@ -51,11 +54,11 @@ Commands:
   generations [DB]   list the generations of a database's backups
   snapshots [DB]     list its snapshots
   wal [DB]           list its WAL segments
-  databases          list the configured databases and their replicas
+  databases [DB...]  list the configured databases and their replicas
   restore [DB]       restore a database (point-in-time with --timestamp, --generation, --index)
   verify [DB]        prove the backup works end to end (sentinel row, sync, restore, check)
-  status             replication and backup state of every database
-  config             print the generated litestream.yml, secrets masked
+  status [DB...]     replication and backup state of every database
+  config [DB...]     print the generated litestream.yml, secrets masked
 
 DB may be omitted when only one database is configured.
 Run "litestream-node <command> --help" for a command's options.
@@ -64,7 +67,7 @@ ${COMMON}`,
   generations: 'Usage: litestream-node generations [DB] [--json]\n\nLists the generations of DB in the replica.',
   snapshots: 'Usage: litestream-node snapshots [DB] [--json]\n\nLists the snapshots of DB in the replica.',
   wal: 'Usage: litestream-node wal [DB] [--json]\n\nLists the WAL segments of DB in the replica.',
-  databases: 'Usage: litestream-node databases [--json]\n\nLists the configured databases and their replicas.',
+  databases: 'Usage: litestream-node databases [DB...] [--json]\n\nLists the configured databases and their replicas.',
   restore: `Usage: litestream-node restore [DB] [-o OUTPUT] [--timestamp T | --generation G [--index I]] [--json]
 
 Restores DB from the replica into OUTPUT (default: DB's own path, which must not exist).
@@ -79,11 +82,15 @@ Never overwrites a file. The result is integrity-checked before it is put in pla
 Writes a sentinel row to DB, waits until it reaches the replica, restores the replica to a
 temp file, checks the row and PRAGMA integrity_check, then removes everything it created.
 If no app is replicating DB, litestream-node replicates it for the duration of the check.`,
-  status: 'Usage: litestream-node status [--json]\n\nShows, per database, who replicates it and the newest backup.',
-  config: 'Usage: litestream-node config\n\nPrints the litestream.yml litestream-node generates, secrets masked.',
+  status:
+    'Usage: litestream-node status [DB...] [--json]\n\nShows, per database, who replicates it and the newest backup.',
+  config:
+    'Usage: litestream-node config [DB...]\n\nPrints the litestream.yml litestream-node generates, secrets masked.',
 };
 
 const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
+/** Commands that act on one database; the others take any number. */
+const ONE_DATABASE = new Set(['generations', 'snapshots', 'wal', 'restore', 'verify']);
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
@@ -116,7 +123,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     process.once('SIGTERM', onSignal);
   }
   try {
-    const config = loadConfig(values.config, io);
+    const config = loadConfig(command, values.config, positionals, io);
     const output = await run(command, config, values, positionals, interrupted.signal);
     if (io.isTTY) io.stderr('\r\x1b[2K');
     if (output !== undefined) io.stdout(output.endsWith('\n') ? output : `${output}\n`);
@@ -158,12 +165,43 @@ function parse(argv: readonly string[]) {
 
 type Values = ReturnType<typeof parse>['values'];
 
-function loadConfig(configFile: string | undefined, io: Io): LitestreamConfig {
+/** The restore options as this CLI spells them, for its error messages. */
+const CLI_NAMES: RestoreNames = {
+  output: '--output',
+  timestamp: '--timestamp',
+  generation: '--generation',
+  index: '--index',
+  generations: '"litestream-node generations DB"',
+};
+
+/**
+ * The config from the environment (or --config). The DB arguments are the databases when
+ * nothing else lists them, so the connection variables alone are enough.
+ */
+function loadConfig(
+  command: string,
+  configFile: string | undefined,
+  positionals: readonly string[],
+  io: Io,
+): LitestreamConfig {
   const logger = io.isTTY ? progressLogger(io) : quietLogger(io);
-  const overrides = configFile === undefined ? { logger } : { configFile, logger };
+  const listed = [io.env[ENV.databases], io.env[ENV.configFile], configFile].some((value) => value?.trim());
+  if (!listed && positionals.length === 0) {
+    const example = ONE_DATABASE.has(command) ? 'DB' : 'DB...';
+    throw new UsageError(
+      `which database? Name it (litestream-node ${command} ${example}, e.g. storage/production.sqlite3), set ${ENV.databases} to the SQLite files (comma-separated), or pass --config litestream.yml`,
+    );
+  }
+  if (ONE_DATABASE.has(command) && positionals.length > 1) {
+    throw new UsageError(`expected one database, got ${positionals.length}`);
+  }
   // A CLI invocation means "use litestream": only an explicit false turns it off.
-  const env = { ...io.env, LITESTREAM_ENABLED: io.env.LITESTREAM_ENABLED ?? 'true' };
-  return configFromEnv(env, overrides);
+  const env = { ...io.env, [ENV.enabled]: io.env[ENV.enabled] ?? 'true' };
+  return configFromEnv(env, {
+    logger,
+    ...(configFile === undefined ? {} : { configFile }),
+    ...(listed ? {} : { databases: positionals }),
+  });
 }
 
 async function run(
@@ -188,7 +226,7 @@ async function run(
       return show(await generations(config, database(config, positionals)), json, {
         name: 'replica',
         generation: 'generation',
-        lag: (row) => `${(row.lagMs / 1000).toFixed(1)}s`,
+        lag: (row) => formatGoDuration(row.lagMs),
         start: (row) => row.start.toISOString(),
         end: (row) => row.end.toISOString(),
       });
@@ -210,17 +248,23 @@ async function run(
         created: (row) => row.createdAt.toISOString(),
       });
     case 'databases':
-      noPositionals(positionals);
-      return show(await databases(config), json, { path: 'path', replicas: (row) => row.replicas.join(',') });
-    case 'restore': {
-      const result = await restore(config, {
-        database: database(config, positionals),
-        ...(values.output === undefined ? {} : { output: values.output }),
-        ...(values.timestamp === undefined ? {} : { timestamp: values.timestamp }),
-        ...(values.generation === undefined ? {} : { generation: values.generation }),
-        ...(values.index === undefined ? {} : { index: values.index }),
-        signal,
+      return show(await databases(selected(config, positionals)), json, {
+        path: 'path',
+        replicas: (row) => row.replicas.join(','),
       });
+    case 'restore': {
+      const result = await restoreNamed(
+        config,
+        {
+          database: database(config, positionals),
+          ...(values.output === undefined ? {} : { output: values.output }),
+          ...(values.timestamp === undefined ? {} : { timestamp: values.timestamp }),
+          ...(values.generation === undefined ? {} : { generation: values.generation }),
+          ...(values.index === undefined ? {} : { index: values.index }),
+          signal,
+        },
+        CLI_NAMES,
+      );
       const from = result.generation === undefined ? '' : ` from generation ${result.generation}`;
       return json
         ? formatJson(result)
@@ -233,31 +277,49 @@ async function run(
         throw new UsageError('--timeout takes milliseconds, e.g. 60000');
       const report = await verifyWithReplicator(config, db, timeoutMs, signal);
       const from = report.generation === undefined ? '' : ` generation ${report.generation},`;
-      return json
-        ? formatJson(report)
-        : `verified ${report.database}:${from} ${report.restoredSize} bytes restored, ${report.durationMs} ms`;
+      if (json) return formatJson(report);
+      const changes = describeChanges(report);
+      return `verified ${report.database}:${from} ${report.restoredSize} bytes restored, ${report.durationMs} ms${changes ? `\n${changes}` : ''}`;
     }
     case 'status':
-      noPositionals(positionals);
-      return show(await backupStatus(config), json, {
+      return show(await backupStatus(selected(config, positionals)), json, {
         database: 'path',
         local: (row) => (row.localExists ? 'yes' : 'missing'),
         replicating: (row) =>
           row.replicating ? (row.replicatedBy === 'this process' ? 'yes' : `yes (pid ${row.replicatedBy})`) : 'no',
         generation: (row) => row.generation ?? '-',
         'last backup': (row) => row.lastBackupAt?.toISOString() ?? 'none',
-        age: (row) => (row.lastBackupAgeMs === undefined ? '-' : `${Math.round(row.lastBackupAgeMs / 1000)}s`),
+        age: (row) => (row.lastBackupAgeMs === undefined ? '-' : formatGoDuration(row.lastBackupAgeMs)),
       });
     case 'config':
-      noPositionals(positionals);
-      return maskedYaml(config);
+      return maskedYaml(selected(config, positionals));
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-/** `verify` needs a replicator: the app's, or one started here for the check. */
-async function verifyWithReplicator(config: LitestreamConfig, db: string, timeoutMs: number, signal: AbortSignal) {
+/** What `verify` did to the replica beyond the check itself, when it had to replicate. */
+interface ReplicatedForCheck {
+  /** No app replicated the database, so this command did for the duration of the check. */
+  readonly replicatedForCheck: true;
+  /** The generation litestream started for it, when it did not continue the newest one. */
+  readonly newGeneration: string | undefined;
+  /** The newest generation before the check. */
+  readonly previousGeneration: string | undefined;
+  /** The final sync (which carries the removal of the check's row) reached the replica. */
+  readonly finalSyncLanded: boolean;
+}
+
+/**
+ * `verify` needs a replicator: the app's, or one started here for the check. Starting one
+ * changes the replica in a way the user must be told about (see {@link describeChanges}).
+ */
+async function verifyWithReplicator(
+  config: LitestreamConfig,
+  db: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<VerificationReport & Partial<ReplicatedForCheck>> {
   try {
     return await verify(config, db, { timeoutMs, signal });
   } catch (error) {
@@ -265,25 +327,61 @@ async function verifyWithReplicator(config: LitestreamConfig, db: string, timeou
   }
   // Only this database: another one may be missing locally and would never sync.
   const single = withDatabases(config, [db]);
+  const previousGeneration = (await generations(single, db)).at(-1)?.generation;
   const replication = replicate(single);
+  let report: VerificationReport;
   try {
     await replication.started;
-    return await verify(single, db, { timeoutMs, signal }, replication);
-  } finally {
+    report = await verify(single, db, { timeoutMs, signal }, replication);
+  } catch (error) {
     await replication.stop();
+    throw error;
   }
+  const stopped = await replication.stop();
+  return {
+    ...report,
+    replicatedForCheck: true,
+    newGeneration: report.generation !== previousGeneration ? report.generation : undefined,
+    previousGeneration,
+    finalSyncLanded: stopped.clean,
+  };
+}
+
+/** Plain sentences on what a `verify` that replicated by itself changed in the replica. */
+function describeChanges(report: Partial<ReplicatedForCheck>): string {
+  if (!report.replicatedForCheck) return '';
+  const lines = ['No app was replicating it, so litestream-node replicated it for the duration of the check.'];
+  if (report.previousGeneration === undefined) {
+    lines.push(
+      `The replica held no backup of it before; it now holds one (generation ${report.newGeneration ?? 'unknown'}) of the database as it is.`,
+    );
+  } else if (report.newGeneration !== undefined) {
+    lines.push(
+      `Litestream started a new generation (${report.newGeneration}) in the replica, as it does whenever it resumes a database that was closed since it last ran; the previous one (${report.previousGeneration}) stays until the retention period removes it.`,
+    );
+  }
+  lines.push(
+    report.finalSyncLanded
+      ? 'The latest backup holds the same data as the local database: the check removed its row again, and that removal reached the replica.'
+      : "The final sync did not complete, so the latest backup may still hold the check's table (_litestream_node_verify): run verify again, or start the app, to replace it.",
+  );
+  return lines.join('\n');
 }
 
 function database(config: LitestreamConfig, positionals: string[]): string {
-  if (positionals.length > 1) throw new UsageError(`expected one database, got ${positionals.length}`);
   const [given] = positionals;
   if (given !== undefined) return findDatabase(config, given).path;
   if (config.databases.length === 1) return (config.databases[0] as { path: string }).path;
   throw new UsageError(`name the database: one of ${config.databases.map((db) => db.path).join(', ')}`);
 }
 
-function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+/** The config limited to the DB arguments, when there are any. */
+function selected(config: LitestreamConfig, positionals: string[]): LitestreamConfig {
+  if (positionals.length === 0) return config;
+  return withDatabases(
+    config,
+    positionals.map((given) => findDatabase(config, given).path),
+  );
 }
 
 type Column<T> = keyof T | ((row: T) => string);

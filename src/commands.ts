@@ -16,8 +16,10 @@ export interface GenerationRow {
   readonly replica: string;
   readonly generation: string;
   /**
-   * How far the end of this generation is behind the local database's last change
-   * (negative: ahead), or behind now when the database is not there locally.
+   * How far the end of this generation is behind the local database's last change, or
+   * behind now when the database is not there locally. Never negative: a replica written
+   * after the last local change has all of it, which is a lag of 0 (litestream itself prints
+   * a negative duration then, because the upload is stamped after the write).
    */
   readonly lagMs: number;
   readonly start: Date;
@@ -50,7 +52,8 @@ export interface DatabaseRow {
 }
 
 /**
- * The generations of `database` in its replica, oldest first as litestream lists them.
+ * The generations of `database` in its replica, oldest first (by start, then end; litestream
+ * itself sorts them by their random id).
  *
  * @throws {@link ReplicaUnreachableError} when the replica cannot be read: litestream itself
  * only logs that and prints an empty table, but an empty list here always means "no backups".
@@ -58,40 +61,74 @@ export interface DatabaseRow {
 export async function generations(config: LitestreamConfig, database: string): Promise<GenerationRow[]> {
   const db = findDatabase(config, database);
   const rows = await listing(config, db, ['generations'], 'list the generations of');
-  return rows.map((row) => ({
-    replica: text(row, 'name'),
-    generation: text(row, 'generation'),
-    lagMs: parsed(row, 'lag', parseGoDuration),
-    start: date(row, 'start'),
-    end: date(row, 'end'),
-  }));
+  return rows
+    .map((row) => ({
+      replica: text(row, 'name'),
+      generation: text(row, 'generation'),
+      lagMs: Math.max(0, parsed(row, 'lag', parseGoDuration)),
+      start: date(row, 'start'),
+      end: date(row, 'end'),
+    }))
+    .sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime());
 }
 
-/** The snapshots of `database` in its replica. Throws when the replica cannot be read. */
+/**
+ * The snapshots of `database` in its replica, oldest first: generations in the order they
+ * began, then by index. Throws when the replica cannot be read.
+ */
 export async function snapshots(config: LitestreamConfig, database: string): Promise<SnapshotRow[]> {
   const db = findDatabase(config, database);
   const rows = await listing(config, db, ['snapshots'], 'list the snapshots of');
-  return rows.map((row) => ({
-    replica: text(row, 'replica'),
-    generation: text(row, 'generation'),
-    index: integer(row, 'index'),
-    size: integer(row, 'size'),
-    createdAt: date(row, 'created'),
-  }));
+  return inTimeOrder(
+    rows.map((row) => ({
+      replica: text(row, 'replica'),
+      generation: text(row, 'generation'),
+      index: integer(row, 'index'),
+      size: integer(row, 'size'),
+      createdAt: date(row, 'created'),
+    })),
+  );
 }
 
-/** The WAL segments of `database` in its replica. Throws when the replica cannot be read. */
+/**
+ * The WAL segments of `database` in its replica, oldest first: generations in the order
+ * they began, then by index and offset. Throws when the replica cannot be read.
+ */
 export async function wal(config: LitestreamConfig, database: string): Promise<WalRow[]> {
   const db = findDatabase(config, database);
   const rows = await listing(config, db, ['wal'], 'list the WAL segments of');
-  return rows.map((row) => ({
-    replica: text(row, 'replica'),
-    generation: text(row, 'generation'),
-    index: integer(row, 'index'),
-    offset: integer(row, 'offset'),
-    size: integer(row, 'size'),
-    createdAt: date(row, 'created'),
-  }));
+  return inTimeOrder(
+    rows.map((row) => ({
+      replica: text(row, 'replica'),
+      generation: text(row, 'generation'),
+      index: integer(row, 'index'),
+      offset: integer(row, 'offset'),
+      size: integer(row, 'size'),
+      createdAt: date(row, 'created'),
+    })),
+  );
+}
+
+/**
+ * Orders snapshots or WAL segments by time. Litestream groups them by generation id (random
+ * hex) and its timestamps are whole seconds, so sort generations by their first timestamp and,
+ * within one, by position, which is time order too.
+ */
+function inTimeOrder<T extends { generation: string; index: number; offset?: number; createdAt: Date }>(
+  rows: T[],
+): T[] {
+  const began = new Map<string, number>();
+  for (const row of rows) {
+    began.set(row.generation, Math.min(began.get(row.generation) ?? Infinity, row.createdAt.getTime()));
+  }
+  const start = (row: T) => began.get(row.generation) as number;
+  return rows.sort(
+    (a, b) =>
+      start(a) - start(b) ||
+      a.generation.localeCompare(b.generation) ||
+      a.index - b.index ||
+      (a.offset ?? 0) - (b.offset ?? 0),
+  );
 }
 
 /** The databases litestream would replicate with this config, and their replicas. */

@@ -39,6 +39,27 @@ export interface PointInTimeResult {
 }
 
 /**
+ * How messages name the options of {@link restore}: the API's keys, or the CLI's flags, so
+ * that each caller is told what to change in its own words. @internal
+ */
+export interface RestoreNames {
+  readonly output: string;
+  readonly timestamp: string;
+  readonly generation: string;
+  readonly index: string;
+  /** How to list the generations. */
+  readonly generations: string;
+}
+
+const API_NAMES: RestoreNames = {
+  output: 'output',
+  timestamp: 'timestamp',
+  generation: 'generation',
+  index: 'index',
+  generations: 'generations()',
+};
+
+/**
  * Point-in-time recovery: restores `database` as it was at `timestamp`, or at a
  * `generation` (and `index`), into `output`. The result goes through a temp file and an
  * integrity check, and never replaces an existing file.
@@ -48,7 +69,16 @@ export interface PointInTimeResult {
  * an existing output file).
  * @throws {@link RestoreError} when no backup matches, or the result fails its integrity check.
  */
-export async function restore(config: LitestreamConfig, options: RestoreOptions): Promise<PointInTimeResult> {
+export function restore(config: LitestreamConfig, options: RestoreOptions): Promise<PointInTimeResult> {
+  return restoreNamed(config, options, API_NAMES);
+}
+
+/** {@link restore}, with its messages naming the options as `names` says. @internal */
+export async function restoreNamed(
+  config: LitestreamConfig,
+  options: RestoreOptions,
+  names: RestoreNames,
+): Promise<PointInTimeResult> {
   const startedAt = performance.now();
   if (!config.enabled) {
     throw new LitestreamError('litestream is disabled (LITESTREAM_ENABLED / enabled: false): enable it to restore.');
@@ -59,18 +89,20 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
   if (existsSync(output)) {
     throw new LitestreamError(
       output === db.path
-        ? `${output} exists, and restore never overwrites a database: pass output: a new path, or stop the app and move the file away first.`
-        : `output ${output} exists: choose a path that does not exist.`,
+        ? `${output} exists, and restore never overwrites a database: pass ${names.output} with a new path, or stop the app and move the file away first.`
+        : `${names.output} ${output} exists: choose a path that does not exist.`,
       { database: db.path },
     );
   }
-  const timestamp = options.timestamp === undefined ? undefined : parseTimestamp(options.timestamp);
-  const index = options.index === undefined ? undefined : parseIndex(options.index);
+  const timestamp = options.timestamp === undefined ? undefined : parseTimestamp(options.timestamp, names.timestamp);
+  const index = options.index === undefined ? undefined : parseIndex(options.index, names.index);
   if (index !== undefined && options.generation === undefined) {
-    throw new LitestreamError('index needs a generation: pass generation (see generations()) with index.');
+    throw new LitestreamError(
+      `${names.index} needs a generation: pass ${names.generation} (see ${names.generations}) with ${names.index}.`,
+    );
   }
   if (index !== undefined && timestamp !== undefined) {
-    throw new LitestreamError('timestamp and index exclude each other: pass one of them.');
+    throw new LitestreamError(`${names.timestamp} and ${names.index} exclude each other: pass one of them.`);
   }
 
   // The listing is only needed to check a generation or place a timestamp.
@@ -78,7 +110,7 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
   if (options.generation !== undefined && !known.some((row) => row.generation === options.generation)) {
     const list = known.map((row) => row.generation).join(', ') || 'none';
     throw new LitestreamError(
-      `generation ${JSON.stringify(options.generation)} is not in the replica of ${db.path} (it has: ${list}).`,
+      `${names.generation} ${JSON.stringify(options.generation)} is not in the replica of ${db.path} (it has: ${list}).`,
       { database: db.path },
     );
   }
@@ -89,7 +121,7 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
     const highest = Math.max(-1, ...indexes);
     if (index > highest) {
       throw new LitestreamError(
-        `index ${index.toString(16)} is past the last WAL index of generation ${options.generation} (${highest < 0 ? 'none' : highest.toString(16)}).`,
+        `${names.index} ${index.toString(16)} is past the last WAL index of generation ${options.generation} (${highest < 0 ? 'none' : highest.toString(16)}).`,
         { database: db.path },
       );
     }
@@ -101,7 +133,7 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
     );
     if (earliest && timestamp < earliest) {
       throw new RestoreError(
-        `timestamp ${timestamp.toISOString()} is before the first backup of ${db.path} (${earliest.toISOString()}): choose a later time.`,
+        `${names.timestamp} ${timestamp.toISOString()} is before the first backup of ${db.path} (${earliest.toISOString()}): choose a later time.`,
         { database: db.path },
       );
     }
@@ -135,11 +167,16 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
       signal: options.signal,
     });
     if (!result) {
-      throw new RestoreError(`No backup of ${db.path} matches ${describe(options)}: list them with generations().`, {
-        database: db.path,
-      });
+      throw new RestoreError(
+        `No backup of ${db.path} matches ${describe(options, names)}: list them with ${names.generations}.`,
+        {
+          database: db.path,
+        },
+      );
     }
-    if (!result.placed) throw new LitestreamError(`output ${output} appeared during the restore; it was left alone.`);
+    if (!result.placed) {
+      throw new LitestreamError(`${names.output} ${output} appeared during the restore; it was left alone.`);
+    }
     return Object.freeze({
       path: output,
       generation: result.generation,
@@ -151,32 +188,32 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
   }
 }
 
-function describe(options: RestoreOptions): string {
+function describe(options: RestoreOptions, names: RestoreNames): string {
   const parts = [
-    options.timestamp === undefined ? '' : `timestamp ${String(options.timestamp)}`,
-    options.generation === undefined ? '' : `generation ${options.generation}`,
-    options.index === undefined ? '' : `index ${String(options.index)}`,
+    options.timestamp === undefined ? '' : `${names.timestamp} ${String(options.timestamp)}`,
+    options.generation === undefined ? '' : `${names.generation} ${options.generation}`,
+    options.index === undefined ? '' : `${names.index} ${String(options.index)}`,
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'the latest state';
 }
 
 /** A `Date`, or an RFC 3339 string with a time zone. Not in the future. */
-export function parseTimestamp(value: Date | string): Date {
+export function parseTimestamp(value: Date | string, name = API_NAMES.timestamp): Date {
   const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
   const date = typeof value === 'string' && RFC3339.test(value) ? new Date(value) : value;
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
     throw new LitestreamError(
-      `timestamp ${JSON.stringify(String(value))} is not a valid time: use RFC 3339 with a zone, e.g. "2024-01-01T12:00:00Z".`,
+      `${name} ${JSON.stringify(String(value))} is not a valid time: use RFC 3339 with a zone, e.g. "2024-01-01T12:00:00Z".`,
     );
   }
   if (date.getTime() > Date.now()) {
-    throw new LitestreamError(`timestamp ${date.toISOString()} is in the future: choose a time that has passed.`);
+    throw new LitestreamError(`${name} ${date.toISOString()} is in the future: choose a time that has passed.`);
   }
   return date;
 }
 
 /** A WAL index: a non-negative integer, or hex as litestream prints it (`0000002a`). */
-export function parseIndex(value: number | string): number {
+export function parseIndex(value: number | string, name = API_NAMES.index): number {
   const parsed =
     typeof value === 'number'
       ? value
@@ -185,7 +222,7 @@ export function parseIndex(value: number | string): number {
         : Number.NaN;
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 0x7fffffff) {
     throw new LitestreamError(
-      `index ${JSON.stringify(value)} is not a WAL index: use hex as litestream prints it (e.g. "0000001f") or a non-negative number.`,
+      `${name} ${JSON.stringify(value)} is not a WAL index: use hex as litestream prints it (e.g. "0000001f") or a non-negative number.`,
     );
   }
   return parsed;

@@ -31,11 +31,17 @@ export type SyncEvent =
 // Litestream logs these at error level in normal operation: before the first generation
 // exists, and when shutdown cancels a sync in flight (the final sync runs after that).
 const BENIGN_ERRORS = [/no generation, waiting for data/, /context canceled/];
+// And this one at warn level whenever it resumes a database that was closed since it last ran
+// (closing checkpoints the WAL it was following): it starts a new generation with a full
+// snapshot, loses nothing, and says so next in "sync: new generation".
+const BENIGN_MESSAGES = [/^init: cannot determine last wal position, clearing generation$/];
 
 /** True for log lines that are routine noise despite their level. */
 export function isBenign(line: LitestreamLogLine): boolean {
   const error = typeof line.fields.error === 'string' ? line.fields.error : '';
-  return BENIGN_ERRORS.some((pattern) => pattern.test(error));
+  return (
+    BENIGN_ERRORS.some((pattern) => pattern.test(error)) || BENIGN_MESSAGES.some((pattern) => pattern.test(line.msg))
+  );
 }
 
 interface MutableStatus {

@@ -1,9 +1,22 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { describe, expect, inject, it } from 'vitest';
-import { closedPort, readIds, seedBackup, seedEnv, tempDir } from './support/fixtures.js';
+import { generations, restore } from '../src/index.js';
+import {
+  closedPort,
+  readIds,
+  replicateOnce,
+  s3Replica,
+  seedBackup,
+  seedEnv,
+  tempDir,
+  testConfig,
+  writeRows,
+} from './support/fixtures.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -140,6 +153,171 @@ describe('the litestream-node CLI', () => {
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: litestream-node ${command}`));
     }
+  });
+});
+
+/** The six connection variables and nothing else: what a user has in their app's environment. */
+function connectionEnv(): Record<string, string> {
+  const s3 = inject('s3');
+  return {
+    LITESTREAM_ENABLED: 'true',
+    LITESTREAM_S3_BUCKET: s3.bucket,
+    LITESTREAM_S3_ENDPOINT: s3.endpoint,
+    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
+    LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+describe('the CLI with only the connection variables', () => {
+  it('takes the database from its argument in every command that names one, --json included', async () => {
+    const dir = tempDir();
+    // At the root of the bucket, as with no LITESTREAM_S3_PATH; a unique name keeps tests apart.
+    const name = `cli-${randomUUID()}.sqlite3`;
+    mkdirSync(path.join(dir, 'storage'));
+    const { config, ids } = await seedBackup(dir, {
+      databases: [path.join(dir, 'storage', name)],
+      replica: s3Replica({ path: '' }),
+    });
+    const relative = path.join('storage', name);
+    const env = connectionEnv();
+    const run = (...args: string[]) => cli(args, env, dir);
+
+    for (const command of ['generations', 'snapshots', 'wal']) {
+      const table = await run(command, relative);
+      expect(table.code, `${command}: ${table.stderr}`).toBe(0);
+      expect(table.stdout.trim().split('\n').length, command).toBeGreaterThan(1);
+      const json = await run(command, relative, '--json');
+      expect(json.code, json.stderr).toBe(0);
+      expect((JSON.parse(json.stdout) as unknown[]).length, command).toBeGreaterThan(0);
+    }
+    const out = path.join(dir, 'restored.db');
+    const restored = await run('restore', relative, '-o', out, '--json');
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({ path: out });
+    expect(readIds(out)).toEqual(ids[0]);
+    const status = await run('status', relative, '--json');
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual([
+      expect.objectContaining({ path: config.databases[0]?.path, localExists: false }),
+    ]);
+    expect((await run('config', relative)).stdout).toContain(name);
+    expect((await run('databases', relative)).stdout).toContain(name);
+  });
+
+  it('asks for the database in CLI terms when none is named', async () => {
+    const missing = await cli(['generations'], connectionEnv());
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/litestream-node generations DB/);
+    expect(missing.stderr).toMatch(/LITESTREAM_DATABASES/);
+    expect(missing.stderr).toMatch(/--config/);
+    expect(missing.stderr).not.toMatch(/overrides|\{ databases/);
+    const status = await cli(['status', '--json'], connectionEnv());
+    expect(status.code).toBe(2);
+    expect(status.stderr).toMatch(/litestream-node status DB\.\.\./);
+  });
+
+  it('names its flags, not the API options, when a restore is refused', async () => {
+    const dir = tempDir();
+    const main = path.join(dir, 'app.db');
+    const out = path.join(dir, 'out.db');
+    const env = connectionEnv();
+    const index = await cli(['restore', main, '-o', out, '--index', '1'], env);
+    expect(index.code).toBe(1);
+    expect(index.stderr).toMatch(
+      /--index needs a generation: pass --generation \(see "litestream-node generations DB"\)/,
+    );
+    const both = await cli(
+      ['restore', main, '-o', out, '--generation', 'abc', '--index', '1', '--timestamp', '2024-01-01T00:00:00Z'],
+      env,
+    );
+    expect(both.stderr).toMatch(/--timestamp and --index exclude each other/);
+    const badTime = await cli(['restore', main, '-o', out, '--timestamp', 'noon'], env);
+    expect(badTime.stderr).toMatch(/--timestamp "noon" is not a valid time/);
+    writeFileSync(main, 'not mine to overwrite');
+    const exists = await cli(['restore', main], env);
+    expect(exists.stderr).toMatch(/pass --output with a new path/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('CLI listings', () => {
+  it('print generations oldest first with Litestream-style lags, never negative', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const main = config.databases[0]?.path as string;
+    const env = seedEnv((config.replica as { path: string }).path, [main]);
+    // Each run after the app closed its database starts a new generation. Their ids are
+    // random; keep going until their id order differs from their time order (or 8 runs).
+    let listed = await generations(config, main);
+    let idOrderDiffers = false;
+    while (listed.length < 8 && !idOrderDiffers) {
+      const second = Math.floor(Date.now() / 1000);
+      for (const db of config.databases) writeRows(db.path, `run-${listed.length}`, 5);
+      await replicateOnce(config);
+      listed = await generations(config, main);
+      const byId = [...listed].sort((a, b) => a.generation.localeCompare(b.generation));
+      idOrderDiffers = byId.some((row, i) => row !== listed[i]);
+      // Litestream stamps generations in whole seconds: the next one starts in a later second.
+      while (Math.floor(Date.now() / 1000) === second) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(idOrderDiffers, 'eight random generation ids came out sorted').toBe(true);
+    const table = await cli(['generations', main], env);
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/));
+    const starts = rows.map((row) => Date.parse(row[3] as string));
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    expect(rows.map((row) => row[1])).toEqual(listed.map((row) => row.generation));
+    for (const row of rows) expect(row[2]).toMatch(/^(\d+h)?(\d+m)?\d+(\.\d)?s$|^\d+ms$/);
+
+    const json = JSON.parse((await cli(['generations', main, '--json'], env)).stdout) as { lagMs: number }[];
+    for (const row of json) expect(row.lagMs).toBeGreaterThanOrEqual(0);
+
+    const wal = JSON.parse((await cli(['wal', main, '--json'], env)).stdout) as {
+      generation: string;
+      index: number;
+      created: string;
+    }[];
+    const order = [...new Set(wal.map((row) => row.generation))];
+    expect(order).toEqual(listed.map((row) => row.generation).filter((g) => order.includes(g)));
+  });
+});
+
+describe('CLI verify on a stopped app', () => {
+  it('says plainly what it changed in the replica, and the latest backup is the local database', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const main = config.databases[0]?.path as string;
+    const ids = writeRows(main, 'kept', 20);
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const before = await replicateOnce(config);
+    const env = seedEnv((config.replica as { path: string }).path, [main]);
+
+    const verified = await cli(['verify', main, '--timeout', '30000'], env);
+    expect(verified.code, verified.stderr).toBe(0);
+    const newest = (await generations(config, main)).at(-1)?.generation as string;
+    expect(newest).not.toBe(before);
+    expect(verified.stdout).toContain('No app was replicating it');
+    expect(verified.stdout).toContain(`started a new generation (${newest})`);
+    expect(verified.stdout).toContain(`the previous one (${before}) stays`);
+    expect(verified.stdout).toContain('that removal reached the replica');
+    // Litestream's own warning about it is routine, and explained instead.
+    expect(verified.stderr).not.toMatch(/cannot determine last wal position/);
+
+    const latest = path.join(tempDir(), 'latest.db');
+    await restore(config, { database: main, output: latest });
+    expect(readIds(latest)).toEqual(ids);
+    const db = new Database(latest, { readonly: true });
+    try {
+      expect(db.prepare("SELECT name FROM sqlite_schema WHERE name LIKE '%verify%'").all()).toEqual([]);
+    } finally {
+      db.close();
+    }
+    expect(readIds(main)).toEqual(ids);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../src/duration.js';
+import { formatGoDuration, parseDuration, parseGoDuration } from '../src/duration.js';
 import {
   configFromEnv,
   DEFAULTS,
@@ -362,5 +362,28 @@ describe('parseDuration', () => {
 
   it.each(['', '10', '-5s', '0s', '7d', 's', '10 s', '1h 30m'])('rejects %j', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('formatGoDuration', () => {
+  // What litestream 0.3.13 prints for these lags (its truncateDuration, then Go's Duration.String).
+  it.each([
+    [0, '0s'],
+    [150, '150ms'],
+    [1_000, '1s'],
+    [8_549, '8.5s'],
+    [10_000, '10s'],
+    [10_900, '10s'],
+    [90_000, '1m30s'],
+    [1_317_900, '21m57s'],
+    [3_600_000, '1h0m0s'],
+    [3_661_500, '1h1m1s'],
+    [-8_500, '-8.5s'],
+  ])('formats %d ms as %s', (ms, text) => expect(formatGoDuration(ms)).toBe(text));
+
+  it('reads back what it writes', () => {
+    for (const ms of [150, 8_500, 90_000, 1_317_000, 3_661_000]) {
+      expect(parseGoDuration(formatGoDuration(ms))).toBe(ms);
+    }
   });
 });

@@ -102,6 +102,27 @@ describe('SyncTracker uploads', () => {
   });
 });
 
+describe('SyncTracker errors', () => {
+  const db = '/data/app.db';
+
+  it('a resumed database starting a new generation is routine, not an error', () => {
+    const tracker = new SyncTracker([db]);
+    // What litestream 0.3.13 logs when it starts on a database the app closed since it last ran.
+    const event = tracker.apply({
+      time: '',
+      level: 'warn',
+      msg: 'init: cannot determine last wal position, clearing generation',
+      db,
+      fields: { error: 'primary wal header: EOF' },
+    });
+    expect(event).toBeUndefined();
+    expect(tracker.snapshot()[0]?.lastError).toBeUndefined();
+    // A real warning still is one.
+    const failed = tracker.apply({ time: '', level: 'warn', msg: 'monitor error', db, fields: { error: 'boom' } });
+    expect(failed).toMatchObject({ kind: 'error', message: 'monitor error: boom' });
+  });
+});
+
 describe('SyncTracker final sync', () => {
   const db = '/data/app.db';
   const gen = '20c9b0312cdd7cf8';
