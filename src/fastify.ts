@@ -11,15 +11,20 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { abortable, throwIfAborted } from './abort.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
-import { LitestreamAbortError, LitestreamError, RestoreError } from './errors.js';
+import { LitestreamAbortError, LitestreamConfigError, LitestreamError, RestoreError } from './errors.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
 
 /**
  * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built
- * config, or the built config itself — plus the health route.
+ * config (or with plain options, checked the same way), or the built config itself — plus
+ * the health route. A misspelt key is an error in every form, never silently ignored.
  */
-export type FastifyLitestreamOptions = (LitestreamOptions | LitestreamConfig | { config: LitestreamConfig }) & {
+export type FastifyLitestreamOptions = (
+  | LitestreamOptions
+  | LitestreamConfig
+  | { config: LitestreamConfig | LitestreamOptions }
+) & {
   /**
    * Serve replication health at this path (e.g. `/healthz/litestream`) for readiness
    * probes: 200 with per-database status when healthy, 503 otherwise. Off by default.
@@ -45,10 +50,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     );
   }
   const healthRoute = options.healthRoute ?? false;
-  const config = toConfig(
-    isLitestreamConfig(options) ? options : withoutKeys(options, ['healthRoute', ...FASTIFY_REGISTER_OPTIONS]),
-    app.log.child({ plugin: 'litestream' }) as unknown as Logger,
-  );
+  const config = toConfig(options, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
   const litestream = new Litestream(config);
 
   await withinPluginTimeout(app, async (signal) => {
@@ -73,11 +75,47 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   }
 };
 
-function toConfig(options: object, log: Logger): LitestreamConfig {
+/** The config the options describe, in any of their three forms; throws naming a bad key. */
+function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamConfig {
   if (isLitestreamConfig(options)) return options;
-  if ('config' in options && isLitestreamConfig(options.config)) return options.config;
-  const given = options as LitestreamOptions;
-  return defineConfig({ ...given, logger: given.logger ?? log });
+  const { healthRoute: _, ...given } = withoutKeys(options, FASTIFY_REGISTER_OPTIONS) as Record<string, unknown>;
+  if (!('config' in given)) return withLogger(given as LitestreamOptions, log, '');
+  const { config, ...rest } = given;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) {
+    throw new LitestreamConfigError(
+      unknown.map((key) => ({
+        field: key,
+        message: 'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute.',
+      })),
+    );
+  }
+  if (isLitestreamConfig(config)) return config;
+  if (typeof config !== 'object' || config === null) {
+    throw new LitestreamConfigError([
+      {
+        field: 'config',
+        message:
+          'must be a config from defineConfig() or configFromEnv(), or an options object { databases, replica, … }',
+      },
+    ]);
+  }
+  return withLogger(config as LitestreamOptions, log, 'config.');
+}
+
+/** `defineConfig` with Fastify's logger by default; fields named as the user wrote them. */
+function withLogger(options: LitestreamOptions, log: Logger, prefix: string): LitestreamConfig {
+  try {
+    return defineConfig({ ...options, logger: options.logger ?? log });
+  } catch (error) {
+    if (!(error instanceof LitestreamConfigError) || prefix === '') throw error;
+    throw new LitestreamConfigError(
+      error.issues.map((issue) => ({
+        field: issue.field === 'options' ? prefix.slice(0, -1) : `${prefix}${issue.field}`,
+        message: issue.message,
+      })),
+    );
+  }
 }
 
 /** Options Fastify's `register()` understands itself and passes on to the plugin too. */

@@ -1,4 +1,4 @@
-import { link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
@@ -16,7 +16,7 @@ import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
-import { checkIntegrity } from './sqlite.js';
+import { checkIntegrity, databaseFileMode } from './sqlite.js';
 
 /** What happened to one database in {@link ensureRestored}. */
 export type RestoreOutcome =
@@ -66,7 +66,9 @@ const inFlight = new Map<string, SharedRestore>();
  * Makes sure every database is in place before the app opens it, concurrently:
  * present → `exists` (no process started); missing → restored from the replica, checked
  * with `PRAGMA integrity_check`, then moved into place atomically; no backup anywhere →
- * `no-backup` (its directory is made, no file). Concurrent calls for the same database
+ * `no-backup` (its directory is made, no file). With litestream disabled (development),
+ * `disabled` for each, and its directory is made all the same, so the app can create the
+ * database in both modes. Concurrent calls for the same database
  * share one restore. Every call first removes what a process that died in the middle of
  * a restore left behind (temp copies beside the databases, private temp directories).
  *
@@ -83,6 +85,8 @@ export async function ensureRestored(
 ): Promise<RestoreResult[]> {
   const logger = childLogger(config.logger, { component: 'restore' });
   if (!config.enabled) {
+    // As when enabled, the app can open its databases next: their directories exist.
+    await makeDirectories(config.databases);
     logger.info({ databases: config.databases.length }, 'litestream is disabled; not restoring');
     return config.databases.map((db) => ({ path: db.path, outcome: 'disabled', durationMs: 0 }));
   }
@@ -121,6 +125,26 @@ export async function ensureRestored(
       const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
       for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
     }
+  }
+}
+
+/**
+ * Makes the directory of every database, as the restore does for a missing one; when one
+ * cannot be made, removes those it made (still empty) and throws naming that database.
+ */
+async function makeDirectories(databases: readonly DatabaseConfig[]): Promise<void> {
+  const created: [dir: string, created: string][] = [];
+  try {
+    for (const db of databases) {
+      const dir = path.dirname(db.path);
+      const made = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+        throw new FileSystemError('creating the directory of', db.path, error, { database: db.path });
+      });
+      if (made !== undefined) created.push([dir, made]);
+    }
+  } catch (error) {
+    for (const [dir, made] of created.reverse()) await removeCreatedDirs(made, dir);
+    throw error;
   }
 }
 
@@ -199,7 +223,7 @@ async function restoreOne(
   try {
     if (hasContent(db.path)) return exists();
     throwIfAborted(signal, 'ensureRestored');
-    logger.info({ db: db.path }, 'database missing; restoring from replica');
+    logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
     const result = await restoreInto(config, db, {
       output: db.path,
       flags: ['-if-replica-exists'],
@@ -335,6 +359,9 @@ export async function restoreInto(
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
     await options.beforePlacing?.();
+    await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
+      throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });
+    });
     // An empty file (opened before the restore, never written) holds nothing: replace it.
     if (fileSize(options.output) === 0) await removeFile(options.output);
     // The last moment to give up: from here on the database is in place.

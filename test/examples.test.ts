@@ -108,5 +108,7 @@ describe('npm run demo', () => {
     expect(output).toMatch(/GET \/items → apple, pear, plum/);
     expect(output).toMatch(/litestream stopped after its final sync/);
     expect(output).toMatch(/Every row survived a crash and a lost disk\./);
+    // Piped, as here: plain text, no terminal escape codes.
+    expect(output).not.toContain('\x1b[');
   });
 });

@@ -1,10 +1,17 @@
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { describe, expect, inject, it } from 'vitest';
-import litestream from '../src/fastify.js';
-import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError } from '../src/index.js';
+import litestream, { type FastifyLitestreamOptions } from '../src/fastify.js';
+import {
+  defineConfig,
+  ensureRestored,
+  LitestreamConfigError,
+  ReplicaUnreachableError,
+  RestoreError,
+} from '../src/index.js';
 import {
   captureLogger,
   closedPort,
@@ -220,6 +227,57 @@ describe('the Fastify plugin options', () => {
     await app.register(litestream, config);
     await app.ready();
     expect(app.litestream.config).toBe(config);
+    await app.close();
+    expect(litestreamChildren()).toEqual([]);
+  });
+
+  it('name a misspelt key in every form, before anything is restored or started', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const forms: [string, object, RegExp][] = [
+      ['{ config, … }', { config, healtRoute: '/healthz' }, /healtRoute: is not an option of the plugin.*healthRoute/],
+      [
+        'plain options',
+        { databases: [path.join(dir, 'a.db')], replica: s3Replica(), healtRoute: '/healthz' },
+        /options: has unknown option "healtRoute"/,
+      ],
+      [
+        '{ config: plain options }',
+        { config: { databases: [path.join(dir, 'a.db')], replica: s3Replica(), synkInterval: '1s' } },
+        /config: has unknown option "synkInterval"/,
+      ],
+    ];
+    for (const [form, options, message] of forms) {
+      const app = buildApp();
+      app.register(litestream, options as FastifyLitestreamOptions);
+      const error = await app.ready().then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error, form).toBeInstanceOf(LitestreamConfigError);
+      expect((error as Error).message, form).toMatch(message);
+    }
+    expect(litestreamChildren()).toEqual([]);
+    for (const db of config.databases) expect(existsSync(db.path)).toBe(false);
+  });
+
+  it('validate plain options under config like direct ones, naming the field under config', async () => {
+    const dir = tempDir();
+    const bad = buildApp();
+    bad.register(litestream, { config: { databases: [path.join(dir, 'a.db')], replica: s3Replica({ bucket: '' }) } });
+    await expect(bad.ready()).rejects.toThrow(/config\.replica\.bucket: is required/);
+
+    const main = path.join(dir, 'app.db');
+    const app = buildApp();
+    await app.register(litestream, {
+      config: { databases: [main], replica: s3Replica(), syncInterval: '1s' },
+      healthRoute: '/healthz',
+    });
+    await app.ready();
+    expect(app.litestream.config.databases.map((db) => db.path)).toEqual([main]);
+    expect(app.litestream.config.syncInterval).toBe('1s');
+    await app.litestream.replication?.ready;
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
     await app.close();
     expect(litestreamChildren()).toEqual([]);
   });

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { defineConfig, ensureRestored, startReplication } from '../src/index.js';
+import { configFromEnv, defineConfig, ensureRestored, restore, startReplication } from '../src/index.js';
 import { spawnEvents } from '../src/spawn.js';
 import {
   captureLogger,
@@ -9,6 +10,7 @@ import {
   integrity,
   litestreamChildren,
   readIds,
+  seedBackup,
   stopCleanly,
   tempDir,
   testConfig,
@@ -138,5 +140,72 @@ describe('an empty database file', () => {
     const results = await ensureRestored(config);
     expect(results.map((r) => r.outcome)).toEqual(['restored', 'restored']);
     expect(config.databases.map((db) => readIds(db.path))).toEqual(ids);
+  });
+});
+
+describe('development mode (litestream disabled)', () => {
+  it('makes the database directories as production does, so the same code opens its databases', async () => {
+    const dir = tempDir();
+    const databases = ['storage/production.sqlite3', 'storage/queue/production_queue.sqlite3'].map((file) =>
+      path.join(dir, file),
+    );
+    const development = configFromEnv({ LITESTREAM_ENABLED: 'false' }, { databases, logger: false });
+    expect(await ensureRestored(development)).toEqual(
+      databases.map((file) => ({ path: file, outcome: 'disabled', durationMs: 0 })),
+    );
+    for (const file of databases) {
+      // What the app does next: it would throw "directory does not exist" without the directory.
+      writeRows(file, 'dev', 1);
+      expect(readIds(file)).toHaveLength(1);
+    }
+    expect(litestreamChildren()).toEqual([]);
+
+    // Production, on a fresh disk with no backup yet, leaves the same directories and no file.
+    const prodDir = tempDir();
+    const { config } = testConfig(prodDir, {
+      databases: databases.map((file) => path.join(prodDir, path.relative(dir, file))),
+    });
+    const results = await ensureRestored(config);
+    expect(results.map((result) => result.outcome)).toEqual(['no-backup', 'no-backup']);
+    for (const db of config.databases) {
+      expect(existsSync(path.dirname(db.path))).toBe(true);
+      expect(existsSync(db.path)).toBe(false);
+    }
+  });
+});
+
+describe('a restored database file', () => {
+  it('has the mode SQLite gives a new database, or that of the empty file it replaces', async () => {
+    const dir = tempDir();
+    const seeded = await seedBackup(dir);
+    const { config } = seeded;
+    const [main, queue] = config.databases.map((db) => db.path) as [string, string];
+    // The empty file an app opened before the restore, with the mode its deployment gave it.
+    writeFileSync(queue, '', { mode: 0o640 });
+    chmodSync(queue, 0o640);
+    await ensureRestored(config);
+
+    const created = path.join(tempDir(), 'created-by-sqlite.db');
+    new Database(created).close();
+    const mode = (file: string) => statSync(file).mode & 0o777;
+    expect(mode(main).toString(8)).toBe(mode(created).toString(8));
+    expect(mode(queue).toString(8)).toBe('640');
+    expect(config.databases.map((db) => readIds(db.path))).toEqual(seeded.ids);
+
+    // Point-in-time restores into a new file too.
+    const out = path.join(dir, 'copy.db');
+    await restore(config, { database: main, output: out });
+    expect(mode(out).toString(8)).toBe(mode(created).toString(8));
+  });
+});
+
+describe('the restore log', () => {
+  it('on a first boot says it checks the replica, then that there is no backup', async () => {
+    const { config, logger } = testConfig(tempDir());
+    await ensureRestored(config);
+    const messages = logger.lines.filter((line) => line.level === 'info').map((line) => line.message);
+    expect(messages).toContain('database missing; checking the replica for a backup');
+    expect(messages).toContain('no backup in the replica; a new database will be created');
+    expect(messages.join('\n')).not.toMatch(/restoring from/);
   });
 });

@@ -15,7 +15,9 @@ const replica = path.join(work, 'replica');
 // The library's log lines that tell the story (the rest is litestream's routine).
 const STORY =
   /^(database missing|no backup|database restored|every database is synced|litestream stopped|signal received)/;
-const step = (text) => console.log(`\n\x1b[1m▶ ${text}\x1b[0m`);
+// Bold on a terminal only: piped into a file or a CI log, escape codes are noise.
+const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (text) => `\x1b[1m${text}\x1b[0m` : (text) => text;
+const step = (text) => console.log(`\n${bold(`▶ ${text}`)}`);
 const say = (text) => console.log(`  ${text}`);
 
 function boot(label) {
