@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only cold,warm,…] [-- --update-readme]`
+// `npm run bench [-- --quick] [-- --only cold,warm,…] [-- --update-docs]`
 //
 // Measures what litestream-node costs an app next to raw litestream (a shell entrypoint:
 // `litestream restore … && litestream replicate -exec …`), side by side in one run:
@@ -37,7 +37,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
-    'update-readme': { type: 'boolean', default: false },
+    'update-docs': { type: 'boolean', default: false },
     // Cold-start sizes in MiB, e.g. `--sizes 100` (to look at one figure).
     sizes: { type: 'string' },
   },
@@ -730,7 +730,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(root, 'bench', 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
   const summary = `${table}\n\n${machineLine(machine)} \`${command}\`, ${seconds} s wall time, ${report.date.slice(0, 16)}Z.`;
   console.log(summary);
-  if (flags['update-readme']) updateReadme(summary);
+  if (flags['update-docs']) updatePerformancePage(summary);
   if (childrenOf(process.pid).length > 0) log('warning: child processes still running at the end');
 }
 
@@ -778,19 +778,20 @@ function renderTable(rows: readonly Figure[]): string {
   return lines.join('\n');
 }
 
-function updateReadme(summary: string): void {
-  const file = path.join(root, 'README.md');
+/** Rewrites the table between the bench markers of docs/performance.md. */
+function updatePerformancePage(summary: string): void {
+  const file = path.join(root, 'docs', 'performance.md');
   const text = readFileSync(file, 'utf8');
   const start = '<!-- bench:start -->';
   const end = '<!-- bench:end -->';
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from === -1 || to === -1) {
-    log('README.md has no bench markers; not updated');
+    log('docs/performance.md has no bench markers; not updated');
     return;
   }
   writeFileSync(file, `${text.slice(0, from + start.length)}\n${summary}\n${text.slice(to)}`);
-  log('README.md performance table updated');
+  log('docs/performance.md table updated');
 }
 
 try {

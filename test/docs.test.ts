@@ -8,6 +8,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 const README = read('README.md');
 
+/** The guide pages in docs/ (typedoc's output, docs/api/, is not among them). */
+const guides = () =>
+  readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`);
+const exampleReadmes = () => readdirSync(path.join(ROOT, 'examples')).map((dir) => `examples/${dir}/README.md`);
+
 /** The lines of the README section under `## title`, up to the next `## `. */
 function section(title: string): string {
   const start = README.indexOf(`\n## ${title}\n`);
@@ -52,22 +59,37 @@ describe('README.md', () => {
     expect(row('supervisor.restartStalledAfterMs')).toContain(`\`${DEFAULTS.supervisor.restartStalledAfterMs}\``);
   });
 
-  it('keeps the benchmark and reliability markers for the generated tables', () => {
-    expect(section('Performance')).toMatch(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/);
-    expect(section('Reliability')).toMatch(/<!-- reliability:start -->[\s\S]*<!-- reliability:end -->/);
+  it('keeps the benchmark and reliability markers for the generated tables in docs/', () => {
+    expect(read('docs/performance.md')).toMatch(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/);
+    expect(read('docs/reliability.md')).toMatch(/<!-- reliability:start -->[\s\S]*<!-- reliability:end -->/);
+  });
+
+  it('lists every restore outcome in its outcomes table', () => {
+    // The values of the RestoreOutcome union, read from the source so that a new one fails here.
+    const union = /export type RestoreOutcome =([\s\S]*?);\n/.exec(read('src/restore.ts'))?.[1] ?? '';
+    const outcomes = [...union.matchAll(/\| '([\w-]+)'/g)].map(([, value]) => value);
+    expect(outcomes).toEqual(['exists', 'restored', 'no-backup', 'disabled']);
+    const table = section('How it works')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => /^\| `([\w-]+)`/.exec(line)?.[1])
+      .filter((value) => value !== 'outcome');
+    expect(table).toEqual(outcomes);
+  });
+
+  it('links every docs/ page from the README', () => {
+    for (const page of readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md'))) {
+      expect(README, `docs/${page}`).toContain(`](docs/${page}`);
+    }
   });
 
   it('describes behaviour in words users know (no internal brief, "the seed")', () => {
-    const docs = [
-      'README.md',
-      'CHANGELOG.md',
-      ...readdirSync(path.join(ROOT, 'examples')).map((dir) => `examples/${dir}/README.md`),
-    ];
+    const docs = ['README.md', 'CHANGELOG.md', ...guides(), ...exampleReadmes()];
     for (const doc of docs) expect(read(doc), doc).not.toMatch(/\bseed\b/i);
   });
 
   it('links only to files that exist', () => {
-    const docs = ['README.md', ...readdirSync(path.join(ROOT, 'examples')).map((dir) => `examples/${dir}/README.md`)];
+    const docs = ['README.md', ...guides(), ...exampleReadmes()];
     for (const doc of docs) {
       for (const [, target] of read(doc).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
         if (/^[a-z]+:/.test(target as string)) continue;

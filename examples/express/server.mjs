@@ -1,6 +1,5 @@
 // An Express app whose SQLite databases live in S3 (or a local replica): the main database
 // and a job-queue database. Configured by the LITESTREAM_* environment variables.
-import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import express from 'express';
 import { configFromEnv } from 'litestream-node';
@@ -9,7 +8,6 @@ import { expressLitestream } from 'litestream-node/express';
 const MAIN = 'storage/production.sqlite3';
 const QUEUE = 'storage/production_queue.sqlite3';
 
-mkdirSync('storage', { recursive: true });
 const litestream = expressLitestream(configFromEnv(process.env, { databases: [MAIN, QUEUE] }));
 
 const app = express();

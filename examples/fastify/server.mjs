@@ -1,6 +1,5 @@
 // A Fastify app whose SQLite databases live in S3 (or a local replica): the main database
 // and a job-queue database. Configured by the LITESTREAM_* environment variables.
-import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { configFromEnv } from 'litestream-node';
@@ -11,7 +10,6 @@ const QUEUE = 'storage/production_queue.sqlite3';
 
 // A large restore can take longer than Fastify's default 10 s plugin timeout.
 const app = Fastify({ logger: true, pluginTimeout: 120_000 });
-mkdirSync('storage', { recursive: true });
 
 // Restores missing databases before anything opens them, then replicates in the background.
 await app.register(litestream, {

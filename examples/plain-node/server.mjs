@@ -1,6 +1,5 @@
 // A plain node:http app whose SQLite databases live in S3 (or a local replica):
 // the main database and a job-queue database. No framework: restore, open, replicate, listen.
-import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import Database from 'better-sqlite3';
 import { configFromEnv, ensureRestored, startReplication } from 'litestream-node';
@@ -8,7 +7,6 @@ import { configFromEnv, ensureRestored, startReplication } from 'litestream-node
 const MAIN = 'storage/production.sqlite3';
 const QUEUE = 'storage/production_queue.sqlite3';
 
-mkdirSync('storage', { recursive: true });
 const config = configFromEnv(process.env, { databases: [MAIN, QUEUE] });
 
 // 1. Restore every missing database before anything opens it (no backup yet: start empty).
