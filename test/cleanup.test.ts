@@ -349,7 +349,12 @@ function letOthersTraverse(dir: string): void {
  */
 async function asUnprivileged(script: string) {
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) letOthersTraverse(path.dirname(DIST));
+  if (asRoot) {
+    letOthersTraverse(path.dirname(DIST));
+    // Its working directory, and where the test's directories are: a private TMPDIR
+    // (`mktemp -d`, 0700) is closed to it too.
+    letOthersTraverse(os.tmpdir());
+  }
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     cwd: os.tmpdir(),
