@@ -4,6 +4,7 @@ import { throwIfAborted } from './abort.js';
 import { findDatabase, generations, wal } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { LitestreamError, RestoreError } from './errors.js';
+import { latestGenerationOf } from './generation-choice.js';
 import { childLogger } from './logger.js';
 import { writeConfigFile } from './render.js';
 import { restoreInto } from './restore.js';
@@ -133,6 +134,8 @@ export async function restore(config: LitestreamConfig, options: RestoreOptions)
       configFile: file.path,
       logger: childLogger(config.logger, { component: 'restore' }),
       signal: options.signal,
+      // The latest state: litestream's own choice of generation can be an older one.
+      ...(flags.length === 0 ? { latestGeneration: latestGenerationOf(config, db) } : {}),
     });
     if (!result) {
       throw new RestoreError(`No backup of ${db.path} matches ${describe(options)}: list them with generations().`, {

@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closedPort, readIds, seedBackup, seedEnv, tempDir } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -34,7 +35,7 @@ describe('the litestream-node CLI', () => {
     const [main, queue] = config.databases.map((db) => db.path) as [string, string];
     const prefix = (config.replica as { path: string }).path;
     const env = seedEnv(prefix, [main, queue]);
-    const secret = inject('s3').secretAccessKey;
+    const secret = testS3().secretAccessKey;
     const runs: Run[] = [];
     const run = async (...args: string[]) => {
       const result = await cli(args, env);
@@ -166,7 +167,7 @@ describe('the CLI with the seed’s own litestream.yml', () => {
         )
         .reduce((text, entry) => `${text}${entry}\n`, 'dbs:\n'),
     );
-    const s3 = inject('s3');
+    const s3 = testS3();
     const env = {
       LITESTREAM_S3_BUCKET: s3.bucket,
       LITESTREAM_S3_ENDPOINT: s3.endpoint,

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { inject } from 'vitest';
 import { configFromEnv, ensureRestored } from '../../src/index.js';
 import { captureLogger, integrity, onCleanup, processAlive, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import { testS3 } from '../support/s3-per-file.js';
 
 /** `npm run reliability` sets RELIABILITY=full: many trials. The normal test run does a few. */
 export const FULL = process.env.RELIABILITY === 'full';
@@ -221,7 +221,7 @@ export function lossWindowMs(acks: readonly Ack[], restoredMax: number, killedAt
 
 /** The test server's secret: must appear nowhere but the litestream child's environment. */
 export function secret(): string {
-  return inject('s3').secretAccessKey;
+  return testS3().secretAccessKey;
 }
 
 /** Texts that must not hold the secret, with where each came from. */

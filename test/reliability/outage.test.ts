@@ -3,9 +3,10 @@
 // the test S3 server.
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { describe, inject, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { tempDir, waitFor } from '../support/fixtures.js';
 import { holdingProxy } from '../support/proxy.js';
+import { testS3 } from '../support/s3-per-file.js';
 import {
   type AppEvent,
   type LoadApp,
@@ -50,7 +51,7 @@ describe('S3 outages', () => {
       const worst: Record<string, { unhealthyMs: number; recoveredMs: number }> = {};
       for (let trial = 0; trial < trials(9, 3); trial++) {
         const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
-        const proxy = await holdingProxy(inject('s3').endpoint);
+        const proxy = await holdingProxy(testS3().endpoint);
         const prefix = `outage-${randomUUID()}`;
         const app = await launchUnderLoad(prefix, {
           // A hung upload restarts litestream after 8 s here (2 minutes by default).
@@ -120,7 +121,7 @@ describe('S3 outages', () => {
       const worst: Record<string, number> = {};
       for (let trial = 0; trial < trials(21, 3); trial++) {
         const variant = (['refused', 'stalled', 'wrong secret'] as const)[trial % 3] as string;
-        const proxy = await holdingProxy(inject('s3').endpoint);
+        const proxy = await holdingProxy(testS3().endpoint);
         if (variant === 'refused') proxy.cut();
         if (variant === 'stalled') proxy.stall();
         const dir = tempDir();
