@@ -1,12 +1,12 @@
-// Scenarios 4 and 5: S3 goes away under load, and an app boots while S3 is away or with
-// the wrong secret. A fault-injecting TCP proxy on loopback stands between litestream and
-// the test S3 server.
+// Scenarios 4, 4b and 5: S3 goes away under load, and an app boots while S3 is away or
+// with the wrong secret. In 4 and 5 a fault-injecting TCP proxy on loopback stands between
+// litestream and the test S3 server; in 4b the server process itself is frozen or killed.
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { tempDir, waitFor } from '../support/fixtures.js';
 import { holdingProxy } from '../support/proxy.js';
-import { testS3 } from '../support/s3-per-file.js';
+import { startS3Server, testS3 } from '../support/s3-per-file.js';
 import {
   type AppEvent,
   type LoadApp,
@@ -102,6 +102,51 @@ describe('S3 outages', () => {
       }
     },
     trials(9, 3) * 120_000,
+  );
+
+  it(
+    '4b. the S3 server itself frozen (SIGSTOP) or crashed and restarted on its data: nothing acknowledged is lost',
+    async ({ task }) => {
+      const scenario = new Scenario(
+        `4b. S3 server process frozen ${OUTAGE_MS / 1000} s / SIGKILLed and restarted`,
+        task,
+      );
+      const seen: string[] = [];
+      for (let trial = 0; trial < trials(6, 2); trial++) {
+        const mode = (['frozen', 'crashed'] as const)[trial % 2] as 'frozen' | 'crashed';
+        const server = await startS3Server();
+        const prefix = `server-down-${randomUUID()}`;
+        const onServer = { LITESTREAM_S3_ENDPOINT: server.endpoint };
+        const app = await launchUnderLoad(prefix, { env: { ...onServer, APP_STALL_RESTART_MS: '8000' } });
+        await runFor(1_000);
+        const problems: string[] = [];
+        if ((await app.status()).healthy !== true) problems.push('unhealthy before the outage');
+
+        // frozen: every connection stays open and nothing answers (a hung server); crashed:
+        // the process is gone (connections refused) until it starts again on the same data.
+        const outageStart = Date.now();
+        if (mode === 'frozen') server.pause();
+        else await server.crash();
+        const during = await watchStatus(app, OUTAGE_MS);
+        const outageEnd = Date.now();
+        if (mode === 'frozen') server.resume();
+        else await server.restart();
+        const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
+        if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy while the server was ${mode}`);
+        if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
+        const backAt = Date.now();
+        await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
+          async (error: Error) =>
+            problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
+        );
+        seen.push(`${mode}: unhealthy after ${during.unhealthyAfterMs} ms, healthy ${Date.now() - backAt} ms after`);
+        const end = await stopAndRestore(scenario, prefix, app, [], onServer);
+        problems.push(...end.problems);
+        scenario.row.notes = `${server.label}; ${seen.join('; ')}`;
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
+      }
+    },
+    trials(6, 2) * 120_000,
   );
 
   it(
