@@ -1,14 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+// The behaviours users rely on most also run against a second S3 implementation.
+const ALSO_ON_SEAWEEDFS = [
+  'test/round-trip.test.ts',
+  'test/failures.test.ts',
+  'test/pitr.test.ts',
+  'test/verify.test.ts',
+  'test/s3-servers.test.ts',
+];
+
+// What every project shares. The global setup is the root's alone, so it runs once.
+const perProject = {
+  setupFiles: ['test/support/s3-per-file.ts'],
+  pool: 'forks' as const,
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/build.ts', 'test/support/s3-server.ts'],
-    pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    globalSetup: ['test/support/build.ts', 'test/support/s3-global.ts'],
     // Each file starts real litestream processes; two at a time suits a 2-core machine.
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      { test: { ...perProject, name: 'versitygw', include: ['test/**/*.test.ts'], provide: { s3Kind: 'versitygw' } } },
+      { test: { ...perProject, name: 'seaweedfs', include: ALSO_ON_SEAWEEDFS, provide: { s3Kind: 'seaweedfs' } } },
+    ],
   },
 });

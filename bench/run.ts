@@ -13,6 +13,8 @@ import { parseArgs } from 'node:util';
 import { resolveBinary } from '../src/binary.js';
 import { defineConfig, type LitestreamOptions } from '../src/index.js';
 import { replicate } from '../src/replicate.js';
+import { S3Server } from '../test/support/s3-server.js';
+import { ensureTool } from '../test/tools/install.mjs';
 import type { Job } from './child.js';
 import {
   childrenOf,
@@ -80,7 +82,7 @@ if (flags.sizes) {
 interface Figure {
   /** What was measured. */
   name: string;
-  /** Which replica it used: `s3` (s3rver on 127.0.0.1), `file` (local directory), or `none`. */
+  /** Which replica it used: `s3` (versitygw on 127.0.0.1), `file` (local directory), or `none`. */
   replica: 's3' | 'file' | 'none';
   unit: string;
   /** The library's median (or the percentile in the name). */
@@ -151,21 +153,17 @@ function inChild<T>(script: 'child' | 'app' | 'boot', job: unknown): Promise<T> 
   );
 }
 
-let s3Process: ChildProcess | undefined;
-async function startS3(): Promise<{ endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string }> {
-  s3Process = fork(path.join(here, 's3.js'), [work], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    s3Process?.once('message', (message: { s3: never }) => resolve(message.s3));
-    s3Process?.once('exit', (code) => reject(new Error(`s3 server exited ${code}`)));
-  });
+// The suite's primary S3 server (versitygw, a process of its own), installed by the same
+// pinned installer the tests use.
+let s3Server: S3Server | undefined;
+async function startS3(): Promise<S3Server> {
+  const versitygw = await ensureTool('versitygw');
+  s3Server = await S3Server.start('versitygw', versitygw, path.join(work, 's3'));
+  return s3Server;
 }
 
 async function stopS3(): Promise<void> {
-  const child = s3Process;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  await s3Server?.stop();
 }
 
 /**
@@ -226,7 +224,7 @@ async function main(): Promise<void> {
       type: 's3',
       bucket: s3.bucket,
       endpoint: s3.endpoint,
-      region: 'us-east-1',
+      region: s3.region,
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
       path: 'bench',

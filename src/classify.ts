@@ -2,6 +2,8 @@
 export type FailureKind =
   /** Credentials rejected or missing: retrying will not help. */
   | 'credentials'
+  /** The request was signed for another region than the bucket's: a config error. */
+  | 'wrong-region'
   /** The bucket does not exist. */
   | 'no-bucket'
   /** Network or server trouble that may pass: retry with backoff. */
@@ -9,16 +11,25 @@ export type FailureKind =
   /** Anything else (bad data, bad arguments). */
   | 'other';
 
+// versitygw answers an unknown key with 404 XAdminUserNotFound.
 const CREDENTIALS =
-  /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|ExpiredToken|InvalidToken|NoCredentialProviders|no valid providers|status code: 40[13]\b/i;
+  /InvalidAccessKeyId|XAdminUserNotFound|SignatureDoesNotMatch|AccessDenied|ExpiredToken|InvalidToken|NoCredentialProviders|no valid providers|status code: 40[13]\b/i;
+// AWS and versitygw: "AuthorizationHeaderMalformed … the region 'x' is wrong; expecting 'y'".
+const WRONG_REGION = /AuthorizationHeaderMalformed|IllegalLocationConstraintException|region '?"?[\w-]+'?"? is wrong/;
 const NO_BUCKET = /NoSuchBucket/;
 const TRANSIENT =
   /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|\bEOF\b|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
 
 /** Classifies a failure from litestream's error text. */
 export function classifyFailure(text: string): FailureKind {
+  if (WRONG_REGION.test(text)) return 'wrong-region';
   if (CREDENTIALS.test(text)) return 'credentials';
   if (NO_BUCKET.test(text)) return 'no-bucket';
   if (TRANSIENT.test(text)) return 'transient';
   return 'other';
+}
+
+/** The region the server said it expects, from a `wrong-region` failure's text. */
+export function expectedRegion(text: string): string | undefined {
+  return /expecting ['"]([\w-]+)['"]/.exec(text)?.[1];
 }

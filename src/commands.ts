@@ -4,11 +4,17 @@ import { resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import { parseGoDuration } from './duration.js';
-import { LitestreamError } from './errors.js';
+import { LitestreamAbortError, LitestreamError } from './errors.js';
 import { childEnv, writeConfigFile } from './render.js';
 import { replicaError } from './replica-errors.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
+
+/** Options of the listings ({@link generations}, {@link snapshots}, {@link wal}, {@link databases}). */
+export interface ListingOptions {
+  /** Gives the listing up: litestream is killed and the call rejects with {@link LitestreamAbortError}. */
+  signal?: AbortSignal;
+}
 
 /** One generation of a database in the replica (`litestream generations`). */
 export interface GenerationRow {
@@ -58,9 +64,13 @@ export interface DatabaseRow {
  * @throws {@link ReplicaUnreachableError} when the replica cannot be read: litestream itself
  * only logs that and prints an empty table, but an empty list here always means "no backups".
  */
-export async function generations(config: LitestreamConfig, database: string): Promise<GenerationRow[]> {
+export async function generations(
+  config: LitestreamConfig,
+  database: string,
+  options: ListingOptions = {},
+): Promise<GenerationRow[]> {
   const db = findDatabase(config, database);
-  const rows = await listing(config, db, ['generations'], 'list the generations of');
+  const rows = await listing(config, db, ['generations'], 'list the generations of', options);
   return rows
     .map((row) => ({
       replica: text(row, 'name'),
@@ -76,9 +86,13 @@ export async function generations(config: LitestreamConfig, database: string): P
  * The snapshots of `database` in its replica, oldest first: generations in the order they
  * began, then by index. Throws when the replica cannot be read.
  */
-export async function snapshots(config: LitestreamConfig, database: string): Promise<SnapshotRow[]> {
+export async function snapshots(
+  config: LitestreamConfig,
+  database: string,
+  options: ListingOptions = {},
+): Promise<SnapshotRow[]> {
   const db = findDatabase(config, database);
-  const rows = await listing(config, db, ['snapshots'], 'list the snapshots of');
+  const rows = await listing(config, db, ['snapshots'], 'list the snapshots of', options);
   return inTimeOrder(
     rows.map((row) => ({
       replica: text(row, 'replica'),
@@ -94,9 +108,9 @@ export async function snapshots(config: LitestreamConfig, database: string): Pro
  * The WAL segments of `database` in its replica, oldest first: generations in the order
  * they began, then by index and offset. Throws when the replica cannot be read.
  */
-export async function wal(config: LitestreamConfig, database: string): Promise<WalRow[]> {
+export async function wal(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<WalRow[]> {
   const db = findDatabase(config, database);
-  const rows = await listing(config, db, ['wal'], 'list the WAL segments of');
+  const rows = await listing(config, db, ['wal'], 'list the WAL segments of', options);
   return inTimeOrder(
     rows.map((row) => ({
       replica: text(row, 'replica'),
@@ -132,8 +146,8 @@ function inTimeOrder<T extends { generation: string; index: number; offset?: num
 }
 
 /** The databases litestream would replicate with this config, and their replicas. */
-export async function databases(config: LitestreamConfig): Promise<DatabaseRow[]> {
-  const rows = await listing(config, undefined, ['databases'], 'list the databases of');
+export async function databases(config: LitestreamConfig, options: ListingOptions = {}): Promise<DatabaseRow[]> {
+  const rows = await listing(config, undefined, ['databases'], 'list the databases of', options);
   return rows.map((row) => ({ path: text(row, 'path'), replicas: text(row, 'replicas').split(',').filter(Boolean) }));
 }
 
@@ -158,6 +172,7 @@ async function listing(
   db: DatabaseConfig | undefined,
   command: string[],
   doing: string,
+  { signal }: ListingOptions,
 ): Promise<Row[]> {
   if (!config.enabled) {
     throw new LitestreamError(
@@ -170,7 +185,8 @@ async function listing(
   const file = await writeConfigFile(config, standIns);
   try {
     const args = [...command, '-config', file.path, '-no-expand-env', ...(db ? [file.pathOf(db.path)] : [])];
-    const result = await runCommand(binary.path, args, { env: childEnv(config), stallTimeoutMs: 60_000 });
+    const result = await runCommand(binary.path, args, { env: childEnv(config), stallTimeoutMs: 60_000, signal });
+    if (result.aborted) throw new LitestreamAbortError(`the ${command[0]} listing`, signal?.reason, db ? { database: db.path } : {});
     const secrets = secretsOf(config);
     const errors = result.lines.filter((line) => line.level === 'error');
     if (result.exitCode !== 0 || errors.length > 0 || result.stalled) {

@@ -1,4 +1,4 @@
-import type { FailureKind } from './classify.js';
+import { expectedRegion, type FailureKind } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
 
@@ -45,6 +45,16 @@ export function replicaError(
         `The replica ${where} rejected the credentials (${doing}): check LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY (replica.accessKeyId / replica.secretAccessKey) and the key's permissions.${after}`,
         options,
       );
+    case 'wrong-region': {
+      const expected = expectedRegion(detail);
+      const region = config.replica?.type === 's3' ? config.replica.region : undefined;
+      const signedFor = region ? ` signed for region ${region}` : '';
+      const wants = expected ? `the bucket's region is ${expected}` : `that is not the bucket's region`;
+      return new ReplicaUnreachableError(
+        `The replica ${where} refused requests${signedFor} (${doing}): ${wants}; set LITESTREAM_S3_REGION (replica.region) to the bucket's region.${after}`,
+        options,
+      );
+    }
     case 'no-bucket':
       return new ReplicaUnreachableError(
         `The bucket of ${where} does not exist (${doing}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket).${after}`,

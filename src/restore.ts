@@ -6,6 +6,7 @@ import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
+import { latestGenerationOf } from './generation-choice.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
@@ -230,6 +231,8 @@ async function restoreOne(
       configFile: (await configFile()).path,
       logger,
       signal,
+      // A listing beside the download; when it fails, the download reports the reason.
+      latestGeneration: latestGenerationOf(config, db),
       // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
       beforePlacing: () => removeStaleCompanions(db.path),
     });
@@ -298,6 +301,12 @@ export interface RestoreIntoOptions {
   integrityCheck?: 'full' | 'quick' | 'off';
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
   signal?: AbortSignal;
+  /**
+   * Works out the generation that holds the latest state, when litestream's own choice may
+   * be wrong (see `newestGeneration`); it runs beside the download, and is given up when
+   * the restore ends. When litestream restored another one, it restores again from this one.
+   */
+  latestGeneration?: (signal: AbortSignal) => Promise<string | undefined>;
 }
 
 /** What {@link restoreInto} restored. @internal */
@@ -331,10 +340,22 @@ export async function restoreInto(
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
+  const listingDone = new AbortController();
+  const latestGeneration = options.latestGeneration?.(listingDone.signal);
   try {
     let downloaded: { generation: string | undefined } | undefined;
     try {
       downloaded = await downloadWithRetry(config, db, binary, options, temp);
+      const latest = await latestGeneration;
+      if (downloaded?.generation !== undefined && latest !== undefined && latest !== downloaded.generation) {
+        options.logger.warn(
+          { db: db.path, restored: downloaded.generation, latest },
+          'litestream restored an older generation that was last written in the same second as the newest; restoring the newest instead',
+        );
+        await removeTemps(temp);
+        const fromLatest = { ...options, flags: [...options.flags, '-generation', latest] };
+        downloaded = await downloadWithRetry(config, db, binary, fromLatest, temp);
+      }
     } catch (error) {
       await binary.checked();
       throw error;
@@ -377,6 +398,9 @@ export async function restoreInto(
     }
     return { generation, placed: true, size };
   } finally {
+    // Nothing the restore started outlives it.
+    listingDone.abort();
+    await latestGeneration;
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');

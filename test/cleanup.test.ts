@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import litestream from '../src/fastify.js';
 import {
   ensureRestored,
@@ -38,6 +38,7 @@ import {
 } from './support/fixtures.js';
 import { processes } from './support/proc.js';
 import { throttledProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 /** Rows of incompressible bytes: `mib` MiB that a restore must really download. */
 function writeBulk(file: string, mib: number): void {
@@ -64,7 +65,7 @@ async function slowBackup(dir: string, database: string) {
   writeBulk(database, BACKUP_MIB);
   await replicateOnce(seeded);
   deleteDatabase(database);
-  const proxy = await throttledProxy(inject('s3').endpoint, 1024 * 1024);
+  const proxy = await throttledProxy(testS3().endpoint, 1024 * 1024);
   const { config: slow } = testConfig(dir, {
     databases: [database],
     replica: s3Replica({ path: prefix, endpoint: proxy.endpoint }),

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generations, restore } from '../src/index.js';
 import {
   closedPort,
@@ -17,6 +17,7 @@ import {
   testConfig,
   writeRows,
 } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -47,7 +48,7 @@ describe('the litestream-node CLI', () => {
     const [main, queue] = config.databases.map((db) => db.path) as [string, string];
     const prefix = (config.replica as { path: string }).path;
     const env = seedEnv(prefix, [main, queue]);
-    const secret = inject('s3').secretAccessKey;
+    const secret = testS3().secretAccessKey;
     const runs: Run[] = [];
     const run = async (...args: string[]) => {
       const result = await cli(args, env);
@@ -158,7 +159,7 @@ describe('the litestream-node CLI', () => {
 
 /** The six connection variables and nothing else: what a user has in their app's environment. */
 function connectionEnv(): Record<string, string> {
-  const s3 = inject('s3');
+  const s3 = testS3();
   return {
     LITESTREAM_ENABLED: 'true',
     LITESTREAM_S3_BUCKET: s3.bucket,
@@ -344,7 +345,7 @@ describe('the CLI with the seed’s own litestream.yml', () => {
         )
         .reduce((text, entry) => `${text}${entry}\n`, 'dbs:\n'),
     );
-    const s3 = inject('s3');
+    const s3 = testS3();
     const env = {
       LITESTREAM_S3_BUCKET: s3.bucket,
       LITESTREAM_S3_ENDPOINT: s3.endpoint,

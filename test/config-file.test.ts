@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configFromEnv, defineConfig, ensureRestored, type LitestreamConfigError } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
 import {
@@ -12,6 +12,7 @@ import {
   tempDir,
   writeRows,
 } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 /** The seed's config/litestream.yml, pointing at the test server through the seed's variables. */
 function seedYaml(dir: string, prefix: string): string {
@@ -45,13 +46,13 @@ logging:
 }
 
 function seedEnv(configFile: string) {
-  const s3 = inject('s3');
+  const s3 = testS3();
   return {
     LITESTREAM_ENABLED: 'true',
     LITESTREAM_CONFIG: configFile,
     LITESTREAM_S3_BUCKET: s3.bucket,
     LITESTREAM_S3_ENDPOINT: s3.endpoint,
-    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_S3_REGION: s3.region,
     LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
     LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
   };
@@ -72,11 +73,11 @@ describe("the user's own litestream.yml", () => {
     ]);
 
     const rendered = renderYaml(config);
-    expect(rendered).not.toContain(inject('s3').secretAccessKey);
-    expect(rendered).not.toContain(inject('s3').accessKeyId);
+    expect(rendered).not.toContain(testS3().secretAccessKey);
+    expect(rendered).not.toContain(testS3().accessKeyId);
     expect(rendered).not.toContain('exec');
     expect(rendered).toMatch(/type: json/);
-    expect(rendered).toContain(inject('s3').endpoint);
+    expect(rendered).toContain(testS3().endpoint);
 
     expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
     const { mkdirSync } = await import('node:fs');
@@ -90,7 +91,7 @@ describe("the user's own litestream.yml", () => {
     expect([readIds(main), readIds(queue)]).toEqual(ids);
     expect(integrity(main)).toBe('ok');
     expect(readFileSync(file, 'utf8')).toBe(original);
-    expect(logger.text()).not.toContain(inject('s3').secretAccessKey);
+    expect(logger.text()).not.toContain(testS3().secretAccessKey);
   });
 
   const cases: [string, (dir: string) => unknown, string, RegExp][] = [

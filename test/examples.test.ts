@@ -2,8 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onCleanup, seedEnv, tempDir, waitFor } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
@@ -57,7 +58,7 @@ describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
     expect(jobs).toHaveLength(3);
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);
-    expect(second.output()).not.toContain(inject('s3').secretAccessKey);
+    expect(second.output()).not.toContain(testS3().secretAccessKey);
 
     // A crash: no shutdown at all, once the last write has reached the replica.
     const third = startExample(name, dir, prefix);

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import express from 'express';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expressLitestream } from '../src/express.js';
 import { defineConfig, ReplicaUnreachableError } from '../src/index.js';
 import {
@@ -21,6 +21,7 @@ import {
   writeRows,
 } from './support/fixtures.js';
 import { holdingProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 /** An Express app whose routes open the database at request time. */
 function buildApp(main: string) {
@@ -105,7 +106,7 @@ describe('expressLitestream', () => {
 
   it('gate answers 503 with Retry-After while the restore is held open, then passes requests through', async () => {
     const dir = tempDir();
-    const proxy = await holdingProxy(inject('s3').endpoint);
+    const proxy = await holdingProxy(testS3().endpoint);
     const { config } = await seedBackup(dir, { replica: s3Replica({ endpoint: proxy.endpoint }) });
     const main = config.databases[0]?.path as string;
     const litestream = expressLitestream(config, { retryAfterSeconds: 2 });

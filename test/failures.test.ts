@@ -14,6 +14,14 @@ import {
   testConfig,
   writeRows,
 } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
+
+// What each server answers: the classification must hold for all of them.
+const ANSWERS = {
+  versitygw: { unknownKey: /XAdminUserNotFound/, wrongRegion: /AuthorizationHeaderMalformed/ },
+  // SeaweedFS accepts a request signed for any region.
+  seaweedfs: { unknownKey: /InvalidAccessKeyId/, wrongRegion: undefined },
+}[testS3().kind];
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -57,7 +65,7 @@ describe('a replica that cannot be used', () => {
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
     expect(error.message).toMatch(/rejected the credentials.*LITESTREAM_ACCESS_KEY_ID/);
-    expect((error as ReplicaUnreachableError).detail).toMatch(/InvalidAccessKeyId/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(ANSWERS.unknownKey);
     // Credentials do not get better by retrying.
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(readdirSync(dir)).toEqual([]);
@@ -82,10 +90,38 @@ describe('a replica that cannot be used', () => {
 
   it('a missing bucket fails with ReplicaUnreachableError naming the bucket', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir, { replica: s3Replica({ bucket: 'no-such-bucket' }) });
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ bucket: 'no-such-bucket' }),
+      restore: { retryForMs: 10_000 },
+    });
+    const started = Date.now();
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
-    expect(error.message).toMatch(/does not exist.*LITESTREAM_S3_BUCKET/);
+    expect(error.message).toMatch(/The bucket of s3:\/\/no-such-bucket\/.* does not exist.*LITESTREAM_S3_BUCKET/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(/NoSuchBucket/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a wrong region is a config error naming LITESTREAM_S3_REGION, not an outage to retry', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      replica: s3Replica({ region: 'eu-west-1' }),
+      restore: { retryForMs: 10_000 },
+    });
+    if (ANSWERS.wrongRegion === undefined) {
+      // This server ignores the region: the boot goes on as with the right one.
+      expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
+      return;
+    }
+    const started = Date.now();
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toMatch(
+      /refused requests signed for region eu-west-1 .*the bucket's region is us-east-1; set LITESTREAM_S3_REGION \(replica\.region\)/,
+    );
+    expect((error as ReplicaUnreachableError).detail).toMatch(ANSWERS.wrongRegion);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import litestream, { type FastifyLitestreamOptions } from '../src/fastify.js';
 import {
   defineConfig,
@@ -28,6 +28,7 @@ import {
   writeRows,
 } from './support/fixtures.js';
 import { holdingProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 /** An app whose routes open the database at request time, so an early listen would show. */
 function buildApp(options: { pluginTimeout?: number } = {}) {
@@ -119,7 +120,7 @@ describe('the Fastify plugin', () => {
   it("fails with a message naming pluginTimeout when the restore outlasts it, not avvio's timeout", async () => {
     const dir = tempDir();
     await seedBackup(dir);
-    const proxy = await holdingProxy(inject('s3').endpoint);
+    const proxy = await holdingProxy(testS3().endpoint);
     proxy.hold();
     const { config } = testConfig(dir, { replica: s3Replica({ endpoint: proxy.endpoint }) });
     const app = buildApp({ pluginTimeout: 1_000 });

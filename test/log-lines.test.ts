@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFailure } from '../src/classify.js';
+import { classifyFailure, expectedRegion } from '../src/classify.js';
 import { lineSplitter, parseLogLine } from '../src/log-lines.js';
 import { redact, Secret } from '../src/secret.js';
 import { SyncTracker } from '../src/sync-tracker.js';
@@ -49,12 +49,25 @@ describe('classifyFailure', () => {
     ['cannot fetch generations: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist', 'credentials'],
     ['SignatureDoesNotMatch: The request signature we calculated does not match', 'credentials'],
     ['AccessDenied: Access Denied\n\tstatus code: 403', 'credentials'],
+    ['AccessDenied: Invalid signature\n\tstatus code: 403', 'credentials'],
+    // versitygw's answer to an unknown key
+    ['XAdminUserNotFound: No user exists with the provided access key ID.\n\tstatus code: 404', 'credentials'],
+    [
+      "AuthorizationHeaderMalformed: The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'\n\tstatus code: 400",
+      'wrong-region',
+    ],
     ['cannot fetch generations: NoSuchBucket: The specified bucket does not exist', 'no-bucket'],
     ['dial tcp 127.0.0.1:9: connect: connection refused', 'transient'],
     ['cannot download wal 4011/00000000: EOF', 'transient'],
     ['ServiceUnavailable: Please reduce your request rate.\n\tstatus code: 503', 'transient'],
     ['invalid -timestamp, must specify in ISO 8601 format', 'other'],
   ])('%s → %s', (text, kind) => expect(classifyFailure(text)).toBe(kind));
+
+  it.each([
+    ["the region 'us-east-1' is wrong; expecting 'eu-west-1'", 'eu-west-1'],
+    ['the region "eu-west-1" is wrong; expecting "us-east-1"', 'us-east-1'],
+    ['AuthorizationHeaderMalformed', undefined],
+  ])('expectedRegion(%s) → %s', (text, region) => expect(expectedRegion(text)).toBe(region));
 });
 
 describe('redact', () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
 import { ReplicationError, startReplication } from '../src/index.js';
 import { renderYaml } from '../src/render.js';
@@ -17,6 +17,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 function killAll(pids: number[]) {
   for (const pid of pids) {
@@ -59,8 +60,8 @@ describe('no replicator outlives its app', () => {
       stdio: ['ignore', out, out],
       env: {
         ...process.env,
-        LITESTREAM_ACCESS_KEY_ID: inject('s3').accessKeyId,
-        LITESTREAM_SECRET_ACCESS_KEY: inject('s3').secretAccessKey,
+        LITESTREAM_ACCESS_KEY_ID: testS3().accessKeyId,
+        LITESTREAM_SECRET_ACCESS_KEY: testS3().secretAccessKey,
       },
     });
     onCleanup(() => killAll(orphan.pid ? [orphan.pid] : []));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   defineConfig,
   ensureRestored,
@@ -25,6 +25,7 @@ import {
   writeRows,
 } from './support/fixtures.js';
 import { holdingProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 describe('startReplication', () => {
   it('writes made just before stop() are in the replica afterwards (final sync)', async () => {
@@ -236,7 +237,7 @@ describe('disabled mode', () => {
 describe('a final sync that fails', () => {
   it('is retried by running litestream again, and the last writes still reach the replica', async () => {
     const dir = tempDir();
-    const proxy = await holdingProxy(inject('s3').endpoint);
+    const proxy = await holdingProxy(testS3().endpoint);
     const { config, logger } = testConfig(dir, {
       syncInterval: '1h',
       replica: s3Replica({ endpoint: proxy.endpoint }),

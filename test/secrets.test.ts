@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureRestored, startReplication } from '../src/index.js';
 import {
   closedPort,
@@ -13,6 +13,7 @@ import {
   track,
   writeRows,
 } from './support/fixtures.js';
+import { testS3 } from './support/s3-per-file.js';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -22,7 +23,7 @@ function filesUnder(dir: string): string[] {
 
 describe('the secret access key never leaks', () => {
   it('not in logs, errors, the rendered YAML, files beside the database, or the process list', async () => {
-    const { secretAccessKey, accessKeyId } = inject('s3');
+    const { secretAccessKey, accessKeyId } = testS3();
     const dir = tempDir();
     const { config, logger } = testConfig(dir);
     const seen: string[] = [];

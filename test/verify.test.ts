@@ -1,10 +1,11 @@
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Litestream, startReplication, VerificationError, verify } from '../src/index.js';
 import { readIds, s3Replica, stopCleanly, tempDir, testConfig, track, writeRows } from './support/fixtures.js';
 import { holdingProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 const verifyDirs = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith('litestream-node-verify-'));
 
@@ -63,7 +64,7 @@ describe('verify', () => {
 
   it('fails at the sync step when the replica is down, removing its sentinel', async () => {
     const dir = tempDir();
-    const proxy = await holdingProxy(inject('s3').endpoint);
+    const proxy = await holdingProxy(testS3().endpoint);
     const { config } = testConfig(dir, { replica: s3Replica({ endpoint: proxy.endpoint }) });
     const main = config.databases[0]?.path as string;
     writeRows(main, 'x', 5);

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { inject } from 'vitest';
 import { configFromEnv, ensureRestored } from '../../src/index.js';
 import { captureLogger, integrity, onCleanup, processAlive, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import { testS3 } from '../support/s3-per-file.js';
 
 /** `npm run reliability` sets RELIABILITY=full: many trials. The normal test run does a few. */
 export const FULL = process.env.RELIABILITY === 'full';
@@ -183,10 +183,10 @@ export interface Restored {
 }
 
 /** Boots a new container: ensureRestored into an empty directory, then reads what came back. */
-export async function restoreFresh(prefix: string): Promise<Restored> {
+export async function restoreFresh(prefix: string, env: Record<string, string> = {}): Promise<Restored> {
   const file = path.join(tempDir(), DATABASE);
   const logger = captureLogger();
-  const [result] = await ensureRestored(configFromEnv(seedEnv(prefix, [file]), { logger }));
+  const [result] = await ensureRestored(configFromEnv(seedEnv(prefix, [file], env), { logger }));
   if (result?.outcome !== 'restored') return { outcome: String(result?.outcome), maxId: 0, integrity: 'n/a', log: '' };
   return { outcome: result.outcome, ...readLoad(file), log: logger.text() };
 }
@@ -221,7 +221,7 @@ export function lossWindowMs(acks: readonly Ack[], restoredMax: number, killedAt
 
 /** The test server's secret: must appear nowhere but the litestream child's environment. */
 export function secret(): string {
-  return inject('s3').secretAccessKey;
+  return testS3().secretAccessKey;
 }
 
 /** Texts that must not hold the secret, with where each came from. */
@@ -345,11 +345,13 @@ export async function stopAndRestore(
   prefix: string,
   app: LoadApp,
   earlier: readonly LoadApp[] = [],
+  /** Environment of the restoring container beyond the defaults (e.g. another S3 endpoint). */
+  env: Record<string, string> = {},
 ): Promise<{ problems: string[]; lost: number; restored: Restored; stoppedAt: number }> {
   const evidence = await processEvidence(app);
   const stoppedAt = Date.now();
   const stopped = await app.terminate();
-  const restored = await restoreFresh(prefix);
+  const restored = await restoreFresh(prefix, env);
   const acknowledged = Math.max(app.lastAcked(), ...earlier.map((other) => other.lastAcked()));
   const lost = Math.max(0, acknowledged - restored.maxId);
   const outputs = Object.fromEntries([...earlier, app].map((each) => [`output of app ${each.pid}`, each.output()]));

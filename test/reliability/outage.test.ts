@@ -1,11 +1,12 @@
-// Scenarios 4 and 5: S3 goes away under load, and an app boots while S3 is away or with
-// the wrong secret. A fault-injecting TCP proxy on loopback stands between litestream and
-// the test S3 server.
+// Scenarios 4, 4b and 5: S3 goes away under load, and an app boots while S3 is away or
+// with the wrong secret. In 4 and 5 a fault-injecting TCP proxy on loopback stands between
+// litestream and the test S3 server; in 4b the server process itself is frozen or killed.
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { describe, inject, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { tempDir, waitFor } from '../support/fixtures.js';
 import { holdingProxy } from '../support/proxy.js';
+import { startS3Server, testS3 } from '../support/s3-per-file.js';
 import {
   type AppEvent,
   type LoadApp,
@@ -50,7 +51,7 @@ describe('S3 outages', () => {
       const worst: Record<string, { unhealthyMs: number; recoveredMs: number }> = {};
       for (let trial = 0; trial < trials(9, 3); trial++) {
         const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
-        const proxy = await holdingProxy(inject('s3').endpoint);
+        const proxy = await holdingProxy(testS3().endpoint);
         const prefix = `outage-${randomUUID()}`;
         const app = await launchUnderLoad(prefix, {
           // A hung upload restarts litestream after 8 s here (2 minutes by default).
@@ -104,6 +105,51 @@ describe('S3 outages', () => {
   );
 
   it(
+    '4b. the S3 server itself frozen (SIGSTOP) or crashed and restarted on its data: nothing acknowledged is lost',
+    async ({ task }) => {
+      const scenario = new Scenario(
+        `4b. S3 server process frozen ${OUTAGE_MS / 1000} s / SIGKILLed and restarted`,
+        task,
+      );
+      const seen: string[] = [];
+      for (let trial = 0; trial < trials(6, 2); trial++) {
+        const mode = (['frozen', 'crashed'] as const)[trial % 2] as 'frozen' | 'crashed';
+        const server = await startS3Server();
+        const prefix = `server-down-${randomUUID()}`;
+        const onServer = { LITESTREAM_S3_ENDPOINT: server.endpoint };
+        const app = await launchUnderLoad(prefix, { env: { ...onServer, APP_STALL_RESTART_MS: '8000' } });
+        await runFor(1_000);
+        const problems: string[] = [];
+        if ((await app.status()).healthy !== true) problems.push('unhealthy before the outage');
+
+        // frozen: every connection stays open and nothing answers (a hung server); crashed:
+        // the process is gone (connections refused) until it starts again on the same data.
+        const outageStart = Date.now();
+        if (mode === 'frozen') server.pause();
+        else await server.crash();
+        const during = await watchStatus(app, OUTAGE_MS);
+        const outageEnd = Date.now();
+        if (mode === 'frozen') server.resume();
+        else await server.restart();
+        const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
+        if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy while the server was ${mode}`);
+        if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
+        const backAt = Date.now();
+        await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
+          async (error: Error) =>
+            problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
+        );
+        seen.push(`${mode}: unhealthy after ${during.unhealthyAfterMs} ms, healthy ${Date.now() - backAt} ms after`);
+        const end = await stopAndRestore(scenario, prefix, app, [], onServer);
+        problems.push(...end.problems);
+        scenario.row.notes = `${server.label}; ${seen.join('; ')}`;
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
+      }
+    },
+    trials(6, 2) * 120_000,
+  );
+
+  it(
     '5. boot during an outage or with a wrong secret: a typed error in bounded time, no database file',
     async ({ task }) => {
       const scenario = new Scenario('5. Boot during outage / wrong secret', task);
@@ -120,7 +166,7 @@ describe('S3 outages', () => {
       const worst: Record<string, number> = {};
       for (let trial = 0; trial < trials(21, 3); trial++) {
         const variant = (['refused', 'stalled', 'wrong secret'] as const)[trial % 3] as string;
-        const proxy = await holdingProxy(inject('s3').endpoint);
+        const proxy = await holdingProxy(testS3().endpoint);
         if (variant === 'refused') proxy.cut();
         if (variant === 'stalled') proxy.stall();
         const dir = tempDir();

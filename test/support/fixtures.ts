@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, inject, onTestFailed } from 'vitest';
+import { afterEach, onTestFailed } from 'vitest';
 import {
   defineConfig,
   type LitestreamConfig,
@@ -15,6 +15,7 @@ import {
   startReplication,
 } from '../../src/index.js';
 import { processes } from './proc.js';
+import { testS3 } from './s3-per-file.js';
 
 /** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
 export function captureLogger(): Logger & {
@@ -122,12 +123,12 @@ export function processAlive(pid: number): boolean {
 
 /** The test S3 server with a prefix of its own, so every test starts from an empty replica. */
 export function s3Replica(overrides: Record<string, unknown> = {}) {
-  const s3 = inject('s3');
+  const s3 = testS3();
   return {
     type: 's3' as const,
     bucket: s3.bucket,
     endpoint: s3.endpoint,
-    region: 'us-east-1',
+    region: s3.region,
     accessKeyId: s3.accessKeyId,
     secretAccessKey: s3.secretAccessKey,
     path: `test-${randomUUID()}`,
@@ -287,12 +288,12 @@ export async function replicaIds(config: LitestreamConfig, database: string): Pr
 
 /** The seed's environment variables for the test S3 server, for app and CLI processes. */
 export function seedEnv(prefix: string, databases: readonly string[], overrides: Record<string, string> = {}) {
-  const s3 = inject('s3');
+  const s3 = testS3();
   return {
     LITESTREAM_ENABLED: 'true',
     LITESTREAM_S3_BUCKET: s3.bucket,
     LITESTREAM_S3_ENDPOINT: s3.endpoint,
-    LITESTREAM_S3_REGION: 'us-east-1',
+    LITESTREAM_S3_REGION: s3.region,
     LITESTREAM_ACCESS_KEY_ID: s3.accessKeyId,
     LITESTREAM_SECRET_ACCESS_KEY: s3.secretAccessKey,
     LITESTREAM_S3_PATH: prefix,

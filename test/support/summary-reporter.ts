@@ -1,7 +1,9 @@
-// Ends the run with one plain line, `tests: N passed, N failed`, that CI logs can read, and
-// with the reliability table when reliability scenarios ran (see test/reliability/).
+// Ends the run with plain lines CI logs can read: which S3 servers (and versions) the files
+// ran against, `tests: N passed, N failed`, and the reliability table when reliability
+// scenarios ran (see test/reliability/).
 import type { Reporter, TestModule } from 'vitest/node';
 import type { ScenarioRow } from '../reliability/harness.js';
+import { TOOLS } from '../tools/install.mjs';
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: readonly TestModule[]): void {
@@ -9,7 +11,10 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     const rows: ScenarioRow[] = [];
+    const filesPerServer = new Map<string, number>();
     for (const module of testModules) {
+      const server = module.project.name;
+      filesPerServer.set(server, (filesPerServer.get(server) ?? 0) + 1);
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;
@@ -20,6 +25,13 @@ export default class SummaryReporter implements Reporter {
       }
     }
     if (rows.length > 0) process.stdout.write(`\n${reliabilityTable(rows)}\n`);
+    const servers = [...filesPerServer]
+      .map(([name, files]) => {
+        const tool = TOOLS[name as keyof typeof TOOLS];
+        return `${tool ? `${tool.label} ${tool.version}` : name} (${files} files)`;
+      })
+      .join(', ');
+    process.stdout.write(`\nS3 servers: ${servers}\n`);
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${tail}\n`);
   }

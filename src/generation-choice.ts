@@ -1,0 +1,42 @@
+import { type GenerationRow, generations } from './commands.js';
+import type { DatabaseConfig, LitestreamConfig } from './config.js';
+
+const SECOND_MS = 1_000;
+
+/**
+ * The generation a restore of the latest state should read, or undefined when the listing
+ * has none.
+ *
+ * Litestream 0.3 restores the generation whose newest object has the newest S3
+ * `LastModified`, and on a tie the first one listed (generation ids are random). Listings
+ * give `LastModified` in whole seconds on AWS S3 and most other servers. When litestream
+ * restarts on a new generation, an upload of the abandoned one that was still in flight can
+ * land in the same second as the new generation's last one: the tie then restores the
+ * abandoned, older history and silently drops everything written since. Among the
+ * generations that end in the newest second, the one that started last is the successor,
+ * so it wins.
+ */
+export function newestGeneration(rows: readonly GenerationRow[]): string | undefined {
+  const second = (date: Date) => Math.floor(date.getTime() / SECOND_MS);
+  let best: GenerationRow | undefined;
+  for (const row of rows) {
+    if (!best) {
+      best = row;
+      continue;
+    }
+    const byEnd = second(row.end) - second(best.end);
+    if (byEnd > 0 || (byEnd === 0 && row.start.getTime() > best.start.getTime())) best = row;
+  }
+  return best?.generation;
+}
+
+/**
+ * Lists `db`'s replica for {@link newestGeneration}, beside a restore; undefined when the
+ * listing fails (the restore itself then reports why) or is given up.
+ */
+export function latestGenerationOf(
+  config: LitestreamConfig,
+  db: DatabaseConfig,
+): (signal: AbortSignal) => Promise<string | undefined> {
+  return (signal) => generations(config, db.path, { signal }).then(newestGeneration, () => undefined);
+}

@@ -1,0 +1,28 @@
+// Installs the test S3 servers (pinned, cached; see test/tools/install.mjs) before any
+// worker starts, and gives the workers their binaries and one directory for the run.
+// Every test file starts its own server there (s3-per-file.ts); the teardown kills any a
+// dead worker left running and removes the directory, so a run leaves nothing behind.
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureTools } from '../tools/install.mjs';
+import { type S3ServerKind, type S3Tool, sweepServers } from './s3-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The server this project's files run against (set per project in vitest.config.ts). */
+    s3Kind: S3ServerKind;
+    s3Tools: Record<S3ServerKind, S3Tool>;
+    s3RunDir: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const tools = await ensureTools();
+  const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool])) as unknown as Record<S3ServerKind, S3Tool>;
+  const runDir = await mkdtemp(path.join(os.tmpdir(), 'lsnode-s3-run-'));
+  project.provide('s3Tools', byName);
+  project.provide('s3RunDir', runDir);
+  return () => sweepServers(runDir);
+}

@@ -1,0 +1,22 @@
+// Every test file gets a real S3 server of its own (the kind its vitest project names),
+// started before the file's tests and stopped after them. `testS3()` is that server;
+// `startS3Server()` starts another, for a test that crashes or freezes it.
+import { afterAll, inject, onTestFinished } from 'vitest';
+import { S3Server } from './s3-server.js';
+
+const kind = inject('s3Kind');
+const start = () => S3Server.start(kind, inject('s3Tools')[kind], inject('s3RunDir'));
+const server = await start();
+afterAll(() => server.stop());
+
+/** This test file's S3 server. */
+export function testS3(): S3Server {
+  return server;
+}
+
+/** A server of the same kind for the current test alone, stopped when the test ends. */
+export async function startS3Server(): Promise<S3Server> {
+  const own = await start();
+  onTestFinished(() => own.stop());
+  return own;
+}
