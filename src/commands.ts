@@ -186,7 +186,8 @@ async function listing(
   try {
     const args = [...command, '-config', file.path, '-no-expand-env', ...(db ? [file.pathOf(db.path)] : [])];
     const result = await runCommand(binary.path, args, { env: childEnv(config), stallTimeoutMs: 60_000, signal });
-    if (result.aborted) throw new LitestreamAbortError(`the ${command[0]} listing`, signal?.reason, db ? { database: db.path } : {});
+    if (result.aborted)
+      throw new LitestreamAbortError(`the ${command[0]} listing`, signal?.reason, db ? { database: db.path } : {});
     const secrets = secretsOf(config);
     const errors = result.lines.filter((line) => line.level === 'error');
     if (result.exitCode !== 0 || errors.length > 0 || result.stalled) {
