@@ -9,7 +9,11 @@ export interface HoldingProxy {
   hold(): void;
   /** Like `hold()`, and open connections freeze too: requests in flight get no answer. */
   stall(): void;
-  /** Open connections freeze for good, as half-open ones do; new connections go through. */
+  /**
+   * Open connections freeze for good, as half-open ones do, and so does the next one opened
+   * (a server that closes idle connections, as real ones do, may leave none open); later
+   * connections go through.
+   */
   freezeOpen(): void;
   /** Ends `hold()` or `stall()`: waiting connections go through, frozen ones flow again. */
   release(): void;
@@ -24,6 +28,7 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
   const { hostname, port } = new URL(target);
   let held = false;
   let down = false;
+  let freezeNext = false;
   const waiting: Socket[] = [];
   const sockets = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
@@ -53,6 +58,11 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.pause();
+    if (freezeNext) {
+      // Accepted and never answered, for good: the client's request goes nowhere.
+      freezeNext = false;
+      return;
+    }
     if (held) waiting.push(client);
     else pipe(client);
   });
@@ -77,6 +87,7 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
       }
     },
     freezeOpen: () => {
+      freezeNext = true;
       for (const pair of pairs) {
         const [client, upstream] = pair;
         client.unpipe(upstream);
