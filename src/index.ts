@@ -23,6 +23,7 @@ export {
   databases,
   type GenerationRow,
   generations,
+  type ListingOptions,
   type SnapshotRow,
   snapshots,
   type WalRow,
