@@ -224,7 +224,7 @@ async function run(
   switch (command) {
     case 'generations':
       return show(await generations(config, database(config, positionals)), json, {
-        name: 'replica',
+        replica: 'replica',
         generation: 'generation',
         lag: (row) => formatGoDuration(row.lagMs),
         start: (row) => row.start.toISOString(),

@@ -296,10 +296,15 @@ const fileSchema = z
   )
   .strict();
 
+function replicaTypeError(type: unknown): string {
+  const kinds = '"s3" (with bucket, region, …) or "file" (with path)';
+  return type === undefined ? `type is required: ${kinds}` : `type must be ${kinds}, not ${JSON.stringify(type)}`;
+}
+
 const replicaSchema = z.discriminatedUnion('type', [s3Schema, fileSchema], {
   error: (issue) =>
     issue.code === 'invalid_union'
-      ? 'type must be "s3" or "file"'
+      ? replicaTypeError((issue.input as { type?: unknown } | undefined)?.type)
       : 'must be { type: "s3", bucket, … } or { type: "file", path }',
 });
 

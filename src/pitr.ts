@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { throwIfAborted } from './abort.js';
 import { findDatabase, generations, wal } from './commands.js';
-import type { LitestreamConfig } from './config.js';
+import { describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, RestoreError } from './errors.js';
 import { latestGenerationOf } from './generation-choice.js';
 import { childLogger } from './logger.js';
@@ -170,11 +170,12 @@ export async function restoreNamed(
       ...(flags.length === 0 ? { latestGeneration: latestGenerationOf(config, db) } : {}),
     });
     if (!result) {
+      const target = describe(options, names);
       throw new RestoreError(
-        `No backup of ${db.path} matches ${describe(options, names)}: list them with ${names.generations}.`,
-        {
-          database: db.path,
-        },
+        target === undefined
+          ? `There is no backup of ${db.path} in ${describeReplica(config, db)} yet: nothing was restored.`
+          : `No backup of ${db.path} matches ${target}: list them with ${names.generations}.`,
+        { database: db.path },
       );
     }
     if (!result.placed) {
@@ -191,13 +192,14 @@ export async function restoreNamed(
   }
 }
 
-function describe(options: RestoreOptions, names: RestoreNames): string {
+/** The requested point, or undefined for the latest state. */
+function describe(options: RestoreOptions, names: RestoreNames): string | undefined {
   const parts = [
     options.timestamp === undefined ? '' : `${names.timestamp} ${String(options.timestamp)}`,
     options.generation === undefined ? '' : `${names.generation} ${options.generation}`,
     options.index === undefined ? '' : `${names.index} ${String(options.index)}`,
   ].filter(Boolean);
-  return parts.length > 0 ? parts.join(', ') : 'the latest state';
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
 /** A `Date`, or an RFC 3339 string with a time zone. Not in the future. */

@@ -59,7 +59,7 @@ describe('the litestream-node CLI', () => {
     const table = await run('generations', main);
     expect(table.code, table.stderr).toBe(0);
     const [header, row] = table.stdout.trim().split('\n');
-    expect(header).toMatch(/^name\s+generation\s+lag\s+start\s+end$/);
+    expect(header).toMatch(/^replica\s+generation\s+lag\s+start\s+end$/);
     expect(row).toMatch(/^s3\s+[0-9a-f]{16}\s+/);
     const json = JSON.parse((await run('generations', main, '--json')).stdout) as {
       generation: string;
@@ -235,6 +235,12 @@ describe('the CLI with only the connection variables', () => {
     expect(both.stderr).toMatch(/--timestamp and --index exclude each other/);
     const badTime = await cli(['restore', main, '-o', out, '--timestamp', 'noon'], env);
     expect(badTime.stderr).toMatch(/--timestamp "noon" is not a valid time/);
+    // An empty replica: said as such, not as a backup that does not match.
+    const never = path.join(dir, `never-${randomUUID()}.db`);
+    const none = await cli(['restore', never, '-o', out], env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/There is no backup of .*never-.*\.db in s3:\/\/.* yet: nothing was restored\./);
+    expect(existsSync(out)).toBe(false);
     writeFileSync(main, 'not mine to overwrite');
     const exists = await cli(['restore', main], env);
     expect(exists.stderr).toMatch(/pass --output with a new path/);

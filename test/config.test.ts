@@ -111,7 +111,13 @@ describe('defineConfig', () => {
       'an unknown replica type',
       () => defineConfig({ databases: ['a.db'], replica: { type: 'gcs' } as never }),
       'replica.type',
-      /"s3" or "file"/,
+      /type must be "s3" \(with bucket, region, …\) or "file" \(with path\), not "gcs"/,
+    ],
+    [
+      'a replica without a type',
+      () => defineConfig({ databases: ['a.db'], replica: { bucket: 'b' } as never }),
+      'replica.type',
+      /type is required: "s3"/,
     ],
     [
       'a file replica without a path',

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { onCleanup, seedEnv, tempDir, waitFor } from './support/fixtures.js';
+import { configFromEnv } from '../src/index.js';
+import { onCleanup, readIds, replicaIds, seedEnv, tempDir, waitFor, writeRows } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -83,6 +84,50 @@ describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
     expect(after.map((item) => item.name)).toEqual(['apple', 'pear', 'plum', 'quince']);
     fourth.child.kill('SIGTERM');
     expect(await fourth.exited, fourth.output()).toBe(0);
+  });
+});
+
+describe("the README's quick start", () => {
+  it('runs as written: it replicates, and on Ctrl-C makes its final sync and exits 0', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const code = /\n## Quick start\n[\s\S]*?```js\n([\s\S]*?)```\n/.exec(readme)?.[1];
+    expect(code, 'the first js block of the quick start').toBeDefined();
+    // A project of its own that has installed the package (this checkout, built).
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.mjs'), code as string);
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(fileURLToPath(new URL('..', import.meta.url)), path.join(dir, 'node_modules', 'litestream-node'));
+    // The app's database, as its code would have made it.
+    const database = path.join(dir, 'storage', 'production.sqlite3');
+    mkdirSync(path.dirname(database));
+    const before = writeRows(database, 'before', 3);
+
+    const prefix = `quick-start-${Date.now()}`;
+    const app = spawn(process.execPath, ['app.mjs'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...seedEnv(prefix, []) },
+    });
+    onCleanup(() => {
+      if (app.exitCode === null) app.kill('SIGKILL');
+    });
+    let output = '';
+    app.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    app.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => app.on('exit', (code) => resolve(code)));
+    await waitFor(() => /every database with data is synced/.test(output), 30_000, 'the first sync');
+    // Written after the first sync: only the sync loop or the final sync takes them to S3.
+    const after = writeRows(database, 'after', 3);
+    app.kill('SIGINT');
+    expect(await exited, output).toBe(0);
+    expect(output).toMatch(/final sync/);
+    const config = configFromEnv(seedEnv(prefix, [database]));
+    expect(await replicaIds(config, database)).toEqual([...before, ...after]);
+    expect(readIds(database)).toEqual([...before, ...after]);
   });
 });
 

@@ -24,8 +24,8 @@ const queue = open(QUEUE);
 main.exec('CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
 queue.exec('CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, done INTEGER DEFAULT 0)');
 
-// 3. Stream every change to the replica (uses the config of the last ensureRestored call).
-const replication = startReplication();
+// 3. Stream every change to the replica.
+const replication = startReplication(config);
 await replication.started;
 
 // 4. Serve.
