@@ -143,7 +143,7 @@ const CASES: Case[] = [
   },
   {
     name: 'unknown replica type',
-    names: /replica\.type.*"s3" or "file"/s,
+    names: /replica\.type.*type must be "s3" .* or "file" .*, not "gcs"/s,
     errorName: config,
     run: fromOptions(() => ({ replica: { type: 'gcs', bucket: 'b' } as never })),
   },
