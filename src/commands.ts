@@ -93,15 +93,18 @@ export async function snapshots(
 ): Promise<SnapshotRow[]> {
   const db = findDatabase(config, database);
   const rows = await listing(config, db, ['snapshots'], 'list the snapshots of', options);
-  return inTimeOrder(
-    rows.map((row) => ({
-      replica: text(row, 'replica'),
-      generation: text(row, 'generation'),
-      index: integer(row, 'index'),
-      size: integer(row, 'size'),
-      createdAt: date(row, 'created'),
-    })),
-  );
+  return inTimeOrder(rows.map(snapshotRow));
+}
+
+/** The columns `snapshots` and `wal` share. */
+function snapshotRow(row: Row): SnapshotRow {
+  return {
+    replica: text(row, 'replica'),
+    generation: text(row, 'generation'),
+    index: integer(row, 'index'),
+    size: integer(row, 'size'),
+    createdAt: date(row, 'created'),
+  };
 }
 
 /**
@@ -111,16 +114,7 @@ export async function snapshots(
 export async function wal(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<WalRow[]> {
   const db = findDatabase(config, database);
   const rows = await listing(config, db, ['wal'], 'list the WAL segments of', options);
-  return inTimeOrder(
-    rows.map((row) => ({
-      replica: text(row, 'replica'),
-      generation: text(row, 'generation'),
-      index: integer(row, 'index'),
-      offset: integer(row, 'offset'),
-      size: integer(row, 'size'),
-      createdAt: date(row, 'created'),
-    })),
-  );
+  return inTimeOrder(rows.map((row) => ({ ...snapshotRow(row), offset: integer(row, 'offset') })));
 }
 
 /**

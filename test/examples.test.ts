@@ -9,14 +9,9 @@ import { testS3 } from './support/s3-per-file.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
-/** Starts an example as its README says, in `cwd`, against the test S3 server. */
-function startExample(name: string, cwd: string, prefix: string) {
-  const child: ChildProcess = spawn(process.execPath, [path.join(EXAMPLES, name, 'server.mjs')], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // The example names its databases itself.
-    env: { ...process.env, PORT: '0', ...seedEnv(prefix, []) },
-  });
+/** Runs node with `args`, killed after the test if still running; its output is collected. */
+function runNode(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child: ChildProcess = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -28,14 +23,24 @@ function startExample(name: string, cwd: string, prefix: string) {
     output += chunk;
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+/** Starts an example as its README says, in `cwd`, against the test S3 server. */
+function startExample(name: string, cwd: string, prefix: string) {
+  const { child, exited, output } = runNode([path.join(EXAMPLES, name, 'server.mjs')], {
+    cwd,
+    // The example names its databases itself.
+    env: { ...process.env, PORT: '0', ...seedEnv(prefix, []) },
+  });
   // The app's own line ("listening on", Fastify's "Server listening at"): litestream's log
   // names the S3 endpoint, another loopback URL, and may come first.
   const url = waitFor(
-    () => /listening (?:on|at) (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1],
+    () => /listening (?:on|at) (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1],
     30_000,
     `${name} to listen`,
   );
-  return { child, exited, url, output: () => output };
+  return { child, exited, url, output };
 }
 
 describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
@@ -103,28 +108,20 @@ describe("the README's quick start", () => {
     const before = writeRows(database, 'before', 3);
 
     const prefix = `quick-start-${Date.now()}`;
-    const app = spawn(process.execPath, ['app.mjs'], {
+    const {
+      child: app,
+      exited,
+      output,
+    } = runNode(['app.mjs'], {
       cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...seedEnv(prefix, []) },
     });
-    onCleanup(() => {
-      if (app.exitCode === null) app.kill('SIGKILL');
-    });
-    let output = '';
-    app.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    app.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | null>((resolve) => app.on('exit', (code) => resolve(code)));
-    await waitFor(() => /every database with data is synced/.test(output), 30_000, 'the first sync');
+    await waitFor(() => /every database with data is synced/.test(output()), 30_000, 'the first sync');
     // Written after the first sync: only the sync loop or the final sync takes them to S3.
     const after = writeRows(database, 'after', 3);
     app.kill('SIGINT');
-    expect(await exited, output).toBe(0);
-    expect(output).toMatch(/final sync/);
+    expect(await exited, output()).toBe(0);
+    expect(output()).toMatch(/final sync/);
     const config = configFromEnv(seedEnv(prefix, [database]));
     expect(await replicaIds(config, database)).toEqual([...before, ...after]);
     expect(readIds(database)).toEqual([...before, ...after]);
@@ -134,20 +131,9 @@ describe("the README's quick start", () => {
 describe('npm run demo', () => {
   it('tells the whole story and ends with every row restored and a clean exit', async () => {
     const dir = tempDir();
-    const demo = spawn(process.execPath, [path.join(EXAMPLES, 'demo', 'run.mjs'), dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    onCleanup(() => {
-      if (demo.exitCode === null) demo.kill('SIGKILL');
-    });
-    let output = '';
-    demo.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    demo.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const code = await new Promise<number | null>((resolve) => demo.on('exit', resolve));
+    const demo = runNode([path.join(EXAMPLES, 'demo', 'run.mjs'), dir]);
+    const code = await demo.exited;
+    const output = demo.output();
     expect(code, output).toBe(0);
     expect(output).toMatch(/no backup in the replica/);
     expect(output).toMatch(/production\.sqlite3: database restored/);

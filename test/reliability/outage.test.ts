@@ -43,12 +43,55 @@ async function watchStatus(app: LoadApp, ms: number): Promise<{ unhealthyAfterMs
   return { unhealthyAfterMs, last };
 }
 
+/** The worst figures of each outage mode across trials, for the scenario's notes. */
+class WorstPerMode {
+  readonly #worst = new Map<string, { unhealthyMs: number; recoveredMs: number }>();
+
+  record(mode: string, unhealthyAfterMs: number | undefined, recoveredMs: number): void {
+    const seen = this.#worst.get(mode) ?? { unhealthyMs: 0, recoveredMs: 0 };
+    this.#worst.set(mode, {
+      unhealthyMs: Math.max(seen.unhealthyMs, unhealthyAfterMs ?? Number.POSITIVE_INFINITY),
+      recoveredMs: Math.max(seen.recoveredMs, recoveredMs),
+    });
+  }
+
+  /** `worst: drop unhealthy after … ms, healthy … ms after <back>; …` */
+  describe(back: string): string {
+    const modes = [...this.#worst].map(
+      ([mode, ms]) => `${mode} unhealthy after ${ms.unhealthyMs} ms, healthy ${ms.recoveredMs} ms after ${back}`,
+    );
+    return `worst: ${modes.join('; ')}`;
+  }
+}
+
+/**
+ * Once an outage of `OUTAGE_MS` is over: a problem when the app's writes stalled with S3,
+ * when its status stayed healthy throughout, or when it does not turn healthy again.
+ * Resolves to how long it took to turn healthy.
+ */
+async function afterOutage(
+  app: LoadApp,
+  outage: { start: number; end: number; unhealthyAfterMs: number | undefined },
+  what: string,
+  problems: string[],
+): Promise<number> {
+  const acksDuring = app.acks.filter((ack) => ack.at >= outage.start && ack.at <= outage.end).length;
+  if (outage.unhealthyAfterMs === undefined) problems.push(`status stayed healthy ${what}`);
+  // A few hundred commits a second, as before the outage: the app did not stall with S3.
+  if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
+  const backAt = Date.now();
+  await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
+    async (error: Error) => problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
+  );
+  return Date.now() - backAt;
+}
+
 describe('S3 outages', () => {
   it(
     '4. S3 outage under load: the app keeps serving, status turns unhealthy and back, nothing is lost',
     async ({ task }) => {
       const scenario = new Scenario(`4. S3 outage under load (${OUTAGE_MS / 1000} s drop / stall / half-open)`, task);
-      const worst: Record<string, { unhealthyMs: number; recoveredMs: number }> = {};
+      const worst = new WorstPerMode();
       for (let trial = 0; trial < trials(9, 3); trial++) {
         const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
         const proxy = await holdingProxy(testS3().endpoint);
@@ -72,32 +115,15 @@ describe('S3 outages', () => {
         const outageEnd = Date.now();
         if (mode === 'drop') proxy.restore();
         if (mode === 'stall') proxy.release();
-        const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
-        if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy through the ${mode}`);
-        // A few hundred commits a second, as before the outage: the app did not stall with S3.
-        if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
-
         if (mode === 'half-open' && !app.events.some((e) => e.event === 'restart')) {
           problems.push('litestream was not restarted after its upload hung');
         }
-        const recoveredAt = Date.now();
-        await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
-          async (error: Error) =>
-            problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
-        );
-        const seen = worst[mode] ?? { unhealthyMs: 0, recoveredMs: 0 };
-        worst[mode] = {
-          unhealthyMs: Math.max(seen.unhealthyMs, during.unhealthyAfterMs ?? Number.POSITIVE_INFINITY),
-          recoveredMs: Math.max(seen.recoveredMs, Date.now() - recoveredAt),
-        };
+        const outage = { start: outageStart, end: outageEnd, unhealthyAfterMs: during.unhealthyAfterMs };
+        const recoveredMs = await afterOutage(app, outage, `through the ${mode}`, problems);
+        worst.record(mode, during.unhealthyAfterMs, recoveredMs);
         const end = await stopAndRestore(scenario, prefix, app);
         problems.push(...end.problems);
-        scenario.row.notes = `worst: ${Object.entries(worst)
-          .map(
-            ([name, ms]) =>
-              `${name} unhealthy after ${ms.unhealthyMs} ms, healthy ${ms.recoveredMs} ms after S3 is back`,
-          )
-          .join('; ')}`;
+        scenario.row.notes = worst.describe('S3 is back');
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
@@ -111,7 +137,7 @@ describe('S3 outages', () => {
         `4b. S3 server process frozen ${OUTAGE_MS / 1000} s / SIGKILLed and restarted`,
         task,
       );
-      const worst: Record<string, { unhealthyMs: number; recoveredMs: number }> = {};
+      const worst = new WorstPerMode();
       for (let trial = 0; trial < trials(6, 2); trial++) {
         const mode = (['frozen', 'crashed'] as const)[trial % 2] as 'frozen' | 'crashed';
         const server = await startS3Server();
@@ -131,27 +157,12 @@ describe('S3 outages', () => {
         const outageEnd = Date.now();
         if (mode === 'frozen') server.resume();
         else await server.restart();
-        const acksDuring = app.acks.filter((ack) => ack.at >= outageStart && ack.at <= outageEnd).length;
-        if (during.unhealthyAfterMs === undefined) problems.push(`status stayed healthy while the server was ${mode}`);
-        if (acksDuring < (OUTAGE_MS / 1000) * 50) problems.push(`only ${acksDuring} write batches during the outage`);
-        const backAt = Date.now();
-        await waitFor(async () => (await app.status()).healthy === true, 60_000, 'healthy after the outage').catch(
-          async (error: Error) =>
-            problems.push(`${error.message}: ${JSON.stringify(await app.status())}\n${appLog(app)}`),
-        );
-        const seen = worst[mode] ?? { unhealthyMs: 0, recoveredMs: 0 };
-        worst[mode] = {
-          unhealthyMs: Math.max(seen.unhealthyMs, during.unhealthyAfterMs ?? Number.POSITIVE_INFINITY),
-          recoveredMs: Math.max(seen.recoveredMs, Date.now() - backAt),
-        };
+        const outage = { start: outageStart, end: outageEnd, unhealthyAfterMs: during.unhealthyAfterMs };
+        const recoveredMs = await afterOutage(app, outage, `while the server was ${mode}`, problems);
+        worst.record(mode, during.unhealthyAfterMs, recoveredMs);
         const end = await stopAndRestore(scenario, prefix, app, [], onServer);
         problems.push(...end.problems);
-        scenario.row.notes = `${server.label}; worst: ${Object.entries(worst)
-          .map(
-            ([name, ms]) =>
-              `${name} unhealthy after ${ms.unhealthyMs} ms, healthy ${ms.recoveredMs} ms after it is back`,
-          )
-          .join('; ')}`;
+        scenario.row.notes = `${server.label}; ${worst.describe('it is back')}`;
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
