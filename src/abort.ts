@@ -37,3 +37,17 @@ export async function abortable<T>(
     if (onAbortEvent) signal.removeEventListener('abort', onAbortEvent);
   }
 }
+
+/** Resolves once `signal` aborts, or after `ms` (whichever comes first). */
+export function abortedWithin(signal: AbortSignal, ms: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,7 +1,7 @@
 import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { abortable, throwIfAborted } from './abort.js';
+import { abortable, abortedWithin, throwIfAborted } from './abort.js';
 import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
@@ -443,6 +443,11 @@ async function downloadWithRetry(
     // The restore is spawned: check the version while it starts up.
     binary.checked().catch(() => {});
     const result = await running;
+    // We never send litestream SIGINT or SIGTERM: one sent to the whole process group (Ctrl-C
+    // in a terminal, a container stop) reaches this process too, and litestream's exit may be
+    // seen before our own handler has aborted. Give that handler a moment.
+    const interrupted = !result.aborted && (result.signal === 'SIGINT' || result.signal === 'SIGTERM');
+    if (interrupted && signal) await abortedWithin(signal, 1_000);
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
     if (result.aborted || signal?.aborted) {
       await removeTemps(temp);
@@ -457,6 +462,13 @@ async function downloadWithRetry(
       });
     }
 
+    if (interrupted) {
+      await removeTemps(temp);
+      throw new RestoreError(
+        `litestream was stopped by ${result.signal} before it finished restoring ${db.path}; nothing was put in place.`,
+        { database: db.path },
+      );
+    }
     // A binary that failed its version check explains this failure: report that, never retry.
     await binary.checked();
     const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
