@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureTools } from '../tools/install.mjs';
+import { ensureTools, ToolInstallError } from '../tools/install.mjs';
 import { type S3ServerKind, type S3Tool, sweepServers } from './s3-server.js';
 
 declare module 'vitest' {
@@ -19,7 +19,12 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const tools = await ensureTools();
+  const tools = await ensureTools().catch((error: unknown) => {
+    // One line that says what to install, not a stack trace through vitest.
+    if (!(error instanceof ToolInstallError)) throw error;
+    process.stderr.write(`\n${error.message}\n`);
+    process.exit(1);
+  });
   const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool])) as unknown as Record<S3ServerKind, S3Tool>;
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'lsnode-s3-run-'));
   project.provide('s3Tools', byName);

@@ -7,7 +7,7 @@
 // what to install when a toolchain is missing — it never falls back to a weaker server.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -84,6 +84,31 @@ export class ToolInstallError extends Error {
   name = 'ToolInstallError';
 }
 
+/**
+ * Removes what installs of `target` by processes no longer running left behind (a run
+ * killed mid-install); a live run's install is left to it.
+ * @param {string} target
+ */
+async function removeDeadPartials(target) {
+  const prefix = `${path.basename(target)}.partial-`;
+  for (const entry of await readdir(path.dirname(target))) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    if (pid !== process.pid && isRunning(pid)) continue;
+    await rm(path.join(path.dirname(target), entry), { recursive: true, force: true });
+  }
+}
+
+/** @param {number} pid */
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM';
+  }
+}
+
 /** @param {keyof typeof TOOLS} name */
 function installDir(name) {
   return path.join(cacheDir, `${name}-${TOOLS[name].version}`);
@@ -113,7 +138,7 @@ export async function ensureTool(name) {
   // installing at the same time, never leaves a half-installed tool where the suite looks.
   const partial = `${target}.partial-${process.pid}`;
   await mkdir(cacheDir, { recursive: true });
-  await rm(partial, { recursive: true, force: true });
+  await removeDeadPartials(target);
   process.stderr.write(
     `installing ${tool.label} ${tool.version} into ${path.relative(repo, cacheDir)} (first run only)\n`,
   );
@@ -135,9 +160,18 @@ export async function ensureTool(name) {
   return { ...described, installedMs: Date.now() - started };
 }
 
-/** Installs every tool the suite uses (in parallel: one is a Go build, the other a download). */
-export function ensureTools() {
-  return Promise.all(/** @type {(keyof typeof TOOLS)[]} */ (Object.keys(TOOLS)).map((name) => ensureTool(name)));
+/**
+ * Installs every tool the suite uses, in parallel (one is a Go build, the other a
+ * download); when one fails, the others still finish or clean up before it is reported.
+ */
+export async function ensureTools() {
+  const names = /** @type {(keyof typeof TOOLS)[]} */ (Object.keys(TOOLS));
+  const settled = await Promise.allSettled(names.map((name) => ensureTool(name)));
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map(
+    (result) => /** @type {PromiseFulfilledResult<Awaited<ReturnType<typeof ensureTool>>>} */ (result).value,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
