@@ -37,6 +37,7 @@ export function newestGeneration(rows: readonly GenerationRow[]): string | undef
 export function latestGenerationOf(
   config: LitestreamConfig,
   db: DatabaseConfig,
-): (signal: AbortSignal) => Promise<string | undefined> {
-  return (signal) => generations(config, db.path, { signal }).then(newestGeneration, () => undefined);
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  return generations(config, db.path, { signal }).then(newestGeneration, () => undefined);
 }

@@ -4,7 +4,6 @@ import { throwIfAborted } from './abort.js';
 import { findDatabase, generations, wal } from './commands.js';
 import { describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, RestoreError } from './errors.js';
-import { latestGenerationOf } from './generation-choice.js';
 import { childLogger } from './logger.js';
 import { writeConfigFile } from './render.js';
 import { restoreInto } from './restore.js';
@@ -166,8 +165,6 @@ export async function restoreNamed(
       configFile: file.path,
       logger: childLogger(config.logger, { component: 'restore' }),
       signal: options.signal,
-      // The latest state: litestream's own choice of generation can be an older one.
-      ...(flags.length === 0 ? { latestGeneration: latestGenerationOf(config, db) } : {}),
     });
     if (!result) {
       const target = describe(options, names);

@@ -1,7 +1,7 @@
 import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { abortable, abortedWithin, throwIfAborted } from './abort.js';
+import { abortable, throwIfAborted } from './abort.js';
 import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
@@ -231,8 +231,6 @@ async function restoreOne(
       configFile: (await configFile()).path,
       logger,
       signal,
-      // A listing beside the download; when it fails, the download reports the reason.
-      latestGeneration: latestGenerationOf(config, db),
       // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
       beforePlacing: () => removeStaleCompanions(db.path),
     });
@@ -286,6 +284,9 @@ async function removeCreatedDirs(createdDir: string | undefined, dir: string): P
   }
 }
 
+/** `litestream restore` flags that choose what to restore, so litestream does not pick a generation. */
+const PINNING_FLAGS = new Set(['-timestamp', '-generation', '-index']);
+
 /** How {@link restoreInto} restores. @internal */
 export interface RestoreIntoOptions {
   /** Where the database goes; it must not exist (an empty file counts as absent). */
@@ -301,12 +302,6 @@ export interface RestoreIntoOptions {
   integrityCheck?: 'full' | 'quick' | 'off';
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
   signal?: AbortSignal;
-  /**
-   * Works out the generation that holds the latest state, when litestream's own choice may
-   * be wrong (see `newestGeneration`); it runs beside the download, and is given up when
-   * the restore ends. When litestream restored another one, it restores again from this one.
-   */
-  latestGeneration?: (signal: AbortSignal) => Promise<string | undefined>;
 }
 
 /** What {@link restoreInto} restored. @internal */
@@ -340,8 +335,11 @@ export async function restoreInto(
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
+  // A restore of the latest state leaves the generation to litestream, whose choice can be an
+  // older one (see newestGeneration): list them beside the download, given up when it ends.
   const listingDone = new AbortController();
-  const latestGeneration = options.latestGeneration?.(listingDone.signal);
+  const pinned = options.flags.some((flag) => PINNING_FLAGS.has(flag));
+  const latestGeneration = pinned ? undefined : latestGenerationOf(config, db, listingDone.signal);
   try {
     let downloaded: { generation: string | undefined } | undefined;
     try {
@@ -443,11 +441,6 @@ async function downloadWithRetry(
     // The restore is spawned: check the version while it starts up.
     binary.checked().catch(() => {});
     const result = await running;
-    // We never send litestream SIGINT or SIGTERM: one sent to the whole process group (Ctrl-C
-    // in a terminal, a container stop) reaches this process too, and litestream's exit may be
-    // seen before our own handler has aborted. Give that handler a moment.
-    const interrupted = !result.aborted && (result.signal === 'SIGINT' || result.signal === 'SIGTERM');
-    if (interrupted && signal) await abortedWithin(signal, 1_000);
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
     if (result.aborted || signal?.aborted) {
       await removeTemps(temp);
@@ -462,7 +455,8 @@ async function downloadWithRetry(
       });
     }
 
-    if (interrupted) {
+    // Stopped by a signal sent to the whole process group that nobody here turned into an abort.
+    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
       await removeTemps(temp);
       throw new RestoreError(
         `litestream was stopped by ${result.signal} before it finished restoring ${db.path}; nothing was put in place.`,

@@ -1,3 +1,4 @@
+import { abortedWithin } from './abort.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { spawnLitestream } from './spawn.js';
 
@@ -75,6 +76,12 @@ export async function runCommand(binary: string, args: readonly string[], option
   );
   try {
     const result = await child;
+    // We never send litestream SIGINT or SIGTERM: one sent to the whole process group (Ctrl-C
+    // in a terminal, a container stop) reaches this process too, and the child's exit may be
+    // seen before our own handler has aborted. Give that handler a moment.
+    if (!aborted && options.signal && (result.signal === 'SIGINT' || result.signal === 'SIGTERM')) {
+      await abortedWithin(options.signal, 1_000);
+    }
     out.end();
     err.end();
     return {

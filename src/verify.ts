@@ -8,7 +8,6 @@ import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { LitestreamAbortError, VerificationError } from './errors.js';
-import { latestGenerationOf } from './generation-choice.js';
 import { childLogger } from './logger.js';
 import { liveReplicator } from './pidfile.js';
 import { privateTempDir, writeConfigFile } from './render.js';
@@ -116,7 +115,6 @@ export async function verify(
           configFile: file.path,
           logger,
           integrityCheck: 'off',
-          latestGeneration: latestGenerationOf(config, db),
           signal,
         });
       } catch (cause) {
