@@ -9,6 +9,19 @@ const ALSO_ON_SEAWEEDFS = [
   'test/s3-servers.test.ts',
 ];
 
+// The behaviours every user relies on also run against Litestream 0.5 (the others are
+// about 0.3's own listings, log lines and quirks, or about the library alone).
+const ALSO_ON_LITESTREAM_05 = [
+  'test/round-trip.test.ts',
+  'test/failures.test.ts',
+  'test/pitr.test.ts',
+  'test/verify.test.ts',
+  'test/replicate.test.ts',
+  'test/lifecycle.test.ts',
+  // Both versions side by side, and what only 0.5 needs.
+  'test/versions.test.ts',
+];
+
 // What every project shares. The global setup is the root's alone, so it runs once.
 const perProject = {
   setupFiles: ['test/support/s3-per-file.ts'],
@@ -24,8 +37,32 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
-      { test: { ...perProject, name: 'versitygw', include: ['test/**/*.test.ts'], provide: { s3Kind: 'versitygw' } } },
-      { test: { ...perProject, name: 'seaweedfs', include: ALSO_ON_SEAWEEDFS, provide: { s3Kind: 'seaweedfs' } } },
+      {
+        test: {
+          ...perProject,
+          name: 'versitygw',
+          include: ['test/**/*.test.ts'],
+          // It runs both versions itself.
+          exclude: ['test/versions.test.ts'],
+          provide: { s3Kind: 'versitygw', litestreamFamily: '0.3' },
+        },
+      },
+      {
+        test: {
+          ...perProject,
+          name: 'seaweedfs',
+          include: ALSO_ON_SEAWEEDFS,
+          provide: { s3Kind: 'seaweedfs', litestreamFamily: '0.3' },
+        },
+      },
+      {
+        test: {
+          ...perProject,
+          name: 'litestream-0.5',
+          include: ALSO_ON_LITESTREAM_05,
+          provide: { s3Kind: 'versitygw', litestreamFamily: '0.5' },
+        },
+      },
     ],
   },
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { generations } from './commands.js';
 import type { LitestreamConfig } from './config.js';
+import { resolveRuntime } from './engine/select.js';
 import { liveReplicator } from './pidfile.js';
 import { runningReplication } from './replicate.js';
 
@@ -13,13 +13,15 @@ export interface BackupStatus {
   readonly replicating: boolean;
   /** Who replicates it: `this process`, or the pid of the Node process that does. */
   readonly replicatedBy: 'this process' | number | undefined;
-  /** The newest generation in the replica. */
+  /** Litestream 0.3: the newest generation in the replica. */
   readonly generation: string | undefined;
+  /** Litestream 0.5: the last transaction id in the replica (or synced by this process). */
+  readonly txid: number | undefined;
   /** When the replica last received data (the end of its newest generation). */
   readonly lastBackupAt: Date | undefined;
   /** Milliseconds since then. */
   readonly lastBackupAgeMs: number | undefined;
-  /** How far the replica is behind the local database, from the replica listing. */
+  /** Litestream 0.3: how far the replica is behind the local database, from the replica listing. */
   readonly replicaLagMs: number | undefined;
   /** In this process: last successful sync, restarts, last error. */
   readonly lastSyncAt: Date | undefined;
@@ -35,25 +37,24 @@ export interface BackupStatus {
  * @throws {@link ReplicaUnreachableError} when the replica cannot be read.
  */
 export async function backupStatus(config: LitestreamConfig): Promise<BackupStatus[]> {
+  const runtime = await resolveRuntime(config);
+  await runtime.verified();
   return Promise.all(
     config.databases.map(async (db) => {
       const local = runningReplication(db.path)?.status();
       const here = local && local.state !== 'stopped' ? local : undefined;
       const mine = here?.databases.find((row) => row.path === db.path);
       const other = here ? undefined : await liveReplicator(db.path);
-      const rows = await generations(config, db.path);
-      const newest = rows.reduce<(typeof rows)[number] | undefined>(
-        (best, row) => (best && best.end >= row.end ? best : row),
-        undefined,
-      );
+      const newest = await runtime.engine.newestBackup(config, runtime, db);
       return Object.freeze({
         path: db.path,
         localExists: existsSync(db.path),
         replicating: here !== undefined || other !== undefined,
         replicatedBy: here ? ('this process' as const) : other?.ownerPid,
         generation: mine?.generation ?? newest?.generation,
-        lastBackupAt: newest?.end,
-        lastBackupAgeMs: newest ? Date.now() - newest.end.getTime() : undefined,
+        txid: mine?.txid ?? newest?.txid,
+        lastBackupAt: newest?.at,
+        lastBackupAgeMs: newest ? Date.now() - newest.at.getTime() : undefined,
         replicaLagMs: newest?.lagMs,
         lastSyncAt: mine?.lastSyncAt,
         restarts: here?.restarts,

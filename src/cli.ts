@@ -13,15 +13,17 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backupStatus } from './backup-status.js';
-import { databases, findDatabase, generations, snapshots, wal } from './commands.js';
+import { databases, findDatabase, generations, ltx, snapshots, wal } from './commands.js';
 import { type LitestreamConfig, withDatabases } from './config.js';
 import { formatGoDuration } from './duration.js';
+import type { Runtime } from './engine/engine.js';
+import { resolveRuntime } from './engine/select.js';
+import { formatTxid } from './engine/v0_5/sync-tracker.js';
 import { configFromEnv, ENV } from './env.js';
 import { LitestreamError } from './errors.js';
 import { formatJson, formatTable } from './format.js';
 import type { Logger } from './logger.js';
 import { type RestoreNames, restoreNamed } from './pitr.js';
-import { renderYaml } from './render.js';
 import { replicate } from './replicate.js';
 import { type VerificationReport, verify } from './verify.js';
 
@@ -51,11 +53,13 @@ const HELP: Record<string, string> = {
   main: `Usage: litestream-node <command> [options]
 
 Commands:
-  generations [DB]   list the generations of a database's backups
-  snapshots [DB]     list its snapshots
-  wal [DB]           list its WAL segments
+  generations [DB]   list the generations of a database's backups (Litestream 0.3)
+  snapshots [DB]     list its snapshots (Litestream 0.3)
+  wal [DB]           list its WAL segments (Litestream 0.3)
+  ltx [DB]           list its LTX files (Litestream 0.5)
   databases [DB...]  list the configured databases and their replicas
-  restore [DB]       restore a database (point-in-time with --timestamp, --generation, --index)
+  restore [DB]       restore a database (point-in-time with --timestamp; a position with
+                     --generation and --index on Litestream 0.3, --txid on 0.5)
   verify [DB]        prove the backup works end to end (sentinel row, sync, restore, check)
   status [DB...]     replication and backup state of every database
   config [DB...]     print the generated litestream.yml, secrets masked
@@ -67,16 +71,18 @@ ${COMMON}`,
   generations: 'Usage: litestream-node generations [DB] [--json]\n\nLists the generations of DB in the replica.',
   snapshots: 'Usage: litestream-node snapshots [DB] [--json]\n\nLists the snapshots of DB in the replica.',
   wal: 'Usage: litestream-node wal [DB] [--json]\n\nLists the WAL segments of DB in the replica.',
+  ltx: 'Usage: litestream-node ltx [DB] [--json]\n\nLists the LTX files of DB in the replica, at every level (Litestream 0.5).',
   databases: 'Usage: litestream-node databases [DB...] [--json]\n\nLists the configured databases and their replicas.',
-  restore: `Usage: litestream-node restore [DB] [-o OUTPUT] [--timestamp T | --generation G [--index I]] [--json]
+  restore: `Usage: litestream-node restore [DB] [-o OUTPUT] [--timestamp T | --generation G [--index I] | --txid N] [--json]
 
 Restores DB from the replica into OUTPUT (default: DB's own path, which must not exist).
 Never overwrites a file. The result is integrity-checked before it is put in place.
 
   -o, --output FILE    where to write the restored database
   --timestamp T        the state at time T (RFC 3339, e.g. 2024-01-01T12:00:00Z)
-  --generation G       restore from generation G (see "generations")
-  --index I            with --generation: up to WAL index I (hex, as "wal" prints it)`,
+  --generation G       Litestream 0.3: restore from generation G (see "generations")
+  --index I            Litestream 0.3, with --generation: up to WAL index I (hex, as "wal" prints it)
+  --txid N             Litestream 0.5: up to transaction N (hex, as "ltx" prints it)`,
   verify: `Usage: litestream-node verify [DB] [--timeout MS] [--json]
 
 Writes a sentinel row to DB, waits until it reaches the replica, restores the replica to a
@@ -90,7 +96,7 @@ If no app is replicating DB, litestream-node replicates it for the duration of t
 
 const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
 /** Commands that act on one database; the others take any number. */
-const ONE_DATABASE = new Set(['generations', 'snapshots', 'wal', 'restore', 'verify']);
+const ONE_DATABASE = new Set(['generations', 'snapshots', 'wal', 'ltx', 'restore', 'verify']);
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
@@ -155,6 +161,7 @@ function parse(argv: readonly string[]) {
       timestamp: { type: 'string' },
       generation: { type: 'string' },
       index: { type: 'string' },
+      txid: { type: 'string' },
       timeout: { type: 'string' },
     },
   });
@@ -171,7 +178,8 @@ const CLI_NAMES: RestoreNames = {
   timestamp: '--timestamp',
   generation: '--generation',
   index: '--index',
-  generations: '"litestream-node generations DB"',
+  txid: '--txid',
+  listing: { '0.3': '"litestream-node generations DB"', '0.5': '"litestream-node ltx DB"' },
 };
 
 /**
@@ -212,10 +220,10 @@ async function run(
   signal: AbortSignal,
 ): Promise<string | undefined> {
   const allowed: Record<string, (keyof Values)[]> = {
-    restore: ['output', 'timestamp', 'generation', 'index'],
+    restore: ['output', 'timestamp', 'generation', 'index', 'txid'],
     verify: ['timeout'],
   };
-  for (const flag of ['output', 'timestamp', 'generation', 'index', 'timeout'] as const) {
+  for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout'] as const) {
     if (values[flag] !== undefined && !allowed[command]?.includes(flag)) {
       throw new UsageError(`--${flag} does not apply to "${command}"`);
     }
@@ -247,6 +255,14 @@ async function run(
         size: 'size',
         created: (row) => row.createdAt.toISOString(),
       });
+    case 'ltx':
+      return show(await ltx(config, database(config, positionals)), json, {
+        level: 'level',
+        min_txid: (row) => formatTxid(row.minTxid),
+        max_txid: (row) => formatTxid(row.maxTxid),
+        size: 'size',
+        created: (row) => row.createdAt.toISOString(),
+      });
     case 'databases':
       return show(await databases(selected(config, positionals)), json, {
         path: 'path',
@@ -261,11 +277,12 @@ async function run(
           ...(values.timestamp === undefined ? {} : { timestamp: values.timestamp }),
           ...(values.generation === undefined ? {} : { generation: values.generation }),
           ...(values.index === undefined ? {} : { index: values.index }),
+          ...(values.txid === undefined ? {} : { txid: values.txid }),
           signal,
         },
         CLI_NAMES,
       );
-      const from = result.generation === undefined ? '' : ` from generation ${result.generation}`;
+      const from = describePosition(result, ' from generation ', ' up to TXID ');
       return json
         ? formatJson(result)
         : `restored ${result.path}${from} (${result.size} bytes) in ${result.durationMs} ms`;
@@ -276,7 +293,7 @@ async function run(
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
         throw new UsageError('--timeout takes milliseconds, e.g. 60000');
       const report = await verifyWithReplicator(config, db, timeoutMs, signal);
-      const from = report.generation === undefined ? '' : ` generation ${report.generation},`;
+      const from = describePosition(report, ' generation ', ' TXID ', ',');
       if (json) return formatJson(report);
       const changes = describeChanges(report);
       return `verified ${report.database}:${from} ${report.restoredSize} bytes restored, ${report.durationMs} ms${changes ? `\n${changes}` : ''}`;
@@ -287,12 +304,12 @@ async function run(
         local: (row) => (row.localExists ? 'yes' : 'missing'),
         replicating: (row) =>
           row.replicating ? (row.replicatedBy === 'this process' ? 'yes' : `yes (pid ${row.replicatedBy})`) : 'no',
-        generation: (row) => row.generation ?? '-',
+        position: (row) => row.generation ?? (row.txid === undefined ? '-' : formatTxid(row.txid)),
         'last backup': (row) => row.lastBackupAt?.toISOString() ?? 'none',
         age: (row) => (row.lastBackupAgeMs === undefined ? '-' : formatGoDuration(row.lastBackupAgeMs)),
       });
     case 'config':
-      return maskedYaml(selected(config, positionals));
+      return maskedYaml(selected(config, positionals), await resolveRuntime(config));
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -302,9 +319,11 @@ async function run(
 interface ReplicatedForCheck {
   /** No app replicated the database, so this command did for the duration of the check. */
   readonly replicatedForCheck: true;
-  /** The generation litestream started for it, when it did not continue the newest one. */
+  /** The replica held a backup before the check. */
+  readonly hadBackup: boolean;
+  /** Litestream 0.3: the generation litestream started for it, when it did not continue the newest one. */
   readonly newGeneration: string | undefined;
-  /** The newest generation before the check. */
+  /** Litestream 0.3: the newest generation before the check. */
   readonly previousGeneration: string | undefined;
   /** The final sync (which carries the removal of the check's row) reached the replica. */
   readonly finalSyncLanded: boolean;
@@ -327,7 +346,9 @@ async function verifyWithReplicator(
   }
   // Only this database: another one may be missing locally and would never sync.
   const single = withDatabases(config, [db]);
-  const previousGeneration = (await generations(single, db)).at(-1)?.generation;
+  const runtime = await resolveRuntime(single);
+  const before = await runtime.engine.newestBackup(single, runtime, findDatabase(single, db));
+  const previousGeneration = before?.generation;
   const replication = replicate(single);
   let report: VerificationReport;
   try {
@@ -341,6 +362,7 @@ async function verifyWithReplicator(
   return {
     ...report,
     replicatedForCheck: true,
+    hadBackup: before !== undefined,
     newGeneration: report.generation !== previousGeneration ? report.generation : undefined,
     previousGeneration,
     finalSyncLanded: stopped.clean,
@@ -351,10 +373,9 @@ async function verifyWithReplicator(
 function describeChanges(report: Partial<ReplicatedForCheck>): string {
   if (!report.replicatedForCheck) return '';
   const lines = ['No app was replicating it, so litestream-node replicated it for the duration of the check.'];
-  if (report.previousGeneration === undefined) {
-    lines.push(
-      `The replica held no backup of it before; it now holds one (generation ${report.newGeneration ?? 'unknown'}) of the database as it is.`,
-    );
+  if (!report.hadBackup) {
+    const which = report.newGeneration === undefined ? '' : ` (generation ${report.newGeneration})`;
+    lines.push(`The replica held no backup of it before; it now holds one${which} of the database as it is.`);
   } else if (report.newGeneration !== undefined) {
     lines.push(
       `Litestream started a new generation (${report.newGeneration}) in the replica, as it does whenever it resumes a database that was closed since it last ran; the previous one (${report.previousGeneration}) stays until the retention period removes it.`,
@@ -398,9 +419,21 @@ function show<T extends object>(rows: readonly T[], json: boolean, columns: Reco
 
 const hex = (index: number) => index.toString(16).padStart(8, '0');
 
+/** " from generation G" (0.3) or " up to TXID N" (0.5), or nothing when litestream named neither. */
+function describePosition(
+  result: { readonly generation?: string; readonly txid?: number },
+  generation: string,
+  txid: string,
+  after = '',
+): string {
+  if (result.generation !== undefined) return `${generation}${result.generation}${after}`;
+  if (result.txid !== undefined) return `${txid}${formatTxid(result.txid)}${after}`;
+  return '';
+}
+
 /** The generated YAML with every credential shown as `[redacted]`. */
-function maskedYaml(config: LitestreamConfig): string {
-  const yaml = renderYaml(config);
+function maskedYaml(config: LitestreamConfig, runtime: Runtime): string {
+  const yaml = runtime.engine.renderYaml(config);
   if (config.credentials) {
     return `${yaml}\n# Credentials: in litestream's environment (LITESTREAM_ACCESS_KEY_ID=[redacted], LITESTREAM_SECRET_ACCESS_KEY=[redacted]).\n`;
   }

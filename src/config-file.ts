@@ -45,7 +45,7 @@ export function loadConfigFile(
     return issue(`${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (!isObject(doc) || !Array.isArray(doc.dbs) || doc.dbs.length === 0) {
-    return issue(`${file} lists no databases: add a "dbs:" list with a path and replicas for each`);
+    return issue(`${file} lists no databases: add a "dbs:" list with a path and a replica for each`);
   }
 
   const issues: ConfigIssue[] = [];
@@ -73,10 +73,15 @@ export function loadConfigFile(
     const absolute = path.resolve(db.path.startsWith('~/') ? path.join(os.homedir(), db.path.slice(2)) : db.path);
     db.path = absolute;
     databases.push(absolute);
+    // Litestream 0.5 writes one `replica:`; `replicas:` is the 0.3 form (0.5 takes one entry).
+    if (isObject(db.replica) && db.replicas === undefined) {
+      takeCredentials(db.replica, `dbs[${index}].replica`);
+      return;
+    }
     if (!Array.isArray(db.replicas) || db.replicas.length === 0) {
       issues.push({
         field,
-        message: `dbs[${index}] (${absolute}) has no replicas: add at least one under "replicas:"`,
+        message: `dbs[${index}] (${absolute}) has no replica: add one under "replica:" (or "replicas:")`,
       });
       return;
     }

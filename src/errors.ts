@@ -60,8 +60,51 @@ export class LitestreamBinaryError extends LitestreamError {}
  */
 export class ReplicaUnreachableError extends LitestreamError {}
 
+/**
+ * A call or option that exists for one Litestream release line only was used with the other
+ * (e.g. `generations()` with Litestream 0.5, which has no generations). The message names
+ * the equivalent for the running version.
+ */
+export class LitestreamVersionError extends LitestreamError {
+  /** The release line the call needs: `'0.3'` or `'0.5'`. */
+  readonly requires: string;
+  /** The version of the litestream executable in use, as it printed it. */
+  readonly running: string;
+
+  constructor(
+    call: string,
+    requires: string,
+    running: { readonly version: string; readonly path: string },
+    equivalent: string,
+    options: LitestreamErrorOptions = {},
+  ) {
+    super(
+      `${call} needs Litestream ${requires}, but ${running.path} is litestream ${running.version}: with that version, ${equivalent}.`,
+      options,
+    );
+    this.requires = requires;
+    this.running = running.version;
+  }
+}
+
 /** A restore ran but did not produce a usable database (nothing was put in place). */
 export class RestoreError extends LitestreamError {}
+
+/**
+ * The replica holds backups written by a Litestream version that the running one cannot
+ * read (Litestream 0.3 reports a replica that 0.5 wrote as "no backup"). Raised instead of
+ * starting an empty database, or restoring the older format's stale history, either of which
+ * would fork the backup history. Nothing was put in place.
+ */
+export class ReplicaFormatError extends RestoreError {
+  /** The release line that wrote the backups the running litestream cannot read, e.g. `'0.5'`. */
+  readonly writtenBy: string;
+
+  constructor(message: string, writtenBy: string, options: LitestreamErrorOptions = {}) {
+    super(message, options);
+    this.writtenBy = writtenBy;
+  }
+}
 
 /** The replicator is already running, or could not be started or stopped. */
 export class ReplicationError extends LitestreamError {}

@@ -17,13 +17,22 @@
  */
 
 export { type BackupStatus, backupStatus } from './backup-status.js';
-export { BINARY_ENV, type LitestreamBinary, resolveBinary } from './binary.js';
+export {
+  BINARY_ENV,
+  type BinarySource,
+  type LitestreamBinary,
+  type LitestreamFamily,
+  resolveBinary,
+  SUPPORTED_VERSIONS,
+} from './binary.js';
 export {
   type DatabaseRow,
   databases,
   type GenerationRow,
   generations,
   type ListingOptions,
+  type LtxRow,
+  ltx,
   type SnapshotRow,
   snapshots,
   type WalRow,
@@ -45,6 +54,7 @@ export {
   type SupervisorOptions,
 } from './config.js';
 export type { LoadedConfigFile } from './config-file.js';
+export type { DatabaseStatus } from './engine/engine.js';
 export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
@@ -54,6 +64,8 @@ export {
   LitestreamConfigError,
   LitestreamError,
   type LitestreamErrorOptions,
+  LitestreamVersionError,
+  ReplicaFormatError,
   ReplicationError,
   ReplicaUnreachableError,
   RestoreError,
@@ -73,5 +85,4 @@ export type {
 } from './replicate.js';
 export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore.js';
 export { Secret } from './secret.js';
-export type { DatabaseStatus } from './sync-tracker.js';
 export { type VerificationReport, type VerifyOptions, verify } from './verify.js';

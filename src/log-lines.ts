@@ -22,14 +22,20 @@ export function parseLogLine(raw: string): LitestreamLogLine | undefined {
     return { time: undefined, level: 'info', msg: line, db: undefined, fields: {} };
   }
   const { time, level, msg, db, ...fields } = record;
+  // Litestream 0.5 prints two `level` keys on some lines (slog's, then the LTX compaction
+  // level): JSON.parse keeps the last, but the first is the log level.
+  const logLevel = line.startsWith('{') ? (FIRST_LEVEL.exec(line)?.[1] ?? level) : level;
+  if (logLevel !== level && level !== undefined) fields.level = level;
   return {
     time: typeof time === 'string' ? time : undefined,
-    level: typeof level === 'string' ? level.toLowerCase() : 'info',
+    level: typeof logLevel === 'string' ? logLevel.toLowerCase() : 'info',
     msg,
     db: typeof db === 'string' ? db : undefined,
     fields,
   };
 }
+
+const FIRST_LEVEL = /"level":"([A-Za-z]+)"/;
 
 function parseJson(line: string): Record<string, unknown> | undefined {
   try {

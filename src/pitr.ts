@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { throwIfAborted } from './abort.js';
-import { findDatabase, generations, wal } from './commands.js';
+import { findDatabase } from './commands.js';
 import { describeReplica, type LitestreamConfig } from './config.js';
+import type { RestoreNames } from './engine/engine.js';
+import { resolveRuntime } from './engine/select.js';
 import { LitestreamError, RestoreError } from './errors.js';
 import { childLogger } from './logger.js';
 import { writeConfigFile } from './render.js';
-import { restoreInto } from './restore.js';
+import { positionFields, restoreInto } from './restore.js';
+
+export type { RestoreNames };
 
 /** What to restore, and to when. */
 export interface RestoreOptions {
@@ -19,10 +23,15 @@ export interface RestoreOptions {
   output?: string;
   /** Restore the state at this time (a `Date` or an RFC 3339 string such as `2024-01-01T12:00:00Z`). */
   timestamp?: Date | string;
-  /** Restore from this generation (see `generations()`); the latest one by default. */
+  /** Litestream 0.3: restore from this generation (see `generations()`); the latest one by default. */
   generation?: string;
-  /** With `generation`: restore up to this WAL index (a number, or hex as litestream prints it). */
+  /** Litestream 0.3, with `generation`: restore up to this WAL index (a number, or hex as litestream prints it). */
   index?: number | string;
+  /**
+   * Litestream 0.5: restore the state as of this transaction id (see `ltx()`): a number, or
+   * hex as litestream prints it (`000000000000002a`).
+   */
+  txid?: number | string;
   /** Gives the restore up: litestream is killed, its temp files removed, nothing is written to `output`. */
   signal?: AbortSignal;
 }
@@ -31,24 +40,13 @@ export interface RestoreOptions {
 export interface PointInTimeResult {
   /** The file written. */
   readonly path: string;
-  /** The generation restored from, when litestream named it. */
-  readonly generation: string | undefined;
+  /** Litestream 0.3: the generation restored from, when litestream named it. */
+  readonly generation?: string;
+  /** Litestream 0.5: the transaction id restored up to. */
+  readonly txid?: number;
   /** Size of the restored database in bytes. */
   readonly size: number;
   readonly durationMs: number;
-}
-
-/**
- * How messages name the options of {@link restore}: the API's keys, or the CLI's flags, so
- * that each caller is told what to change in its own words. @internal
- */
-export interface RestoreNames {
-  readonly output: string;
-  readonly timestamp: string;
-  readonly generation: string;
-  readonly index: string;
-  /** How to list the generations. */
-  readonly generations: string;
 }
 
 const API_NAMES: RestoreNames = {
@@ -56,7 +54,8 @@ const API_NAMES: RestoreNames = {
   timestamp: 'timestamp',
   generation: 'generation',
   index: 'index',
-  generations: 'generations()',
+  txid: 'txid',
+  listing: { '0.3': 'generations()', '0.5': 'ltx()' },
 };
 
 /**
@@ -94,84 +93,35 @@ export async function restoreNamed(
       { database: db.path },
     );
   }
-  const timestamp = options.timestamp === undefined ? undefined : parseTimestamp(options.timestamp, names.timestamp);
-  const index = options.index === undefined ? undefined : parseIndex(options.index, names.index);
-  if (index !== undefined && options.generation === undefined) {
-    throw new LitestreamError(
-      `${names.index} needs a generation: pass ${names.generation} (see ${names.generations}) with ${names.index}.`,
-    );
-  }
-  if (index !== undefined && timestamp !== undefined) {
-    throw new LitestreamError(`${names.timestamp} and ${names.index} exclude each other: pass one of them.`);
-  }
-
-  // The listing is only needed to check a generation or place a timestamp.
-  const known = options.generation !== undefined || timestamp !== undefined ? await generations(config, db.path) : [];
-  if (options.generation !== undefined && !known.some((row) => row.generation === options.generation)) {
-    const list = known.map((row) => row.generation).join(', ') || 'none';
-    throw new LitestreamError(
-      `${names.generation} ${JSON.stringify(options.generation)} is not in the replica of ${db.path} (it has: ${list}).`,
-      { database: db.path },
-    );
-  }
-  if (index !== undefined) {
-    const indexes = (await wal(config, db.path))
-      .filter((row) => row.generation === options.generation)
-      .map((row) => row.index);
-    const highest = Math.max(-1, ...indexes);
-    if (index > highest) {
-      throw new LitestreamError(
-        `${names.index} ${index.toString(16)} is past the last WAL index of generation ${options.generation} (${highest < 0 ? 'none' : highest.toString(16)}).`,
-        { database: db.path },
-      );
-    }
-  }
-  if (timestamp !== undefined) {
-    const earliest = known.reduce<Date | undefined>(
-      (min, row) => (min && min < row.start ? min : row.start),
-      undefined,
-    );
-    if (earliest && timestamp < earliest) {
-      throw new RestoreError(
-        `${names.timestamp} ${timestamp.toISOString()} is before the first backup of ${db.path} (${earliest.toISOString()}): choose a later time.`,
-        { database: db.path },
-      );
-    }
-  }
-
-  // Litestream only restores a timestamp that falls inside a generation. Between two
-  // generations (the app restarted on a fresh copy), the state at that time is all of the
-  // generation that ended before it.
-  let generation = options.generation;
-  let useTimestamp = timestamp !== undefined;
-  if (timestamp !== undefined && generation === undefined) {
-    const inside = known.some((row) => row.start <= timestamp && timestamp <= row.end);
-    const before = known.filter((row) => row.end <= timestamp).sort((a, b) => b.end.getTime() - a.end.getTime())[0];
-    if (!inside && before) {
-      generation = before.generation;
-      useTimestamp = false;
-    }
-  }
-  const flags = [
-    ...(timestamp && useTimestamp ? ['-timestamp', timestamp.toISOString()] : []),
-    ...(generation ? ['-generation', generation] : []),
-    ...(index !== undefined ? ['-index', index.toString(16)] : []),
-  ];
-  const file = await writeConfigFile(config);
+  const runtime = await resolveRuntime(config);
+  const target = await runtime.engine.planTarget(
+    config,
+    runtime,
+    db,
+    {
+      timestamp: options.timestamp === undefined ? undefined : parseTimestamp(options.timestamp, names.timestamp),
+      generation: options.generation,
+      index: options.index === undefined ? undefined : parseIndex(options.index, names.index),
+      txid: options.txid === undefined ? undefined : parseTxid(options.txid, names.txid),
+    },
+    names,
+  );
+  const file = await writeConfigFile(config, runtime.engine);
   try {
-    const result = await restoreInto(config, db, {
+    const result = await restoreInto(config, runtime, db, {
       output,
-      flags,
+      target,
       configFile: file.path,
       logger: childLogger(config.logger, { component: 'restore' }),
       signal: options.signal,
+      ifReplicaExists: true,
     });
     if (!result) {
-      const target = describe(options, names);
+      const asked = describe(options, names);
       throw new RestoreError(
-        target === undefined
+        asked === undefined
           ? `There is no backup of ${db.path} in ${describeReplica(config, db)} yet: nothing was restored.`
-          : `No backup of ${db.path} matches ${target}: list them with ${names.generations}.`,
+          : `No backup of ${db.path} matches ${asked}: list them with ${names.listing[runtime.engine.family]}.`,
         { database: db.path },
       );
     }
@@ -180,7 +130,7 @@ export async function restoreNamed(
     }
     return Object.freeze({
       path: output,
-      generation: result.generation,
+      ...positionFields(result.position),
       size: result.size,
       durationMs: Math.round(performance.now() - startedAt),
     });
@@ -195,6 +145,7 @@ function describe(options: RestoreOptions, names: RestoreNames): string | undefi
     options.timestamp === undefined ? '' : `${names.timestamp} ${String(options.timestamp)}`,
     options.generation === undefined ? '' : `${names.generation} ${options.generation}`,
     options.index === undefined ? '' : `${names.index} ${String(options.index)}`,
+    options.txid === undefined ? '' : `${names.txid} ${String(options.txid)}`,
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
@@ -225,6 +176,22 @@ export function parseIndex(value: number | string, name = API_NAMES.index): numb
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 0x7fffffff) {
     throw new LitestreamError(
       `${name} ${JSON.stringify(value)} is not a WAL index: use hex as litestream prints it (e.g. "0000001f") or a non-negative number.`,
+    );
+  }
+  return parsed;
+}
+
+/** A transaction id: a positive safe integer, or hex as litestream prints it (`000000000000002a`). */
+export function parseTxid(value: number | string, name = API_NAMES.txid): number {
+  const parsed =
+    typeof value === 'number'
+      ? value
+      : /^(0x)?[0-9a-f]{1,16}$/i.test(value)
+        ? Number.parseInt(value.replace(/^0x/i, ''), 16)
+        : Number.NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < 1) {
+    throw new LitestreamError(
+      `${name} ${JSON.stringify(value)} is not a transaction id: use hex as litestream prints it (e.g. "000000000000002a") or a positive number.`,
     );
   }
   return parsed;

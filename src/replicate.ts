@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { throwIfAborted } from './abort.js';
-import { resolveBinary } from './binary.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
+import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
+import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, ReplicationError } from './errors.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
@@ -12,7 +13,6 @@ import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { redact } from './secret.js';
 import { type LitestreamProcess, spawnLitestream } from './spawn.js';
-import { type DatabaseStatus, isBenign, type SyncEvent, SyncTracker } from './sync-tracker.js';
 
 /** Lifecycle state of a {@link Replication}. */
 export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
@@ -69,7 +69,7 @@ export interface ReplicationEvents {
   /** Every litestream log line, parsed and redacted. */
   log: [LitestreamLogLine];
   /** A database's replica caught up. */
-  sync: [{ db: string; generation: string | undefined; position: string | undefined }];
+  sync: [{ db: string; generation: string | undefined; txid: number | undefined; position: string | undefined }];
   /** Litestream reported an error for a database (it keeps retrying by itself). */
   replicaError: [{ db: string; message: string }];
   /** A stop from now on loses nothing committed: same moment `ready` resolves. */
@@ -152,7 +152,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly ready: Promise<void>;
   readonly #config: LitestreamConfig;
   readonly #logger: Logger;
-  readonly #tracker: SyncTracker;
+  #tracker: ReplicationTracker;
   readonly #secrets;
   readonly #onStopped: () => void;
   #state: ReplicationState = 'starting';
@@ -167,13 +167,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** When litestream last printed anything (for hang detection during stop). */
   #lastOutputAt = 0;
   #configFile: ConfigFile | undefined;
-  #binary: string | undefined;
+  #runtime: Runtime | undefined;
   #restarts = 0;
   #backoffAttempt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #startedAt: Date | undefined;
   #stopping: Promise<StopResult> | undefined;
   #shutdownErrors: string[] = [];
+  /** Errors of earlier final-sync attempts in this stop, reported when none succeeded. */
+  #earlierShutdownErrors: string[] = [];
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #readySettled = false;
@@ -194,7 +196,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#stallMs = Math.max(MIN_STALL_MS, 5 * (parseDuration(config.syncInterval) ?? 10_000));
     this.#onStopped = onStopped;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
-    this.#tracker = new SyncTracker(config.databases.map((db) => db.path));
+    // Replaced by the engine's own once the executable is known; until then nothing is logged.
+    this.#tracker = idleTracker(config.databases.map((db) => db.path));
     this.#secrets = secretsOf(config);
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
@@ -245,14 +248,17 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const stopAborted = this.#stopAborted.signal;
     const check = () => throwIfAborted(stopAborted, 'starting replication');
     try {
-      this.#binary = (await resolveBinary(this.#config.binaryPath)).path;
+      const runtime = await resolveRuntime(this.#config);
+      await runtime.verified();
+      this.#runtime = runtime;
+      this.#tracker = runtime.engine.createTracker(this.#config.databases.map((db) => db.path));
       check();
       await sweepTempDirs(this.#logger);
       for (const db of this.#config.databases) {
         await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger, stopAborted);
         check();
       }
-      this.#configFile = await writeConfigFile(this.#config);
+      this.#configFile = await writeConfigFile(this.#config, runtime.engine);
       check();
       this.#startedAt = new Date();
       await this.#spawn();
@@ -275,7 +281,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
     // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
     // runs the one shutdown. It still dies with the app (see Replication).
-    const child = spawnLitestream(this.#binary as string, args, childEnv(this.#config), { ownProcessGroup: true });
+    const runtime = this.#runtime as Runtime;
+    const child = spawnLitestream(runtime.binary, args, childEnv(this.#config, runtime.engine), {
+      ownProcessGroup: true,
+    });
     this.#child = child;
     this.#childStartedAt = Date.now();
     this.#childSpoke = false;
@@ -348,12 +357,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   #onLine(raw: string): void {
-    // Shadow-WAL copy lines come per page at high write rates and carry nothing we use.
     this.#lastOutputAt = Date.now();
-    if (raw.includes('"msg":"copy-shadow')) return;
+    if (this.#tracker.ignores(raw)) return;
     const parsed = parseLogLine(redact(raw, this.#secrets));
     if (!parsed) return;
-    if (parsed.msg.startsWith('signal received')) this.#tracker.shuttingDown();
     const event = this.#tracker.apply(parsed);
     if (!this.#childSpoke) {
       this.#childSpoke = true;
@@ -361,7 +368,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
     this.#forward(parsed);
     this.#emit('log', parsed);
-    if (this.#state === 'stopping' && parsed.level === 'error' && !isBenign(parsed)) {
+    if (this.#state === 'stopping' && parsed.level === 'error' && !this.#tracker.isBenign(parsed)) {
       this.#shutdownErrors.push(describe(parsed));
     }
     if (event) this.#onSyncEvent(event);
@@ -414,7 +421,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   #forward(line: LitestreamLogLine): void {
-    const level = isBenign(line) ? 'debug' : (LEVELS[line.level] ?? 'info');
+    const level = this.#tracker.isBenign(line) ? 'debug' : (LEVELS[line.level] ?? 'info');
     const fields: Record<string, unknown> = { ...line.fields };
     if (line.db !== undefined) fields.db = line.db;
     this.#logger[level](fields, line.msg);
@@ -424,7 +431,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     switch (event.kind) {
       case 'synced':
         this.#stallRestarts = 0;
-        this.#emit('sync', { db: event.db, generation: event.generation, position: event.position });
+        this.#emit('sync', { db: event.db, generation: event.generation, txid: event.txid, position: event.position });
         this.#checkReady();
         break;
       case 'error':
@@ -508,7 +515,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (this.#child && wasRunning) {
         for (let attempt = 1; ; attempt++) {
           outcome = await this.#terminate(deadline, timeoutMs);
-          const failed = !finalSyncDone(outcome, this.#shutdownErrors);
+          const failed = !this.#finalSyncDone(outcome);
           const hopeless = outcome.killed && !outcome.hung;
           if (!failed || hopeless || aborted() || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
           // The final sync can fail when a regular sync was still writing the same segment
@@ -517,13 +524,16 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
             { attempt, errors: this.#shutdownErrors },
             'final sync failed; running litestream again to finish it',
           );
+          this.#earlierShutdownErrors.push(...this.#shutdownErrors);
           this.#shutdownErrors = [];
           await this.#spawn();
           // Until it has caught up, or has failed again (then the next attempt reports it).
-          await this.#waitUntil(
-            () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !hasContent(db)),
-            deadline,
-          );
+          if (this.#runtime?.engine.finalSyncRetryWaitsForCatchUp !== false) {
+            await this.#waitUntil(
+              () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !hasContent(db)),
+              deadline,
+            );
+          }
         }
       }
     } catch (error) {
@@ -544,11 +554,19 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       );
     }
     const killed = outcome.killed || (aborted() && outcome.exitCode !== 0 && !outcome.landed);
+    const clean = !killed && this.#finalSyncDone(outcome);
+    const errors = clean ? this.#shutdownErrors : [...this.#earlierShutdownErrors, ...this.#shutdownErrors];
+    if (!clean && errors.length === 0) {
+      const unconfirmed = this.#databasesWithContent().filter((db) => !this.#tracker.finalSyncLanded(db));
+      errors.push(
+        `litestream ${killed ? 'was killed' : `exited ${outcome.exitCode ?? ''}`.trim()} without its log showing the final sync of ${unconfirmed.join(', ') || 'every database'} in the replica`,
+      );
+    }
     const result: StopResult = Object.freeze({
-      clean: !killed && finalSyncDone(outcome, this.#shutdownErrors),
+      clean,
       killed,
       exitCode: outcome.exitCode,
-      errors: Object.freeze([...this.#shutdownErrors]),
+      errors: Object.freeze([...errors]),
       durationMs: Date.now() - startedAt,
     });
     if (result.clean) this.#logger.info({ durationMs: result.durationMs }, 'litestream stopped after its final sync');
@@ -556,6 +574,21 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#onStopped();
     this.#emit('stopped', result);
     return result;
+  }
+
+  /**
+   * The final sync is complete: the log shows it in the replica for every database (even if
+   * litestream then exited 1 over a cancelled checkpoint, or had to be killed while stuck),
+   * or — where the engine's exit status proves it (not 0.5's) — litestream exited 0 with no
+   * error logged.
+   */
+  #finalSyncDone(outcome: TerminateOutcome): boolean {
+    if (outcome.killed) return false;
+    if (outcome.landed) return true;
+    // Nothing was running to stop.
+    if (outcome.exitCode === undefined) return this.#shutdownErrors.length === 0;
+    const exitProves = this.#runtime?.engine.exitCodeProvesFinalSync ?? true;
+    return exitProves && outcome.exitCode === 0 && this.#shutdownErrors.length === 0;
   }
 
   /**
@@ -675,14 +708,23 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 }
 
-/**
- * The final sync is complete: the log shows it in the replica for every database (even if
- * litestream then exited 1 over a cancelled checkpoint, or had to be killed while stuck),
- * or litestream exited 0 with no error logged.
- */
-function finalSyncDone(outcome: TerminateOutcome, errors: readonly string[]): boolean {
-  if (outcome.landed && !outcome.killed) return true;
-  return !outcome.killed && (outcome.exitCode === 0 || outcome.exitCode === undefined) && errors.length === 0;
+/** A tracker for before the executable is known: it has seen nothing. */
+function idleTracker(paths: readonly string[]): ReplicationTracker {
+  const snapshot = () => paths.map(idleDatabase);
+  return {
+    ignores: () => true,
+    apply: () => undefined,
+    isBenign: () => false,
+    restarted: () => {},
+    isShuttingDown: false,
+    finalSyncLanded: () => false,
+    hasOpenUpload: () => false,
+    allInitialized: () => false,
+    allSynced: () => false,
+    stalled: () => [],
+    writing: () => false,
+    snapshot,
+  };
 }
 
 function describe(line: LitestreamLogLine): string {
@@ -699,17 +741,21 @@ export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stoppe
     pid: undefined,
     restarts: 0,
     startedAt: undefined,
-    databases: config.databases.map((db) =>
-      Object.freeze({
-        path: db.path,
-        initialized: false,
-        synced: false,
-        generation: undefined,
-        lastSyncAt: undefined,
-        lastError: undefined,
-        uploadingSince: undefined,
-      }),
-    ),
+    databases: config.databases.map((db) => idleDatabase(db.path)),
+  });
+}
+
+/** The status of a database nothing has been seen of. */
+function idleDatabase(path: string): DatabaseStatus {
+  return Object.freeze({
+    path,
+    initialized: false,
+    synced: false,
+    generation: undefined,
+    txid: undefined,
+    lastSyncAt: undefined,
+    lastError: undefined,
+    uploadingSince: undefined,
   });
 }
 

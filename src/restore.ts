@@ -2,17 +2,18 @@ import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
-import { locateBinary, resolveBinary } from './binary.js';
 import { classifyFailure } from './classify.js';
-import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
+import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
+import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
+import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
-import { latestGenerationOf } from './generation-choice.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
+import { foreignFormatError, lookForForeignFormats } from './replica/format-guard.js';
 import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
@@ -35,13 +36,12 @@ export interface RestoreResult {
   /** Absolute path of the database. */
   readonly path: string;
   readonly outcome: RestoreOutcome;
-  /** The generation restored from, for `restored`. */
+  /** Litestream 0.3: the generation restored from, for `restored`. */
   readonly generation?: string;
+  /** Litestream 0.5: the transaction id restored up to, for `restored`. */
+  readonly txid?: number;
   readonly durationMs: number;
 }
-
-// What litestream says when nothing in the replica matches (no backup, or none that early).
-const NO_MATCHING_BACKUP = /no matching backups found|no snapshots available/;
 
 /** Options of {@link ensureRestored}. */
 export interface EnsureRestoredOptions {
@@ -102,8 +102,8 @@ export async function ensureRestored(
     }
   }
   let configFile: Promise<ConfigFile> | undefined;
-  const sharedConfigFile = () => {
-    configFile ??= writeConfigFile(config);
+  const sharedConfigFile = (runtime: Runtime) => {
+    configFile ??= writeConfigFile(config, runtime.engine);
     return configFile;
   };
   // Directories made for missing databases. On success they stay (the app creates its new
@@ -158,7 +158,7 @@ async function restoreShared(
   config: LitestreamConfig,
   db: DatabaseConfig,
   logger: Logger,
-  configFile: () => Promise<ConfigFile>,
+  configFile: (runtime: Runtime) => Promise<ConfigFile>,
   createdDirs: Map<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<RestoreResult> {
@@ -201,7 +201,7 @@ async function restoreOne(
   config: LitestreamConfig,
   db: DatabaseConfig,
   logger: Logger,
-  configFile: () => Promise<ConfigFile>,
+  configFile: (runtime: Runtime) => Promise<ConfigFile>,
   createdDirs: Map<string, string>,
   signal: AbortSignal,
 ): Promise<RestoreResult> {
@@ -225,15 +225,44 @@ async function restoreOne(
     if (hasContent(db.path)) return exists();
     throwIfAborted(signal, 'ensureRestored');
     logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
-    const result = await restoreInto(config, db, {
-      output: db.path,
-      flags: ['-if-replica-exists'],
-      configFile: (await configFile()).path,
-      logger,
-      signal,
-      // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-      beforePlacing: () => removeStaleCompanions(db.path),
-    });
+    const runtime = await resolveRuntime(config);
+    // Beside the restore: backups the running litestream cannot read, which it would take
+    // for "no backup" (or skip, restoring an older format's stale history).
+    const inspection = new AbortController();
+    const foreign = lookForForeignFormats(config, runtime, db, logger, AbortSignal.any([signal, inspection.signal]));
+    const refuseForeign = async (restoredOlder: boolean) => {
+      const found = await foreign;
+      if (found?.kind === 'found') {
+        throw foreignFormatError(runtime, db, describeReplica(config, db), found, restoredOlder);
+      }
+      if (found?.kind === 'unknown') {
+        // Starting empty on a replica that could not be looked at might fork its history.
+        if (!restoredOlder) throw found.error;
+        logger.warn(
+          { db: db.path, error: String(found.error) },
+          'could not check the replica for backups of another Litestream version',
+        );
+      }
+    };
+    let result: Restored | undefined;
+    try {
+      result = await restoreInto(config, runtime, db, {
+        output: db.path,
+        ifReplicaExists: true,
+        configFile: (await configFile(runtime)).path,
+        logger,
+        signal,
+        beforePlacing: async () => {
+          await refuseForeign(true);
+          // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+          await removeStaleCompanions(db.path);
+        },
+      });
+      if (result === undefined) await refuseForeign(false);
+    } finally {
+      inspection.abort();
+      await foreign;
+    }
     if (result === undefined) {
       await removeStaleCompanions(db.path);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
@@ -243,13 +272,8 @@ async function restoreOne(
       logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
       return { path: db.path, outcome: 'exists', durationMs: elapsed() };
     }
-    logger.info({ db: db.path, generation: result.generation, durationMs: elapsed() }, 'database restored');
-    return {
-      path: db.path,
-      outcome: 'restored',
-      ...(result.generation === undefined ? {} : { generation: result.generation }),
-      durationMs: elapsed(),
-    };
+    logger.info({ db: db.path, ...positionFields(result.position), durationMs: elapsed() }, 'database restored');
+    return { path: db.path, outcome: 'restored', ...positionFields(result.position), durationMs: elapsed() };
   } finally {
     await releaseClaim(db.path);
   }
@@ -284,15 +308,14 @@ async function removeCreatedDirs(createdDir: string | undefined, dir: string): P
   }
 }
 
-/** `litestream restore` flags that choose what to restore, so litestream does not pick a generation. */
-const PINNING_FLAGS = new Set(['-timestamp', '-generation', '-index']);
-
 /** How {@link restoreInto} restores. @internal */
 export interface RestoreIntoOptions {
   /** Where the database goes; it must not exist (an empty file counts as absent). */
   output: string;
-  /** Extra `litestream restore` flags: `-if-replica-exists`, `-timestamp T`, … */
-  flags: readonly string[];
+  /** What to restore; the latest state when absent. */
+  target?: RestoreTarget;
+  /** No backup is not an error: resolve to undefined (`-if-replica-exists`). */
+  ifReplicaExists?: boolean;
   /** The rendered litestream.yml to use. */
   configFile: string;
   logger: Logger;
@@ -301,16 +324,35 @@ export interface RestoreIntoOptions {
   /** Overrides `restore.integrityCheck` (verify runs its own, to report its own step). */
   integrityCheck?: 'full' | 'quick' | 'off';
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link restoreInto} restored. @internal */
 export interface Restored {
-  /** The generation litestream restored from, when it said so. */
-  readonly generation: string | undefined;
+  /** What litestream said it restored. */
+  readonly position: RestoredPosition;
   /** False when `output` appeared meanwhile: ours was discarded. */
   readonly placed: boolean;
   readonly size: number;
+}
+
+/** The fields of a restored position that are set, for results and log lines. @internal */
+export function positionFields(position: RestoredPosition): { generation?: string; txid?: number } {
+  return {
+    ...(position.generation === undefined ? {} : { generation: position.generation }),
+    ...(position.txid === undefined ? {} : { txid: position.txid }),
+  };
+}
+
+/** True when `target` asks for anything but the latest state. */
+function isPinned(target: RestoreTarget | undefined): boolean {
+  return (
+    target !== undefined &&
+    (target.timestamp !== undefined ||
+      target.generation !== undefined ||
+      target.index !== undefined ||
+      target.txid !== undefined)
+  );
 }
 
 /**
@@ -321,13 +363,11 @@ export interface Restored {
  */
 export async function restoreInto(
   config: LitestreamConfig,
+  runtime: Runtime,
   db: DatabaseConfig,
   options: RestoreIntoOptions,
 ): Promise<Restored | undefined> {
-  // `litestream version` takes as long to start as a small restore: it runs once the
-  // restore has started. Nothing is trusted or put in place before it passed, and a bad
-  // binary is reported as such rather than as a failed restore.
-  const binary = lazyBinaryCheck(locateBinary(config.binaryPath, process.env), config.binaryPath);
+  const dialect = runtime.engine.restore;
   const dir = path.dirname(options.output);
   const createdDir = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
     throw new FileSystemError('creating the directory of', options.output, error, { database: db.path });
@@ -335,38 +375,40 @@ export async function restoreInto(
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
-  // A restore of the latest state leaves the generation to litestream, whose choice can be an
-  // older one (see newestGeneration): list them beside the download, given up when it ends.
-  const listingDone = new AbortController();
-  const pinned = options.flags.some((flag) => PINNING_FLAGS.has(flag));
-  const latestGeneration = pinned ? undefined : latestGenerationOf(config, db, listingDone.signal);
+  // A restore of the latest state leaves the choice to litestream, which some versions get
+  // wrong: the engine checks beside the download, given up when it ends.
+  const checkDone = new AbortController();
+  const latestChoice = isPinned(options.target)
+    ? undefined
+    : dialect.checkLatestChoice?.(config, runtime, db, checkDone.signal).catch(() => undefined);
   try {
-    let downloaded: { generation: string | undefined } | undefined;
+    let downloaded: RestoredPosition | undefined;
     try {
-      downloaded = await downloadWithRetry(config, db, binary, options, temp);
-      const latest = await latestGeneration;
-      if (downloaded?.generation !== undefined && latest !== undefined && latest !== downloaded.generation) {
+      downloaded = await downloadWithRetry(config, runtime, db, options, temp);
+      const retarget = downloaded && (await latestChoice)?.(downloaded);
+      if (downloaded && retarget) {
         options.logger.warn(
-          { db: db.path, restored: downloaded.generation, latest },
+          { db: db.path, restored: positionFields(downloaded), latest: retarget },
           'litestream restored an older generation that was last written in the same second as the newest; restoring the newest instead',
         );
-        await removeTemps(temp);
-        const fromLatest = { ...options, flags: [...options.flags, '-generation', latest] };
-        downloaded = await downloadWithRetry(config, db, binary, fromLatest, temp);
+        await removeTemps(runtime, temp);
+        downloaded = await downloadWithRetry(config, runtime, db, { ...options, target: retarget }, temp);
       }
     } catch (error) {
-      await binary.checked();
+      // A binary that failed its version check explains the failure: report that.
+      await runtime.verified();
       throw error;
     }
-    await binary.checked();
+    await runtime.verified();
     if (downloaded === undefined) return undefined;
-    const { generation } = downloaded;
+    const position = downloaded;
 
     const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
     if (integrityCheck !== 'off') {
       const integrity = checkIntegrity(temp, integrityCheck);
       if (!integrity.ok) {
-        const backup = `The backup of ${db.path}${generation === undefined ? '' : ` (generation ${generation})`}`;
+        const at = position.generation ?? (position.txid === undefined ? undefined : `TXID ${position.txid}`);
+        const backup = `The backup of ${db.path}${at === undefined ? '' : ` (${position.generation === undefined ? at : `generation ${at}`})`}`;
         throw new RestoreError(
           integrity.unreadable
             ? `${backup} was restored, but SQLite could not open the restored copy to check it, so it was not put in place: ${integrity.problems[0] ?? 'unknown error'}.`
@@ -391,16 +433,16 @@ export async function restoreInto(
       await link(temp, options.output);
       placed = true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { generation, placed: false, size };
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { position, placed: false, size };
       throw new FileSystemError('moving the restored database to', options.output, error, { database: db.path });
     }
-    return { generation, placed: true, size };
+    return { position, placed: true, size };
   } finally {
     // Nothing the restore started outlives it.
-    listingDone.abort();
-    await latestGeneration;
+    checkDone.abort();
+    await latestChoice;
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
-    await removeTemps(temp).catch((error: unknown) => {
+    await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');
     });
     if (!placed) await removeCreatedDirs(createdDir, dir);
@@ -409,46 +451,68 @@ export async function restoreInto(
 
 /**
  * Runs `litestream restore` into `temp`, retrying transient failures with exponential
- * backoff until `restore.retryForMs` is spent. Resolves to the restored generation, or
- * undefined when the replica holds no matching backup.
+ * backoff until `restore.retryForMs` is spent — a deadline for the whole restore, whatever
+ * retries litestream makes by itself. Resolves to what was restored, or undefined when the
+ * replica holds no matching backup.
  */
 async function downloadWithRetry(
   config: LitestreamConfig,
+  runtime: Runtime,
   db: DatabaseConfig,
-  binary: BinaryCheck,
   options: RestoreIntoOptions,
   temp: string,
-): Promise<{ generation: string | undefined } | undefined> {
+): Promise<RestoredPosition | undefined> {
   const logger = options.logger;
   const { signal } = options;
+  const dialect = runtime.engine.restore;
   const deadline = Date.now() + config.restore.retryForMs;
   const secrets = secretsOf(config);
-  const args = ['restore', '-config', options.configFile, '-no-expand-env', ...options.flags, '-o', temp, db.path];
+  const args = [
+    'restore',
+    '-config',
+    options.configFile,
+    '-no-expand-env',
+    ...dialect.extraFlags,
+    ...(options.ifReplicaExists ? ['-if-replica-exists'] : []),
+    ...dialect.targetFlags(options.target ?? {}),
+    '-o',
+    temp,
+    db.path,
+  ];
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(signal, 'the restore');
-    let generation: string | undefined;
     const onLine = (line: LitestreamLogLine) => {
-      if (typeof line.fields.generation === 'string') generation = line.fields.generation;
       logger.debug({ db: db.path, ...line.fields }, redact(line.msg, secrets));
     };
-    const running = runCommand(binary.path, args, {
-      env: childEnv(config),
+    // Litestream 0.5 retries an unreachable replica by itself for minutes: an attempt that
+    // has downloaded nothing when the budget runs out is given up (a first attempt gets at
+    // least a second). One that is downloading goes on; the stall watchdog guards it.
+    const attemptBudget = new AbortController();
+    const budgetTimer = setTimeout(
+      () => {
+        if (fileSize(dialect.progressFile(temp)) <= 0 && fileSize(temp) <= 0) attemptBudget.abort();
+      },
+      Math.max(1_000, deadline - Date.now()),
+    );
+    const running = runCommand(runtime.binary, args, {
+      env: childEnv(config, runtime.engine),
       stallTimeoutMs: config.restore.stallTimeoutMs,
-      progress: async () => fileSize(`${temp}.tmp`),
+      progress: async () => fileSize(dialect.progressFile(temp)),
       onLine,
-      signal,
+      signal: signal ? AbortSignal.any([signal, attemptBudget.signal]) : attemptBudget.signal,
     });
     // The restore is spawned: check the version while it starts up.
-    binary.checked().catch(() => {});
-    const result = await running;
+    runtime.verified().catch(() => {});
+    const result = await running.finally(() => clearTimeout(budgetTimer));
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
-    if (result.aborted || signal?.aborted) {
-      await removeTemps(temp);
-      throw new LitestreamAbortError('the restore', signal?.reason, { database: db.path });
+    if (signal?.aborted) {
+      await removeTemps(runtime, temp);
+      throw new LitestreamAbortError('the restore', signal.reason, { database: db.path });
     }
-    if (result.exitCode === 0 && !result.stalled) {
-      if (fileSize(temp) > 0) return { generation };
-      if (result.lines.some((line) => line.msg === 'no matching backups found')) return undefined;
+    const outOfTime = result.aborted && attemptBudget.signal.aborted;
+    if (result.exitCode === 0 && !result.stalled && !outOfTime) {
+      if (fileSize(temp) > 0) return dialect.restoredPosition(result);
+      if (dialect.saysNoBackup(result, '')) return undefined;
       throw new RestoreError(`litestream restore of ${db.path} exited 0 but wrote no database.`, {
         database: db.path,
         detail: redact(errorOutput(result), secrets),
@@ -456,19 +520,27 @@ async function downloadWithRetry(
     }
 
     // Stopped by a signal sent to the whole process group that nobody here turned into an abort.
-    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
-      await removeTemps(temp);
+    if (!outOfTime && (result.signal === 'SIGINT' || result.signal === 'SIGTERM')) {
+      await removeTemps(runtime, temp);
       throw new RestoreError(
         `litestream was stopped by ${result.signal} before it finished restoring ${db.path}; nothing was put in place.`,
         { database: db.path },
       );
     }
     // A binary that failed its version check explains this failure: report that, never retry.
-    await binary.checked();
-    const detail = redact(result.stalled ? 'no progress' : errorOutput(result), secrets);
-    if (NO_MATCHING_BACKUP.test(detail)) return undefined;
-    const kind = result.stalled ? 'transient' : classifyFailure(detail);
-    await removeTemps(temp);
+    await runtime.verified();
+    const output = errorOutput(result);
+    const detail = redact(
+      result.stalled
+        ? 'no progress'
+        : outOfTime
+          ? `litestream was still retrying the replica, with nothing downloaded, when restore.retryForMs (${config.restore.retryForMs} ms) ran out${output ? `; it said: ${output.split('\n')[0]}` : ''}`
+          : output,
+      secrets,
+    );
+    if (!outOfTime && dialect.saysNoBackup(result, detail)) return undefined;
+    const kind = result.stalled || outOfTime ? 'transient' : classifyFailure(detail);
+    await removeTemps(runtime, temp);
     const delay = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     if (kind === 'transient' && Date.now() + delay < deadline) {
       logger.warn(
@@ -491,23 +563,6 @@ async function downloadWithRetry(
   }
 }
 
-/** The located executable, and its version check, started on first use and shared. */
-interface BinaryCheck {
-  readonly path: string;
-  checked(): Promise<unknown>;
-}
-
-function lazyBinaryCheck(located: string, explicitPath: string | undefined): BinaryCheck {
-  let checked: Promise<unknown> | undefined;
-  return {
-    path: located,
-    checked: () => {
-      checked ??= resolveBinary(explicitPath);
-      return checked;
-    },
-  };
-}
-
 /** Removes the WAL, shared memory and litestream state of a database file that is gone. */
 async function removeStaleCompanions(database: string): Promise<void> {
   const companions = companionFiles(database);
@@ -516,10 +571,8 @@ async function removeStaleCompanions(database: string): Promise<void> {
 }
 
 /** Removes a restore's temp file and everything litestream and SQLite put beside it. */
-async function removeTemps(temp: string): Promise<void> {
-  await Promise.all(
-    [temp, `${temp}.tmp`, `${temp}.tmp-wal`, `${temp}.tmp-shm`, `${temp}-wal`, `${temp}-shm`].map(removeFile),
-  );
+async function removeTemps(runtime: Runtime, temp: string): Promise<void> {
+  await Promise.all([temp, ...runtime.engine.restore.tempFiles(temp), `${temp}-wal`, `${temp}-shm`].map(removeFile));
 }
 
 async function removeFile(file: string): Promise<void> {

@@ -7,12 +7,13 @@ import { throwIfAborted } from './abort.js';
 import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
+import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, VerificationError } from './errors.js';
 import { childLogger } from './logger.js';
 import { liveReplicator } from './pidfile.js';
 import { privateTempDir, writeConfigFile } from './render.js';
 import { type Replication, runningReplication } from './replicate.js';
-import { restoreInto } from './restore.js';
+import { positionFields, restoreInto } from './restore.js';
 import { checkIntegrity } from './sqlite.js';
 
 /** Options for {@link verify}. */
@@ -29,8 +30,10 @@ export interface VerifyOptions {
 /** What a successful {@link verify} proved. */
 export interface VerificationReport {
   readonly database: string;
-  /** The generation the sentinel was restored from, when litestream named it. */
-  readonly generation: string | undefined;
+  /** Litestream 0.3: the generation the sentinel was restored from, when litestream named it. */
+  readonly generation?: string;
+  /** Litestream 0.5: the transaction id the sentinel was restored up to. */
+  readonly txid?: number;
   /** Size in bytes of the database restored from the replica. */
   readonly restoredSize: number;
   readonly durationMs: number;
@@ -73,8 +76,9 @@ export async function verify(
   const sentinel = randomUUID();
   const { signal } = options;
   throwIfAborted(signal, 'verify');
+  const runtime = await resolveRuntime(config);
   const dir = await privateTempDir('verify');
-  const file = await writeConfigFile(config).catch(async (error: unknown) => {
+  const file = await writeConfigFile(config, runtime.engine).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
@@ -109,9 +113,8 @@ export async function verify(
       let restored: Awaited<ReturnType<typeof restoreInto>>;
       try {
         // Checked below, once the sentinel is there, as this verification's own step.
-        restored = await restoreInto(config, db, {
+        restored = await restoreInto(config, runtime, db, {
           output,
-          flags: [],
           configFile: file.path,
           logger,
           integrityCheck: 'off',
@@ -140,7 +143,7 @@ export async function verify(
       }
       const report = Object.freeze({
         database: db.path,
-        generation: restored.generation,
+        ...positionFields(restored.position),
         restoredSize: restored.size,
         durationMs: Date.now() - startedAt,
       });

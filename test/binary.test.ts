@@ -34,7 +34,7 @@ describe('the litestream binary', () => {
     copyFileSync(bundled.path, copy);
     chmodSync(copy, 0o755);
     const binary = await resolveBinary(undefined, { [BINARY_ENV]: copy });
-    expect(binary).toEqual({ path: copy, version: 'v0.3.13' });
+    expect(binary).toEqual({ path: copy, version: 'v0.3.13', family: '0.3', source: 'LITESTREAM_BINARY_PATH' });
     // The option wins over the variable.
     expect((await resolveBinary(bundled.path, { [BINARY_ENV]: copy })).path).toBe(bundled.path);
   });
@@ -63,7 +63,11 @@ describe('the litestream binary', () => {
   it('refuses an unsupported litestream version', async () => {
     const file = script(tempDir(), 'litestream', 'echo v0.5.2');
     const error = await binaryError(resolveBinary(file));
-    expect(error.message).toMatch(/"v0\.5\.2", but litestream-node supports v0\.3\.x/);
+    expect(error.message).toMatch(
+      /"v0\.5\.2", but litestream-node supports v0\.3\.x \(v0\.3\.13 is bundled\) and v0\.5\.7 or later/,
+    );
+    const older = script(tempDir(), 'litestream', 'echo v0.4.0');
+    expect((await binaryError(resolveBinary(older))).message).toMatch(/"v0\.4\.0", but litestream-node supports/);
   });
 
   it('reports an executable that does not run', async () => {
@@ -101,7 +105,11 @@ describe('restore checks the binary while it downloads', () => {
     );
     const startedAt = Date.now();
     const error = await binaryError(ensureRestored({ ...config, binaryPath: fake }));
-    expect(error.message).toMatch(/"v0\.5\.2", but litestream-node supports v0\.3\.x/);
+    expect(error.message).toMatch(
+      /"v0\.5\.2", but litestream-node supports v0\.3\.x \(v0\.3\.13 is bundled\) and v0\.5\.7 or later/,
+    );
+    const older = script(tempDir(), 'litestream', 'echo v0.4.0');
+    expect((await binaryError(resolveBinary(older))).message).toMatch(/"v0\.4\.0", but litestream-node supports/);
     expect(Date.now() - startedAt).toBeLessThan(config.restore.retryForMs);
     for (const db of config.databases) expect(existsSync(db.path)).toBe(false);
   });

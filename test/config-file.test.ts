@@ -2,7 +2,6 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv, defineConfig, ensureRestored, type LitestreamConfigError } from '../src/index.js';
-import { renderYaml } from '../src/render.js';
 import {
   captureLogger,
   deleteDatabase,
@@ -12,6 +11,7 @@ import {
   tempDir,
   writeRows,
 } from './support/fixtures.js';
+import { engine } from './support/litestream-version.js';
 import { testS3 } from './support/s3-per-file.js';
 
 /** The seed's config/litestream.yml, pointing at the test server through the seed's variables. */
@@ -72,7 +72,7 @@ describe("the user's own litestream.yml", () => {
       path.join(dir, 'storage/production_queue.sqlite3'),
     ]);
 
-    const rendered = renderYaml(config);
+    const rendered = engine.renderYaml(config);
     expect(rendered).not.toContain(testS3().secretAccessKey);
     expect(rendered).not.toContain(testS3().accessKeyId);
     expect(rendered).not.toContain('exec');
@@ -117,7 +117,7 @@ describe("the user's own litestream.yml", () => {
       'a db without replicas',
       (dir) => defineConfig({ configFile: write(dir, 'dbs:\n  - path: /tmp/a.db\n') }),
       'configFile',
-      /has no replicas/,
+      /has no replica: add one under "replica:"/,
     ],
     [
       'two credential pairs',

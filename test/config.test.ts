@@ -10,8 +10,8 @@ import {
   type LitestreamConfigError,
   type LitestreamOptions,
 } from '../src/index.js';
-import { renderYaml } from '../src/render.js';
 import { tempDir } from './support/fixtures.js';
+import { engine } from './support/litestream-version.js';
 
 const s3 = { type: 's3' as const, bucket: 'my-bucket' };
 
@@ -54,8 +54,8 @@ describe('defineConfig', () => {
     expect(JSON.stringify(config)).not.toContain(secret);
     expect(inspect(config, { depth: 10 })).not.toContain(secret);
     expect(String(config.replica?.type === 's3' && config.replica.secretAccessKey)).not.toContain(secret);
-    expect(renderYaml(config)).not.toContain(secret);
-    expect(renderYaml(config)).not.toContain('AKIAEXAMPLE');
+    expect(engine.renderYaml(config)).not.toContain(secret);
+    expect(engine.renderYaml(config)).not.toContain('AKIAEXAMPLE');
   });
 
   const dir = tempDir;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseTable } from '../src/commands.js';
+import { parseTable } from '../src/engine/v0_3/listings.js';
 import {
   databases,
   generations,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyFailure, expectedRegion } from '../src/classify.js';
+import { SyncTracker } from '../src/engine/v0_3/sync-tracker.js';
 import { lineSplitter, parseLogLine } from '../src/log-lines.js';
 import { redact, Secret } from '../src/secret.js';
-import { SyncTracker } from '../src/sync-tracker.js';
 
 describe('parseLogLine', () => {
   it('reads litestream JSON lines', () => {

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
 import { ReplicationError, startReplication } from '../src/index.js';
-import { renderYaml } from '../src/render.js';
 import { launchApp } from './reliability/harness.js';
 import {
   onCleanup,
@@ -17,6 +16,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { engine } from './support/litestream-version.js';
 import { testS3 } from './support/s3-per-file.js';
 
 function killAll(pids: number[]) {
@@ -53,7 +53,7 @@ describe('no replicator outlives its app', () => {
     // A litestream whose owner is gone and whose output goes to a file, so no broken pipe stops it.
     const binary = await resolveBinary();
     const yaml = path.join(dir, 'orphan.yml');
-    writeFileSync(yaml, renderYaml(config));
+    writeFileSync(yaml, engine.renderYaml(config));
     const { openSync } = await import('node:fs');
     const out = openSync(path.join(dir, 'orphan.log'), 'w');
     const orphan = spawn(binary.path, ['replicate', '-config', yaml, '-no-expand-env'], {

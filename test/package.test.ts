@@ -31,7 +31,7 @@ describe('the published package', () => {
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('dist/cli.js');
     expect(files).toContain('LICENSE');
-    for (const file of files) expect(file).toMatch(/^(dist\/[\w-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/);
+    for (const file of files) expect(file).toMatch(/^(dist\/[\w/-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/);
 
     writeFileSync(path.join(dir, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}');
     const installed = await run(

@@ -6,6 +6,8 @@ import {
   generations,
   Litestream,
   LitestreamError,
+  LitestreamVersionError,
+  ltx,
   type Replication,
   RestoreError,
   restore,
@@ -26,6 +28,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { family } from './support/litestream-version.js';
 
 /** Resolves at the next sync of `db` to the replica. */
 function waitForSync(replication: Replication, db: string) {
@@ -46,7 +49,7 @@ async function clockPast(time: number) {
 }
 
 describe('point-in-time restore', () => {
-  it('restores to a timestamp inside a generation: only what was committed before it', async () => {
+  it('restores to a timestamp while one replicator ran: only what was committed before it', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir);
     const main = config.databases[0]?.path as string;
@@ -71,7 +74,8 @@ describe('point-in-time restore', () => {
     const batchB = insert('B');
     await waitForSync(replication, main);
     await stopCleanly(replication);
-    expect(await generations(config, main)).toHaveLength(1);
+    // Litestream 0.3: one generation throughout.
+    if (family === '0.3') expect(await generations(config, main)).toHaveLength(1);
 
     const atBetween = path.join(dir, 'at-between.db');
     const result = await restore(config, { database: main, output: atBetween, timestamp: between });
@@ -89,7 +93,7 @@ describe('point-in-time restore', () => {
     expect(readIds(latest)).toEqual([...batchA, ...batchB]);
   });
 
-  it('restores to a timestamp between two generations: all of the one that ended before it', async () => {
+  it('restores to a timestamp between two runs (0.3: two generations): all that was there before it', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir);
     const main = config.databases[0]?.path as string;
@@ -102,48 +106,51 @@ describe('point-in-time restore', () => {
     // Written with no replicator running and the WAL checkpointed away: a new generation.
     writeRows(main, 'B', 20);
     await replicateOnce(config);
-    expect(await generations(config, main)).toHaveLength(2);
+    if (family === '0.3') expect(await generations(config, main)).toHaveLength(2);
 
     const atBetween = path.join(dir, 'at-between.db');
     await restore(config, { database: main, output: atBetween, timestamp: between });
     expect(readIds(atBetween)).toEqual(batchA);
   });
 
-  it('restores a chosen generation, and a generation up to an index', async () => {
-    const dir = tempDir();
-    const { config } = testConfig(dir);
-    const main = config.databases[0]?.path as string;
-    const first = writeRows(main, 'first', 10);
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    const generation1 = await replicateOnce(config);
+  it.runIf(family === '0.3')(
+    'restores a chosen generation, and a generation up to an index (0.3: generations)',
+    async () => {
+      const dir = tempDir();
+      const { config } = testConfig(dir);
+      const main = config.databases[0]?.path as string;
+      const first = writeRows(main, 'first', 10);
+      writeRows(config.databases[1]?.path as string, 'jobs', 1);
+      const generation1 = await replicateOnce(config);
 
-    // A new container: restored, then replicated as a new generation.
-    for (const db of config.databases) deleteDatabase(db.path);
-    await ensureRestored(config);
-    const second = writeRows(main, 'second', 10);
-    const generation2 = await replicateOnce(config);
-    expect(generation2).not.toBe(generation1);
-    expect((await generations(config, main)).map((row) => row.generation).sort()).toEqual(
-      [generation1, generation2].sort(),
-    );
+      // A new container: restored, then replicated as a new generation.
+      for (const db of config.databases) deleteDatabase(db.path);
+      await ensureRestored(config);
+      const second = writeRows(main, 'second', 10);
+      const generation2 = await replicateOnce(config);
+      expect(generation2).not.toBe(generation1);
+      expect((await generations(config, main)).map((row) => row.generation).sort()).toEqual(
+        [generation1, generation2].sort(),
+      );
 
-    const old = path.join(dir, 'generation1.db');
-    expect((await restore(config, { database: main, output: old, generation: generation1 })).generation).toBe(
-      generation1,
-    );
-    expect(readIds(old)).toEqual(first);
+      const old = path.join(dir, 'generation1.db');
+      expect((await restore(config, { database: main, output: old, generation: generation1 })).generation).toBe(
+        generation1,
+      );
+      expect(readIds(old)).toEqual(first);
 
-    const indexes = (await wal(config, main)).filter((row) => row.generation === generation2).map((row) => row.index);
-    const last = Math.max(...indexes);
-    const byIndex = path.join(dir, 'by-index.db');
-    await restore(config, {
-      database: main,
-      output: byIndex,
-      generation: generation2,
-      index: last.toString(16).padStart(8, '0'),
-    });
-    expect(readIds(byIndex)).toEqual([...first, ...second]);
-  });
+      const indexes = (await wal(config, main)).filter((row) => row.generation === generation2).map((row) => row.index);
+      const last = Math.max(...indexes);
+      const byIndex = path.join(dir, 'by-index.db');
+      await restore(config, {
+        database: main,
+        output: byIndex,
+        generation: generation2,
+        index: last.toString(16).padStart(8, '0'),
+      });
+      expect(readIds(byIndex)).toEqual([...first, ...second]);
+    },
+  );
 
   it('rejects bad input with an error naming it, creating and overwriting nothing', async () => {
     const dir = tempDir();
@@ -153,11 +160,13 @@ describe('point-in-time restore', () => {
     writeRows(config.databases[1]?.path as string, 'jobs', 1);
     const generation = await replicateOnce(config);
     const out = path.join(dir, 'out.db');
+    const generationOption = family === '0.3' ? 'generation' : 'generation needs Litestream 0.3, but .*txid';
     const existing = path.join(dir, 'existing.db');
     writeFileSync(existing, 'keep me');
     const before = readdirSync(dir).sort();
 
-    const cases: [Parameters<typeof restore>[1], RegExp, typeof LitestreamError][] = [
+    type Case = [Parameters<typeof restore>[1], RegExp, abstract new (...args: never[]) => LitestreamError];
+    const cases: Case[] = [
       [
         { database: main, output: out, timestamp: 'yesterday' },
         /timestamp "yesterday" is not a valid time/,
@@ -170,14 +179,41 @@ describe('point-in-time restore', () => {
         LitestreamError,
       ],
       [{ database: main, output: out, timestamp: '2001-01-01T00:00:00Z' }, /before the first backup/, RestoreError],
-      [
-        { database: main, output: out, generation: 'ffffffffffffffff' },
-        /generation "ffffffffffffffff" is not in the replica/,
-        LitestreamError,
-      ],
       [{ database: main, output: out, generation, index: 'zz' }, /index "zz" is not a WAL index/, LitestreamError],
-      [{ database: main, output: out, generation, index: 0x7fff }, /past the last WAL index/, LitestreamError],
-      [{ database: main, output: out, index: 0 }, /index needs a generation/, LitestreamError],
+      [{ database: main, output: out, txid: 'zz' }, /txid "zz" is not a transaction id/, LitestreamError],
+      ...(family === '0.3'
+        ? <Case[]>[
+            [
+              { database: main, output: out, generation: 'ffffffffffffffff' },
+              /generation "ffffffffffffffff" is not in the replica/,
+              LitestreamError,
+            ],
+            [{ database: main, output: out, generation, index: 0x7fff }, /past the last WAL index/, LitestreamError],
+            [{ database: main, output: out, index: 0 }, /index needs a generation/, LitestreamError],
+            [
+              { database: main, output: out, txid: 1 },
+              /txid needs Litestream 0\.5, .* generation/,
+              LitestreamVersionError,
+            ],
+          ]
+        : <Case[]>[
+            [
+              { database: main, output: out, generation: 'ffffffffffffffff' },
+              new RegExp(generationOption),
+              LitestreamVersionError,
+            ],
+            [{ database: main, output: out, index: 0 }, /index needs Litestream 0\.3, .*txid/, LitestreamVersionError],
+            [
+              { database: main, output: out, txid: 0x7fff },
+              /txid 0000000000007fff is past the last transaction/,
+              LitestreamError,
+            ],
+            [
+              { database: main, output: out, txid: 1, timestamp: new Date(Date.now() - 1_000) },
+              /timestamp and txid exclude each other/,
+              LitestreamError,
+            ],
+          ]),
       [{ database: main, output: existing }, /output .*existing\.db exists/, LitestreamError],
       [{ database: main }, /exists, and restore never overwrites a database/, LitestreamError],
       [
@@ -196,5 +232,41 @@ describe('point-in-time restore', () => {
     }
     expect(readdirSync(dir).sort()).toEqual(before);
     expect(readFileSync(existing, 'utf8')).toBe('keep me');
+  });
+  it.runIf(family === '0.5')('restores up to a chosen transaction id (0.5: LTX files and TXIDs)', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const main = config.databases[0]?.path as string;
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const app = openDatabase(main);
+    onCleanup(() => {
+      app.close();
+    });
+    app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
+    const insert = (label: string) =>
+      Array.from({ length: 20 }, () =>
+        Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
+      );
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const batchA = insert('A');
+    await waitForSync(replication, main);
+    const afterA = replication.status().databases.find((db) => db.path === main)?.txid as number;
+    expect(afterA).toBeGreaterThan(0);
+    const batchB = insert('B');
+    await waitForSync(replication, main);
+    await stopCleanly(replication);
+
+    // The listing has the transaction, and a restore up to it has batch A alone.
+    const files = await ltx(config, main);
+    expect(files.some((file) => file.level === 0 && file.maxTxid === afterA)).toBe(true);
+    const atA = path.join(dir, 'at-a.db');
+    const result = await restore(config, { database: main, output: atA, txid: afterA.toString(16).padStart(16, '0') });
+    expect(result.txid).toBe(afterA);
+    expect(readIds(atA)).toEqual(batchA);
+    expect(integrity(atA)).toBe('ok');
+    const latest = path.join(dir, 'latest.db');
+    expect((await restore(config, { database: main, output: latest })).txid).toBeGreaterThan(afterA);
+    expect(readIds(latest)).toEqual([...batchA, ...batchB]);
   });
 });

@@ -24,6 +24,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { family, restoredPosition } from './support/litestream-version.js';
 import { holdingProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
 
@@ -95,13 +96,15 @@ describe('startReplication', () => {
     expect(status.restarts).toBe(0);
     for (const db of status.databases) {
       expect(db.synced).toBe(true);
-      expect(db.generation).toMatch(/^[0-9a-f]{16}$/);
+      restoredPosition(db);
       expect(db.lastSyncAt).toBeInstanceOf(Date);
       expect(db.lastError).toBeUndefined();
     }
     expect(new Set(syncs)).toEqual(new Set(config.databases.map((db) => db.path)));
-    expect(logger.lines.some((line) => line.level === 'info' && line.message === 'snapshot written')).toBe(true);
-    expect(logger.lines.some((line) => line.level === 'debug' && line.message === 'sync')).toBe(true);
+    // Litestream's own lines, at litestream's own levels.
+    const [snapshot, sync] = family === '0.3' ? ['snapshot written', 'sync'] : ['snapshot complete', 'replica sync'];
+    expect(logger.lines.some((line) => line.level === 'info' && line.message === snapshot)).toBe(true);
+    expect(logger.lines.some((line) => line.level === 'debug' && line.message === sync)).toBe(true);
     await replication.stop();
     expect(replication.status().state).toBe('stopped');
   });
@@ -251,7 +254,9 @@ describe('a final sync that fails', () => {
 
     // The replica goes away exactly when the final sync starts, and comes back once it failed.
     replication.on('log', (line) => {
-      if (line.msg === 'failed to run' || line.msg === 'error closing db') proxy.restore();
+      // 0.3 says it failed to close the database; 0.5 that its shutdown sync failed.
+      if (['failed to run', 'error closing db', 'shutdown sync failed after timeout'].includes(line.msg))
+        proxy.restore();
     });
     proxy.cut();
     const result = await replication.stop();
@@ -327,7 +332,7 @@ describe('a litestream that hangs in its final sync', () => {
   });
 });
 
-describe('a litestream that deadlocks after its final sync', () => {
+describe.runIf(family === '0.3')('a litestream 0.3.13 that deadlocks after its final sync (a 0.3.13 bug)', () => {
   // Litestream 0.3.13 deadlocks on shutdown when the signal cancels a regular sync whose
   // upload then never reads its data: its final sync completes, then it waits forever for
   // the cancelled one. stop() lets uploads finish before it signals, but a sync can start in

@@ -1,7 +1,8 @@
-// A minimal S3 client for the test harness: AWS Signature V4 over fetch, enough to create
-// the test bucket, wait for a server to answer, and look at (or damage) what litestream
-// wrote. The library itself never talks to S3; litestream does.
-import { createHash, createHmac } from 'node:crypto';
+// A minimal S3 client for the test harness: create the test bucket, wait for a server to
+// answer, and look at (or damage) what litestream wrote. It signs with the library's own
+// SigV4 signer (src/replica/s3-request.ts), so there is one signer, and sends with fetch.
+import { s3Address, sha256Hex, signS3Request } from '../../src/replica/s3-request.js';
+import { Secret } from '../../src/secret.js';
 
 /** Where and as whom to talk to a test server. */
 export interface S3Target {
@@ -11,12 +12,6 @@ export interface S3Target {
   accessKeyId: string;
   secretAccessKey: string;
 }
-
-const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
-// RFC 3986, as SigV4 wants.
-const encode = (value: string) =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 export interface S3RequestOptions {
   method?: string;
@@ -31,52 +26,35 @@ export interface S3RequestOptions {
 /** One signed path-style request. */
 export function s3Request(target: S3Target, options: S3RequestOptions = {}): Promise<Response> {
   const method = options.method ?? 'GET';
-  const bucket = options.bucket ?? target.bucket;
-  const url = new URL(target.endpoint);
-  const segments = [bucket, ...(options.key ? options.key.split('/') : [])].filter((part) => part !== '');
-  const canonicalPath = `/${segments.map(encode).join('/')}`;
-  const query = Object.entries(options.query ?? {})
-    .map(([name, value]) => [encode(name), encode(value)])
-    .sort(([a = ''], [b = '']) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-  const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-  const day = now.slice(0, 8);
-  const payloadHash = sha256(options.body ?? '');
-  const headers: Record<string, string> = {
-    host: url.host,
-    'x-amz-content-sha256': payloadHash,
-    'x-amz-date': now,
+  const credentials = {
+    accessKeyId: new Secret(target.accessKeyId),
+    secretAccessKey: new Secret(target.secretAccessKey),
   };
-  const signedHeaders = Object.keys(headers).sort().join(';');
-  const canonicalRequest = [
-    method,
-    canonicalPath,
-    query,
-    ...Object.keys(headers)
-      .sort()
-      .map((name) => `${name}:${headers[name]}`),
-    '',
-    signedHeaders,
-    payloadHash,
-  ].join('\n');
-  const scope = `${day}/${target.region}/s3/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', now, scope, sha256(canonicalRequest)].join('\n');
-  const signingKey = ['s3', 'aws4_request'].reduce(
-    (key, part) => hmac(key, part),
-    hmac(hmac(`AWS4${target.secretAccessKey}`, day), target.region),
+  const bucket = options.bucket ?? target.bucket;
+  const { url, host, encodedPath } = bucket
+    ? s3Address(
+        { bucket, region: target.region, endpoint: target.endpoint, forcePathStyle: true, credentials },
+        options.key,
+      )
+    : serviceAddress(target.endpoint);
+  const { headers, queryString } = signS3Request(
+    { method, host, encodedPath, query: options.query ?? {}, payloadHash: sha256Hex(options.body ?? '') },
+    { region: target.region, credentials },
   );
-  const signature = createHmac('sha256', signingKey).update(stringToSign).digest('hex');
+  // fetch sets Host itself (and refuses to be given one).
   const { host: _host, ...sent } = headers;
-  return fetch(`${url.origin}${canonicalPath}${query ? `?${query}` : ''}`, {
+  return fetch(`${url.origin}${encodedPath}${queryString ? `?${queryString}` : ''}`, {
     method,
-    headers: {
-      ...sent,
-      authorization: `AWS4-HMAC-SHA256 Credential=${target.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
-    },
+    headers: sent,
     ...(options.body ? { body: options.body } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+}
+
+/** The service root (ListBuckets): no bucket in the path. */
+function serviceAddress(endpoint: string) {
+  const url = new URL(endpoint);
+  return { url, host: url.host, encodedPath: `${url.pathname.replace(/\/+$/, '')}/` };
 }
 
 /** The request, which must succeed; the error names the S3 code the server answered. */

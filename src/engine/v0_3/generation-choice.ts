@@ -1,5 +1,6 @@
-import { type GenerationRow, generations } from './commands.js';
-import type { DatabaseConfig, LitestreamConfig } from './config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import type { Runtime } from '../engine.js';
+import { type GenerationRow, listGenerations } from './listings.js';
 
 const SECOND_MS = 1_000;
 
@@ -36,8 +37,9 @@ export function newestGeneration(rows: readonly GenerationRow[]): string | undef
  */
 export function latestGenerationOf(
   config: LitestreamConfig,
+  runtime: Runtime,
   db: DatabaseConfig,
   signal: AbortSignal,
 ): Promise<string | undefined> {
-  return generations(config, db.path, { signal }).then(newestGeneration, () => undefined);
+  return listGenerations(config, runtime, db, { signal }).then(newestGeneration, () => undefined);
 }

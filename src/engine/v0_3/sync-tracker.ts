@@ -1,32 +1,5 @@
-import type { LitestreamLogLine } from './log-lines.js';
-
-/** Replication state of one database, as read from litestream's log. */
-export interface DatabaseStatus {
-  /** Absolute path of the database. */
-  readonly path: string;
-  /** Litestream has opened the database (a stop now ends with a final sync). */
-  readonly initialized: boolean;
-  /** The replica has caught up with the database at least once since start. */
-  readonly synced: boolean;
-  /** The current generation, once known. */
-  readonly generation: string | undefined;
-  /** When the replica last caught up (a snapshot or WAL segment was written, or nothing was pending). */
-  readonly lastSyncAt: Date | undefined;
-  /** The last replication error, cleared by the next successful sync. */
-  readonly lastError: { readonly message: string; readonly at: Date } | undefined;
-  /**
-   * When the oldest replica upload now in flight (a snapshot or a WAL segment) began;
-   * undefined when none is. One that runs far longer than its size explains means the
-   * replica has stalled: S3 accepts connections but does not answer.
-   */
-  readonly uploadingSince: Date | undefined;
-}
-
-/** What a log line meant for a database, for events. */
-export type SyncEvent =
-  | { kind: 'synced'; db: string; generation: string | undefined; position: string | undefined }
-  | { kind: 'error'; db: string; message: string }
-  | { kind: 'initialized'; db: string };
+import type { LitestreamLogLine } from '../../log-lines.js';
+import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 
 // Litestream logs these at error level in normal operation: before the first generation
 // exists, and when shutdown cancels a sync in flight (the final sync runs after that).
@@ -68,10 +41,10 @@ interface MutableStatus {
 }
 
 /**
- * Follows litestream's debug log and keeps, per database, whether it is initialized,
+ * Follows litestream 0.3's debug log and keeps, per database, whether it is initialized,
  * caught up, its generation, last sync and last error.
  */
-export class SyncTracker {
+export class SyncTracker implements ReplicationTracker {
   readonly #databases = new Map<string, MutableStatus>();
 
   constructor(paths: readonly string[]) {
@@ -95,6 +68,15 @@ export class SyncTracker {
   }
 
   #shuttingDown = false;
+
+  // Shadow-WAL copy lines come per page at high write rates and carry nothing we use.
+  ignores(raw: string): boolean {
+    return raw.includes('"msg":"copy-shadow');
+  }
+
+  isBenign(line: LitestreamLogLine): boolean {
+    return isBenign(line);
+  }
 
   /** Litestream has said it is shutting down (see {@link SyncTracker.shuttingDown}). */
   get isShuttingDown(): boolean {
@@ -142,6 +124,7 @@ export class SyncTracker {
 
   /** Applies one log line; returns what it meant, if anything. */
   apply(line: LitestreamLogLine, now = new Date()): SyncEvent | undefined {
+    if (line.msg.startsWith('signal received')) this.shuttingDown();
     const status = line.db === undefined ? undefined : this.#databases.get(line.db);
     if (!status) return undefined;
     const position = typeof line.fields.position === 'string' ? line.fields.position : undefined;
@@ -207,7 +190,7 @@ export class SyncTracker {
     status.syncedThisRun = true;
     status.lastSyncAt = now;
     status.lastError = undefined;
-    return { kind: 'synced', db: status.path, generation: status.generation, position };
+    return { kind: 'synced', db: status.path, generation: status.generation, txid: undefined, position };
   }
 
   /** Every database has been opened by the current litestream process (or may be skipped). */
@@ -248,6 +231,7 @@ export class SyncTracker {
         initialized: status.initialized,
         synced: status.synced,
         generation: status.generation,
+        txid: undefined,
         lastSyncAt: status.lastSyncAt,
         lastError: status.lastError,
         uploadingSince: uploadingSince(status),

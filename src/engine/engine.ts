@@ -1,0 +1,212 @@
+/**
+ * The one interface between litestream-node and a Litestream release line. Everything that
+ * knows a version's YAML, flags, output, log lines and quirks lives behind it, in
+ * `engine/v0_3/` or `engine/v0_5/`; nothing else branches on versions.
+ * @internal
+ */
+import type { LitestreamBinary, LitestreamFamily } from '../binary.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import type { LitestreamLogLine } from '../log-lines.js';
+import type { Logger } from '../logger.js';
+import type { CommandResult } from '../run.js';
+
+/** Replication state of one database, as read from litestream's log. */
+export interface DatabaseStatus {
+  /** Absolute path of the database. */
+  readonly path: string;
+  /** Litestream has opened the database (a stop now ends with a final sync). */
+  readonly initialized: boolean;
+  /** The replica has caught up with the database at least once since start. */
+  readonly synced: boolean;
+  /** Litestream 0.3: the current generation, once known. */
+  readonly generation: string | undefined;
+  /** Litestream 0.5: the last transaction id known to be in the replica. */
+  readonly txid: number | undefined;
+  /** When the replica last caught up (something was written, or nothing was pending). */
+  readonly lastSyncAt: Date | undefined;
+  /** The last replication error, cleared by the next successful sync. */
+  readonly lastError: { readonly message: string; readonly at: Date } | undefined;
+  /**
+   * When the oldest replica upload now in flight began; undefined when none is. One that
+   * runs far longer than its size explains means the replica has stalled: S3 accepts
+   * connections but does not answer.
+   */
+  readonly uploadingSince: Date | undefined;
+}
+
+/** What a log line meant for a database. */
+export type SyncEvent =
+  | {
+      kind: 'synced';
+      db: string;
+      generation: string | undefined;
+      txid: number | undefined;
+      position: string | undefined;
+    }
+  | { kind: 'error'; db: string; message: string }
+  | { kind: 'initialized'; db: string };
+
+/** Follows one litestream process family's log, per database. */
+export interface ReplicationTracker {
+  /** Cheap pre-filter on the raw line: true for high-volume lines that carry nothing used. */
+  ignores(raw: string): boolean;
+  /** Applies one log line; returns what it meant, if anything. */
+  apply(line: LitestreamLogLine, now?: Date): SyncEvent | undefined;
+  /** True for log lines that are routine noise despite their level. */
+  isBenign(line: LitestreamLogLine): boolean;
+  /** A new litestream process starts from scratch: it must open every database again. */
+  restarted(): void;
+  /** Litestream has said it is shutting down (it received a signal). */
+  readonly isShuttingDown: boolean;
+  /** The final sync of `path` is known to have reached the replica, from the log alone. */
+  finalSyncLanded(path: string): boolean;
+  /** An upload of `path` began and never ended (litestream 0.3.13 hangs on one at shutdown). */
+  hasOpenUpload(path: string): boolean;
+  /** Every database has been opened by the current process (or may be skipped). */
+  allInitialized(skip?: (path: string) => boolean): boolean;
+  /** Every database has caught up at least once (ever, or since the current process started). */
+  allSynced(thisRun?: boolean, skip?: (path: string) => boolean): boolean;
+  /** The databases with an upload in flight for at least `allowedMs(path, kind)`. */
+  stalled(allowedMs: (path: string, kind: 'snapshot' | 'wal') => number, now?: number): string[];
+  /** Some replica write is under way. */
+  writing(): boolean;
+  /** A frozen snapshot of every database's status. */
+  snapshot(): DatabaseStatus[];
+}
+
+/** What to restore: the latest state, or a point in time or position. */
+export interface RestoreTarget {
+  readonly timestamp?: Date;
+  /** Litestream 0.3. */
+  readonly generation?: string;
+  /** Litestream 0.3, with `generation`. */
+  readonly index?: number;
+  /** Litestream 0.5. */
+  readonly txid?: number;
+}
+
+/** What a finished restore command said it restored. */
+export interface RestoredPosition {
+  /** Litestream 0.3: the generation restored from. */
+  readonly generation: string | undefined;
+  /** Litestream 0.5: the transaction id restored up to. */
+  readonly txid: number | undefined;
+}
+
+/** How an engine restores. */
+export interface RestoreDialect {
+  /** Flags that choose what to restore (none for the latest state). */
+  targetFlags(target: RestoreTarget): string[];
+  /** Flags every restore passes after the config, e.g. to get machine-readable output. */
+  readonly extraFlags: readonly string[];
+  /** The file whose growth shows a restore into `output` is progressing. */
+  progressFile(output: string): string;
+  /** Every file litestream may leave beside `output` (removed after every attempt). */
+  tempFiles(output: string): string[];
+  /** What the command restored, from its output. */
+  restoredPosition(result: CommandResult): RestoredPosition;
+  /** True when the output says the replica holds no (matching) backup. */
+  saysNoBackup(result: CommandResult, errorText: string): boolean;
+  /**
+   * Runs beside a restore of the latest state; resolves to the target to restore instead
+   * when litestream's own choice is known to be wrong (0.3's generation ties).
+   */
+  checkLatestChoice?(
+    config: LitestreamConfig,
+    runtime: Runtime,
+    db: DatabaseConfig,
+    signal: AbortSignal,
+  ): Promise<(restored: RestoredPosition) => RestoreTarget | undefined>;
+}
+
+/** A point-in-time restore as asked for, its values parsed (not yet checked against the replica). */
+export interface PointInTimeRequest {
+  readonly timestamp: Date | undefined;
+  readonly generation: string | undefined;
+  readonly index: number | undefined;
+  readonly txid: number | undefined;
+}
+
+/**
+ * How messages name the options of a point-in-time restore: the API's keys, or the CLI's
+ * flags, so that each caller is told what to change in its own words.
+ */
+export interface RestoreNames {
+  readonly output: string;
+  readonly timestamp: string;
+  readonly generation: string;
+  readonly index: string;
+  readonly txid: string;
+  /** How to list what the replica holds, per release line. */
+  readonly listing: { readonly '0.3': string; readonly '0.5': string };
+}
+
+/** The newest backup of a database in its replica. */
+export interface NewestBackup {
+  /** When the replica last received data. */
+  readonly at: Date;
+  /** Litestream 0.3: its generation. */
+  readonly generation: string | undefined;
+  /** Litestream 0.5: the last transaction id in the replica. */
+  readonly txid: number | undefined;
+  /** Litestream 0.3: how far the replica is behind the local database, as litestream computes it. */
+  readonly lagMs: number | undefined;
+}
+
+/** Everything one Litestream release line needs. */
+export interface Engine {
+  readonly family: LitestreamFamily;
+  /** The litestream.yml for `config`; `standIns` maps database paths to stand-in files. */
+  renderYaml(config: LitestreamConfig, standIns?: ReadonlyMap<string, string>): string;
+  /**
+   * Changes the child's environment needs for this release line; returns a sentence for
+   * the log when it changed something the user set.
+   */
+  adaptEnv(env: NodeJS.ProcessEnv): string | undefined;
+  readonly restore: RestoreDialect;
+  /**
+   * The replica formats this release line cannot read, though another supported one wrote
+   * them: a restore must not take their absence for "no backup".
+   */
+  readonly unreadableFormats: readonly LitestreamFamily[];
+  /**
+   * Checks a point-in-time request against what the replica holds and turns it into what
+   * to restore; throws a `LitestreamError` naming the bad option, and a
+   * `LitestreamVersionError` for an option of the other release line.
+   */
+  planTarget(
+    config: LitestreamConfig,
+    runtime: Runtime,
+    db: DatabaseConfig,
+    request: PointInTimeRequest,
+    names: RestoreNames,
+  ): Promise<RestoreTarget>;
+  /** The newest backup of `db`, or undefined when the replica holds none. Throws when it cannot be read. */
+  newestBackup(config: LitestreamConfig, runtime: Runtime, db: DatabaseConfig): Promise<NewestBackup | undefined>;
+  createTracker(paths: readonly string[]): ReplicationTracker;
+  /**
+   * A clean exit that says nothing about the final sync: litestream 0.5 exits 0 from SIGTERM
+   * even when its final sync never reached the replica, so only the log can tell.
+   */
+  readonly exitCodeProvesFinalSync: boolean;
+  /**
+   * A litestream run again to finish a failed final sync must catch up by itself before it
+   * is signalled (0.3: a SIGTERM during its first sync can hang it); otherwise its own
+   * shutdown sync does the work as soon as it has opened the databases (0.5).
+   */
+  readonly finalSyncRetryWaitsForCatchUp: boolean;
+  /** Logs once per process what is version-specific about this run (at info). */
+  describe?(logger: Logger): void;
+}
+
+/** The executable a config runs and the engine that speaks to it. */
+export interface Runtime {
+  readonly engine: Engine;
+  /** The executable's path. */
+  readonly binary: string;
+  /**
+   * Resolves once `litestream version` has confirmed the executable (it runs once per
+   * process and path); rejects with a `LitestreamBinaryError` for a bad one.
+   */
+  verified(): Promise<LitestreamBinary>;
+}

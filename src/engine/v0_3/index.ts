@@ -1,0 +1,63 @@
+/**
+ * Litestream 0.3 (v0.3.13 is bundled): generations of snapshots and WAL segments, a
+ * shadow WAL beside each database, `replicas:` in its config.
+ * @internal
+ */
+import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
+import { latestGenerationOf } from './generation-choice.js';
+import { listGenerations } from './listings.js';
+import { planTarget } from './point-in-time.js';
+import { SyncTracker } from './sync-tracker.js';
+import { renderYaml } from './yaml.js';
+
+// What litestream says when nothing in the replica matches (no backup, or none that early).
+const NO_MATCHING_BACKUP = /no matching backups found|no snapshots available/;
+
+export const engineV0_3 = Object.freeze<Engine>({
+  family: '0.3',
+  renderYaml,
+  adaptEnv: () => undefined,
+  // 0.3.13 reports a replica that 0.5 wrote as having no backup.
+  unreadableFormats: ['0.5'],
+  finalSyncRetryWaitsForCatchUp: true,
+  exitCodeProvesFinalSync: true,
+  createTracker: (paths: readonly string[]) => new SyncTracker(paths),
+  planTarget,
+  newestBackup: async (config, runtime, db) => {
+    const rows = await listGenerations(config, runtime, db);
+    const newest = rows.reduce<(typeof rows)[number] | undefined>(
+      (best, row) => (best && best.end >= row.end ? best : row),
+      undefined,
+    );
+    return newest && { at: newest.end, generation: newest.generation, txid: undefined, lagMs: newest.lagMs };
+  },
+  restore: Object.freeze<RestoreDialect>({
+    targetFlags: (target) => [
+      ...(target.timestamp ? ['-timestamp', target.timestamp.toISOString()] : []),
+      ...(target.generation ? ['-generation', target.generation] : []),
+      ...(target.index !== undefined ? ['-index', target.index.toString(16)] : []),
+    ],
+    extraFlags: [],
+    // `restore -o OUT` writes OUT.tmp, applies the WAL, then renames it.
+    progressFile: (output: string) => `${output}.tmp`,
+    tempFiles: (output: string) => [`${output}.tmp`, `${output}.tmp-wal`, `${output}.tmp-shm`],
+    restoredPosition: (result): RestoredPosition => {
+      let generation: string | undefined;
+      for (const line of result.lines) {
+        if (typeof line.fields.generation === 'string') generation = line.fields.generation;
+      }
+      return { generation, txid: undefined };
+    },
+    saysNoBackup: (result, errorText) =>
+      NO_MATCHING_BACKUP.test(errorText) || result.lines.some((line) => line.msg === 'no matching backups found'),
+    // Litestream 0.3 can restore an abandoned generation over the newest on a tie (see
+    // newestGeneration): list the generations beside the download and restore the newest.
+    checkLatestChoice: async (config, runtime, db, signal) => {
+      const latest = await latestGenerationOf(config, runtime, db, signal);
+      return (restored) =>
+        restored.generation !== undefined && latest !== undefined && latest !== restored.generation
+          ? { generation: latest }
+          : undefined;
+    },
+  }),
+});

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import { HEADER, quote, userConfigDoc } from '../yaml.js';
+
+/**
+ * The litestream.yml litestream 0.3 reads: `replicas:` per database, with the sync,
+ * retention and snapshot intervals on each replica. JSON logs at debug level, because the
+ * supervisor reads every sync from them. Credentials are never written: they reach
+ * litestream only through its environment.
+ */
+export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<string, string> = new Map()): string {
+  if (config.configFile) {
+    return userConfigDoc(config, standIns, (db) => {
+      // 0.5's one-replica form: 0.3 would silently ignore it and replicate nothing.
+      if (db.replica !== undefined && db.replicas === undefined) {
+        db.replicas = [db.replica];
+        delete db.replica;
+      }
+    });
+  }
+  const lines = [HEADER, 'logging:', '  type: json', '  level: debug', 'dbs:'];
+  for (const db of config.databases) {
+    lines.push(`  - path: ${quote(standIns.get(db.path) ?? db.path)}`, '    replicas:');
+    lines.push(...renderReplica(config, db).map((line) => `      ${line}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
+  const replica = config.replica;
+  const timing = [
+    `  sync-interval: ${config.syncInterval}`,
+    `  retention: ${config.retention}`,
+    `  snapshot-interval: ${config.snapshotInterval}`,
+  ];
+  if (replica === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
+  if (replica.type === 'file') {
+    return [`- type: file`, `  path: ${quote(path.join(replica.path, db.replicaPath))}`, ...timing];
+  }
+  const lines = [
+    '- type: s3',
+    `  bucket: ${quote(replica.bucket)}`,
+    `  path: ${quote(path.posix.join(replica.path, db.replicaPath))}`,
+    `  region: ${quote(replica.region)}`,
+  ];
+  if (replica.endpoint !== undefined) lines.push(`  endpoint: ${quote(replica.endpoint)}`);
+  if (replica.forcePathStyle !== undefined) lines.push(`  force-path-style: ${replica.forcePathStyle}`);
+  if (replica.skipVerify) lines.push('  skip-verify: true');
+  return [...lines, ...timing];
+}

@@ -1,0 +1,51 @@
+/**
+ * Litestream 0.5: LTX files with transaction ids instead of generations, one replica per
+ * database, compaction levels, local LTX files beside each database.
+ * @internal
+ */
+import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
+import { adaptEnv } from './env.js';
+import { listLtx } from './ltx.js';
+import { planTarget } from './point-in-time.js';
+import { formatTxid, LtxSyncTracker, parseTxid } from './sync-tracker.js';
+import { renderYaml } from './yaml.js';
+
+export const engineV0_5 = Object.freeze<Engine>({
+  family: '0.5',
+  renderYaml,
+  adaptEnv,
+  // 0.5.7 and later restore what 0.3 wrote.
+  unreadableFormats: [],
+  // With its replica unreachable, 0.5.17 exits 0 from SIGTERM having uploaded nothing.
+  finalSyncRetryWaitsForCatchUp: false,
+  exitCodeProvesFinalSync: false,
+  createTracker: (paths: readonly string[]) => new LtxSyncTracker(paths),
+  planTarget,
+  newestBackup: async (config, runtime, db) => {
+    const files = await listLtx(config, runtime, db);
+    if (files.length === 0) return undefined;
+    const newest = files.reduce((best, file) => (file.createdAt > best.createdAt ? file : best));
+    const txid = Math.max(...files.map((file) => file.maxTxid));
+    return { at: newest.createdAt, generation: undefined, txid, lagMs: undefined };
+  },
+  restore: Object.freeze<RestoreDialect>({
+    targetFlags: (target) => [
+      ...(target.timestamp ? ['-timestamp', target.timestamp.toISOString()] : []),
+      ...(target.txid !== undefined ? ['-txid', formatTxid(target.txid)] : []),
+    ],
+    extraFlags: [],
+    // `restore -o OUT` compacts the LTX files into OUT.tmp, then renames it.
+    progressFile: (output: string) => `${output}.tmp`,
+    tempFiles: (output: string) => [`${output}.tmp`, `${output}.tmp-wal`, `${output}.tmp-shm`],
+    restoredPosition: (result): RestoredPosition => {
+      let txid: number | undefined;
+      for (const line of result.lines) {
+        if (line.msg === 'restore plan') txid = parseTxid(line.fields.txid) ?? txid;
+      }
+      return { generation: undefined, txid };
+    },
+    saysNoBackup: (result, errorText) =>
+      /no matching backups found|no matching backup files available/.test(errorText) ||
+      result.lines.some((line) => line.msg === 'no matching backups found'),
+  }),
+});

@@ -1,0 +1,75 @@
+import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import { LitestreamError } from '../../errors.js';
+import { type ListingOptions, runListing } from '../../listing.js';
+import type { Runtime } from '../engine.js';
+import { parseTxid } from './sync-tracker.js';
+
+/** One LTX file of a database in the replica (`litestream ltx`, Litestream 0.5). */
+export interface LtxRow {
+  /**
+   * Compaction level: 0 holds each sync's changes, higher levels merge them over longer
+   * windows, and the highest (9) holds full snapshots.
+   */
+  readonly level: number;
+  /** The first transaction id the file holds. */
+  readonly minTxid: number;
+  /** The last transaction id the file holds: a restore with `txid` can stop here. */
+  readonly maxTxid: number;
+  readonly size: number;
+  /** When the file was written (whole seconds). */
+  readonly createdAt: Date;
+}
+
+/** The LTX files of `db` at every level, oldest first (then by level and transaction id). */
+export async function listLtx(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  options: ListingOptions = {},
+): Promise<LtxRow[]> {
+  const result = await runListing(
+    config,
+    runtime,
+    db,
+    { args: ['ltx', '-level', 'all', '-json'], doing: 'list the LTX files of' },
+    options,
+  );
+  return parseLtxJson(result.stdout).sort(
+    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.level - b.level || a.minTxid - b.minTxid,
+  );
+}
+
+/**
+ * Parses `ltx -json`: a JSON array (printed over several lines), possibly after JSON log
+ * lines, each of which is one line.
+ */
+export function parseLtxJson(stdout: string): LtxRow[] {
+  const start = stdout.search(/^\[/m);
+  if (start === -1) throw new LitestreamError('litestream ltx printed no JSON list: is it v0.5.x?');
+  let rows: unknown;
+  try {
+    rows = JSON.parse(stdout.slice(start));
+  } catch (cause) {
+    throw new LitestreamError('litestream ltx printed unreadable JSON.', {
+      cause,
+      detail: stdout.slice(start, start + 500),
+    });
+  }
+  if (!Array.isArray(rows)) throw new LitestreamError('litestream ltx printed no JSON list.');
+  return rows.map((row: Record<string, unknown>) => {
+    const minTxid = parseTxid(row.min_txid);
+    const maxTxid = parseTxid(row.max_txid);
+    const createdAt = typeof row.timestamp === 'string' ? new Date(row.timestamp) : undefined;
+    if (
+      typeof row.level !== 'number' ||
+      minTxid === undefined ||
+      maxTxid === undefined ||
+      typeof row.size !== 'number' ||
+      createdAt === undefined ||
+      Number.isNaN(createdAt.getTime())
+    ) {
+      throw new LitestreamError(`litestream ltx printed an unreadable row: ${JSON.stringify(row)}`);
+    }
+    return Object.freeze({ level: row.level, minTxid, maxTxid, size: row.size, createdAt });
+  });
+}

@@ -1,0 +1,233 @@
+import path from 'node:path';
+import type { LitestreamLogLine } from '../../log-lines.js';
+import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
+
+// Lines logged every second per database and level that say nothing about replication.
+const NOISE =
+  /"msg":"(?:finding ltx files for level|db not ready, skipping|scheduling retry for unready dbs|enforcing (?:snapshot )?retention|no compaction|verify(?:\.2)?|sync|l0 retention scan complete|starting l0 retention enforcement)"/;
+
+// Routine at error level: a missing database is picked up once the app creates it, and a
+// sync in flight is cancelled by the shutdown (the final sync runs after that).
+const BENIGN_ERRORS = [/context canceled/, /no database found/];
+
+interface MutableStatus {
+  path: string;
+  initialized: boolean;
+  synced: boolean;
+  /** The last transaction id the replica is known to hold. */
+  replicaTxid: number;
+  /** The database's last transaction id that litestream has read (into its local LTX files). */
+  dbTxid: number | undefined;
+  lastSyncAt: Date | undefined;
+  lastError: { message: string; at: Date } | undefined;
+  syncedThisRun: boolean;
+  /** An upload to the replica in flight since then. */
+  uploadingSince: Date | undefined;
+  /** The database's transaction id as litestream saw it after it began shutting down. */
+  shutdownTarget: number | undefined;
+}
+
+/**
+ * Follows litestream 0.5's debug log per database. It names databases by file name
+ * (`"db":"app.db"`), mapped back to the configured paths here; each sync says where the
+ * replica and the database are (`replica sync` with `txid: {replica, db}`), and each
+ * upload what it carried (`ltx file uploaded` with `maxTXID`).
+ */
+export class LtxSyncTracker implements ReplicationTracker {
+  readonly #databases = new Map<string, MutableStatus>();
+  /** File name → the configured database with that name (undefined when two share it). */
+  readonly #byName = new Map<string, MutableStatus | undefined>();
+  #shuttingDown = false;
+
+  constructor(paths: readonly string[]) {
+    for (const file of paths) {
+      const status: MutableStatus = {
+        path: file,
+        initialized: false,
+        synced: false,
+        replicaTxid: 0,
+        dbTxid: undefined,
+        lastSyncAt: undefined,
+        lastError: undefined,
+        syncedThisRun: false,
+        uploadingSince: undefined,
+        shutdownTarget: undefined,
+      };
+      this.#databases.set(file, status);
+      const name = path.basename(file);
+      this.#byName.set(name, this.#byName.has(name) ? undefined : status);
+    }
+  }
+
+  get isShuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  ignores(raw: string): boolean {
+    return NOISE.test(raw);
+  }
+
+  isBenign(line: LitestreamLogLine): boolean {
+    const error = typeof line.fields.error === 'string' ? line.fields.error : '';
+    return BENIGN_ERRORS.some((pattern) => pattern.test(error) || pattern.test(line.msg));
+  }
+
+  restarted(): void {
+    for (const status of this.#databases.values()) {
+      status.initialized = false;
+      status.syncedThisRun = false;
+      status.uploadingSince = undefined;
+      status.shutdownTarget = undefined;
+      // The replica keeps what the last process wrote: replicaTxid stays.
+    }
+    this.#shuttingDown = false;
+  }
+
+  finalSyncLanded(file: string): boolean {
+    const status = this.#databases.get(file);
+    return status?.shutdownTarget !== undefined && status.replicaTxid >= status.shutdownTarget;
+  }
+
+  hasOpenUpload(): boolean {
+    return false;
+  }
+
+  apply(line: LitestreamLogLine, now = new Date()): SyncEvent | undefined {
+    if (line.msg.startsWith('signal received')) {
+      this.#shuttingDown = true;
+      for (const status of this.#databases.values()) status.shutdownTarget = undefined;
+      return undefined;
+    }
+    const status = this.#statusOf(line);
+    if (!status) return undefined;
+    switch (line.msg) {
+      // Not "initialized db": litestream logs it at start even for a missing database, and a
+      // SIGTERM before its first sync tick (about a second in) exits 0 having uploaded nothing.
+      case 'db sync':
+      case 'snapshot':
+        return this.#initialized(status);
+      case 'replica sync': {
+        const txid = line.fields.txid as { replica?: unknown; db?: unknown } | undefined;
+        const replica = parseTxid(txid?.replica);
+        const db = parseTxid(txid?.db);
+        const before = status.replicaTxid;
+        if (replica !== undefined) status.replicaTxid = Math.max(status.replicaTxid, replica);
+        if (db !== undefined) {
+          status.dbTxid = db;
+          if (this.#shuttingDown) status.shutdownTarget = Math.max(status.shutdownTarget ?? 0, db);
+        }
+        const wasInitialized = status.initialized;
+        status.initialized = true;
+        if (db !== undefined && status.replicaTxid >= db) return this.#synced(status, now, before);
+        status.uploadingSince ??= now;
+        return wasInitialized ? undefined : { kind: 'initialized', db: status.path };
+      }
+      case 'ltx file uploaded': {
+        // Compaction uploads higher levels of what is already there; level 0 is new data.
+        if (line.fields.level !== 0 && line.fields.level !== undefined) return undefined;
+        const before = status.replicaTxid;
+        const max = parseTxid(line.fields.maxTXID);
+        if (max !== undefined) status.replicaTxid = Math.max(status.replicaTxid, max);
+        status.uploadingSince = undefined;
+        if (status.dbTxid === undefined || status.replicaTxid >= status.dbTxid)
+          return this.#synced(status, now, before);
+        return undefined;
+      }
+      default:
+        if ((line.level === 'error' || line.level === 'warn') && !this.isBenign(line)) {
+          // A failed sync ends its upload.
+          status.uploadingSince = undefined;
+          const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
+          status.lastError = { message: error, at: now };
+          return { kind: 'error', db: status.path, message: error };
+        }
+        return undefined;
+    }
+  }
+
+  /** The database a line is about: litestream 0.5 names it by file name, some lines by path. */
+  #statusOf(line: LitestreamLogLine): MutableStatus | undefined {
+    const named = line.db ?? (typeof line.fields.path === 'string' ? line.fields.path : undefined);
+    if (named === undefined) return undefined;
+    return this.#databases.get(named) ?? this.#byName.get(named);
+  }
+
+  #initialized(status: MutableStatus): SyncEvent | undefined {
+    if (status.initialized) return undefined;
+    status.initialized = true;
+    return { kind: 'initialized', db: status.path };
+  }
+
+  /**
+   * The replica has caught up. An event only when it moved on from `before` (or first caught
+   * up in this process): litestream 0.5 says "caught up" every sync interval while idle, and
+   * a sync event means something new may have reached the replica.
+   */
+  #synced(status: MutableStatus, now: Date, before: number | undefined): SyncEvent | undefined {
+    const news = !status.syncedThisRun || before === undefined || status.replicaTxid > before;
+    status.initialized = true;
+    status.synced = true;
+    status.syncedThisRun = true;
+    status.lastSyncAt = now;
+    status.lastError = undefined;
+    status.uploadingSince = undefined;
+    if (!news) return undefined;
+    return {
+      kind: 'synced',
+      db: status.path,
+      generation: undefined,
+      txid: status.replicaTxid,
+      position: formatTxid(status.replicaTxid),
+    };
+  }
+
+  allInitialized(skip: (path: string) => boolean = () => false): boolean {
+    return [...this.#databases.values()].every((status) => status.initialized || skip(status.path));
+  }
+
+  allSynced(thisRun = false, skip: (path: string) => boolean = () => false): boolean {
+    return [...this.#databases.values()].every(
+      (status) => (thisRun ? status.syncedThisRun : status.synced) || skip(status.path),
+    );
+  }
+
+  stalled(allowedMs: (path: string, kind: 'snapshot' | 'wal') => number, now = Date.now()): string[] {
+    return [...this.#databases.values()]
+      .filter(
+        (status) =>
+          status.uploadingSince !== undefined && now - status.uploadingSince.getTime() >= allowedMs(status.path, 'wal'),
+      )
+      .map((status) => status.path);
+  }
+
+  writing(): boolean {
+    return [...this.#databases.values()].some((status) => status.uploadingSince !== undefined);
+  }
+
+  snapshot(): DatabaseStatus[] {
+    return [...this.#databases.values()].map((status) =>
+      Object.freeze({
+        path: status.path,
+        initialized: status.initialized,
+        synced: status.synced,
+        generation: undefined,
+        txid: status.replicaTxid > 0 ? status.replicaTxid : undefined,
+        lastSyncAt: status.lastSyncAt,
+        lastError: status.lastError,
+        uploadingSince: status.uploadingSince,
+      }),
+    );
+  }
+}
+
+/** A transaction id as litestream 0.5 prints it: 16 hex digits. */
+export function parseTxid(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^[0-9a-f]{1,16}$/i.test(value)) return undefined;
+  const txid = Number.parseInt(value, 16);
+  return Number.isSafeInteger(txid) ? txid : undefined;
+}
+
+/** A transaction id the way litestream 0.5 prints and reads it. */
+export function formatTxid(txid: number): string {
+  return txid.toString(16).padStart(16, '0');
+}

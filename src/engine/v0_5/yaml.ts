@@ -1,0 +1,61 @@
+import path from 'node:path';
+import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import { LitestreamConfigError } from '../../errors.js';
+import { HEADER, quote, userConfigDoc } from '../yaml.js';
+
+/**
+ * The litestream.yml litestream 0.5 reads: one `replica:` per database with its sync
+ * interval, snapshots and their retention at the top level (0.5 silently ignores 0.3's
+ * per-replica `retention` and `snapshot-interval`). JSON logs at debug level, because the
+ * supervisor reads every sync from them. Credentials are never written: they reach
+ * litestream only through its environment.
+ */
+export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<string, string> = new Map()): string {
+  if (config.configFile) {
+    const file = config.configFile.path;
+    return userConfigDoc(config, standIns, (db) => {
+      if (Array.isArray(db.replicas) && db.replicas.length > 1) {
+        throw new LitestreamConfigError([
+          {
+            field: 'configFile',
+            message: `${file} gives ${db.path} ${db.replicas.length} replicas, but litestream 0.5 replicates each database to one: keep one under "replica:"`,
+          },
+        ]);
+      }
+    });
+  }
+  const lines = [
+    HEADER,
+    'logging:',
+    '  type: json',
+    '  level: debug',
+    'snapshot:',
+    `  interval: ${config.snapshotInterval}`,
+    `  retention: ${config.retention}`,
+    // Litestream gives its final sync up by itself before stop() would have to kill it.
+    `shutdown-sync-timeout: ${Math.max(1_000, config.shutdownTimeoutMs - 2_000)}ms`,
+    'dbs:',
+  ];
+  for (const db of config.databases) {
+    lines.push(`  - path: ${quote(standIns.get(db.path) ?? db.path)}`, '    replica:');
+    lines.push(...renderReplica(config, db).map((line) => `      ${line}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
+  const replica = config.replica;
+  if (replica === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
+  const timing = `sync-interval: ${config.syncInterval}`;
+  if (replica.type === 'file') return ['type: file', `path: ${quote(path.join(replica.path, db.replicaPath))}`, timing];
+  const lines = [
+    'type: s3',
+    `bucket: ${quote(replica.bucket)}`,
+    `path: ${quote(path.posix.join(replica.path, db.replicaPath))}`,
+    `region: ${quote(replica.region)}`,
+  ];
+  if (replica.endpoint !== undefined) lines.push(`endpoint: ${quote(replica.endpoint)}`);
+  if (replica.forcePathStyle !== undefined) lines.push(`force-path-style: ${replica.forcePathStyle}`);
+  if (replica.skipVerify) lines.push('skip-verify: true');
+  return [...lines, timing];
+}

@@ -1,0 +1,394 @@
+/**
+ * Which Litestream formats a replica path holds, found by listing it from Node (no
+ * litestream process). Litestream 0.3.13 looks only under `generations/` and reports a
+ * replica that 0.5 wrote as "no backup"; after an upgrade on the same path, 0.5 writes its
+ * LTX files beside the stale 0.3 generations, which a downgrade would silently restore. This
+ * module lets the library see both before it lets an app start on an empty database.
+ *
+ * The layouts, as written by the real binaries (0.3.13 and 0.5.17, to a file replica and to
+ * versitygw), relative to one database's replica path:
+ *
+ * | format | S3 | file replica |
+ * | --- | --- | --- |
+ * | 0.3 | `generations/<16 hex>/snapshots/<8 hex>.snapshot.lz4`, `generations/<16 hex>/wal/<8 hex>_<8 hex>.wal.lz4` | the same |
+ * | 0.5 | `<level, 4 hex digits>/<min txid>-<max txid>.ltx` (levels `0000`…`0009`) | `ltx/<level, decimal>/<min txid>-<max txid>.ltx` |
+ *
+ * (TXIDs are 16 hex digits.) Only a key of exactly that shape counts: a stray object, a
+ * temp file or a lock file is not a backup.
+ *
+ * @packageDocumentation
+ */
+import { readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { throwIfAborted } from '../abort.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import { ReplicaUnreachableError } from '../errors.js';
+import { Secret } from '../secret.js';
+import { listS3Pages, listS3Prefix, type S3Bucket, type S3Credentials } from './s3-request.js';
+
+/** A Litestream replica format: 0.3 generations, or 0.5 LTX files. */
+export type ReplicaFormat = '0.3' | '0.5';
+
+/** One database's replica path in a bucket. */
+export interface S3ReplicaLocation {
+  readonly type: 's3';
+  readonly bucket: string;
+  /** The database's key prefix, without a trailing slash (`''` for the bucket's root). */
+  readonly prefix: string;
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  readonly forcePathStyle: boolean | undefined;
+  readonly skipVerify: boolean;
+  /** None: taken from the environment when inspecting (see {@link inspectReplica}). */
+  readonly credentials: S3Credentials | undefined;
+}
+
+/** One database's replica directory. */
+export interface FileReplicaLocation {
+  readonly type: 'file';
+  /** Absolute directory. */
+  readonly directory: string;
+}
+
+/** Where one database's backup lives. */
+export type ReplicaLocation = S3ReplicaLocation | FileReplicaLocation;
+
+/** What a replica path holds. */
+export interface ReplicaContents {
+  readonly checked: true;
+  /** The formats with at least one backup file; empty when there is no backup. */
+  readonly formats: ReadonlySet<ReplicaFormat>;
+  /**
+   * The newest backup file's time, per format, when it was cheap to know: on S3 when the
+   * listing that found the format was complete (or `exhaustive` was set), always for a file
+   * replica.
+   */
+  readonly newest: { readonly '0.3'?: Date; readonly '0.5'?: Date };
+}
+
+/** The replica was not looked at, and why (e.g. no credentials the Node process can use). */
+export interface ReplicaNotChecked {
+  readonly checked: false;
+  readonly reason: string;
+}
+
+/** Options of {@link inspectReplica}. */
+export interface InspectReplicaOptions {
+  signal?: AbortSignal;
+  /** Per S3 request. Default 10 000. */
+  timeoutMs?: number;
+  /**
+   * List every backup object to give each format's exact newest time (one request per 1000
+   * objects). Default false: stop at the first page that proves a format is there.
+   */
+  exhaustive?: boolean;
+  /** Where credentials and `AWS_CA_BUNDLE` come from when the location has none. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+// Keys relative to the database's replica path.
+const V03_KEY =
+  /^generations\/[0-9a-f]{16}\/(?:snapshots\/[0-9a-f]{8,16}\.snapshot\.lz4|wal\/[0-9a-f]{8,16}_[0-9a-f]{8,16}\.wal\.lz4)$/;
+const V05_S3_KEY = /^[0-9a-f]{4}\/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
+const V05_S3_LEVEL = /^[0-9a-f]{4}\/$/;
+const GENERATION = /^[0-9a-f]{16}$/;
+const V03_FILE = { snapshots: /^[0-9a-f]{8,16}\.snapshot\.lz4$/, wal: /^[0-9a-f]{8,16}_[0-9a-f]{8,16}\.wal\.lz4$/ };
+const V05_FILE_LEVEL = /^\d+$/;
+const LTX_FILE = /^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
+
+/**
+ * Looks at one database's replica path and says which Litestream formats hold a backup
+ * there. On S3 it costs one delimiter listing of the path, plus one listing per format found
+ * (more only for a format with over 1000 objects whose first page has no backup file, or
+ * with `exhaustive`). A missing directory or an empty prefix is "no formats".
+ *
+ * S3 credentials: the location's, else `LITESTREAM_ACCESS_KEY_ID` / `LITESTREAM_SECRET_ACCESS_KEY`
+ * or `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (each preferred in that order, as litestream
+ * does) with `AWS_SESSION_TOKEN`. Without any it returns `{ checked: false }` rather than
+ * guess: other AWS credential sources (profiles, instance roles) are not read.
+ *
+ * @throws ReplicaUnreachableError when the replica cannot be read or refuses the request
+ *   (see `s3FailureOf` for the S3 status and code).
+ * @throws LitestreamAbortError when `signal` aborts.
+ */
+export async function inspectReplica(
+  location: ReplicaLocation,
+  options: InspectReplicaOptions = {},
+): Promise<ReplicaContents | ReplicaNotChecked> {
+  throwIfAborted(options.signal, 'Inspecting the replica');
+  if (location.type === 'file') return inspectDirectory(location.directory, options.signal);
+  const credentials = location.credentials ?? credentialsFromEnv(options.env ?? process.env);
+  if (!credentials) {
+    return {
+      checked: false,
+      reason:
+        'no S3 credentials for the Node process: set replica.accessKeyId/secretAccessKey, or LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
+    };
+  }
+  return inspectBucket(
+    {
+      bucket: location.bucket,
+      region: location.region,
+      endpoint: location.endpoint,
+      forcePathStyle: location.forcePathStyle,
+      skipVerify: location.skipVerify,
+      credentials,
+    },
+    location.prefix,
+    options,
+  );
+}
+
+/** Litestream's own precedence: `LITESTREAM_*` overrides `AWS_*`, key by key. */
+function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
+  const accessKeyId = env.LITESTREAM_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.LITESTREAM_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = env.AWS_SESSION_TOKEN;
+  return {
+    accessKeyId: new Secret(accessKeyId),
+    secretAccessKey: new Secret(secretAccessKey),
+    sessionToken: sessionToken ? new Secret(sessionToken) : undefined,
+  };
+}
+
+async function inspectBucket(bucket: S3Bucket, prefix: string, options: InspectReplicaOptions) {
+  const root = prefix.replace(/^\/+|\/+$/g, '') === '' ? '' : `${prefix.replace(/^\/+|\/+$/g, '')}/`;
+  const call = { signal: options.signal, timeoutMs: options.timeoutMs, env: options.env };
+  // One delimiter listing says which format roots exist; only those are listed further.
+  const top = await listS3Prefix(bucket, { ...call, prefix: root, delimiter: '/' });
+  const children = top.prefixes.map((child) => child.slice(root.length));
+  const levels = children.filter((child) => V05_S3_LEVEL.test(child));
+
+  const probes: Promise<[ReplicaFormat, Probe]>[] = [];
+  if (children.includes('generations/')) {
+    probes.push(probeS3(bucket, root, `${root}generations/`, V03_KEY, options, call).then((p) => ['0.3', p]));
+  }
+  if (levels.length > 0) {
+    // All level directories in one listing: their common leading characters (`000` for 0000…0009).
+    const shared = commonPrefix(levels);
+    probes.push(probeS3(bucket, root, `${root}${shared}`, V05_S3_KEY, options, call).then((p) => ['0.5', p]));
+  }
+  return contents(await Promise.all(probes));
+}
+
+interface Probe {
+  found: boolean;
+  newest: Date | undefined;
+}
+
+/** Lists `prefix` (no delimiter) until a key of the format's shape shows up, or to the end. */
+async function probeS3(
+  bucket: S3Bucket,
+  root: string,
+  prefix: string,
+  shape: RegExp,
+  options: InspectReplicaOptions,
+  call: { signal: AbortSignal | undefined; timeoutMs: number | undefined; env: InspectReplicaOptions['env'] },
+): Promise<Probe> {
+  let found = false;
+  let newest: Date | undefined;
+  let complete = false;
+  for await (const page of listS3Pages(bucket, { ...call, prefix, delimiter: null })) {
+    for (const object of page.objects) {
+      if (!shape.test(object.key.slice(root.length))) continue;
+      found = true;
+      if (!newest || object.lastModified > newest) newest = object.lastModified;
+    }
+    complete = page.complete;
+    if (found && !options.exhaustive) break;
+  }
+  return { found, newest: complete ? newest : undefined };
+}
+
+function commonPrefix(names: readonly string[]): string {
+  let shared = names[0] ?? '';
+  for (const name of names) {
+    while (!name.startsWith(shared)) shared = shared.slice(0, -1);
+  }
+  return shared;
+}
+
+function contents(probes: readonly [ReplicaFormat, Probe][]): ReplicaContents {
+  const formats = new Set<ReplicaFormat>();
+  const newest: { '0.3'?: Date; '0.5'?: Date } = {};
+  for (const [format, probe] of probes) {
+    if (!probe.found) continue;
+    formats.add(format);
+    if (probe.newest) newest[format] = probe.newest;
+  }
+  return { checked: true, formats, newest };
+}
+
+async function inspectDirectory(directory: string, signal: AbortSignal | undefined): Promise<ReplicaContents> {
+  const v03: Probe = { found: false, newest: undefined };
+  for (const generation of await subdirectories(path.join(directory, 'generations'), GENERATION)) {
+    for (const [kind, shape] of Object.entries(V03_FILE)) {
+      throwIfAborted(signal, 'Inspecting the replica');
+      await newestFile(path.join(directory, 'generations', generation, kind), shape, v03);
+    }
+  }
+  const v05: Probe = { found: false, newest: undefined };
+  for (const level of await subdirectories(path.join(directory, 'ltx'), V05_FILE_LEVEL)) {
+    throwIfAborted(signal, 'Inspecting the replica');
+    await newestFile(path.join(directory, 'ltx', level), LTX_FILE, v05);
+  }
+  return contents([
+    ['0.3', v03],
+    ['0.5', v05],
+  ]);
+}
+
+/**
+ * Adds the directory's newest file of `shape` to `probe`. Names sort in write order within
+ * one directory (they are increasing indexes or TXIDs), so only the last one is stat'ed.
+ */
+async function newestFile(directory: string, shape: RegExp, probe: Probe): Promise<void> {
+  const files = (await entries(directory)).filter((entry) => entry.isFile() && shape.test(entry.name));
+  const last = files
+    .map((entry) => entry.name)
+    .sort()
+    .at(-1);
+  if (last === undefined) return;
+  probe.found = true;
+  const modified = (await statOrUndefined(path.join(directory, last)))?.mtime;
+  if (modified && (!probe.newest || modified > probe.newest)) probe.newest = modified;
+}
+
+async function subdirectories(directory: string, shape: RegExp): Promise<string[]> {
+  return (await entries(directory))
+    .filter((entry) => entry.isDirectory() && shape.test(entry.name))
+    .map((entry) => entry.name);
+}
+
+async function entries(directory: string) {
+  try {
+    return await readdir(directory, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Nothing there (yet) is no backup, not an error.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw new ReplicaUnreachableError(
+      `Cannot read the file replica ${directory} (${code ?? 'error'}): check its permissions.`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+async function statOrUndefined(file: string) {
+  try {
+    return await stat(file);
+  } catch {
+    // Removed by retention between readdir and stat: the next newest is close enough.
+    return undefined;
+  }
+}
+
+/**
+ * Where one database's backup lives: from `config.replica`, or from the user's
+ * litestream.yml (`config.configFile`). Undefined when there is nothing this module can
+ * inspect (disabled, or a replica type other than S3 and file). With several replicas in a
+ * litestream.yml it is the first inspectable one; see {@link replicaLocations} for all.
+ */
+export function replicaLocation(config: LitestreamConfig, db: DatabaseConfig): ReplicaLocation | undefined {
+  return replicaLocations(config, db)[0];
+}
+
+/** Every inspectable replica of one database, in configuration order. */
+export function replicaLocations(config: LitestreamConfig, db: DatabaseConfig): ReplicaLocation[] {
+  if (config.configFile) return locationsFromYaml(config.configFile.yaml, db.path, config.credentials);
+  const replica = config.replica;
+  if (!replica) return [];
+  if (replica.type === 'file') return [{ type: 'file', directory: path.join(replica.path, db.replicaPath) }];
+  return [
+    {
+      type: 's3',
+      bucket: replica.bucket,
+      prefix: path.posix.join(replica.path, db.replicaPath),
+      endpoint: replica.endpoint,
+      region: replica.region,
+      forcePathStyle: replica.forcePathStyle,
+      skipVerify: replica.skipVerify,
+      credentials: config.credentials,
+    },
+  ];
+}
+
+type Yaml = Record<string, unknown>;
+
+/**
+ * The replicas of `database` in a (sanitized) litestream.yml: the 0.3 form
+ * (`replicas: [...]`) and the 0.5 form (`replica: {...}`), each given by `type` with
+ * `bucket`/`path`/… or by `url` (`s3://bucket/path`, `file:///dir`).
+ */
+function locationsFromYaml(
+  yaml: string,
+  database: string,
+  credentials: LitestreamConfig['credentials'],
+): ReplicaLocation[] {
+  const doc = parse(yaml) as unknown;
+  if (!isObject(doc) || !Array.isArray(doc.dbs)) return [];
+  const db = doc.dbs.find((entry): entry is Yaml => isObject(entry) && entry.path === database);
+  if (!db) return [];
+  const replicas: unknown[] = Array.isArray(db.replicas) ? db.replicas : isObject(db.replica) ? [db.replica] : [];
+  return replicas.flatMap((replica) => {
+    const location = isObject(replica) ? locationFromYaml(replica, credentials) : undefined;
+    return location ? [location] : [];
+  });
+}
+
+function locationFromYaml(replica: Yaml, credentials: LitestreamConfig['credentials']): ReplicaLocation | undefined {
+  const url = typeof replica.url === 'string' && replica.url !== '' ? parseUrl(replica.url) : undefined;
+  // Litestream's rule: the explicit type, else the URL's scheme, else a file replica.
+  const type = text(replica.type) ?? url?.protocol.replace(/:$/, '') ?? 'file';
+  if (type === 'file') {
+    const dir = text(replica.path) ?? (url ? decodeURIComponent(url.pathname) : undefined);
+    if (!dir) return undefined;
+    return {
+      type: 'file',
+      directory: path.resolve(dir.startsWith('~/') ? path.join(os.homedir(), dir.slice(2)) : dir),
+    };
+  }
+  if (type !== 's3') return undefined;
+  const query = url?.searchParams;
+  const bucket = text(replica.bucket) ?? url?.hostname;
+  if (!bucket) return undefined;
+  return {
+    type: 's3',
+    bucket,
+    prefix: (text(replica.path) ?? (url ? decodeURIComponent(url.pathname) : '')).replace(/^\/+|\/+$/g, ''),
+    endpoint: text(replica.endpoint) ?? text(query?.get('endpoint')),
+    // No region: us-east-1, and the server's `x-amz-bucket-region` answer corrects it.
+    region: text(replica.region) ?? text(query?.get('region')) ?? 'us-east-1',
+    forcePathStyle: flag(replica['force-path-style']) ?? flag(query?.get('forcePathStyle')),
+    skipVerify: flag(replica['skip-verify']) ?? flag(query?.get('skipVerify')) ?? false,
+    credentials,
+  };
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function flag(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
+}
+
+function isObject(value: unknown): value is Yaml {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,197 @@
+// One API over Litestream 0.3 and 0.5: what happens where the two meet (a replica one wrote
+// and the other reads, an upgrade in place, a call that exists for one line only), and what
+// 0.5 needs that 0.3 did not (its AWS_CA_BUNDLE failure, its silent exit when the final sync
+// fails). Runs in the Litestream 0.5 project; each test names the binaries it runs.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  ensureRestored,
+  generations,
+  LitestreamVersionError,
+  ltx,
+  ReplicaFormatError,
+  resolveBinary,
+  snapshots,
+  startReplication,
+  wal,
+} from '../src/index.js';
+import {
+  deleteDatabase,
+  readIds,
+  replicaIds,
+  replicateOnce,
+  s3Replica,
+  tempDir,
+  testConfig,
+  track,
+  writeRows,
+} from './support/fixtures.js';
+import { startS3Server, testS3 } from './support/s3-per-file.js';
+
+const v05 = inject('litestream05Binary');
+const bundled = async () => (await resolveBinary(undefined, {})).path;
+
+/** Two configs on one replica path: the same databases and replica, each with its own litestream. */
+async function twoVersions(dir: string) {
+  const replica = s3Replica();
+  const v03 = testConfig(dir, { replica, binaryPath: await bundled() });
+  const v05config = testConfig(dir, { replica, binaryPath: v05 });
+  return { v03: v03.config, v05: v05config.config, v05logger: v05config.logger };
+}
+
+describe('a replica written by one Litestream version, read by the other', () => {
+  it('litestream 0.3 never starts empty on a replica that 0.5 wrote: ReplicaFormatError, nothing created', async () => {
+    const dir = tempDir();
+    const { v03, v05 } = await twoVersions(dir);
+    for (const db of v05.databases) writeRows(db.path, 'from-0.5', 5);
+    await replicateOnce(v05);
+    for (const db of v05.databases) deleteDatabase(db.path);
+
+    const error = await ensureRestored(v03).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicaFormatError);
+    expect((error as ReplicaFormatError).writtenBy).toBe('0.5');
+    expect((error as Error).message).toMatch(/written by Litestream 0\.5.*which litestream 0\.3 cannot read/);
+    expect((error as Error).message).toMatch(/LITESTREAM_BINARY_PATH/);
+    for (const db of v03.databases) expect(() => readIds(db.path)).toThrow();
+  });
+
+  it('an upgrade in place: 0.5 restores what 0.3 wrote, replicates on, and a downgrade is refused', async () => {
+    const dir = tempDir();
+    const { v03, v05 } = await twoVersions(dir);
+    const main = v03.databases[0]?.path as string;
+    const before = writeRows(main, 'on-0.3', 10);
+    writeRows(v03.databases[1]?.path as string, 'jobs', 1);
+    await replicateOnce(v03);
+    for (const db of v03.databases) deleteDatabase(db.path);
+
+    // The new image runs 0.5: every row 0.3 wrote comes back.
+    const restored = await ensureRestored(v05);
+    expect(restored.map((result) => result.outcome)).toEqual(['restored', 'restored']);
+    expect(readIds(main)).toEqual(before);
+    const after = writeRows(main, 'on-0.5', 10);
+    const replication = track(startReplication(v05));
+    await replication.ready;
+    expect((await replication.stop()).clean).toBe(true);
+    expect(await replicaIds(v05, main)).toEqual([...before, ...after]);
+
+    // Rolled back to 0.3, which would restore its own stale generation: refused.
+    for (const db of v03.databases) deleteDatabase(db.path);
+    const error = await ensureRestored(v03).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicaFormatError);
+    expect((error as Error).message).toMatch(/would roll back everything written since/);
+    for (const db of v03.databases) expect(() => readIds(db.path)).toThrow();
+  });
+});
+
+describe('calls that exist for one release line only', () => {
+  it('a 0.3 listing on 0.5 (and ltx() on 0.3) throws LitestreamVersionError naming the equivalent', async () => {
+    const dir = tempDir();
+    const { v03, v05 } = await twoVersions(dir);
+    const main = v05.databases[0]?.path as string;
+    for (const call of [generations, snapshots, wal]) {
+      const error = await call(v05, main).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(LitestreamVersionError);
+      expect((error as Error).message).toMatch(/needs Litestream 0\.3, but .* is litestream 0\.5\.\d+: .*ltx\(\)/);
+    }
+    const error = await ltx(v03, main).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(LitestreamVersionError);
+    expect((error as Error).message).toMatch(/ltx\(\) needs Litestream 0\.5, .*generations\(\)/);
+  });
+});
+
+describe('Litestream 0.5', () => {
+  it('with AWS_CA_BUNDLE set, still reaches S3 (the bundle goes as SSL_CERT_FILE) and says so once', async () => {
+    const dir = tempDir();
+    const bundle = path.join(dir, 'ca.pem');
+    writeFileSync(bundle, '');
+    const saved = { bundle: process.env.AWS_CA_BUNDLE, certFile: process.env.SSL_CERT_FILE };
+    process.env.AWS_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+    delete process.env.SSL_CERT_FILE;
+    try {
+      const { config, logger } = testConfig(dir, { binaryPath: v05 });
+      const ids = writeRows(config.databases[0]?.path as string, 'ca', 5);
+      writeRows(config.databases[1]?.path as string, 'jobs', 1);
+      await replicateOnce(config);
+      for (const db of config.databases) deleteDatabase(db.path);
+      await ensureRestored(config);
+      expect(readIds(config.databases[0]?.path as string)).toEqual(ids);
+      const notices = logger.lines.filter((line) => /AWS_CA_BUNDLE/.test(line.message ?? ''));
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.level).toBe('warn');
+      expect(notices[0]?.message).toMatch(/as SSL_CERT_FILE/);
+    } finally {
+      for (const [name, value] of [
+        ['AWS_CA_BUNDLE', saved.bundle],
+        ['SSL_CERT_FILE', saved.certFile],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
+  it('a final sync that cannot reach the replica is reported: stop() is not clean, though litestream exits 0', async () => {
+    const dir = tempDir();
+    const own = await startS3Server();
+    const { config } = testConfig(dir, {
+      binaryPath: v05,
+      replica: s3Replica({ endpoint: own.endpoint }),
+      syncInterval: '1h',
+      shutdownTimeoutMs: 6_000,
+    });
+    for (const db of config.databases) writeRows(db.path, 'before', 5);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    // Committed, never uploaded: the sync interval is an hour away, and the replica goes.
+    writeRows(config.databases[0]?.path as string, 'unsynced', 5);
+    await own.crash();
+    const result = await replication.stop();
+    expect(result.clean).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/shutdown sync failed|final sync/);
+  });
+
+  it("takes a user's litestream.yml in 0.5 form (one replica: per database)", async () => {
+    const dir = tempDir();
+    const s3 = testS3();
+    const prefix = `yaml-${Date.now()}`;
+    const file = path.join(dir, 'litestream.yml');
+    writeFileSync(
+      file,
+      [
+        'dbs:',
+        `  - path: ${path.join(dir, 'app.db')}`,
+        '    replica:',
+        '      type: s3',
+        `      bucket: ${s3.bucket}`,
+        `      path: ${prefix}/app.db`,
+        `      endpoint: ${s3.endpoint}`,
+        `      region: ${s3.region}`,
+        '      sync-interval: 1s',
+        `      access-key-id: ${s3.accessKeyId}`,
+        `      secret-access-key: ${s3.secretAccessKey}`,
+        '',
+      ].join('\n'),
+    );
+    for (const binaryPath of [v05, await bundled()]) {
+      const { config } = testConfig(dir, { configFile: file, databases: undefined, replica: undefined, binaryPath });
+      const main = config.databases[0]?.path as string;
+      const ids = writeRows(main, 'yaml', 3);
+      await replicateOnce(config);
+      expect(await replicaIds(config, main), binaryPath).toEqual(ids);
+      deleteDatabase(main);
+    }
+  });
+});
