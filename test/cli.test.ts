@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { generations, restore } from '../src/index.js';
+import { CLI, cli, type Run } from './support/cli.js';
 import {
   closedPort,
   readIds,
@@ -18,28 +18,6 @@ import {
   writeRows,
 } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
-
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI in its own process, configured by the seed's variables. */
-function cli(args: string[], env: Record<string, string>, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, cwd, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe('the litestream-node CLI', () => {
   it('lists, restores, verifies and reports from the seed variables, as tables and JSON', async () => {

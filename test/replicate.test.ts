@@ -102,7 +102,7 @@ describe('startReplication', () => {
     }
     expect(new Set(syncs)).toEqual(new Set(config.databases.map((db) => db.path)));
     // Litestream's own lines, at litestream's own levels.
-    const [snapshot, sync] = family === '0.3' ? ['snapshot written', 'sync'] : ['snapshot complete', 'replica sync'];
+    const [snapshot, sync] = family === '0.3' ? ['snapshot written', 'sync'] : ['replicating to', 'replica sync'];
     expect(logger.lines.some((line) => line.level === 'info' && line.message === snapshot)).toBe(true);
     expect(logger.lines.some((line) => line.level === 'debug' && line.message === sync)).toBe(true);
     await replication.stop();

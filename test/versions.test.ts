@@ -16,12 +16,14 @@ import {
   startReplication,
   wal,
 } from '../src/index.js';
+import { cli } from './support/cli.js';
 import {
   deleteDatabase,
   readIds,
   replicaIds,
   replicateOnce,
   s3Replica,
+  seedEnv,
   tempDir,
   testConfig,
   track,
@@ -193,5 +195,41 @@ describe('Litestream 0.5', () => {
       expect(await replicaIds(config, main), binaryPath).toEqual(ids);
       deleteDatabase(main);
     }
+  });
+
+  it('the CLI lists LTX files, restores up to a TXID and reports status; a 0.3 listing names ltx', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, { binaryPath: v05 });
+    const [main, queue] = config.databases.map((db) => db.path) as [string, string];
+    const ids = writeRows(main, 'cli', 5);
+    writeRows(queue, 'jobs', 1);
+    await replicateOnce(config);
+    const env = seedEnv((config.replica as { path: string }).path, [main, queue], { LITESTREAM_BINARY_PATH: v05 });
+
+    const listed = await cli(['ltx', main, '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const files = JSON.parse(listed.stdout) as { level: number; maxTxid: number }[];
+    const last = Math.max(...files.map((file) => file.maxTxid));
+    expect(last).toBeGreaterThan(0);
+    const table = await cli(['ltx', main], env);
+    expect(table.stdout).toMatch(/^level\s+min_txid\s+max_txid\s+size\s+created$/m);
+    expect(table.stdout).toContain(last.toString(16).padStart(16, '0'));
+
+    const output = path.join(dir, 'at-txid.db');
+    const restored = await cli(['restore', main, '-o', output, '--txid', last.toString(16).padStart(16, '0')], env);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/up to TXID 0+[0-9a-f]+/);
+    expect(readIds(output)).toEqual(ids);
+
+    const status = await cli(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { txid?: number }[])[0]?.txid).toBe(last);
+
+    const wrong = await cli(['generations', main], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/generations\(\) needs Litestream 0\.3.*ltx\(\)/);
+    const wrongFlag = await cli(['restore', main, '-o', path.join(dir, 'g.db'), '--generation', 'abc'], env);
+    expect(wrongFlag.code).toBe(1);
+    expect(wrongFlag.stderr).toMatch(/--generation needs Litestream 0\.3.*--txid/);
   });
 });
