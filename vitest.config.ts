@@ -18,6 +18,7 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/verify.test.ts',
   'test/replicate.test.ts',
   'test/lifecycle.test.ts',
+  'test/examples.test.ts',
   // Both versions side by side, and what only 0.5 needs.
   'test/versions.test.ts',
 ];

@@ -250,6 +250,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     try {
       const runtime = await resolveRuntime(this.#config);
       await runtime.verified();
+      const problem = runtime.engine.replicationProblem(this.#config.databases.map((db) => db.path));
+      if (problem) throw new ReplicationError(`Cannot replicate: ${problem}.`);
       this.#runtime = runtime;
       this.#tracker = runtime.engine.createTracker(this.#config.databases.map((db) => db.path));
       check();

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BINARY_ENV, ensureRestored, LitestreamBinaryError, resolveBinary, startReplication } from '../src/index.js';
@@ -37,6 +37,38 @@ describe('the litestream binary', () => {
     expect(binary).toEqual({ path: copy, version: 'v0.3.13', family: '0.3', source: 'LITESTREAM_BINARY_PATH' });
     // The option wins over the variable.
     expect((await resolveBinary(bundled.path, { [BINARY_ENV]: copy })).path).toBe(bundled.path);
+  });
+
+  it("uses a litestream on PATH before the bundled one, but never npm's node_modules/.bin shim", async () => {
+    const dir = tempDir();
+    const official = path.join(dir, 'usr-local-bin');
+    const shims = path.join(dir, 'node_modules', '.bin');
+    mkdirSync(official, { recursive: true });
+    mkdirSync(shims, { recursive: true });
+    script(shims, 'litestream', 'echo v0.3.13');
+    script(official, 'litestream', 'echo 0.5.17');
+    const PATH = [shims, official].join(path.delimiter);
+    expect(await resolveBinary(undefined, { PATH })).toEqual({
+      path: path.join(official, 'litestream'),
+      version: '0.5.17',
+      family: '0.5',
+      source: 'PATH',
+    });
+    // Only the shim on PATH: the bundled executable.
+    expect((await resolveBinary(undefined, { PATH: shims })).source).toBe('bundled');
+    // The variable wins over PATH.
+    const bundled = await resolveBinary(undefined, {});
+    expect((await resolveBinary(undefined, { PATH, [BINARY_ENV]: bundled.path })).family).toBe('0.3');
+  });
+
+  it('tells a development build apart by its commands', async () => {
+    const dir = tempDir();
+    const build = script(
+      dir,
+      'litestream',
+      'if [ "$1" = version ]; then echo "(development build)"; else printf "Commands:\n\n    ltx          list LTX files\n"; fi',
+    );
+    expect(await resolveBinary(build)).toMatchObject({ version: '(development build)', family: '0.5' });
   });
 
   it('reports a missing binaryPath and how to fix it', async () => {

@@ -184,6 +184,8 @@ export interface Engine {
   /** The newest backup of `db`, or undefined when the replica holds none. Throws when it cannot be read. */
   newestBackup(config: LitestreamConfig, runtime: Runtime, db: DatabaseConfig): Promise<NewestBackup | undefined>;
   createTracker(paths: readonly string[]): ReplicationTracker;
+  /** Why these databases cannot be replicated together by this release line, if they cannot. */
+  replicationProblem(paths: readonly string[]): string | undefined;
   /**
    * A clean exit that says nothing about the final sync: litestream 0.5 exits 0 from SIGTERM
    * even when its final sync never reached the replica, so only the log can tell.

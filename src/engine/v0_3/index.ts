@@ -22,6 +22,7 @@ export const engineV0_3 = Object.freeze<Engine>({
   finalSyncRetryWaitsForCatchUp: true,
   exitCodeProvesFinalSync: true,
   createTracker: (paths: readonly string[]) => new SyncTracker(paths),
+  replicationProblem: () => undefined,
   planTarget,
   newestBackup: async (config, runtime, db) => {
     const rows = await listGenerations(config, runtime, db);

@@ -7,7 +7,7 @@ import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { adaptEnv } from './env.js';
 import { listLtx } from './ltx.js';
 import { planTarget } from './point-in-time.js';
-import { formatTxid, LtxSyncTracker, parseTxid } from './sync-tracker.js';
+import { formatTxid, LtxSyncTracker, parseTxid, sameFileName } from './sync-tracker.js';
 import { renderYaml } from './yaml.js';
 
 export const engineV0_5 = Object.freeze<Engine>({
@@ -20,6 +20,12 @@ export const engineV0_5 = Object.freeze<Engine>({
   finalSyncRetryWaitsForCatchUp: false,
   exitCodeProvesFinalSync: false,
   createTracker: (paths: readonly string[]) => new LtxSyncTracker(paths),
+  replicationProblem: (paths) => {
+    const clash = sameFileName(paths);
+    return clash
+      ? `${clash.join(' and ')} have the same file name, and litestream 0.5 names databases in its log by file name alone, so their replication could not be told apart: give each database a distinct file name, or use Litestream 0.3`
+      : undefined;
+  },
   planTarget,
   newestBackup: async (config, runtime, db) => {
     const files = await listLtx(config, runtime, db);

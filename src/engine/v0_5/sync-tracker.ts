@@ -231,3 +231,14 @@ export function parseTxid(value: unknown): number | undefined {
 export function formatTxid(txid: number): string {
   return txid.toString(16).padStart(16, '0');
 }
+
+/** Two of `paths` with the same file name, if any (litestream 0.5 logs databases by file name). */
+export function sameFileName(paths: readonly string[]): [string, string] | undefined {
+  const seen = new Map<string, string>();
+  for (const file of paths) {
+    const other = seen.get(path.basename(file));
+    if (other !== undefined) return [other, file];
+    seen.set(path.basename(file), file);
+  }
+  return undefined;
+}
