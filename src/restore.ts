@@ -226,43 +226,15 @@ async function restoreOne(
     throwIfAborted(signal, 'ensureRestored');
     logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
     const runtime = await resolveRuntime(config);
-    // Beside the restore: backups the running litestream cannot read, which it would take
-    // for "no backup" (or skip, restoring an older format's stale history).
-    const inspection = new AbortController();
-    const foreign = lookForForeignFormats(config, runtime, db, logger, AbortSignal.any([signal, inspection.signal]));
-    const refuseForeign = async (restoredOlder: boolean) => {
-      const found = await foreign;
-      if (found?.kind === 'found') {
-        throw foreignFormatError(runtime, db, describeReplica(config, db), found, restoredOlder);
-      }
-      if (found?.kind === 'unknown') {
-        // Starting empty on a replica that could not be looked at might fork its history.
-        if (!restoredOlder) throw found.error;
-        logger.warn(
-          { db: db.path, error: String(found.error) },
-          'could not check the replica for backups of another Litestream version',
-        );
-      }
-    };
-    let result: Restored | undefined;
-    try {
-      result = await restoreInto(config, runtime, db, {
-        output: db.path,
-        ifReplicaExists: true,
-        configFile: (await configFile(runtime)).path,
-        logger,
-        signal,
-        beforePlacing: async () => {
-          await refuseForeign(true);
-          // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-          await removeStaleCompanions(db.path);
-        },
-      });
-      if (result === undefined) await refuseForeign(false);
-    } finally {
-      inspection.abort();
-      await foreign;
-    }
+    const result = await restoreInto(config, runtime, db, {
+      output: db.path,
+      ifReplicaExists: true,
+      configFile: (await configFile(runtime)).path,
+      logger,
+      signal,
+      // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+      beforePlacing: () => removeStaleCompanions(db.path),
+    });
     if (result === undefined) {
       await removeStaleCompanions(db.path);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
@@ -381,6 +353,21 @@ export async function restoreInto(
   const latestChoice = isPinned(options.target)
     ? undefined
     : dialect.checkLatestChoice?.(config, runtime, db, checkDone.signal).catch(() => undefined);
+  // Backups in a format the running litestream cannot read, which it takes for "no backup"
+  // (or skips, restoring an older format's stale history): looked for beside the download.
+  const foreign = lookForForeignFormats(config, runtime, db, options.logger, checkDone.signal);
+  const refuseForeign = async (restoredOlder: boolean) => {
+    const found = await foreign;
+    if (found?.kind === 'found')
+      throw foreignFormatError(runtime, db, describeReplica(config, db), found, restoredOlder);
+    if (found?.kind !== 'unknown') return;
+    // Starting empty on a replica that could not be looked at might fork its history.
+    if (!restoredOlder) throw found.error;
+    options.logger.warn(
+      { db: db.path, error: String(found.error) },
+      'could not check the replica for backups of another Litestream version',
+    );
+  };
   try {
     let downloaded: RestoredPosition | undefined;
     try {
@@ -400,7 +387,10 @@ export async function restoreInto(
       throw error;
     }
     await runtime.verified();
-    if (downloaded === undefined) return undefined;
+    if (downloaded === undefined) {
+      await refuseForeign(false);
+      return undefined;
+    }
     const position = downloaded;
 
     const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
@@ -419,6 +409,7 @@ export async function restoreInto(
     }
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
+    await refuseForeign(true);
     await options.beforePlacing?.();
     await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
       throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });
@@ -440,7 +431,7 @@ export async function restoreInto(
   } finally {
     // Nothing the restore started outlives it.
     checkDone.abort();
-    await latestChoice;
+    await Promise.all([latestChoice, foreign]);
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');

@@ -168,31 +168,34 @@ describe('Litestream 0.5', () => {
   it("takes a user's litestream.yml in 0.5 form (one replica: per database)", async () => {
     const dir = tempDir();
     const s3 = testS3();
-    const prefix = `yaml-${Date.now()}`;
-    const file = path.join(dir, 'litestream.yml');
-    writeFileSync(
-      file,
-      [
-        'dbs:',
-        `  - path: ${path.join(dir, 'app.db')}`,
-        '    replica:',
-        '      type: s3',
-        `      bucket: ${s3.bucket}`,
-        `      path: ${prefix}/app.db`,
-        `      endpoint: ${s3.endpoint}`,
-        `      region: ${s3.region}`,
-        '      sync-interval: 1s',
-        `      access-key-id: ${s3.accessKeyId}`,
-        `      secret-access-key: ${s3.secretAccessKey}`,
-        '',
-      ].join('\n'),
-    );
-    for (const binaryPath of [v05, await bundled()]) {
+    // Each version on a path of its own: 0.3 refuses a path that 0.5 wrote.
+    for (const [version, binaryPath] of [
+      ['0.5', v05],
+      ['0.3', await bundled()],
+    ] as const) {
+      const file = path.join(dir, `litestream-${version}.yml`);
+      writeFileSync(
+        file,
+        [
+          'dbs:',
+          `  - path: ${path.join(dir, 'app.db')}`,
+          '    replica:',
+          '      type: s3',
+          `      bucket: ${s3.bucket}`,
+          `      path: yaml-${version}-${Date.now()}/app.db`,
+          `      endpoint: ${s3.endpoint}`,
+          `      region: ${s3.region}`,
+          '      sync-interval: 1s',
+          `      access-key-id: ${s3.accessKeyId}`,
+          `      secret-access-key: ${s3.secretAccessKey}`,
+          '',
+        ].join('\n'),
+      );
       const { config } = testConfig(dir, { configFile: file, databases: undefined, replica: undefined, binaryPath });
       const main = config.databases[0]?.path as string;
       const ids = writeRows(main, 'yaml', 3);
       await replicateOnce(config);
-      expect(await replicaIds(config, main), binaryPath).toEqual(ids);
+      expect(await replicaIds(config, main), version).toEqual(ids);
       deleteDatabase(main);
     }
   });
