@@ -4,19 +4,28 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveBinary } from '../src/binary.js';
 import type { LitestreamConfig } from '../src/config.js';
-import { childEnv, renderYaml } from '../src/render.js';
+import type { Runtime } from '../src/engine/engine.js';
+import { resolveRuntime } from '../src/engine/select.js';
+import { childEnv } from '../src/render.js';
 
 let counter = 0;
 
+/** The executable the library would run for `config`, checked, and its engine. */
+async function runtimeOf(config: LitestreamConfig): Promise<Runtime> {
+  const runtime = await resolveRuntime(config);
+  await runtime.verified();
+  return runtime;
+}
+
 /** Writes the yml the library would render for `config` into a fresh private directory. */
-export function writeYaml(config: LitestreamConfig, logLevel: 'debug' | 'info' = 'debug'): string {
+export async function writeYaml(config: LitestreamConfig, logLevel: 'debug' | 'info' = 'debug'): Promise<string> {
+  const { engine } = await runtimeOf(config);
   const dir = path.join(os.tmpdir(), `raw-${process.pid}-${counter++}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const yml = path.join(dir, 'litestream.yml');
   // `info` is what a hand-written yml gets by default; the library asks for `debug`.
-  const text = renderYaml(config).replace('  level: debug\n', `  level: ${logLevel}\n`);
+  const text = engine.renderYaml(config).replace('  level: debug\n', `  level: ${logLevel}\n`);
   writeFileSync(yml, text, { mode: 0o600 });
   return yml;
 }
@@ -36,12 +45,12 @@ export interface Raw {
  * renders, its log going to a file (as a shell entrypoint's would go to the container log).
  */
 export async function startRaw(config: LitestreamConfig, logLevel: 'debug' | 'info' = 'debug'): Promise<Raw> {
-  const binary = (await resolveBinary(config.binaryPath)).path;
-  const yml = writeYaml(config, logLevel);
+  const { binary, engine } = await runtimeOf(config);
+  const yml = await writeYaml(config, logLevel);
   const log = path.join(path.dirname(yml), 'litestream.log');
   const fd = openSync(log, 'w');
   const child = spawn(binary, ['replicate', '-config', yml, '-no-expand-env'], {
-    env: childEnv(config),
+    env: childEnv(config, engine),
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -80,12 +89,12 @@ export async function rawRestore(
   database: string,
   output: string,
 ): Promise<number> {
-  const binary = (await resolveBinary(config.binaryPath)).path;
+  const { binary, engine } = await runtimeOf(config);
   const startedAt = performance.now();
   const child = spawn(
     binary,
     ['restore', '-config', yml, '-no-expand-env', '-if-replica-exists', '-o', output, database],
-    { env: childEnv(config), stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: childEnv(config, engine), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output_ = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -102,14 +111,14 @@ export async function rawRestore(
 
 /** Runs `litestream restore -if-db-not-exists -if-replica-exists` for each database in turn; ms. */
 export async function rawWarmRestore(config: LitestreamConfig, yml: string): Promise<number> {
-  const binary = (await resolveBinary(config.binaryPath)).path;
+  const { binary, engine } = await runtimeOf(config);
   const startedAt = performance.now();
   for (const db of config.databases) {
     const child = spawn(
       binary,
       ['restore', '-config', yml, '-no-expand-env', '-if-db-not-exists', '-if-replica-exists', db.path],
       {
-        env: childEnv(config),
+        env: childEnv(config, engine),
         stdio: 'ignore',
       },
     );

@@ -290,7 +290,7 @@ async function main(): Promise<void> {
       for (const kind of ['s3', 'file'] as const) {
         const options = restoreOptions(kind, [name]);
         const config = defineConfig({ ...options, logger: false });
-        const yml = writeYaml(config);
+        const yml = await writeYaml(config);
         const target = config.databases[0]?.path as string;
         const times: Record<'raw' | 'full' | 'off', number[]> = { raw: [], full: [], off: [] };
         const blocked: Record<'full' | 'off', number[]> = { full: [], off: [] };
@@ -393,7 +393,7 @@ async function main(): Promise<void> {
       childProcesses: number;
     }>('child', { mode: 'warm', options, calls: plan.warmCalls } satisfies Job);
     const config = defineConfig({ ...options, logger: false });
-    const yml = writeYaml(config);
+    const yml = await writeYaml(config);
     const raw: number[] = [];
     await rawWarmRestore(config, yml);
     for (let i = 0; i < plan.warmRawReps; i++) raw.push(await rawWarmRestore(config, yml));
@@ -435,7 +435,7 @@ async function main(): Promise<void> {
       rawAlone: [],
     };
     const bothConfig = defineConfig({ ...both, logger: false });
-    const bothYml = writeYaml(bothConfig);
+    const bothYml = await writeYaml(bothConfig);
     for (let round = 0; round <= plan.pair.reps; round++) {
       for (const arm of rotated(['both', 'alone', 'rawBoth', 'rawAlone'] as const, round)) {
         clearRestored(both);

@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -131,6 +131,8 @@ function findOnPath(searchPath: string | undefined): string | undefined {
     try {
       if (!statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
       accessSync(file, constants.X_OK);
+      // A global `npm install -g @flydotio/litestream` links its shim, a script, from here.
+      if (realpathSync(file).endsWith('.js')) continue;
       return file;
     } catch {
       // Not executable by us: keep looking, as a shell would.
@@ -198,10 +200,24 @@ async function checkVersion(located: LocatedBinary): Promise<LitestreamBinary> {
   }
   if (family === undefined) {
     throw new LitestreamBinaryError(
-      `${file} (from ${located.source}) is litestream ${JSON.stringify(output)}, but litestream-node supports ${SUPPORTED_VERSIONS}: install one of those, or unset ${BINARY_ENV} to use the bundled v0.3.13.`,
+      `${file} (from ${located.source}) is litestream ${JSON.stringify(output)}, but litestream-node supports ${SUPPORTED_VERSIONS}: ${howToReplace(located.source)}.`,
     );
   }
   return Object.freeze({ path: file, version: output, family, source: located.source });
+}
+
+/** How to get rid of an executable, by where it was found. */
+function howToReplace(source: BinarySource): string {
+  switch (source) {
+    case 'binaryPath option':
+      return 'point the binaryPath option at one of those';
+    case 'PATH':
+      return `replace the litestream on PATH with one of those, or set ${BINARY_ENV} to one`;
+    case 'bundled':
+      return 'reinstall litestream-node';
+    default:
+      return `set ${BINARY_ENV} to one of those, or unset it to use litestream from PATH or the bundled v0.3.13`;
+  }
 }
 
 function errorText(error: unknown): string | undefined {

@@ -13,7 +13,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backupStatus } from './backup-status.js';
-import { databases, findDatabase, generations, ltx, snapshots, wal } from './commands.js';
+import { backups, databases, findDatabase, generations, ltx, snapshots, wal } from './commands.js';
 import { type LitestreamConfig, withDatabases } from './config.js';
 import { formatGoDuration } from './duration.js';
 import type { Runtime } from './engine/engine.js';
@@ -53,6 +53,7 @@ const HELP: Record<string, string> = {
   main: `Usage: litestream-node <command> [options]
 
 Commands:
+  backups [DB]       list every point a database can be restored to (either version)
   generations [DB]   list the generations of a database's backups (Litestream 0.3)
   snapshots [DB]     list its snapshots (Litestream 0.3)
   wal [DB]           list its WAL segments (Litestream 0.3)
@@ -68,6 +69,11 @@ DB may be omitted when only one database is configured.
 Run "litestream-node <command> --help" for a command's options.
 
 ${COMMON}`,
+  backups: `Usage: litestream-node backups [DB] [--json]
+
+Lists every point DB can be restored to, oldest first: each snapshot and each later change,
+when it reached the replica, and its position as "restore" takes it (--generation G --index I
+on Litestream 0.3, --txid N on 0.5).`,
   generations: 'Usage: litestream-node generations [DB] [--json]\n\nLists the generations of DB in the replica.',
   snapshots: 'Usage: litestream-node snapshots [DB] [--json]\n\nLists the snapshots of DB in the replica.',
   wal: 'Usage: litestream-node wal [DB] [--json]\n\nLists the WAL segments of DB in the replica.',
@@ -96,7 +102,7 @@ If no app is replicating DB, litestream-node replicates it for the duration of t
 
 const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
 /** Commands that act on one database; the others take any number. */
-const ONE_DATABASE = new Set(['generations', 'snapshots', 'wal', 'ltx', 'restore', 'verify']);
+const ONE_DATABASE = new Set(['backups', 'generations', 'snapshots', 'wal', 'ltx', 'restore', 'verify']);
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
@@ -254,6 +260,16 @@ async function run(
         offset: 'offset',
         size: 'size',
         created: (row) => row.createdAt.toISOString(),
+      });
+    case 'backups':
+      return show(await backups(config, database(config, positionals)), json, {
+        created: (row) => row.createdAt.toISOString(),
+        kind: 'kind',
+        size: 'size',
+        position: (row) =>
+          row.txid === undefined
+            ? `--generation ${row.generation} --index ${hex(row.index ?? 0)}`
+            : `--txid ${formatTxid(row.txid)}`,
       });
     case 'ltx':
       return show(await ltx(config, database(config, positionals)), json, {

@@ -1,11 +1,10 @@
 import path from 'node:path';
 import type { LitestreamFamily } from './binary.js';
 import type { DatabaseConfig, LitestreamConfig } from './config.js';
-import type { Runtime } from './engine/engine.js';
+import type { BackupRow, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import {
   type GenerationRow,
-  listDatabases,
   listGenerations,
   listSnapshots,
   listWal,
@@ -16,12 +15,30 @@ import { type LtxRow, listLtx } from './engine/v0_5/ltx.js';
 import { LitestreamError, LitestreamVersionError } from './errors.js';
 import type { ListingOptions } from './listing.js';
 
-export type { GenerationRow, ListingOptions, LtxRow, SnapshotRow, WalRow };
+export type { BackupRow, GenerationRow, ListingOptions, LtxRow, SnapshotRow, WalRow };
 
 /** One database of the config (`litestream databases`). */
 export interface DatabaseRow {
   readonly path: string;
   readonly replicas: readonly string[];
+}
+
+/**
+ * Every point the replica of `database` can restore to, oldest first, on either Litestream
+ * version: each snapshot and each later change, with when it reached the replica. A row
+ * names its position as `restore()` takes it — `generation` and `index` on Litestream 0.3,
+ * `txid` on 0.5 — so `restore(config, { database, ...row })` restores up to it.
+ *
+ * @throws {@link ReplicaUnreachableError} when the replica cannot be read.
+ */
+export async function backups(
+  config: LitestreamConfig,
+  database: string,
+  options: ListingOptions = {},
+): Promise<BackupRow[]> {
+  const db = findDatabase(config, database);
+  const runtime = await resolveRuntime(config);
+  return runtime.engine.listBackups(config, runtime, db, options);
 }
 
 /**
@@ -105,10 +122,7 @@ export async function ltx(config: LitestreamConfig, database: string, options: L
 /** The databases litestream would replicate with this config, and their replicas. */
 export async function databases(config: LitestreamConfig, options: ListingOptions = {}): Promise<DatabaseRow[]> {
   const runtime = await resolveRuntime(config);
-  if (runtime.engine.family === '0.3') return listDatabases(config, runtime, options);
-  // 0.5 has one replica per database, and its `databases` command reads the control socket
-  // of a running replicator; the config says the same without one.
-  return config.databases.map((db) => ({ path: db.path, replicas: [config.replica?.type ?? 'replica'] }));
+  return runtime.engine.listDatabases(config, runtime, options);
 }
 
 /** The config's runtime, which must be of `family` for `call`; otherwise the error names the equivalent. */

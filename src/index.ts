@@ -26,6 +26,8 @@ export {
   SUPPORTED_VERSIONS,
 } from './binary.js';
 export {
+  type BackupRow,
+  backups,
   type DatabaseRow,
   databases,
   type GenerationRow,

@@ -1,9 +1,13 @@
 import { type BackupStatus, backupStatus } from './backup-status.js';
 import {
+  type BackupRow,
+  backups,
   type DatabaseRow,
   databases,
   type GenerationRow,
   generations,
+  type LtxRow,
+  ltx,
   type SnapshotRow,
   snapshots,
   type WalRow,
@@ -110,7 +114,17 @@ export class Litestream {
     return idleStatus(this.config, this.config.enabled ? 'stopped' : 'disabled');
   }
 
-  /** The generations of `database` in the replica; throws when the replica cannot be read. */
+  /** Every point the replica of `database` can restore to, on either version; see {@link backups}. */
+  backups(database: string): Promise<BackupRow[]> {
+    return backups(this.config, database);
+  }
+
+  /** Litestream 0.5: the LTX files of `database` in the replica; see {@link ltx}. */
+  ltx(database: string): Promise<LtxRow[]> {
+    return ltx(this.config, database);
+  }
+
+  /** Litestream 0.3: the generations of `database` in the replica; throws when the replica cannot be read. */
   generations(database: string): Promise<GenerationRow[]> {
     return generations(this.config, database);
   }

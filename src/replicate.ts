@@ -11,6 +11,7 @@ import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
+import { checkReplica } from './replica/format-guard.js';
 import { redact } from './secret.js';
 import { type LitestreamProcess, spawnLitestream } from './spawn.js';
 
@@ -138,6 +139,8 @@ interface TerminateOutcome {
   /** The log shows every database's final sync in the replica (whatever the exit). */
   landed: boolean;
   exitCode: number | undefined;
+  /** The signal litestream died of, if it did (then `exitCode` is undefined). */
+  signal: string | undefined;
 }
 
 const LEVELS: Readonly<Record<string, 'debug' | 'info' | 'warn' | 'error'>> = {
@@ -252,6 +255,19 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await runtime.verified();
       const problem = runtime.engine.replicationProblem(this.#config.databases.map((db) => db.path));
       if (problem) throw new ReplicationError(`Cannot replicate: ${problem}.`);
+      // A litestream that cannot read what another version wrote there would fork the history.
+      if (runtime.engine.unreadableFormats.length > 0) {
+        await Promise.all(
+          this.#config.databases.map(async (db) => {
+            const check = checkReplica(this.#config, runtime, db, this.#logger, stopAborted);
+            try {
+              await check.replicating();
+            } finally {
+              await check.settled();
+            }
+          }),
+        );
+      }
       this.#runtime = runtime;
       this.#tracker = runtime.engine.createTracker(this.#config.databases.map((db) => db.path));
       check();
@@ -502,7 +518,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const startedAt = Date.now();
     const deadline = startedAt + timeoutMs;
     const aborted = () => this.#stopAborted.signal.aborted;
-    let outcome: TerminateOutcome = { killed: false, hung: false, landed: false, exitCode: undefined };
+    let outcome: TerminateOutcome = {
+      killed: false,
+      hung: false,
+      landed: false,
+      exitCode: undefined,
+      signal: undefined,
+    };
     // Whatever fails in here, the replication ends stopped: ready settled, pidfiles and
     // temp files removed, the handle gone from the registry.
     try {
@@ -543,7 +565,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       const child = this.#child;
       if (child) {
         child.kill('SIGKILL');
-        outcome = { killed: true, hung: false, landed: false, exitCode: (await child).exitCode };
+        const result = await child;
+        outcome = { killed: true, hung: false, landed: false, exitCode: result.exitCode, signal: result.signal };
       }
     } finally {
       this.#state = 'stopped';
@@ -587,8 +610,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #finalSyncDone(outcome: TerminateOutcome): boolean {
     if (outcome.killed) return false;
     if (outcome.landed) return true;
-    // Nothing was running to stop.
-    if (outcome.exitCode === undefined) return this.#shutdownErrors.length === 0;
+    // Nothing was running to stop (a litestream that died of a signal made no final sync).
+    if (outcome.exitCode === undefined) return outcome.signal === undefined && this.#shutdownErrors.length === 0;
     const exitProves = this.#runtime?.engine.exitCodeProvesFinalSync ?? true;
     return exitProves && outcome.exitCode === 0 && this.#shutdownErrors.length === 0;
   }
@@ -599,7 +622,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    */
   async #terminate(deadline: number, timeoutMs: number): Promise<TerminateOutcome> {
     const child = this.#child;
-    if (!child) return { killed: false, hung: false, landed: false, exitCode: undefined };
+    if (!child) return { killed: false, hung: false, landed: false, exitCode: undefined, signal: undefined };
     // Before litestream opens a database, SIGTERM skips its final sync (and before its
     // first log line, SIGTERM kills it outright). A database that does not exist yet has
     // nothing to sync.
@@ -607,16 +630,21 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // An upload in flight when SIGTERM lands makes a hang (below) likelier: let it finish.
     // This narrows the race, it cannot close it — the check after SIGTERM does.
     // (A litestream already shutting down, signalled by someone else, has nothing to wait for.)
-    await this.#waitUntil(
-      () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
-      // A quarter of the timeout at most: the final sync needs the rest.
-      Math.min(deadline, Date.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
-    );
+    const quirks = this.#runtime?.engine.shutdown;
+    if (quirks?.hangsOnSignalDuringUpload !== false) {
+      await this.#waitUntil(
+        () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
+        // A quarter of the timeout at most: the final sync needs the rest.
+        Math.min(deadline, Date.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
+      );
+    }
     // From the child itself: it may have exited during the waits above, before any waiter.
     const exited = this.#childDone.then(() => 'exited' as const);
     child.kill('SIGTERM');
     this.#lastOutputAt = Date.now();
-    const hangMs = Math.max(MIN_HANG_MS, timeoutMs / 4);
+    // Silence means a hang only where litestream talks through its final sync (0.3); 0.5
+    // retries a slow replica silently, and gives up by itself at its shutdown-sync-timeout.
+    const hangMs = quirks?.silentWhileRetrying ? Number.POSITIVE_INFINITY : Math.max(MIN_HANG_MS, timeoutMs / 4);
     let reason: 'timeout' | 'hung' | 'stuck-after-final-sync' | undefined;
     let stuckSince: number | undefined;
     for (;;) {
@@ -656,11 +684,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await exited;
     }
     const landed = this.#databasesWithContent().every((db) => this.#tracker.finalSyncLanded(db));
+    const result = await child;
     return {
       killed: reason === 'timeout' || reason === 'hung',
       hung: reason === 'hung',
       landed,
-      exitCode: (await child).exitCode,
+      exitCode: result.exitCode,
+      signal: result.signal,
     };
   }
 

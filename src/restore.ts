@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
 import { classifyFailure } from './classify.js';
-import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
+import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
@@ -13,7 +13,7 @@ import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
-import { foreignFormatError, lookForForeignFormats } from './replica/format-guard.js';
+import { checkReplica } from './replica/format-guard.js';
 import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
@@ -353,21 +353,9 @@ export async function restoreInto(
   const latestChoice = isPinned(options.target)
     ? undefined
     : dialect.checkLatestChoice?.(config, runtime, db, checkDone.signal).catch(() => undefined);
-  // Backups in a format the running litestream cannot read, which it takes for "no backup"
-  // (or skips, restoring an older format's stale history): looked for beside the download.
-  const foreign = lookForForeignFormats(config, runtime, db, options.logger, checkDone.signal);
-  const refuseForeign = async (restoredOlder: boolean) => {
-    const found = await foreign;
-    if (found?.kind === 'found')
-      throw foreignFormatError(runtime, db, describeReplica(config, db), found, restoredOlder);
-    if (found?.kind !== 'unknown') return;
-    // Starting empty on a replica that could not be looked at might fork its history.
-    if (!restoredOlder) throw found.error;
-    options.logger.warn(
-      { db: db.path, error: String(found.error) },
-      'could not check the replica for backups of another Litestream version',
-    );
-  };
+  // Litestream's answer is checked against what the replica path holds (another version's
+  // backups), looked at beside the download.
+  const replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal);
   try {
     let downloaded: RestoredPosition | undefined;
     try {
@@ -388,7 +376,7 @@ export async function restoreInto(
     }
     await runtime.verified();
     if (downloaded === undefined) {
-      await refuseForeign(false);
+      await replicaCheck.noBackup();
       return undefined;
     }
     const position = downloaded;
@@ -397,7 +385,9 @@ export async function restoreInto(
     if (integrityCheck !== 'off') {
       const integrity = checkIntegrity(temp, integrityCheck);
       if (!integrity.ok) {
-        const at = position.generation ?? (position.txid === undefined ? undefined : `TXID ${position.txid}`);
+        const at =
+          position.generation ??
+          (position.txid === undefined ? undefined : `TXID ${position.txid.toString(16).padStart(16, '0')}`);
         const backup = `The backup of ${db.path}${at === undefined ? '' : ` (${position.generation === undefined ? at : `generation ${at}`})`}`;
         throw new RestoreError(
           integrity.unreadable
@@ -409,7 +399,7 @@ export async function restoreInto(
     }
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
-    await refuseForeign(true);
+    await replicaCheck.restored();
     await options.beforePlacing?.();
     await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
       throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });
@@ -431,7 +421,7 @@ export async function restoreInto(
   } finally {
     // Nothing the restore started outlives it.
     checkDone.abort();
-    await Promise.all([latestChoice, foreign]);
+    await Promise.all([latestChoice, replicaCheck.settled()]);
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');
@@ -463,7 +453,6 @@ async function downloadWithRetry(
     '-config',
     options.configFile,
     '-no-expand-env',
-    ...dialect.extraFlags,
     ...(options.ifReplicaExists ? ['-if-replica-exists'] : []),
     ...dialect.targetFlags(options.target ?? {}),
     '-o',

@@ -307,29 +307,53 @@ describe('restart backoff', () => {
 });
 
 describe('a litestream that hangs in its final sync', () => {
-  it('is killed once silent, run again, and the last writes still reach the replica', async () => {
-    const dir = tempDir();
-    const { config, logger } = testConfig(dir, { syncInterval: '1h' });
-    const main = config.databases[0]?.path as string;
-    const ids = writeRows(main, 'before', 10);
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    const replication = track(startReplication(config));
-    await replication.ready;
-    ids.push(...writeRows(main, 'last', 10));
-    // A stopped process neither syncs nor prints: exactly what a hung shutdown looks like.
-    const hung = replication.status().pid as number;
-    process.kill(hung, 'SIGSTOP');
+  it.runIf(family === '0.3')(
+    'is killed once silent, run again, and the last writes still reach the replica (0.3: it logs through its final sync)',
+    async () => {
+      const dir = tempDir();
+      const { config, logger } = testConfig(dir, { syncInterval: '1h' });
+      const main = config.databases[0]?.path as string;
+      const ids = writeRows(main, 'before', 10);
+      writeRows(config.databases[1]?.path as string, 'jobs', 1);
+      const replication = track(startReplication(config));
+      await replication.ready;
+      ids.push(...writeRows(main, 'last', 10));
+      // A stopped process neither syncs nor prints: exactly what a hung shutdown looks like.
+      const hung = replication.status().pid as number;
+      process.kill(hung, 'SIGSTOP');
 
-    const result = await replication.stop({ timeoutMs: 20_000 });
-    expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
-    expect(processAlive(hung)).toBe(false);
-    expect(logger.lines.some((line) => line.message === 'litestream hung during its final sync; killing it')).toBe(
-      true,
-    );
-    expect(litestreamChildren()).toEqual([]);
+      const result = await replication.stop({ timeoutMs: 20_000 });
+      expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
+      expect(processAlive(hung)).toBe(false);
+      expect(logger.lines.some((line) => line.message === 'litestream hung during its final sync; killing it')).toBe(
+        true,
+      );
+      expect(litestreamChildren()).toEqual([]);
 
-    expect(await replicaIds(config, main)).toEqual(ids);
-  });
+      expect(await replicaIds(config, main)).toEqual(ids);
+    },
+  );
+
+  it.runIf(family === '0.5')(
+    'is killed at the timeout, not for its silence, and the stop says so (0.5: silent while it retries)',
+    async () => {
+      const dir = tempDir();
+      const { config } = testConfig(dir, { syncInterval: '1h' });
+      for (const db of config.databases) writeRows(db.path, 'before', 3);
+      const replication = track(startReplication(config));
+      await replication.ready;
+      writeRows(config.databases[0]?.path as string, 'last', 3);
+      const hung = replication.status().pid as number;
+      process.kill(hung, 'SIGSTOP');
+
+      const started = Date.now();
+      const result = await replication.stop({ timeoutMs: 5_000 });
+      expect(result, JSON.stringify(result)).toMatchObject({ clean: false, killed: true });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+      expect(processAlive(hung)).toBe(false);
+      expect(litestreamChildren()).toEqual([]);
+    },
+  );
 });
 
 describe.runIf(family === '0.3')('a litestream 0.3.13 that deadlocks after its final sync (a 0.3.13 bug)', () => {

@@ -2,9 +2,11 @@
 // and the other reads, an upgrade in place, a call that exists for one line only), and what
 // 0.5 needs that 0.3 did not (its AWS_CA_BUNDLE failure, its silent exit when the final sync
 // fails). Runs in the Litestream 0.5 project; each test names the binaries it runs.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
+import { engineFor } from '../src/engine/select.js';
 import {
   ensureRestored,
   generations,
@@ -19,6 +21,8 @@ import {
 import { cli } from './support/cli.js';
 import {
   deleteDatabase,
+  litestreamChildren,
+  onCleanup,
   readIds,
   replicaIds,
   replicateOnce,
@@ -27,6 +31,7 @@ import {
   tempDir,
   testConfig,
   track,
+  waitFor,
   writeRows,
 } from './support/fixtures.js';
 import { startS3Server, testS3 } from './support/s3-per-file.js';
@@ -89,6 +94,62 @@ describe('a replica written by one Litestream version, read by the other', () =>
     expect(error).toBeInstanceOf(ReplicaFormatError);
     expect((error as Error).message).toMatch(/would roll back everything written since/);
     for (const db of v03.databases) expect(() => readIds(db.path)).toThrow();
+  });
+});
+
+describe('a history forked across versions', () => {
+  it('litestream 0.3 does not replicate beside what 0.5 wrote: ReplicaFormatError, nothing started', async () => {
+    const dir = tempDir();
+    const { v03, v05 } = await twoVersions(dir);
+    for (const db of v05.databases) writeRows(db.path, 'from-0.5', 3);
+    await replicateOnce(v05);
+    // The local files are still there (no restore): 0.3 would start its own history beside.
+    const replication = startReplication(v03);
+    const error = await replication.started.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicaFormatError);
+    expect((error as Error).message).toMatch(/replicating beside them would start a second history/);
+    expect(replication.status().state).toBe('stopped');
+    expect(litestreamChildren()).toEqual([]);
+  });
+
+  it('litestream 0.5 does not restore its LTX files over newer 0.3 backups beside them', async () => {
+    const dir = tempDir();
+    const replicaDir = path.join(tempDir(), 'replica');
+    const { config } = testConfig(dir, { replica: { type: 'file', path: replicaDir }, binaryPath: v05 });
+    for (const db of config.databases) writeRows(db.path, 'from-0.5', 3);
+    await replicateOnce(config);
+    // What 0.3 leaves when it replicates on there (run directly, as a shell entrypoint
+    // would: the library refuses to): a generation newer than every LTX file.
+    const main = config.databases[0]?.path as string;
+    writeRows(main, 'from-0.3', 3);
+    const yml = path.join(tempDir(), 'litestream.yml');
+    writeFileSync(yml, engineFor('0.3').renderYaml(config));
+    const raw = execa(await bundled(), ['replicate', '-config', yml], { reject: false, stdin: 'ignore' });
+    onCleanup(() => {
+      raw.kill('SIGKILL');
+    });
+    const generations = path.join(replicaDir, path.basename(main), 'generations');
+    await waitFor(() => existsSync(generations) && readdirSync(generations).length > 0, 10_000, '0.3 to write');
+    await waitFor(
+      () => readdirSync(generations).some((g) => existsSync(path.join(generations, g, 'wal'))),
+      10_000,
+      'a WAL segment',
+    );
+    raw.kill('SIGTERM');
+    await raw;
+    for (const db of config.databases) deleteDatabase(db.path);
+
+    const error = await ensureRestored(config).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicaFormatError);
+    expect((error as ReplicaFormatError).writtenBy).toBe('0.3');
+    expect((error as Error).message).toMatch(/would roll back everything written since/);
+    expect(() => readIds(main)).toThrow();
   });
 });
 

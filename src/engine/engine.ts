@@ -7,7 +7,6 @@
 import type { LitestreamBinary, LitestreamFamily } from '../binary.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LitestreamLogLine } from '../log-lines.js';
-import type { Logger } from '../logger.js';
 import type { CommandResult } from '../run.js';
 
 /** Replication state of one database, as read from litestream's log. */
@@ -97,8 +96,6 @@ export interface RestoredPosition {
 export interface RestoreDialect {
   /** Flags that choose what to restore (none for the latest state). */
   targetFlags(target: RestoreTarget): string[];
-  /** Flags every restore passes after the config, e.g. to get machine-readable output. */
-  readonly extraFlags: readonly string[];
   /** The file whose growth shows a restore into `output` is progressing. */
   progressFile(output: string): string;
   /** Every file litestream may leave beside `output` (removed after every attempt). */
@@ -153,6 +150,22 @@ export interface NewestBackup {
   readonly lagMs: number | undefined;
 }
 
+/** One point the replica can restore to, on either Litestream version. */
+export interface BackupRow {
+  /** When it reached the replica (whole seconds, as the replica stamps it). */
+  readonly createdAt: Date;
+  /** A full copy of the database, or changes on top of an earlier one. */
+  readonly kind: 'snapshot' | 'changes';
+  /** Bytes in the replica (compressed). */
+  readonly size: number;
+  /** Litestream 0.3: its generation; with `index`, pass both to `restore()` to restore up to it. */
+  readonly generation?: string;
+  /** Litestream 0.3: its WAL index (snapshots: the index they start at). */
+  readonly index?: number;
+  /** Litestream 0.5: the last transaction it holds; pass it to `restore()` as `txid`. */
+  readonly txid?: number;
+}
+
 /** Everything one Litestream release line needs. */
 export interface Engine {
   readonly family: LitestreamFamily;
@@ -181,6 +194,19 @@ export interface Engine {
     request: PointInTimeRequest,
     names: RestoreNames,
   ): Promise<RestoreTarget>;
+  /** The databases litestream would replicate with this config, and their replicas' names. */
+  listDatabases(
+    config: LitestreamConfig,
+    runtime: Runtime,
+    options: { signal?: AbortSignal | undefined },
+  ): Promise<{ path: string; replicas: string[] }[]>;
+  /** Every point the replica of `db` can restore to, oldest first. Throws when it cannot be read. */
+  listBackups(
+    config: LitestreamConfig,
+    runtime: Runtime,
+    db: DatabaseConfig,
+    options: { signal?: AbortSignal | undefined },
+  ): Promise<BackupRow[]>;
   /** The newest backup of `db`, or undefined when the replica holds none. Throws when it cannot be read. */
   newestBackup(config: LitestreamConfig, runtime: Runtime, db: DatabaseConfig): Promise<NewestBackup | undefined>;
   createTracker(paths: readonly string[]): ReplicationTracker;
@@ -197,8 +223,13 @@ export interface Engine {
    * shutdown sync does the work as soon as it has opened the databases (0.5).
    */
   readonly finalSyncRetryWaitsForCatchUp: boolean;
-  /** Logs once per process what is version-specific about this run (at info). */
-  describe?(logger: Logger): void;
+  /** How its shutdown misbehaves, which `stop()` works around. */
+  readonly shutdown: {
+    /** A SIGTERM while an upload is in flight can hang it (0.3.13): let uploads finish first. */
+    readonly hangsOnSignalDuringUpload: boolean;
+    /** It logs nothing while it retries a slow replica (0.5), so silence is not a hang. */
+    readonly silentWhileRetrying: boolean;
+  };
 }
 
 /** The executable a config runs and the engine that speaks to it. */

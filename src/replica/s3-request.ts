@@ -291,19 +291,21 @@ function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): P
 const caBundles = new Map<string, Buffer>();
 
 /**
- * The CA bundle named by `AWS_CA_BUNDLE`, as the AWS SDKs and Litestream 0.3 read it
- * (it replaces the default roots). Read once per path.
+ * The CA bundle named by `AWS_CA_BUNDLE` (as the AWS SDKs and Litestream 0.3 read it), else
+ * by `SSL_CERT_FILE` (as Go, so Litestream 0.5, reads it): it replaces the default roots.
+ * Read once per path.
  */
 function caBundle(env: Readonly<Record<string, string | undefined>>): Buffer | undefined {
-  const file = env.AWS_CA_BUNDLE;
-  if (!file) return undefined;
+  const variable = env.AWS_CA_BUNDLE ? 'AWS_CA_BUNDLE' : env.SSL_CERT_FILE ? 'SSL_CERT_FILE' : undefined;
+  const file = variable && env[variable];
+  if (!variable || !file) return undefined;
   let bundle = caBundles.get(file);
   if (!bundle) {
     try {
       bundle = readFileSync(file);
     } catch (error) {
       throw new ReplicaUnreachableError(
-        `AWS_CA_BUNDLE names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix the path or unset AWS_CA_BUNDLE.`,
+        `${variable} names ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): fix the path or unset ${variable}.`,
         { cause: error },
       );
     }

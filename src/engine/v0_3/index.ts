@@ -5,7 +5,7 @@
  */
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { latestGenerationOf } from './generation-choice.js';
-import { listGenerations } from './listings.js';
+import { listBackups, listDatabases, listGenerations } from './listings.js';
 import { planTarget } from './point-in-time.js';
 import { SyncTracker } from './sync-tracker.js';
 import { renderYaml } from './yaml.js';
@@ -19,11 +19,14 @@ export const engineV0_3 = Object.freeze<Engine>({
   adaptEnv: () => undefined,
   // 0.3.13 reports a replica that 0.5 wrote as having no backup.
   unreadableFormats: ['0.5'],
+  shutdown: { hangsOnSignalDuringUpload: true, silentWhileRetrying: false },
   finalSyncRetryWaitsForCatchUp: true,
   exitCodeProvesFinalSync: true,
   createTracker: (paths: readonly string[]) => new SyncTracker(paths),
   replicationProblem: () => undefined,
   planTarget,
+  listBackups,
+  listDatabases,
   newestBackup: async (config, runtime, db) => {
     const rows = await listGenerations(config, runtime, db);
     const newest = rows.reduce<(typeof rows)[number] | undefined>(
@@ -38,7 +41,6 @@ export const engineV0_3 = Object.freeze<Engine>({
       ...(target.generation ? ['-generation', target.generation] : []),
       ...(target.index !== undefined ? ['-index', target.index.toString(16)] : []),
     ],
-    extraFlags: [],
     // `restore -o OUT` writes OUT.tmp, applies the WAL, then renames it.
     progressFile: (output: string) => `${output}.tmp`,
     tempFiles: (output: string) => [`${output}.tmp`, `${output}.tmp-wal`, `${output}.tmp-shm`],

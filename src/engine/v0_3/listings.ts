@@ -2,7 +2,7 @@ import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { parseGoDuration } from '../../duration.js';
 import { LitestreamError } from '../../errors.js';
 import { type ListingOptions, runListing } from '../../listing.js';
-import type { Runtime } from '../engine.js';
+import type { BackupRow, Runtime } from '../engine.js';
 
 /** One generation of a database in the replica (`litestream generations`, Litestream 0.3). */
 export interface GenerationRow {
@@ -189,4 +189,50 @@ function date(row: Row, column: string): Date {
     const time = Date.parse(value);
     return Number.isNaN(time) ? undefined : new Date(time);
   });
+}
+
+/**
+ * Every point the replica can restore to: each snapshot, and each WAL index (its segments
+ * taken together), in time order. `restore({ generation, index })` restores up to one.
+ */
+export async function listBackups(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  options: ListingOptions = {},
+): Promise<BackupRow[]> {
+  const [snapshots, segments] = await Promise.all([
+    listSnapshots(config, runtime, db, options),
+    listWal(config, runtime, db, options),
+  ]);
+  const indexes = new Map<string, BackupRow & { createdAt: Date; size: number }>();
+  for (const segment of segments) {
+    const key = `${segment.generation}/${segment.index}`;
+    const row = indexes.get(key);
+    if (row) {
+      row.size += segment.size;
+      if (segment.createdAt > row.createdAt) row.createdAt = segment.createdAt;
+    } else {
+      indexes.set(key, {
+        createdAt: segment.createdAt,
+        kind: 'changes',
+        size: segment.size,
+        generation: segment.generation,
+        index: segment.index,
+      });
+    }
+  }
+  const rows: BackupRow[] = [
+    ...snapshots.map((snapshot) => ({
+      createdAt: snapshot.createdAt,
+      kind: 'snapshot' as const,
+      size: snapshot.size,
+      generation: snapshot.generation,
+      index: snapshot.index,
+    })),
+    ...indexes.values(),
+  ];
+  return rows
+    .map((row) => Object.freeze({ ...row }))
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.kind === 'snapshot' ? -1 : 1));
 }

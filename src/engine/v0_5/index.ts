@@ -5,7 +5,7 @@
  */
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { adaptEnv } from './env.js';
-import { listLtx } from './ltx.js';
+import { listLtx, listLtxBackups } from './ltx.js';
 import { planTarget } from './point-in-time.js';
 import { formatTxid, LtxSyncTracker, parseTxid, sameFileName } from './sync-tracker.js';
 import { renderYaml } from './yaml.js';
@@ -16,8 +16,9 @@ export const engineV0_5 = Object.freeze<Engine>({
   adaptEnv,
   // 0.5.7 and later restore what 0.3 wrote.
   unreadableFormats: [],
-  // With its replica unreachable, 0.5.17 exits 0 from SIGTERM having uploaded nothing.
+  shutdown: { hangsOnSignalDuringUpload: false, silentWhileRetrying: true },
   finalSyncRetryWaitsForCatchUp: false,
+  // With its replica unreachable, 0.5.17 exits 0 from SIGTERM having uploaded nothing.
   exitCodeProvesFinalSync: false,
   createTracker: (paths: readonly string[]) => new LtxSyncTracker(paths),
   replicationProblem: (paths) => {
@@ -27,6 +28,11 @@ export const engineV0_5 = Object.freeze<Engine>({
       : undefined;
   },
   planTarget,
+  listBackups: listLtxBackups,
+  // Its `databases` command reads a running replicator's control socket; the config says the
+  // same without one (one replica per database).
+  listDatabases: async (config) =>
+    config.databases.map((db) => ({ path: db.path, replicas: [config.replica?.type ?? 'replica'] })),
   newestBackup: async (config, runtime, db) => {
     const files = await listLtx(config, runtime, db);
     if (files.length === 0) return undefined;
@@ -39,7 +45,6 @@ export const engineV0_5 = Object.freeze<Engine>({
       ...(target.timestamp ? ['-timestamp', target.timestamp.toISOString()] : []),
       ...(target.txid !== undefined ? ['-txid', formatTxid(target.txid)] : []),
     ],
-    extraFlags: [],
     // `restore -o OUT` compacts the LTX files into OUT.tmp, then renames it.
     progressFile: (output: string) => `${output}.tmp`,
     tempFiles: (output: string) => [`${output}.tmp`, `${output}.tmp-wal`, `${output}.tmp-shm`],

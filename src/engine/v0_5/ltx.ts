@@ -1,7 +1,7 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamError } from '../../errors.js';
 import { type ListingOptions, runListing } from '../../listing.js';
-import type { Runtime } from '../engine.js';
+import type { BackupRow, Runtime } from '../engine.js';
 import { parseTxid } from './sync-tracker.js';
 
 /** One LTX file of a database in the replica (`litestream ltx`, Litestream 0.5). */
@@ -73,3 +73,35 @@ export function parseLtxJson(stdout: string): LtxRow[] {
     return Object.freeze({ level: row.level, minTxid, maxTxid, size: row.size, createdAt });
   });
 }
+
+/**
+ * Every point the replica can restore to: one per last transaction id, from the finest level
+ * that has it (level 0 keeps each sync for a few minutes, higher levels merge them), in time
+ * order. A file that starts at transaction 1, or one of the snapshot level (9), is a full copy.
+ * `restore({ txid })` restores up to one.
+ */
+export async function listLtxBackups(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  options: ListingOptions = {},
+): Promise<BackupRow[]> {
+  const finest = new Map<number, LtxRow>();
+  for (const file of await listLtx(config, runtime, db, options)) {
+    const known = finest.get(file.maxTxid);
+    if (!known || file.level < known.level) finest.set(file.maxTxid, file);
+  }
+  return [...finest.values()]
+    .map((file) =>
+      Object.freeze({
+        createdAt: file.createdAt,
+        kind: file.level === SNAPSHOT_LEVEL || file.minTxid === 1 ? ('snapshot' as const) : ('changes' as const),
+        size: file.size,
+        txid: file.maxTxid,
+      }),
+    )
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.txid - b.txid);
+}
+
+/** The compaction level that holds full snapshots. */
+const SNAPSHOT_LEVEL = 9;

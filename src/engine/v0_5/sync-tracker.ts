@@ -25,6 +25,10 @@ interface MutableStatus {
   uploadingSince: Date | undefined;
   /** The database's transaction id as litestream saw it after it began shutting down. */
   shutdownTarget: number | undefined;
+  /** Litestream logged an error for it after it began shutting down: its final sync failed. */
+  shutdownFailed: boolean;
+  /** A full copy is uploading (the first upload to an empty replica): it may take long. */
+  uploadingSnapshot: boolean;
 }
 
 /**
@@ -52,6 +56,8 @@ export class LtxSyncTracker implements ReplicationTracker {
         syncedThisRun: false,
         uploadingSince: undefined,
         shutdownTarget: undefined,
+        shutdownFailed: false,
+        uploadingSnapshot: false,
       };
       this.#databases.set(file, status);
       const name = path.basename(file);
@@ -78,6 +84,7 @@ export class LtxSyncTracker implements ReplicationTracker {
       status.syncedThisRun = false;
       status.uploadingSince = undefined;
       status.shutdownTarget = undefined;
+      status.shutdownFailed = false;
       // The replica keeps what the last process wrote: replicaTxid stays.
     }
     this.#shuttingDown = false;
@@ -85,7 +92,12 @@ export class LtxSyncTracker implements ReplicationTracker {
 
   finalSyncLanded(file: string): boolean {
     const status = this.#databases.get(file);
-    return status?.shutdownTarget !== undefined && status.replicaTxid >= status.shutdownTarget;
+    return (
+      status !== undefined &&
+      !status.shutdownFailed &&
+      status.shutdownTarget !== undefined &&
+      status.replicaTxid >= status.shutdownTarget
+    );
   }
 
   hasOpenUpload(): boolean {
@@ -95,7 +107,10 @@ export class LtxSyncTracker implements ReplicationTracker {
   apply(line: LitestreamLogLine, now = new Date()): SyncEvent | undefined {
     if (line.msg.startsWith('signal received')) {
       this.#shuttingDown = true;
-      for (const status of this.#databases.values()) status.shutdownTarget = undefined;
+      for (const status of this.#databases.values()) {
+        status.shutdownTarget = undefined;
+        status.shutdownFailed = false;
+      }
       return undefined;
     }
     const status = this.#statusOf(line);
@@ -119,7 +134,10 @@ export class LtxSyncTracker implements ReplicationTracker {
         const wasInitialized = status.initialized;
         status.initialized = true;
         if (db !== undefined && status.replicaTxid >= db) return this.#synced(status, now, before);
-        status.uploadingSince ??= now;
+        if (status.uploadingSince === undefined) {
+          status.uploadingSince = now;
+          status.uploadingSnapshot = status.replicaTxid === 0;
+        }
         return wasInitialized ? undefined : { kind: 'initialized', db: status.path };
       }
       case 'ltx file uploaded': {
@@ -135,8 +153,9 @@ export class LtxSyncTracker implements ReplicationTracker {
       }
       default:
         if ((line.level === 'error' || line.level === 'warn') && !this.isBenign(line)) {
-          // A failed sync ends its upload.
+          // A failed sync ends its upload; one during shutdown fails the final sync.
           status.uploadingSince = undefined;
+          if (this.#shuttingDown) status.shutdownFailed = true;
           const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
           status.lastError = { message: error, at: now };
           return { kind: 'error', db: status.path, message: error };
@@ -195,7 +214,9 @@ export class LtxSyncTracker implements ReplicationTracker {
     return [...this.#databases.values()]
       .filter(
         (status) =>
-          status.uploadingSince !== undefined && now - status.uploadingSince.getTime() >= allowedMs(status.path, 'wal'),
+          status.uploadingSince !== undefined &&
+          now - status.uploadingSince.getTime() >=
+            allowedMs(status.path, status.uploadingSnapshot ? 'snapshot' : 'wal'),
       )
       .map((status) => status.path);
   }

@@ -13,7 +13,22 @@ import { HEADER, quote, userConfigDoc } from '../yaml.js';
 export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<string, string> = new Map()): string {
   if (config.configFile) {
     const file = config.configFile.path;
-    return userConfigDoc(config, standIns, (db) => {
+    return userConfigDoc(config, standIns, (db, doc) => {
+      // 0.3's per-replica snapshot settings, which 0.5 ignores: its snapshot settings are global.
+      const replica = (db.replica ?? (Array.isArray(db.replicas) ? db.replicas[0] : undefined)) as
+        | Record<string, unknown>
+        | undefined;
+      if (replica && doc.snapshot === undefined) {
+        const interval = replica['snapshot-interval'];
+        const retention = replica.retention;
+        if (interval !== undefined || retention !== undefined) {
+          doc.snapshot = {
+            ...(interval === undefined ? {} : { interval }),
+            ...(retention === undefined ? {} : { retention }),
+          };
+        }
+      }
+      doc['shutdown-sync-timeout'] ??= shutdownSyncTimeout(config);
       if (Array.isArray(db.replicas) && db.replicas.length > 1) {
         throw new LitestreamConfigError([
           {
@@ -32,8 +47,7 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
     'snapshot:',
     `  interval: ${config.snapshotInterval}`,
     `  retention: ${config.retention}`,
-    // Litestream gives its final sync up by itself before stop() would have to kill it.
-    `shutdown-sync-timeout: ${Math.max(1_000, config.shutdownTimeoutMs - 2_000)}ms`,
+    `shutdown-sync-timeout: ${shutdownSyncTimeout(config)}`,
     'dbs:',
   ];
   for (const db of config.databases) {
@@ -58,4 +72,9 @@ function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
   if (replica.forcePathStyle !== undefined) lines.push(`force-path-style: ${replica.forcePathStyle}`);
   if (replica.skipVerify) lines.push('skip-verify: true');
   return [...lines, timing];
+}
+
+/** Litestream gives its final sync up by itself before stop() would have to kill it. */
+function shutdownSyncTimeout(config: LitestreamConfig): string {
+  return `${Math.max(1_000, config.shutdownTimeoutMs - 2_000)}ms`;
 }
