@@ -2,6 +2,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  type BackupRow,
+  backups,
   ensureRestored,
   generations,
   Litestream,
@@ -268,5 +270,42 @@ describe('point-in-time restore', () => {
     const latest = path.join(dir, 'latest.db');
     expect((await restore(config, { database: main, output: latest })).txid).toBeGreaterThan(afterA);
     expect(readIds(latest)).toEqual([...batchA, ...batchB]);
+  });
+  it('backups() lists every point to restore to, named as restore() takes it, on either version', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir);
+    const main = config.databases[0]?.path as string;
+    writeRows(config.databases[1]?.path as string, 'jobs', 1);
+    const app = openDatabase(main);
+    onCleanup(() => {
+      app.close();
+    });
+    app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
+    const insert = (label: string) =>
+      Array.from({ length: 10 }, () =>
+        Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
+      );
+    const replication = track(startReplication(config));
+    await replication.ready;
+    const batchA = insert('A');
+    await waitForSync(replication, main);
+    const batchB = insert('B');
+    await waitForSync(replication, main);
+    await stopCleanly(replication);
+
+    const points = await backups(config, main);
+    expect(points.length).toBeGreaterThanOrEqual(2);
+    expect(points[0]?.kind).toBe('snapshot');
+    for (const [earlier, later] of points.slice(1).map((point, i) => [points[i], point])) {
+      expect((earlier as BackupRow).createdAt.getTime()).toBeLessThanOrEqual((later as BackupRow).createdAt.getTime());
+    }
+    // Each row restores as it is; the last one is the latest state.
+    const last = points.at(-1) as BackupRow;
+    const output = path.join(dir, 'last-point.db');
+    const { createdAt, kind, size, ...position } = last;
+    await restore(config, { database: main, output, ...position });
+    expect(readIds(output)).toEqual([...batchA, ...batchB]);
+    if (family === '0.3') expect(last.generation).toMatch(/^[0-9a-f]{16}$/);
+    else expect(last.txid).toBeGreaterThan(0);
   });
 });
