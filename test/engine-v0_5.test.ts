@@ -12,7 +12,7 @@ import { parseLogLine } from '../src/log-lines.js';
 const recorded = (name: string) =>
   readFileSync(new URL(`./fixtures/litestream-0.5.17/${name}`, import.meta.url), 'utf8').split('\n');
 
-/** Replays recorded lines into a tracker; returns the events, and the tracker's view once past `until`. */
+/** Replays recorded lines into a tracker; returns the events it emitted. */
 function replay(tracker: LtxSyncTracker, lines: string[]) {
   const events: SyncEvent[] = [];
   for (const raw of lines) {
@@ -68,6 +68,30 @@ describe('Litestream 0.5 log lines', () => {
     });
     // The last upload (TXID 5) was in flight when the signal came.
     expect(tracker.snapshot()[0]?.txid).toBe(4);
+  });
+
+  it('a compaction failing during shutdown does not fail the final sync; a sync error does', () => {
+    const line = (fields: object) =>
+      parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;
+    const finalSync = (error: object) => {
+      const tracker = new LtxSyncTracker(['/data/a.db']);
+      tracker.apply(line({ level: 'INFO', msg: 'signal received, litestream shutting down', signal: 15 }));
+      tracker.apply(
+        line({
+          level: 'DEBUG',
+          msg: 'replica sync',
+          db: 'a.db',
+          txid: { replica: '0000000000000003', db: '0000000000000003' },
+        }),
+      );
+      tracker.apply(line(error));
+      return tracker.finalSyncLanded('/data/a.db');
+    };
+    // Seen after a SIGKILLed litestream was restarted and then stopped.
+    expect(finalSync({ level: 'ERROR', msg: 'compaction failed', db: 'a.db', error: 'invalid argument' })).toBe(true);
+    expect(
+      finalSync({ level: 'ERROR', msg: 'shutdown sync failed after timeout', db: 'a.db', error: 'write ltx file' }),
+    ).toBe(false);
   });
 
   it('an upload that never ends is a stall, and no line of another database counts', () => {

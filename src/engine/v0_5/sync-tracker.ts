@@ -10,6 +10,11 @@ const NOISE =
 // sync in flight is cancelled by the shutdown (the final sync runs after that).
 const BENIGN_ERRORS = [/context canceled/, /no database found/];
 
+// Errors of the work on what is already in the replica (merging levels, pruning level 0):
+// they do not touch the final sync, which uploads level 0. Seen as a shutdown interrupts a
+// compaction: "compaction failed: invalid argument".
+const HOUSEKEEPING = /^(compaction failed|l0 retention enforcement failed)/;
+
 interface MutableStatus {
   path: string;
   initialized: boolean;
@@ -155,7 +160,7 @@ export class LtxSyncTracker implements ReplicationTracker {
         if ((line.level === 'error' || line.level === 'warn') && !this.isBenign(line)) {
           // A failed sync ends its upload; one during shutdown fails the final sync.
           status.uploadingSince = undefined;
-          if (this.#shuttingDown) status.shutdownFailed = true;
+          if (this.#shuttingDown && !HOUSEKEEPING.test(line.msg)) status.shutdownFailed = true;
           const error = typeof line.fields.error === 'string' ? `${line.msg}: ${line.fields.error}` : line.msg;
           status.lastError = { message: error, at: now };
           return { kind: 'error', db: status.path, message: error };
