@@ -74,7 +74,11 @@ function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
   return [...lines, timing];
 }
 
-/** Litestream gives its final sync up by itself before stop() would have to kill it. */
+/**
+ * How long litestream tries its final sync before it gives up by itself: half of what
+ * stop() waits (less a margin for starting up), so that when the replica was away for the
+ * first try, stop() still has the time to run litestream once more for a second.
+ */
 function shutdownSyncTimeout(config: LitestreamConfig): string {
-  return `${Math.max(1_000, config.shutdownTimeoutMs - 2_000)}ms`;
+  return `${Math.max(1_000, Math.floor((config.shutdownTimeoutMs - 2_000) / 2))}ms`;
 }
