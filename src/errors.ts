@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 
+import type { LitestreamFamily } from './binary.js';
+
 /** Options shared by every error class. */
 export interface LitestreamErrorOptions {
   /** The underlying error, if any. */
@@ -67,13 +69,13 @@ export class ReplicaUnreachableError extends LitestreamError {}
  */
 export class LitestreamVersionError extends LitestreamError {
   /** The release line the call needs: `'0.3'` or `'0.5'`. */
-  readonly requires: string;
+  readonly requires: LitestreamFamily;
   /** The version of the litestream executable in use, as it printed it. */
   readonly running: string;
 
   constructor(
     call: string,
-    requires: string,
+    requires: LitestreamFamily,
     running: { readonly version: string; readonly path: string },
     equivalent: string,
     options: LitestreamErrorOptions = {},
@@ -97,10 +99,10 @@ export class RestoreError extends LitestreamError {}
  * would fork the backup history. Nothing was put in place.
  */
 export class ReplicaFormatError extends RestoreError {
-  /** The release line that wrote the backups the running litestream cannot read, e.g. `'0.5'`. */
-  readonly writtenBy: string;
+  /** The release line that wrote the backups in the way, e.g. `'0.5'`. */
+  readonly writtenBy: LitestreamFamily;
 
-  constructor(message: string, writtenBy: string, options: LitestreamErrorOptions = {}) {
+  constructor(message: string, writtenBy: LitestreamFamily, options: LitestreamErrorOptions = {}) {
     super(message, options);
     this.writtenBy = writtenBy;
   }

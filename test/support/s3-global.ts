@@ -36,6 +36,7 @@ export default async function setup(project: TestProject) {
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'lsnode-s3-run-'));
   project.provide('s3Tools', byName);
   project.provide('s3RunDir', runDir);
-  project.provide('litestream05Binary', byName.litestream05.binary);
+  // Another 0.5 release can be tried in its place, e.g. one built with Go from the proxy.
+  project.provide('litestream05Binary', process.env.LITESTREAM_NODE_TEST_LITESTREAM_05 || byName.litestream05.binary);
   return () => sweepServers(runDir);
 }

@@ -36,9 +36,10 @@ export const engineV0_5 = Object.freeze<Engine>({
   newestBackup: async (config, runtime, db) => {
     const files = await listLtx(config, runtime, db);
     if (files.length === 0) return undefined;
-    const newest = files.reduce((best, file) => (file.createdAt > best.createdAt ? file : best));
+    // The newest data, when it first reached the replica (compaction rewrites it later).
     const txid = Math.max(...files.map((file) => file.maxTxid));
-    return { at: newest.createdAt, generation: undefined, txid, lagMs: undefined };
+    const at = Math.min(...files.filter((file) => file.maxTxid === txid).map((file) => file.createdAt.getTime()));
+    return { at: new Date(at), generation: undefined, txid, lagMs: undefined };
   },
   restore: Object.freeze<RestoreDialect>({
     targetFlags: (target) => [

@@ -16,13 +16,9 @@ export async function planTarget(
   names: RestoreNames,
 ): Promise<RestoreTarget> {
   const { timestamp, txid } = request;
-  for (const [given, name] of [
-    [request.generation, names.generation],
-    [request.index, names.index],
-  ] as const) {
-    if (given === undefined) continue;
+  if (request.generation !== undefined || request.index !== undefined) {
     throw new LitestreamVersionError(
-      name,
+      request.generation !== undefined ? names.generation : names.index,
       '0.3',
       await runtime.verified(),
       `restore a position with ${names.txid} (a transaction id listed by ${names.listing['0.5']}), or a time with ${names.timestamp}`,
