@@ -29,7 +29,7 @@ export type BinarySource = 'binaryPath option' | typeof BINARY_ENV | 'PATH' | 'b
 /** A litestream executable that answered `litestream version`. */
 export interface LitestreamBinary {
   readonly path: string;
-  /** What `litestream version` printed, e.g. `v0.3.13` or `0.5.17`. */
+  /** What `litestream version` printed, e.g. `v0.3.13`, `0.5.17` or `v0.5.18`. */
   readonly version: string;
   /** The release line, which decides how litestream-node talks to it. */
   readonly family: LitestreamFamily;

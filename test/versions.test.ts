@@ -164,7 +164,7 @@ describe('calls that exist for one release line only', () => {
         (reason: unknown) => reason,
       );
       expect(error).toBeInstanceOf(LitestreamVersionError);
-      expect((error as Error).message).toMatch(/needs Litestream 0\.3, but .* is litestream 0\.5\.\d+: .*ltx\(\)/);
+      expect((error as Error).message).toMatch(/needs Litestream 0\.3, but .* is litestream v?0\.5\.\d+: .*ltx\(\)/);
     }
     const error = await ltx(v03, main).then(
       () => undefined,

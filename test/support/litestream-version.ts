@@ -3,7 +3,7 @@
 import { inject } from 'vitest';
 import { engineFor } from '../../src/engine/select.js';
 
-/** `'0.3'` (the bundled v0.3.13) or `'0.5'` (the test tools' 0.5.17). */
+/** `'0.3'` (the bundled v0.3.13) or `'0.5'` (the test tools' v0.5.18). */
 export const family = inject('litestreamFamily');
 
 /** The engine that speaks to the Litestream under test. */

