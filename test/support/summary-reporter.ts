@@ -1,5 +1,5 @@
-// Ends the run with plain lines CI logs can read: which S3 servers (and versions) the files
-// ran against, `tests: N passed, N failed`, and the reliability table when reliability
+// Ends the run with plain lines CI logs can read: which S3 servers and Litestream versions
+// the files ran against, `tests: N passed, N failed`, and the reliability table when reliability
 // scenarios ran (see test/reliability/).
 import type { Reporter, TestModule } from 'vitest/node';
 import type { ScenarioRow } from '../reliability/harness.js';
@@ -13,7 +13,8 @@ export default class SummaryReporter implements Reporter {
     const rows: ScenarioRow[] = [];
     const filesPerServer = new Map<string, number>();
     for (const module of testModules) {
-      const server = module.project.name;
+      const provided = module.project.config.provide as { s3Kind?: string; litestreamFamily?: string };
+      const server = `${provided.s3Kind ?? module.project.name}\0${provided.litestreamFamily ?? '0.3'}`;
       filesPerServer.set(server, (filesPerServer.get(server) ?? 0) + 1);
       for (const test of module.children.allTests()) {
         const state = test.result().state;
@@ -25,10 +26,15 @@ export default class SummaryReporter implements Reporter {
       }
     }
     if (rows.length > 0) process.stdout.write(`\n${reliabilityTable(rows)}\n`);
+    const label = (name: string) => {
+      const tool = TOOLS[name as keyof typeof TOOLS];
+      return tool ? `${tool.label} ${tool.version}` : name;
+    };
     const servers = [...filesPerServer]
-      .map(([name, files]) => {
-        const tool = TOOLS[name as keyof typeof TOOLS];
-        return `${tool ? `${tool.label} ${tool.version}` : name} (${files} files)`;
+      .map(([key, files]) => {
+        const [server = '', family] = key.split('\0');
+        const litestream = family === '0.5' ? label('litestream05') : 'Litestream v0.3.13';
+        return `${label(server)} with ${litestream} (${files} files)`;
       })
       .join(', ');
     process.stdout.write(`\nS3 servers: ${servers}\n`);
