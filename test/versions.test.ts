@@ -13,6 +13,7 @@ import {
   LitestreamVersionError,
   ltx,
   ReplicaFormatError,
+  ReplicationError,
   resolveBinary,
   snapshots,
   startReplication,
@@ -204,6 +205,25 @@ describe('Litestream 0.5', () => {
         else process.env[name] = value;
       }
     }
+  });
+
+  it('refuses two databases with one file name: its log names databases by file name alone', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      binaryPath: v05,
+      databases: [
+        { path: path.join(dir, 'tenant-a', 'app.db'), replicaPath: 'tenant-a/app.db' },
+        { path: path.join(dir, 'tenant-b', 'app.db'), replicaPath: 'tenant-b/app.db' },
+      ],
+    });
+    const replication = startReplication(config);
+    const error = await replication.started.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ReplicationError);
+    expect((error as Error).message).toMatch(/tenant-a\/app\.db and .*tenant-b\/app\.db have the same file name/);
+    expect(litestreamChildren()).toEqual([]);
   });
 
   it('a final sync that cannot reach the replica is reported: stop() is not clean, though litestream exits 0', async () => {
