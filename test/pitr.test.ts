@@ -50,22 +50,31 @@ async function clockPast(time: number) {
   await waitFor(() => Date.now() > time + 1_100, 5_000, 'the clock to move on');
 }
 
+/**
+ * A config for `dir`, and a running app that keeps its connection to the main database open,
+ * as a server does (litestream 0.3: one generation throughout): `insert(label)` commits 20
+ * rows in one transaction per row and returns their ids.
+ */
+function openApp(dir: string) {
+  const { config } = testConfig(dir);
+  const main = config.databases[0]?.path as string;
+  writeRows(config.databases[1]?.path as string, 'jobs', 1);
+  const app = openDatabase(main);
+  onCleanup(() => {
+    app.close();
+  });
+  app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
+  const insert = (label: string) =>
+    Array.from({ length: 20 }, () =>
+      Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
+    );
+  return { config, main, insert };
+}
+
 describe('point-in-time restore', () => {
   it('restores to a timestamp while one replicator ran: only what was committed before it', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir);
-    const main = config.databases[0]?.path as string;
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    // The app keeps its connection open, as a server does: one generation throughout.
-    const app = openDatabase(main);
-    onCleanup(() => {
-      app.close();
-    });
-    app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
-    const insert = (label: string) =>
-      Array.from({ length: 20 }, () =>
-        Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
-      );
+    const { config, main, insert } = openApp(dir);
     const replication = track(startReplication(config));
     await replication.ready;
     const batchA = insert('A');
@@ -237,18 +246,7 @@ describe('point-in-time restore', () => {
   });
   it.runIf(family === '0.5')('restores up to a chosen transaction id (0.5: LTX files and TXIDs)', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir);
-    const main = config.databases[0]?.path as string;
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    const app = openDatabase(main);
-    onCleanup(() => {
-      app.close();
-    });
-    app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
-    const insert = (label: string) =>
-      Array.from({ length: 20 }, () =>
-        Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
-      );
+    const { config, main, insert } = openApp(dir);
     const replication = track(startReplication(config));
     await replication.ready;
     const batchA = insert('A');
@@ -273,18 +271,7 @@ describe('point-in-time restore', () => {
   });
   it('backups() lists every point to restore to, named as restore() takes it, on either version', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir);
-    const main = config.databases[0]?.path as string;
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    const app = openDatabase(main);
-    onCleanup(() => {
-      app.close();
-    });
-    app.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body TEXT NOT NULL)');
-    const insert = (label: string) =>
-      Array.from({ length: 10 }, () =>
-        Number(app.prepare('INSERT INTO items (label, body) VALUES (?, ?)').run(label, label).lastInsertRowid),
-      );
+    const { config, main, insert } = openApp(dir);
     const replication = track(startReplication(config));
     await replication.ready;
     const batchA = insert('A');
