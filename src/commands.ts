@@ -55,14 +55,15 @@ export async function generations(
   database: string,
   options: ListingOptions = {},
 ): Promise<GenerationRow[]> {
-  const db = findDatabase(config, database);
-  const runtime = await runtimeFor(
+  return listingOf(
     config,
+    database,
+    options,
     '0.3',
     'generations()',
     'ltx() lists its LTX files, with their TXIDs and times',
+    listGenerations,
   );
-  return listGenerations(config, runtime, db, options);
 }
 
 /**
@@ -75,14 +76,15 @@ export async function snapshots(
   database: string,
   options: ListingOptions = {},
 ): Promise<SnapshotRow[]> {
-  const db = findDatabase(config, database);
-  const runtime = await runtimeFor(
+  return listingOf(
     config,
+    database,
+    options,
     '0.3',
     'snapshots()',
     'ltx() lists its snapshots as the files of the highest level',
+    listSnapshots,
   );
-  return listSnapshots(config, runtime, db, options);
 }
 
 /**
@@ -91,14 +93,15 @@ export async function snapshots(
  * Throws when the replica cannot be read.
  */
 export async function wal(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<WalRow[]> {
-  const db = findDatabase(config, database);
-  const runtime = await runtimeFor(
+  return listingOf(
     config,
+    database,
+    options,
     '0.3',
     'wal()',
     'ltx() lists its LTX files (level 0 holds the recent changes)',
+    listWal,
   );
-  return listWal(config, runtime, db, options);
 }
 
 /**
@@ -109,14 +112,15 @@ export async function wal(config: LitestreamConfig, database: string, options: L
  * @throws {@link LitestreamVersionError} on Litestream 0.3.
  */
 export async function ltx(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<LtxRow[]> {
-  const db = findDatabase(config, database);
-  const runtime = await runtimeFor(
+  return listingOf(
     config,
+    database,
+    options,
     '0.5',
     'ltx()',
     'generations() lists its backups, snapshots() and wal() what each holds',
+    listLtx,
   );
-  return listLtx(config, runtime, db, options);
 }
 
 /** The databases litestream would replicate with this config, and their replicas. */
@@ -125,19 +129,25 @@ export async function databases(config: LitestreamConfig, options: ListingOption
   return runtime.engine.listDatabases(config, runtime, options);
 }
 
-/** The config's runtime, which must be of `family` for `call`; otherwise the error names the equivalent. */
-async function runtimeFor(
+/**
+ * A listing that exists for one release line: run with `list` when the config's executable
+ * is of `family`; otherwise a {@link LitestreamVersionError} names the equivalent.
+ */
+async function listingOf<Row>(
   config: LitestreamConfig,
+  database: string,
+  options: ListingOptions,
   family: LitestreamFamily,
   call: string,
   equivalent: string,
-): Promise<Runtime> {
+  list: (config: LitestreamConfig, runtime: Runtime, db: DatabaseConfig, options: ListingOptions) => Promise<Row[]>,
+): Promise<Row[]> {
+  const db = findDatabase(config, database);
   const runtime = await resolveRuntime(config);
   if (runtime.engine.family !== family) {
-    const binary = await runtime.verified();
-    throw new LitestreamVersionError(call, family, binary, equivalent);
+    throw new LitestreamVersionError(call, family, await runtime.verified(), equivalent);
   }
-  return runtime;
+  return list(config, runtime, db, options);
 }
 
 /** The config's entry for `database` (a path, resolved against the current directory). */
