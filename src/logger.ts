@@ -44,3 +44,21 @@ export function childLogger(logger: Logger, bindings: object): Logger {
       logger[level]({ ...bindings, ...fields }, message);
   return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
 }
+
+/** Messages already logged, per owner (a config): keyed by object, so instances never share. */
+const logged = new WeakMap<object, Set<string>>();
+
+/**
+ * Logs `message` the first time it comes for `owner` (e.g. a config): what holds for all of
+ * a config's commands — which executable runs, what its environment needed — is said once.
+ */
+export function logOnce(owner: object, logger: Logger, level: LogLevel, fields: object, message: string): void {
+  let said = logged.get(owner);
+  if (!said) {
+    said = new Set();
+    logged.set(owner, said);
+  }
+  if (said.has(message)) return;
+  said.add(message);
+  logger[level](fields, message);
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { LitestreamConfig } from './config.js';
 import type { Engine } from './engine/engine.js';
 import { FileSystemError } from './errors.js';
-import type { Logger } from './logger.js';
+import { type Logger, logOnce } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
 import type { Secret } from './secret.js';
 
@@ -29,15 +29,11 @@ export function childEnv(
     delete env.AWS_SESSION_TOKEN;
   }
   const notice = engine.adaptEnv(env);
-  if (notice !== undefined && !told.has(config)) {
-    told.add(config);
-    config.logger.warn({ component: 'litestream', litestream: engine.family }, notice);
+  if (notice !== undefined) {
+    logOnce(config, config.logger, 'warn', { component: 'litestream', litestream: engine.family }, notice);
   }
   return env;
 }
-
-/** Configs whose environment notice has been logged (keyed by config: no cross-instance state). */
-const told = new WeakSet<LitestreamConfig>();
 
 function setCredential(env: NodeJS.ProcessEnv, names: string[], secret: Secret): void {
   for (const name of names) env[name] = secret.reveal();

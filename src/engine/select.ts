@@ -1,5 +1,6 @@
 import { checkLocated, knownFamily, type LitestreamBinary, type LitestreamFamily, locateBinary } from '../binary.js';
 import type { LitestreamConfig } from '../config.js';
+import { logOnce } from '../logger.js';
 import type { Engine, Runtime } from './engine.js';
 import { engineV0_3 } from './v0_3/index.js';
 import { engineV0_5 } from './v0_5/index.js';
@@ -10,9 +11,6 @@ const ENGINES: Readonly<Record<LitestreamFamily, Engine>> = { '0.3': engineV0_3,
 export function engineFor(family: LitestreamFamily): Engine {
   return ENGINES[family];
 }
-
-/** Configs whose executable has been logged (keyed by config: no cross-instance state). */
-const announced = new WeakSet<LitestreamConfig>();
 
 /**
  * Finds the config's executable and its engine. The bundled v0.3.13 is known without
@@ -27,13 +25,13 @@ export async function resolveRuntime(config: LitestreamConfig): Promise<Runtime>
   let verified: Promise<LitestreamBinary> | undefined;
   const verify = () => {
     verified ??= checkLocated(located).then((binary) => {
-      if (!announced.has(config)) {
-        announced.add(config);
-        config.logger.info(
-          { component: 'litestream', path: binary.path, version: binary.version, source: binary.source },
-          `using litestream ${binary.version} (${binary.source})`,
-        );
-      }
+      logOnce(
+        config,
+        config.logger,
+        'info',
+        { component: 'litestream', path: binary.path, version: binary.version, source: binary.source },
+        `using litestream ${binary.version} (${binary.source})`,
+      );
       return binary;
     });
     return verified;
