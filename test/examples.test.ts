@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../src/index.js';
 import { onCleanup, readIds, replicaIds, seedEnv, tempDir, waitFor, writeRows } from './support/fixtures.js';
+import { family } from './support/litestream-version.js';
 import { testS3 } from './support/s3-per-file.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -54,6 +55,8 @@ describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
     }
     first.child.kill('SIGTERM');
     expect(await first.exited, first.output()).toBe(0);
+    // It ran the Litestream under test (its project's), as the log says.
+    expect(first.output()).toMatch(family === '0.5' ? /using litestream v?0\.5\.\d+/ : /using litestream v0\.3\.13/);
 
     // A new container: no local data.
     rmSync(path.join(dir, 'storage'), { recursive: true, force: true });
