@@ -70,6 +70,33 @@ describe('Litestream 0.5 log lines', () => {
     expect(tracker.snapshot()[0]?.txid).toBe(4);
   });
 
+  it('lastSyncAt is when litestream read the WAL the replica matches, not when it said "caught up"', () => {
+    const tracker = new LtxSyncTracker(['/data/a.db']);
+    const line = (fields: object) =>
+      parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;
+    const at = (second: number) => new Date(Date.UTC(2026, 11, 2, 12, 0, second));
+    const tick = (second: number, replica: string, db: string) => {
+      tracker.apply(line({ level: 'DEBUG', msg: 'sync', db: 'a.db', txid: db }), at(second));
+      tracker.apply(line({ level: 'DEBUG', msg: 'replica sync', db: 'a.db', txid: { replica, db } }), at(second + 0.5));
+    };
+    tick(1, '0000000000000001', '0000000000000001');
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(1));
+    // A commit at 2.2 s, after tick 2's WAL read (2.0 s) but before its "caught up" (2.5 s):
+    // lastSyncAt stays before the commit…
+    tick(2, '0000000000000001', '0000000000000001');
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(2));
+    // …only a tick that read it and whose upload the replica holds.
+    tick(3, '0000000000000001', '0000000000000002');
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(2));
+    tracker.apply(
+      parseLogLine(
+        '{"level":"DEBUG","msg":"ltx file uploaded","db":"a.db","level":0,"maxTXID":"0000000000000002"}',
+      ) as NonNullable<ReturnType<typeof parseLogLine>>,
+      at(3.6),
+    );
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(3));
+  });
+
   it('a compaction failing during shutdown does not fail the final sync; a sync error does', () => {
     const line = (fields: object) =>
       parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;

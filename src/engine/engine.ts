@@ -21,7 +21,11 @@ export interface DatabaseStatus {
   readonly generation: string | undefined;
   /** Litestream 0.5: the last transaction id known to be in the replica. */
   readonly txid: number | undefined;
-  /** When the replica last caught up (something was written, or nothing was pending). */
+  /**
+   * When the replica last caught up with the database (something was written, or nothing
+   * was pending). Litestream 0.5: every commit made before this time is in the replica.
+   * Litestream 0.3: the time of that upload, milliseconds after litestream read the WAL.
+   */
   readonly lastSyncAt: Date | undefined;
   /** The last replication error, cleared by the next successful sync. */
   readonly lastError: { readonly message: string; readonly at: Date } | undefined;

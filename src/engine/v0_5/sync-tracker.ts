@@ -4,7 +4,7 @@ import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js
 
 // Lines logged every second per database and level that say nothing about replication.
 const NOISE =
-  /"msg":"(?:finding ltx files for level|db not ready, skipping|scheduling retry for unready dbs|enforcing (?:snapshot )?retention|no compaction|verify(?:\.2)?|sync|l0 retention scan complete|starting l0 retention enforcement)"/;
+  /"msg":"(?:finding ltx files for level|db not ready, skipping|scheduling retry for unready dbs|enforcing (?:snapshot )?retention|no compaction|verify(?:\.2)?|l0 retention scan complete|starting l0 retention enforcement)"/;
 
 // Routine at error level: a missing database is picked up once the app creates it, and a
 // sync in flight is cancelled by the shutdown (the final sync runs after that).
@@ -24,6 +24,10 @@ interface MutableStatus {
   /** The database's last transaction id that litestream has read (into its local LTX files). */
   dbTxid: number | undefined;
   lastSyncAt: Date | undefined;
+  /** When litestream last read the database's WAL (its per-second `sync` check). */
+  readAt: Date | undefined;
+  /** When litestream read the WAL that the database's transaction id in `dbTxid` reflects. */
+  dbReadAt: Date | undefined;
   lastError: { message: string; at: Date } | undefined;
   syncedThisRun: boolean;
   /** An upload to the replica in flight since then. */
@@ -57,6 +61,8 @@ export class LtxSyncTracker implements ReplicationTracker {
         replicaTxid: 0,
         dbTxid: undefined,
         lastSyncAt: undefined,
+        readAt: undefined,
+        dbReadAt: undefined,
         lastError: undefined,
         syncedThisRun: false,
         uploadingSince: undefined,
@@ -126,6 +132,12 @@ export class LtxSyncTracker implements ReplicationTracker {
       case 'db sync':
       case 'snapshot':
         return this.#initialized(status);
+      // Each tick checks the WAL first ("sync"), turns what is new into a local LTX file
+      // ("db sync"), then syncs the replica ("replica sync"): so a replica caught up with
+      // that tick's database holds every commit made before the check.
+      case 'sync':
+        status.readAt = now;
+        return undefined;
       case 'replica sync': {
         const txid = line.fields.txid as { replica?: unknown; db?: unknown } | undefined;
         const replica = parseTxid(txid?.replica);
@@ -134,11 +146,12 @@ export class LtxSyncTracker implements ReplicationTracker {
         if (replica !== undefined) status.replicaTxid = Math.max(status.replicaTxid, replica);
         if (db !== undefined) {
           status.dbTxid = db;
+          status.dbReadAt = status.readAt;
           if (this.#shuttingDown) status.shutdownTarget = Math.max(status.shutdownTarget ?? 0, db);
         }
         const wasInitialized = status.initialized;
         status.initialized = true;
-        if (db !== undefined && status.replicaTxid >= db) return this.#synced(status, now, before);
+        if (db !== undefined && status.replicaTxid >= db) return this.#synced(status, before);
         if (status.uploadingSince === undefined) {
           status.uploadingSince = now;
           status.uploadingSnapshot = status.replicaTxid === 0;
@@ -152,8 +165,7 @@ export class LtxSyncTracker implements ReplicationTracker {
         const max = parseTxid(line.fields.maxTXID);
         if (max !== undefined) status.replicaTxid = Math.max(status.replicaTxid, max);
         status.uploadingSince = undefined;
-        if (status.dbTxid === undefined || status.replicaTxid >= status.dbTxid)
-          return this.#synced(status, now, before);
+        if (status.dbTxid === undefined || status.replicaTxid >= status.dbTxid) return this.#synced(status, before);
         return undefined;
       }
       default:
@@ -187,12 +199,14 @@ export class LtxSyncTracker implements ReplicationTracker {
    * up in this process): litestream 0.5 says "caught up" every sync interval while idle, and
    * a sync event means something new may have reached the replica.
    */
-  #synced(status: MutableStatus, now: Date, before: number | undefined): SyncEvent | undefined {
+  #synced(status: MutableStatus, before: number | undefined): SyncEvent | undefined {
     const news = !status.syncedThisRun || before === undefined || status.replicaTxid > before;
     status.initialized = true;
     status.synced = true;
     status.syncedThisRun = true;
-    status.lastSyncAt = now;
+    // Everything committed before the WAL read the replica now matches is in it; a commit
+    // after that read may not be, though litestream says "caught up".
+    status.lastSyncAt = status.dbReadAt ?? status.lastSyncAt;
     status.lastError = undefined;
     status.uploadingSince = undefined;
     if (!news) return undefined;
