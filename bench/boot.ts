@@ -12,7 +12,9 @@ interface BootJob {
 
 async function boot(job: BootJob): Promise<number> {
   if (job.arm === 'library') {
-    const { defineConfig, ensureRestored } = await import('../src/index.js');
+    // The built package, as an app imports it (by its own name).
+    const entry = 'litestream-node';
+    const { defineConfig, ensureRestored } = (await import(entry)) as typeof import('../src/index.js');
     await ensureRestored(defineConfig({ ...job.options, logger: false }));
   }
   const db = new Database(job.database, { fileMustExist: true });

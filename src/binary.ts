@@ -1,8 +1,8 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { execa } from 'execa';
 import { LitestreamBinaryError } from './errors.js';
+import { errorOutput, runCommand } from './run.js';
 
 /** The environment variable that overrides the bundled litestream executable. */
 export const BINARY_ENV = 'LITESTREAM_BINARY_PATH';
@@ -178,24 +178,20 @@ export function familyOf(version: string): LitestreamFamily | undefined {
 
 async function checkVersion(located: LocatedBinary): Promise<LitestreamBinary> {
   const file = located.path;
-  const run = (args: string[]) =>
-    execa(file, args, { timeout: 10_000, reject: true, stdin: 'ignore', cleanup: false, all: true });
-  let output: string;
-  try {
-    output = String((await run(['version'])).stdout).trim();
-  } catch (cause) {
+  // A `version` that says nothing for 10 s is as broken as one that fails.
+  const run = (args: string[]) => runCommand(file, args, { env: process.env, stallTimeoutMs: 10_000 });
+  const version = await run(['version']);
+  const output = version.stdout.trim();
+  if (version.exitCode !== 0) {
     throw new LitestreamBinaryError(
       `${file} (from ${located.source}) did not run \`litestream version\`: it may be for another platform or corrupt. Reinstall it, or set ${BINARY_ENV} to a working litestream (${SUPPORTED_VERSIONS}).`,
-      { cause, detail: errorText(cause) },
+      { cause: version.startError, detail: version.startError?.message ?? (errorOutput(version) || undefined) },
     );
   }
   let family = familyOf(output);
   // A `go install` build prints "(development build)": tell the release line by its commands.
   if (family === undefined && /development build/i.test(output)) {
-    const help = await run(['help']).then(
-      (result) => String(result.all),
-      (error: unknown) => String((error as { all?: unknown }).all ?? ''),
-    );
+    const help = (await run(['help'])).stdout;
     family = /^\s+ltx\b/m.test(help) ? '0.5' : /^\s+generations\b/m.test(help) ? '0.3' : undefined;
   }
   if (family === undefined) {
@@ -218,12 +214,4 @@ function howToReplace(source: BinarySource): string {
     default:
       return `set ${BINARY_ENV} to one of those, or unset it to use litestream from PATH or the bundled v0.3.13`;
   }
-}
-
-function errorText(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'stderr' in error) {
-    const stderr = String((error as { stderr: unknown }).stderr ?? '').trim();
-    if (stderr) return stderr;
-  }
-  return error instanceof Error ? error.message : undefined;
 }

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { type LoadedConfigFile, loadConfigFile } from './config-file.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, LitestreamConfigError } from './errors.js';
+import { loadZod } from './load-on-use.js';
 import { consoleLogger, type Logger, silentLogger } from './logger.js';
 import { Secret } from './secret.js';
 
@@ -209,27 +209,6 @@ export function isLitestreamConfig(value: unknown): value is LitestreamConfig {
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-const duration = (fallback: string) =>
-  z
-    .string({ error: 'must be a Go duration string such as "10s", "5m" or "168h"' })
-    .default(fallback)
-    .refine((value) => parseDuration(value) !== undefined, {
-      error: (issue) =>
-        `${JSON.stringify(issue.input)} is not a positive duration: use a number with a unit, e.g. "10s", "5m" or "168h"`,
-    });
-
-const positiveMs = (what: string) =>
-  z
-    .number({ error: `must be a number of milliseconds (${what})` })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .positive({ error: 'must be greater than 0' });
-
-const nonEmpty = (what: string) =>
-  z
-    .string({ error: `must be a string: ${what}` })
-    .trim()
-    .min(1, { error: `must not be empty: ${what}` });
-
 /**
  * An object's error: `message` for a wrong type, and for a misspelt key the key itself —
  * a typo must not silently fall back to a default.
@@ -241,135 +220,168 @@ const objectError =
       ? `has unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}: check the spelling`
       : message;
 
-const databaseSchema = z.union(
-  [
-    nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
-    z
-      .object(
-        {
-          path: nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
-          replicaPath: nonEmpty('a key such as "production.sqlite3"').optional(),
-        },
-        { error: objectError('must be a path string or { path, replicaPath? }') },
-      )
-      .strict(),
-  ],
-  { error: 'must be a path string or { path, replicaPath? }' },
-);
-
-const s3Schema = z
-  .object(
-    {
-      type: z.literal('s3'),
-      bucket: z
-        .string({ error: 'is required: set the name of an existing S3 bucket' })
-        .trim()
-        .min(1, { error: 'is required: set the name of an existing S3 bucket', abort: true })
-        .regex(BUCKET_NAME, {
-          error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
-        }),
-      endpoint: z
-        .string({ error: 'must be a URL such as "https://s3.amazonaws.com"' })
-        .trim()
-        .refine(isHttpUrl, {
-          error: 'must be an http(s) URL with a scheme, e.g. "https://s3.amazonaws.com" or "http://127.0.0.1:9000"',
-        })
-        .optional(),
-      region: nonEmpty('an S3 region such as "us-east-1"').optional(),
-      accessKeyId: nonEmpty('the access key id').optional(),
-      secretAccessKey: nonEmpty('the secret access key').optional(),
-      path: z.string({ error: 'must be a key prefix string such as "myapp"' }).optional(),
-      forcePathStyle: z.boolean({ error: 'must be true or false' }).optional(),
-      skipVerify: z.boolean({ error: 'must be true or false' }).optional(),
-    },
-    { error: objectError('must be { type: "s3", bucket, … }') },
-  )
-  .strict();
-
-const fileSchema = z
-  .object(
-    {
-      type: z.literal('file'),
-      path: nonEmpty('a directory for the replica, e.g. "/var/backups/litestream"'),
-    },
-    { error: objectError('must be { type: "file", path }') },
-  )
-  .strict();
-
 function replicaTypeError(type: unknown): string {
   const kinds = '"s3" (with bucket, region, …) or "file" (with path)';
   return type === undefined ? `type is required: ${kinds}` : `type must be ${kinds}, not ${JSON.stringify(type)}`;
 }
 
-const replicaSchema = z.discriminatedUnion('type', [s3Schema, fileSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union'
-      ? replicaTypeError((issue.input as { type?: unknown } | undefined)?.type)
-      : 'must be { type: "s3", bucket, … } or { type: "file", path }',
-});
+let cachedSchema: ReturnType<typeof makeOptionsSchema> | undefined;
 
-const loggerSchema = z.custom<Logger | false>(
-  (value) =>
-    value === false ||
-    (typeof value === 'object' &&
-      value !== null &&
-      ['debug', 'info', 'warn', 'error'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
-  { error: 'must be a pino-compatible logger with debug/info/warn/error methods, or false to silence' },
-);
+/** The options schema, built on first use (zod loads then, not at import). */
+function optionsSchema() {
+  cachedSchema ??= makeOptionsSchema();
+  return cachedSchema;
+}
 
-const optionsSchema = z
-  .object(
-    {
-      enabled: z.boolean({ error: 'must be true or false' }).default(true),
-      databases: z
-        .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
-        .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' })
-        .optional(),
-      replica: replicaSchema.optional(),
-      configFile: nonEmpty('the path of a litestream.yml').optional(),
-      syncInterval: duration(DEFAULTS.syncInterval),
-      retention: duration(DEFAULTS.retention),
-      snapshotInterval: duration(DEFAULTS.snapshotInterval),
-      binaryPath: nonEmpty('the path of a litestream executable').optional(),
-      logger: loggerSchema.optional(),
-      shutdownTimeoutMs: positiveMs('how long stop() waits for the final sync').default(DEFAULTS.shutdownTimeoutMs),
-      restore: z
+function makeOptionsSchema() {
+  const { z } = loadZod();
+  const duration = (fallback: string) =>
+    z
+      .string({ error: 'must be a Go duration string such as "10s", "5m" or "168h"' })
+      .default(fallback)
+      .refine((value) => parseDuration(value) !== undefined, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not a positive duration: use a number with a unit, e.g. "10s", "5m" or "168h"`,
+      });
+
+  const positiveMs = (what: string) =>
+    z
+      .number({ error: `must be a number of milliseconds (${what})` })
+      .int({ error: 'must be a whole number of milliseconds' })
+      .positive({ error: 'must be greater than 0' });
+
+  const nonEmpty = (what: string) =>
+    z
+      .string({ error: `must be a string: ${what}` })
+      .trim()
+      .min(1, { error: `must not be empty: ${what}` });
+
+  const databaseSchema = z.union(
+    [
+      nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
+      z
         .object(
           {
-            retryForMs: z
-              .number({ error: 'must be a number of milliseconds' })
-              .int({ error: 'must be a whole number of milliseconds' })
-              .nonnegative({ error: 'must be 0 or more' })
-              .default(DEFAULTS.restore.retryForMs),
-            stallTimeoutMs: positiveMs('how long a restore may show no progress').default(
-              DEFAULTS.restore.stallTimeoutMs,
-            ),
-            integrityCheck: z
-              .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
-              .default(DEFAULTS.restore.integrityCheck),
+            path: nonEmpty('the path of a SQLite file, e.g. "storage/production.sqlite3"'),
+            replicaPath: nonEmpty('a key such as "production.sqlite3"').optional(),
           },
-          { error: objectError('must be an object') },
+          { error: objectError('must be a path string or { path, replicaPath? }') },
         )
-        .strict()
-        .default({ ...DEFAULTS.restore }),
-      supervisor: z
-        .object(
-          {
-            initialBackoffMs: positiveMs('first restart delay').default(DEFAULTS.supervisor.initialBackoffMs),
-            maxBackoffMs: positiveMs('longest restart delay').default(DEFAULTS.supervisor.maxBackoffMs),
-            resetAfterMs: positiveMs('stable run that resets the backoff').default(DEFAULTS.supervisor.resetAfterMs),
-            restartStalledAfterMs: positiveMs('hung upload that restarts litestream').default(
-              DEFAULTS.supervisor.restartStalledAfterMs,
-            ),
-          },
-          { error: objectError('must be an object') },
-        )
-        .strict()
-        .default({ ...DEFAULTS.supervisor }),
-    },
-    { error: objectError('options must be an object such as { databases: [...], replica: {...} }') },
-  )
-  .strict();
+        .strict(),
+    ],
+    { error: 'must be a path string or { path, replicaPath? }' },
+  );
+
+  const s3Schema = z
+    .object(
+      {
+        type: z.literal('s3'),
+        bucket: z
+          .string({ error: 'is required: set the name of an existing S3 bucket' })
+          .trim()
+          .min(1, { error: 'is required: set the name of an existing S3 bucket', abort: true })
+          .regex(BUCKET_NAME, {
+            error: 'is not a valid bucket name: use 3-63 lowercase letters, digits, dots or hyphens',
+          }),
+        endpoint: z
+          .string({ error: 'must be a URL such as "https://s3.amazonaws.com"' })
+          .trim()
+          .refine(isHttpUrl, {
+            error: 'must be an http(s) URL with a scheme, e.g. "https://s3.amazonaws.com" or "http://127.0.0.1:9000"',
+          })
+          .optional(),
+        region: nonEmpty('an S3 region such as "us-east-1"').optional(),
+        accessKeyId: nonEmpty('the access key id').optional(),
+        secretAccessKey: nonEmpty('the secret access key').optional(),
+        path: z.string({ error: 'must be a key prefix string such as "myapp"' }).optional(),
+        forcePathStyle: z.boolean({ error: 'must be true or false' }).optional(),
+        skipVerify: z.boolean({ error: 'must be true or false' }).optional(),
+      },
+      { error: objectError('must be { type: "s3", bucket, … }') },
+    )
+    .strict();
+
+  const fileSchema = z
+    .object(
+      {
+        type: z.literal('file'),
+        path: nonEmpty('a directory for the replica, e.g. "/var/backups/litestream"'),
+      },
+      { error: objectError('must be { type: "file", path }') },
+    )
+    .strict();
+
+  const replicaSchema = z.discriminatedUnion('type', [s3Schema, fileSchema], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? replicaTypeError((issue.input as { type?: unknown } | undefined)?.type)
+        : 'must be { type: "s3", bucket, … } or { type: "file", path }',
+  });
+
+  const loggerSchema = z.custom<Logger | false>(
+    (value) =>
+      value === false ||
+      (typeof value === 'object' &&
+        value !== null &&
+        ['debug', 'info', 'warn', 'error'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
+    { error: 'must be a pino-compatible logger with debug/info/warn/error methods, or false to silence' },
+  );
+
+  const schema = z
+    .object(
+      {
+        enabled: z.boolean({ error: 'must be true or false' }).default(true),
+        databases: z
+          .array(databaseSchema, { error: 'must be a list of SQLite file paths, e.g. ["storage/production.sqlite3"]' })
+          .min(1, { error: 'is empty: list at least one SQLite file, e.g. ["storage/production.sqlite3"]' })
+          .optional(),
+        replica: replicaSchema.optional(),
+        configFile: nonEmpty('the path of a litestream.yml').optional(),
+        syncInterval: duration(DEFAULTS.syncInterval),
+        retention: duration(DEFAULTS.retention),
+        snapshotInterval: duration(DEFAULTS.snapshotInterval),
+        binaryPath: nonEmpty('the path of a litestream executable').optional(),
+        logger: loggerSchema.optional(),
+        shutdownTimeoutMs: positiveMs('how long stop() waits for the final sync').default(DEFAULTS.shutdownTimeoutMs),
+        restore: z
+          .object(
+            {
+              retryForMs: z
+                .number({ error: 'must be a number of milliseconds' })
+                .int({ error: 'must be a whole number of milliseconds' })
+                .nonnegative({ error: 'must be 0 or more' })
+                .default(DEFAULTS.restore.retryForMs),
+              stallTimeoutMs: positiveMs('how long a restore may show no progress').default(
+                DEFAULTS.restore.stallTimeoutMs,
+              ),
+              integrityCheck: z
+                .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
+                .default(DEFAULTS.restore.integrityCheck),
+            },
+            { error: objectError('must be an object') },
+          )
+          .strict()
+          .default({ ...DEFAULTS.restore }),
+        supervisor: z
+          .object(
+            {
+              initialBackoffMs: positiveMs('first restart delay').default(DEFAULTS.supervisor.initialBackoffMs),
+              maxBackoffMs: positiveMs('longest restart delay').default(DEFAULTS.supervisor.maxBackoffMs),
+              resetAfterMs: positiveMs('stable run that resets the backoff').default(DEFAULTS.supervisor.resetAfterMs),
+              restartStalledAfterMs: positiveMs('hung upload that restarts litestream').default(
+                DEFAULTS.supervisor.restartStalledAfterMs,
+              ),
+            },
+            { error: objectError('must be an object') },
+          )
+          .strict()
+          .default({ ...DEFAULTS.supervisor }),
+      },
+      { error: objectError('options must be an object such as { databases: [...], replica: {...} }') },
+    )
+    .strict();
+  return schema;
+}
 
 function isHttpUrl(value: string): boolean {
   try {
@@ -420,7 +432,7 @@ export function buildConfig(
   names: FieldNames,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): LitestreamConfig {
-  const parsed = optionsSchema.safeParse(options);
+  const parsed = optionsSchema().safeParse(options);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({
       field: fieldName(issue.path, names),

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { loadChildProcess } from './load-on-use.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -70,7 +69,7 @@ export async function commandLine(pid: number): Promise<readonly string[] | 'gon
     if (code === 'ENOENT' && isProcMounted()) return 'gone';
   }
   return new Promise((resolve) => {
-    execFile('ps', ['-o', 'stat=,args=', '-p', String(pid)], (error, stdout) => {
+    loadChildProcess().execFile('ps', ['-o', 'stat=,args=', '-p', String(pid)], (error, stdout) => {
       if (error) {
         // ps ran and found no such process: exit status 1; no ps at all: ENOENT.
         resolve(typeof error.code === 'number' ? 'gone' : 'unknown');
@@ -102,7 +101,10 @@ function ownerTag(): string {
  * A name for a temp file or directory of this process: `<prefix><owner tag>.<random>`, the
  * form {@link sweepLeftovers} recognises under the same `prefix`.
  */
-export function ownedName(prefix: string, random = randomBytes(6).toString('hex')): string {
+export function ownedName(
+  prefix: string,
+  random = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex'),
+): string {
   return `${prefix}${ownerTag()}.${random}`;
 }
 

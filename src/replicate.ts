@@ -316,7 +316,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     // Exited, and every line it printed read: its last lines decide how its shutdown went.
     const drained = (stream: NodeJS.ReadableStream) => finished(stream).catch(() => {});
-    this.#childDone = Promise.all([child, drained(child.stdout), drained(child.stderr)]).then(([result]) => {
+    this.#childDone = Promise.all([child.exited, drained(child.stdout), drained(child.stderr)]).then(([result]) => {
       stdout.end();
       stderr.end();
       this.#onExit(child, result.exitCode, result.signal);
@@ -565,7 +565,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       const child = this.#child;
       if (child) {
         child.kill('SIGKILL');
-        const result = await child;
+        const result = await child.exited;
         outcome = { killed: true, hung: false, landed: false, exitCode: result.exitCode, signal: result.signal };
       }
     } finally {
@@ -684,7 +684,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await exited;
     }
     const landed = this.#databasesWithContent().every((db) => this.#tracker.finalSyncLanded(db));
-    const result = await child;
+    const result = await child.exited;
     return {
       killed: reason === 'timeout' || reason === 'hung',
       hung: reason === 'hung',

@@ -1,12 +1,15 @@
 import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
 import { classifyFailure } from './classify.js';
+import { ConcurrencyLimit } from './concurrency.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
+import { IntegrityChecker } from './integrity-check.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
@@ -18,7 +21,7 @@ import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
-import { checkIntegrity, databaseFileMode } from './sqlite.js';
+import { databaseFileMode } from './sqlite.js';
 
 /** What happened to one database in {@link ensureRestored}. */
 export type RestoreOutcome =
@@ -51,6 +54,25 @@ export interface EnsureRestoredOptions {
    * `LitestreamAbortError`. Nothing is put in place.
    */
   signal?: AbortSignal;
+}
+
+/**
+ * How many databases one boot restores at once. Each restore is a litestream process
+ * (download, WAL replay) then an integrity check in a worker thread; more at once than
+ * this only queue for the same cores and disk.
+ */
+const RESTORE_CONCURRENCY = Math.min(8, Math.max(2, availableParallelism() * 2));
+
+/** What the restores of one {@link ensureRestored} call share. */
+interface BootRun {
+  readonly config: LitestreamConfig;
+  readonly logger: Logger;
+  /** The litestream.yml the restores use, written once. */
+  readonly configFile: (runtime: Runtime) => Promise<ConfigFile>;
+  /** Directories made for missing databases, removed again when the boot fails. */
+  readonly createdDirs: Map<string, string>;
+  readonly slots: ConcurrencyLimit;
+  readonly integrity: IntegrityChecker;
 }
 
 /** One database's restore, shared by the concurrent calls that asked for it. */
@@ -110,17 +132,24 @@ export async function ensureRestored(
   // databases there); when the boot fails, those still empty are removed once every restore
   // has settled (two databases may share one), so a failed boot leaves nothing behind.
   const createdDirs = new Map<string, string>();
+  const run: BootRun = {
+    config,
+    logger,
+    configFile: sharedConfigFile,
+    createdDirs,
+    slots: new ConcurrencyLimit(RESTORE_CONCURRENCY),
+    integrity: new IntegrityChecker(RESTORE_CONCURRENCY),
+  };
   let failed = true;
   try {
     await sweepTempDirs(logger);
-    const settled = await Promise.allSettled(
-      config.databases.map((db) => restoreShared(config, db, logger, sharedConfigFile, createdDirs, signal)),
-    );
+    const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     failed = false;
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
+    await run.integrity.release();
     if (configFile) await (await configFile.catch(() => undefined))?.dispose();
     if (failed) {
       const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
@@ -155,11 +184,8 @@ async function makeDirectories(databases: readonly DatabaseConfig[]): Promise<vo
  * no caller waits for it any more.
  */
 async function restoreShared(
-  config: LitestreamConfig,
+  run: BootRun,
   db: DatabaseConfig,
-  logger: Logger,
-  configFile: (runtime: Runtime) => Promise<ConfigFile>,
-  createdDirs: Map<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<RestoreResult> {
   let shared = inFlight.get(db.path);
@@ -170,9 +196,13 @@ async function restoreShared(
   }
   if (!shared) {
     const controller = new AbortController();
-    const result = restoreOne(config, db, logger, configFile, createdDirs, controller.signal).finally(() =>
-      inFlight.delete(db.path),
-    );
+    // The restore may outlive the call that started it (another caller still waits): it
+    // holds the integrity checker until it is done.
+    run.integrity.retain();
+    const result = restoreOne(run, db, controller.signal).finally(() => {
+      inFlight.delete(db.path);
+      void run.integrity.release();
+    });
     shared = { result, controller, waiting: 0 };
     inFlight.set(db.path, shared);
   }
@@ -197,14 +227,8 @@ async function restoreShared(
   }
 }
 
-async function restoreOne(
-  config: LitestreamConfig,
-  db: DatabaseConfig,
-  logger: Logger,
-  configFile: (runtime: Runtime) => Promise<ConfigFile>,
-  createdDirs: Map<string, string>,
-  signal: AbortSignal,
-): Promise<RestoreResult> {
+async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<RestoreResult> {
+  const { config, logger, configFile, createdDirs } = run;
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
   const exists = (): RestoreResult => {
@@ -226,15 +250,18 @@ async function restoreOne(
     throwIfAborted(signal, 'ensureRestored');
     logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
     const runtime = await resolveRuntime(config);
-    const result = await restoreInto(config, runtime, db, {
-      output: db.path,
-      ifReplicaExists: true,
-      configFile: (await configFile(runtime)).path,
-      logger,
-      signal,
-      // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-      beforePlacing: () => removeStaleCompanions(db.path),
-    });
+    const result = await run.slots.run(async () =>
+      restoreInto(config, runtime, db, {
+        output: db.path,
+        ifReplicaExists: true,
+        configFile: (await configFile(runtime)).path,
+        logger,
+        signal,
+        integrity: run.integrity,
+        // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+        beforePlacing: () => removeStaleCompanions(db.path),
+      }),
+    );
     if (result === undefined) {
       await removeStaleCompanions(db.path);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
@@ -295,6 +322,8 @@ export interface RestoreIntoOptions {
   beforePlacing?: () => Promise<void>;
   /** Overrides `restore.integrityCheck` (verify runs its own, to report its own step). */
   integrityCheck?: 'full' | 'quick' | 'off';
+  /** Checks the restored file off the main thread; one of its own (one worker) when absent. */
+  integrity?: IntegrityChecker;
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
   signal?: AbortSignal | undefined;
 }
@@ -356,6 +385,11 @@ export async function restoreInto(
   // Litestream's answer is checked against what the replica path holds (another version's
   // backups), looked at beside the download.
   const replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal);
+  const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
+  const checker = options.integrity ?? new IntegrityChecker(1);
+  if (options.integrity) checker.retain();
+  // Its worker starts while litestream downloads, not after.
+  if (integrityCheck !== 'off') checker.warm();
   try {
     let downloaded: RestoredPosition | undefined;
     try {
@@ -381,9 +415,8 @@ export async function restoreInto(
     }
     const position = downloaded;
 
-    const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
     if (integrityCheck !== 'off') {
-      const integrity = checkIntegrity(temp, integrityCheck);
+      const integrity = await checker.check(temp, integrityCheck);
       if (!integrity.ok) {
         const at =
           position.generation ??
@@ -421,6 +454,7 @@ export async function restoreInto(
   } finally {
     // Nothing the restore started outlives it.
     checkDone.abort();
+    await checker.release();
     await Promise.all([latestChoice, replicaCheck.settled()]);
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(runtime, temp).catch((error: unknown) => {

@@ -14,6 +14,8 @@ export interface CommandResult {
   readonly stalled: boolean;
   /** True when the command was killed because `signal` aborted. */
   readonly aborted: boolean;
+  /** Why the command could not be started at all (`ENOENT`, `EACCES`, …). */
+  readonly startError: Error | undefined;
 }
 
 /** Options for {@link runCommand}. */
@@ -75,7 +77,7 @@ export async function runCommand(binary: string, args: readonly string[], option
     Math.min(1000, Math.max(50, options.stallTimeoutMs / 4)),
   );
   try {
-    const result = await child;
+    const result = await child.exited;
     // We never send litestream SIGINT or SIGTERM: one sent to the whole process group (Ctrl-C
     // in a terminal, a container stop) reaches this process too, and the child's exit may be
     // seen before our own handler has aborted. Give that handler a moment.
@@ -91,6 +93,7 @@ export async function runCommand(binary: string, args: readonly string[], option
       stdout,
       stalled,
       aborted,
+      startError: result.error,
     };
   } finally {
     clearInterval(watchdog);

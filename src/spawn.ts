@@ -1,8 +1,68 @@
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { execa, type ResultPromise } from 'execa';
+import type { Readable } from 'node:stream';
+import { loadChildProcess } from './load-on-use.js';
 
-/** A running litestream child process. */
-export type LitestreamProcess = ResultPromise<{ buffer: false; stdin: 'ignore'; reject: false }>;
+/** How a litestream child ended. Exactly one of `exitCode` and `signal` is set, or neither when it never started. */
+export interface ProcessExit {
+  readonly exitCode: number | undefined;
+  readonly signal: NodeJS.Signals | undefined;
+  /** Why it could not be started (`ENOENT`, `EACCES`, …), when it could not. */
+  readonly error: Error | undefined;
+}
+
+/**
+ * A running litestream child process: its output streams, a way to signal it, and its
+ * exit, which never rejects. Built on `node:child_process` alone: a process manager
+ * library cost a cold boot ~95 ms of import time for the little used here.
+ */
+export class LitestreamProcess {
+  readonly #child: ChildProcess;
+  /** Settles once the process has exited and its output streams have closed. */
+  readonly exited: Promise<ProcessExit>;
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    this.exited = new Promise((resolve) => {
+      let startError: Error | undefined;
+      // 'error' without a pid: it never started, and 'close' follows with no code.
+      child.once('error', (error) => {
+        startError ??= error;
+      });
+      child.once('close', (code, signal) => {
+        // A child that never started closes with a negative errno as its code.
+        resolve({
+          exitCode: startError ? undefined : (code ?? undefined),
+          signal: signal ?? undefined,
+          error: startError,
+        });
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get stdout(): Readable {
+    return this.#child.stdout as Readable;
+  }
+
+  get stderr(): Readable {
+    return this.#child.stderr as Readable;
+  }
+
+  /** True once a signal was sent to it by {@link kill}. */
+  get killed(): boolean {
+    return this.#child.killed;
+  }
+
+  /** Sends `signal`; false when the process has already exited. */
+  kill(signal: NodeJS.Signals): boolean {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return false;
+    return this.#child.kill(signal);
+  }
+}
 
 /**
  * Emits `spawn` with `{ pid, command }` for every litestream child started, so callers
@@ -30,21 +90,13 @@ export function spawnLitestream(
   env: NodeJS.ProcessEnv,
   options: SpawnOptions = {},
 ): LitestreamProcess {
-  const child = execa(binary, args, {
-    env,
-    detached: options.ownProcessGroup ?? false,
-    extendEnv: false,
-    buffer: false,
-    stdin: 'ignore',
-    reject: false,
-    // litestream finishes its own shutdown; execa must not race it with a SIGKILL.
-    forceKillAfterDelay: false,
-    // execa's cleanup (signal-exit) installs and removes a signal listener with every
-    // child. When an app's `process.once('SIGTERM')` handler ran and removed itself,
-    // signal-exit sees itself alone and re-raises the signal: the app dies in the middle
-    // of its graceful shutdown, before the final sync. `killOnExit` does its job instead.
-    cleanup: false,
-  });
+  const child = new LitestreamProcess(
+    loadChildProcess().spawn(binary, args, {
+      env,
+      detached: options.ownProcessGroup ?? false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   killOnExit(child);
   spawnEvents.emit('spawn', { pid: child.pid, command: args[0] ?? '' });
   return child;
@@ -62,7 +114,7 @@ const live = new Set<LitestreamProcess>();
 function killOnExit(child: LitestreamProcess): void {
   if (live.size === 0) process.on('exit', terminateLive);
   live.add(child);
-  void child.finally(() => {
+  void child.exited.then(() => {
     live.delete(child);
     if (live.size === 0) process.off('exit', terminateLive);
   });

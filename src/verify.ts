@@ -1,20 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { throwIfAborted } from './abort.js';
 import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, VerificationError } from './errors.js';
+import { IntegrityChecker } from './integrity-check.js';
+import { loadSqlite } from './load-on-use.js';
 import { childLogger } from './logger.js';
 import { liveReplicator } from './pidfile.js';
 import { privateTempDir, writeConfigFile } from './render.js';
 import { type Replication, runningReplication } from './replicate.js';
 import { positionFields, restoreInto } from './restore.js';
-import { checkIntegrity } from './sqlite.js';
 
 /** Options for {@link verify}. */
 export interface VerifyOptions {
@@ -73,7 +73,7 @@ export async function verify(
     );
   }
 
-  const sentinel = randomUUID();
+  const sentinel = crypto.randomUUID();
   const { signal } = options;
   throwIfAborted(signal, 'verify');
   const runtime = await resolveRuntime(config);
@@ -134,7 +134,7 @@ export async function verify(
       }
       if (!restored) continue;
       if (!hasSentinel(output, sentinel)) continue;
-      const integrity = checkIntegrity(output, 'full');
+      const integrity = await checkOnce(output);
       if (!integrity.ok) {
         throw new VerificationError('integrity', `the copy of ${db.path} restored from the replica is corrupt.`, {
           database: db.path,
@@ -168,7 +168,7 @@ export async function verify(
 }
 
 function open(file: string): Database.Database {
-  const db = new Database(file, { fileMustExist: true });
+  const db = new (loadSqlite())(file, { fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   return db;
 }
@@ -184,7 +184,7 @@ function writeSentinel(file: string, sentinel: string): void {
 }
 
 function hasSentinel(file: string, sentinel: string): boolean {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new (loadSqlite())(file, { readonly: true, fileMustExist: true });
   try {
     return db.prepare(`SELECT 1 FROM ${SENTINEL_TABLE} WHERE id = ?`).get(sentinel) !== undefined;
   } catch {
@@ -250,4 +250,14 @@ function syncSignal(replication: Replication, database: string) {
       return true;
     },
   };
+}
+
+/** A full integrity check of `file`, off the main thread. */
+async function checkOnce(file: string) {
+  const checker = new IntegrityChecker(1);
+  try {
+    return await checker.check(file, 'full');
+  } finally {
+    await checker.release();
+  }
 }

@@ -18,7 +18,7 @@ import {
   startReplication,
   verify,
 } from '../src/index.js';
-import { checkIntegrity } from '../src/sqlite.js';
+import { IntegrityChecker } from '../src/integrity-check.js';
 import { launchApp } from './reliability/harness.js';
 import {
   deleteDatabase,
@@ -378,13 +378,16 @@ async function asUnprivileged(script: string) {
 }
 
 describe('integrity check', () => {
-  it('tells a file SQLite cannot open from a database that fails the check', () => {
+  it('tells a file SQLite cannot open from a database that fails the check', async () => {
+    const checker = new IntegrityChecker(2);
+    onCleanup(() => checker.release());
+    const checkIntegrity = (file: string, mode: 'full' | 'quick') => checker.check(file, mode);
     const dir = tempDir();
-    const missing = checkIntegrity(path.join(dir, 'missing.db'), 'full');
+    const missing = await checkIntegrity(path.join(dir, 'missing.db'), 'full');
     expect(missing).toMatchObject({ ok: false, unreadable: true });
     const notADatabase = path.join(dir, 'junk.db');
     writeFileSync(notADatabase, randomBytes(8192));
-    expect(checkIntegrity(notADatabase, 'quick')).toMatchObject({ ok: false, unreadable: true });
+    expect(await checkIntegrity(notADatabase, 'quick')).toMatchObject({ ok: false, unreadable: true });
 
     const corrupt = path.join(dir, 'corrupt.db');
     const db = new Database(corrupt);
@@ -396,7 +399,7 @@ describe('integrity check', () => {
     const bytes = readFileSync(corrupt);
     bytes.fill(0x42, bytes.length - 8192, bytes.length - 4096 + 100);
     writeFileSync(corrupt, bytes);
-    const result = checkIntegrity(corrupt, 'full');
+    const result = await checkIntegrity(corrupt, 'full');
     expect(result.ok).toBe(false);
     expect(result.unreadable).toBe(false);
     expect(result.problems.length).toBeGreaterThan(0);

@@ -21,10 +21,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { throwIfAborted } from '../abort.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import { ReplicaUnreachableError } from '../errors.js';
+import { loadYaml } from '../load-on-use.js';
 import { Secret } from '../secret.js';
 import { listS3Pages, listS3Prefix, type S3Bucket, type S3Credentials } from './s3-request.js';
 
@@ -330,7 +330,7 @@ function locationsFromYaml(
   database: string,
   credentials: LitestreamConfig['credentials'],
 ): ReplicaLocation[] {
-  const doc = parse(yaml) as unknown;
+  const doc = loadYaml().parse(yaml) as unknown;
   if (!isObject(doc) || !Array.isArray(doc.dbs)) return [];
   const db = doc.dbs.find((entry): entry is Yaml => isObject(entry) && entry.path === database);
   if (!db) return [];

@@ -9,12 +9,12 @@
  *
  * @packageDocumentation
  */
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import type { FailureKind } from '../classify.js';
 import { LitestreamAbortError, LitestreamError, ReplicaUnreachableError } from '../errors.js';
+import { loadCrypto, loadHttp } from '../load-on-use.js';
 import { redact, type Secret } from '../secret.js';
 
 /** Keys to sign requests with. Only {@link signS3Request} reads their values. */
@@ -251,7 +251,7 @@ function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): P
       headers: signed.headers,
       ...(secure ? { rejectUnauthorized: !bucket.skipVerify, ...(ca ? { ca } : {}) } : {}),
     };
-    const req = (secure ? https : http).request(requestOptions, (res) => {
+    const req = loadHttp(secure).request(requestOptions, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -496,14 +496,14 @@ export function signS3Request(
     (key, part) => hmac(key, part),
     hmac(`AWS4${credentials.secretAccessKey.reveal()}`, day),
   );
-  const signature = createHmac('sha256', signingKey).update(stringToSign).digest('hex');
+  const signature = loadCrypto().createHmac('sha256', signingKey).update(stringToSign).digest('hex');
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId.reveal()}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return { headers, queryString };
 }
 
 /** Hex SHA-256, for {@link S3SigningRequest.payloadHash}. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return loadCrypto().createHash('sha256').update(data).digest('hex');
 }
 
 /** RFC 3986 percent-encoding, as SigV4 wants it (`encodeURIComponent` leaves `!'()*` alone). */
@@ -512,5 +512,5 @@ export function encodeRfc3986(value: string): string {
 }
 
 function hmac(key: Buffer | string, data: string): Buffer {
-  return createHmac('sha256', key).update(data).digest();
+  return loadCrypto().createHmac('sha256', key).update(data).digest();
 }
