@@ -376,15 +376,21 @@ export async function restoreInto(
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
-  // A restore of the latest state leaves the choice to litestream, which some versions get
-  // wrong: the engine checks beside the download, given up when it ends.
   const checkDone = new AbortController();
-  const latestChoice = isPinned(options.target)
-    ? undefined
-    : dialect.checkLatestChoice?.(config, runtime, db, checkDone.signal).catch(() => undefined);
   // Litestream's answer is checked against what the replica path holds (another version's
   // backups), looked at beside the download.
-  const replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal);
+  const checksChoice = !isPinned(options.target) && dialect.checkLatestChoice !== undefined;
+  const replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
+    generationSpans: checksChoice,
+  });
+  // A restore of the latest state leaves the choice to litestream, which some versions get
+  // wrong: the engine checks beside the download (from that same look at the replica when
+  // it could list it), given up when it ends.
+  const latestChoice = checksChoice
+    ? dialect
+        .checkLatestChoice?.(config, runtime, db, checkDone.signal, replicaCheck.generationSpans())
+        .catch(() => undefined)
+    : undefined;
   const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
   const checker = options.integrity ?? new IntegrityChecker(1);
   if (options.integrity) checker.retain();

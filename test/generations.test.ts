@@ -9,6 +9,7 @@ import { readdirSync, renameSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, generations, restore, startReplication } from '../src/index.js';
+import { spawnEvents } from '../src/spawn.js';
 import { deleteDatabase, readIds, stopCleanly, tempDir, testConfig, track, writeRows } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
@@ -68,7 +69,12 @@ describe('choosing the generation to restore', () => {
     // A new container restores: every row of generation 2.
     deleteDatabase(db.path);
     deleteDatabase(config.databases[1]?.path as string);
-    const [result] = await ensureRestored(config);
+    const commands: string[] = [];
+    const onSpawn = ({ command }: { command: string }) => commands.push(command);
+    spawnEvents.on('spawn', onSpawn);
+    const [result] = await ensureRestored(config).finally(() => spawnEvents.off('spawn', onSpawn));
+    // The generations were seen in the listing Node made of the replica: no second litestream.
+    expect(commands.filter((command) => command !== 'restore')).toEqual([]);
     expect(result).toMatchObject({ outcome: 'restored', generation: 'ffffffffffffffff' });
     expect(readIds(db.path)).toEqual(all);
     expect(logger.text()).toContain(

@@ -7,6 +7,7 @@
 import type { LitestreamBinary, LitestreamFamily } from '../binary.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LitestreamLogLine } from '../log-lines.js';
+import type { GenerationSpan } from '../replica/layout.js';
 import type { CommandResult } from '../run.js';
 
 /** Replication state of one database, as read from litestream's log. */
@@ -110,13 +111,15 @@ export interface RestoreDialect {
   saysNoBackup(result: CommandResult, errorText: string): boolean;
   /**
    * Runs beside a restore of the latest state; resolves to the target to restore instead
-   * when litestream's own choice is known to be wrong (0.3's generation ties).
+   * when litestream's own choice is known to be wrong (0.3's generation ties). `listed` is
+   * the replica's generations as Node listed them, when it could (else it asks litestream).
    */
   checkLatestChoice?(
     config: LitestreamConfig,
     runtime: Runtime,
     db: DatabaseConfig,
     signal: AbortSignal,
+    listed: Promise<readonly GenerationSpan[] | undefined>,
   ): Promise<(restored: RestoredPosition) => RestoreTarget | undefined>;
 }
 

@@ -3,7 +3,13 @@ import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../
 import type { Runtime } from '../engine/engine.js';
 import { ReplicaFormatError, RestoreError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { inspectReplica, type ReplicaContents, type ReplicaNotChecked, replicaLocation } from './layout.js';
+import {
+  type GenerationSpan,
+  inspectReplica,
+  type ReplicaContents,
+  type ReplicaNotChecked,
+  replicaLocation,
+} from './layout.js';
 
 /**
  * Litestream's answer checked against what the replica path holds, seen from Node: it is
@@ -25,6 +31,8 @@ export interface ReplicaCheck {
   noBackup(): Promise<void>;
   /** Resolves once the look at the replica has ended (given up with the signal). */
   settled(): Promise<void>;
+  /** Every 0.3 generation's span, when asked for and the replica could be listed in full. */
+  generationSpans(): Promise<readonly GenerationSpan[] | undefined>;
 }
 
 /** Starts looking at `db`'s replica path, beside a restore. */
@@ -34,10 +42,14 @@ export function checkReplica(
   db: DatabaseConfig,
   logger: Logger,
   signal: AbortSignal,
+  options: { generationSpans?: boolean } = {},
 ): ReplicaCheck {
   const location = replicaLocation(config, db);
   const looked: Promise<ReplicaContents | ReplicaNotChecked | { checked: 'failed'; error: unknown }> = location
-    ? inspectReplica(location, { signal }).catch((error: unknown) => ({ checked: 'failed' as const, error }))
+    ? inspectReplica(location, { signal, generationSpans: options.generationSpans }).catch((error: unknown) => ({
+        checked: 'failed' as const,
+        error,
+      }))
     : Promise.resolve({ checked: false, reason: 'its replica is not one litestream-node can list' });
   const own = runtime.engine.family;
   const where = describeReplica(config, db);
@@ -91,6 +103,10 @@ export function checkReplica(
     replicating: () => refuseNewerOthers('fork', true),
     async settled() {
       await looked;
+    },
+    async generationSpans() {
+      const result = await looked;
+      return result.checked === true ? result.generations : undefined;
     },
   };
 }

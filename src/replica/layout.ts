@@ -66,6 +66,19 @@ export interface ReplicaContents {
    * replica.
    */
   readonly newest: { readonly '0.3'?: Date; readonly '0.5'?: Date };
+  /**
+   * Every 0.3 generation with its first and last write (its objects' oldest and newest
+   * `LastModified`, as litestream 0.3 reads them), when {@link InspectReplicaOptions.generationSpans}
+   * asked for them and the listing was complete.
+   */
+  readonly generations?: readonly GenerationSpan[];
+}
+
+/** A Litestream 0.3 generation's first and last write in the replica. */
+export interface GenerationSpan {
+  readonly generation: string;
+  readonly start: Date;
+  readonly end: Date;
 }
 
 /** The replica was not looked at, and why (e.g. no credentials the Node process can use). */
@@ -84,6 +97,11 @@ export interface InspectReplicaOptions {
    * objects). Default false: stop at the first page that proves a format is there.
    */
   exhaustive?: boolean;
+  /**
+   * List all of a 0.3 replica's `generations/` (one request per 1000 objects) to give each
+   * generation's span in {@link ReplicaContents.generations}. Default false.
+   */
+  generationSpans?: boolean;
   /** Where credentials and `AWS_CA_BUNDLE` come from when the location has none. Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -164,19 +182,42 @@ async function inspectBucket(bucket: S3Bucket, prefix: string, options: InspectR
 
   const probes: Promise<[ReplicaFormat, Probe]>[] = [];
   if (children.includes('generations/')) {
-    probes.push(probeS3(bucket, root, `${root}generations/`, V03_KEY, options, call).then((p) => ['0.3', p]));
+    const spans = options.generationSpans ? new Map<string, { start: Date; end: Date }>() : undefined;
+    const onKey = spans && ((key: string, modified: Date) => addToSpan(spans, key, modified));
+    probes.push(
+      probeS3(bucket, root, `${root}generations/`, V03_KEY, options, call, onKey).then((probe) => [
+        '0.3',
+        spans && probe.newest
+          ? { ...probe, generations: [...spans].map(([generation, span]) => ({ generation, ...span })) }
+          : probe,
+      ]),
+    );
   }
   if (levels.length > 0) {
     // All level directories in one listing: their common leading characters (`000` for 0000…0009).
     const shared = commonPrefix(levels);
     probes.push(probeS3(bucket, root, `${root}${shared}`, V05_S3_KEY, options, call).then((p) => ['0.5', p]));
   }
-  return contents(await Promise.all(probes));
+  const found = contents(await Promise.all(probes));
+  // No `generations/` at all is a complete answer too: there are none.
+  return options.generationSpans && !children.includes('generations/') ? { ...found, generations: [] } : found;
 }
 
 interface Probe {
   found: boolean;
   newest: Date | undefined;
+  generations?: GenerationSpan[];
+}
+
+/** Widens the span of the generation that `key` (`generations/<id>/…`) belongs to. */
+function addToSpan(spans: Map<string, { start: Date; end: Date }>, key: string, modified: Date): void {
+  const generation = key.slice('generations/'.length, 'generations/'.length + 16);
+  const span = spans.get(generation);
+  if (!span) spans.set(generation, { start: modified, end: modified });
+  else {
+    if (modified < span.start) span.start = modified;
+    if (modified > span.end) span.end = modified;
+  }
 }
 
 /** Lists `prefix` (no delimiter) until a key of the format's shape shows up, or to the end. */
@@ -187,18 +228,22 @@ async function probeS3(
   shape: RegExp,
   options: InspectReplicaOptions,
   call: { signal: AbortSignal | undefined; timeoutMs: number | undefined; env: InspectReplicaOptions['env'] },
+  /** Sees every key of the format's shape (relative to `root`); the listing then goes to the end. */
+  onKey?: (key: string, modified: Date) => void,
 ): Promise<Probe> {
   let found = false;
   let newest: Date | undefined;
   let complete = false;
   for await (const page of listS3Pages(bucket, { ...call, prefix, delimiter: null })) {
     for (const object of page.objects) {
-      if (!shape.test(object.key.slice(root.length))) continue;
+      const key = object.key.slice(root.length);
+      if (!shape.test(key)) continue;
+      onKey?.(key, object.lastModified);
       found = true;
       if (!newest || object.lastModified > newest) newest = object.lastModified;
     }
     complete = page.complete;
-    if (found && !options.exhaustive) break;
+    if (found && !options.exhaustive && !onKey) break;
   }
   return { found, newest: complete ? newest : undefined };
 }
@@ -214,12 +259,14 @@ function commonPrefix(names: readonly string[]): string {
 function contents(probes: readonly [ReplicaFormat, Probe][]): ReplicaContents {
   const formats = new Set<ReplicaFormat>();
   const newest: { '0.3'?: Date; '0.5'?: Date } = {};
+  let generations: GenerationSpan[] | undefined;
   for (const [format, probe] of probes) {
     if (!probe.found) continue;
     formats.add(format);
     if (probe.newest) newest[format] = probe.newest;
+    generations ??= probe.generations;
   }
-  return { checked: true, formats, newest };
+  return { checked: true, formats, newest, ...(generations ? { generations } : {}) };
 }
 
 async function inspectDirectory(directory: string, signal: AbortSignal | undefined): Promise<ReplicaContents> {

@@ -1,6 +1,7 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import type { GenerationSpan } from '../../replica/layout.js';
 import type { Runtime } from '../engine.js';
-import { type GenerationRow, listGenerations } from './listings.js';
+import { listGenerations } from './listings.js';
 
 const SECOND_MS = 1_000;
 
@@ -17,9 +18,9 @@ const SECOND_MS = 1_000;
  * generations that end in the newest second, the one that started last is the successor,
  * so it wins.
  */
-export function newestGeneration(rows: readonly GenerationRow[]): string | undefined {
+export function newestGeneration(rows: readonly GenerationSpan[]): string | undefined {
   const second = (date: Date) => Math.floor(date.getTime() / SECOND_MS);
-  let best: GenerationRow | undefined;
+  let best: GenerationSpan | undefined;
   for (const row of rows) {
     if (!best) {
       best = row;
@@ -32,14 +33,18 @@ export function newestGeneration(rows: readonly GenerationRow[]): string | undef
 }
 
 /**
- * Lists `db`'s replica for {@link newestGeneration}, beside a restore; undefined when the
- * listing fails (the restore itself then reports why) or is given up.
+ * {@link newestGeneration} of `db`'s replica, beside a restore: from the generations Node
+ * listed when it could, else from litestream's own listing (one more process); undefined
+ * when the listing fails (the restore itself then reports why) or is given up.
  */
-export function latestGenerationOf(
+export async function latestGenerationOf(
   config: LitestreamConfig,
   runtime: Runtime,
   db: DatabaseConfig,
   signal: AbortSignal,
+  listed: Promise<readonly GenerationSpan[] | undefined>,
 ): Promise<string | undefined> {
+  const spans = await listed.catch(() => undefined);
+  if (spans) return newestGeneration(spans);
   return listGenerations(config, runtime, db, { signal }).then(newestGeneration, () => undefined);
 }

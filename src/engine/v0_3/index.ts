@@ -55,8 +55,8 @@ export const engineV0_3 = Object.freeze<Engine>({
       NO_MATCHING_BACKUP.test(errorText) || result.lines.some((line) => line.msg === 'no matching backups found'),
     // Litestream 0.3 can restore an abandoned generation over the newest on a tie (see
     // newestGeneration): list the generations beside the download and restore the newest.
-    checkLatestChoice: async (config, runtime, db, signal) => {
-      const latest = await latestGenerationOf(config, runtime, db, signal);
+    checkLatestChoice: async (config, runtime, db, signal, listed) => {
+      const latest = await latestGenerationOf(config, runtime, db, signal, listed);
       return (restored) =>
         restored.generation !== undefined && latest !== undefined && latest !== restored.generation
           ? { generation: latest }
