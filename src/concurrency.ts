@@ -1,3 +1,14 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * How many databases are worked on at once, where each costs a process or a request: a
+ * restore (a litestream process, then an integrity check in a worker thread), a look at a
+ * replica path. More at once than this only queue for the same cores, disk and
+ * connections, and hundreds at once (a database per tenant) would start hundreds of
+ * processes.
+ */
+export const DATABASES_AT_ONCE = Math.min(8, Math.max(2, availableParallelism() * 2));
+
 /**
  * Runs at most `limit` tasks at once; the rest wait their turn, first come first served.
  * Restoring hundreds of databases (one per tenant) must not start hundreds of litestream

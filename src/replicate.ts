@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { throwIfAborted } from './abort.js';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
@@ -257,15 +258,18 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (problem) throw new ReplicationError(`Cannot replicate: ${problem}.`);
       // A litestream that cannot read what another version wrote there would fork the history.
       if (runtime.engine.unreadableFormats.length > 0) {
+        const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
         await Promise.all(
-          this.#config.databases.map(async (db) => {
-            const check = checkReplica(this.#config, runtime, db, this.#logger, stopAborted);
-            try {
-              await check.replicating();
-            } finally {
-              await check.settled();
-            }
-          }),
+          this.#config.databases.map((db) =>
+            slots.run(async () => {
+              const check = checkReplica(this.#config, runtime, db, this.#logger, stopAborted);
+              try {
+                await check.replicating();
+              } finally {
+                await check.settled();
+              }
+            }),
+          ),
         );
       }
       this.#runtime = runtime;

@@ -1,10 +1,9 @@
 import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
 import { classifyFailure } from './classify.js';
-import { ConcurrencyLimit } from './concurrency.js';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
@@ -55,13 +54,6 @@ export interface EnsureRestoredOptions {
    */
   signal?: AbortSignal;
 }
-
-/**
- * How many databases one boot restores at once. Each restore is a litestream process
- * (download, WAL replay) then an integrity check in a worker thread; more at once than
- * this only queue for the same cores and disk.
- */
-const RESTORE_CONCURRENCY = Math.min(8, Math.max(2, availableParallelism() * 2));
 
 /** What the restores of one {@link ensureRestored} call share. */
 interface BootRun {
@@ -137,8 +129,8 @@ export async function ensureRestored(
     logger,
     configFile: sharedConfigFile,
     createdDirs,
-    slots: new ConcurrencyLimit(RESTORE_CONCURRENCY),
-    integrity: new IntegrityChecker(RESTORE_CONCURRENCY),
+    slots: new ConcurrencyLimit(DATABASES_AT_ONCE),
+    integrity: new IntegrityChecker(DATABASES_AT_ONCE),
   };
   let failed = true;
   try {

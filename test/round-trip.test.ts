@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { DATABASES_AT_ONCE } from '../src/concurrency.js';
 import { configFromEnv, defineConfig, ensureRestored, restore, startReplication } from '../src/index.js';
 import { spawnEvents } from '../src/spawn.js';
 import {
@@ -20,6 +21,32 @@ import {
 import { restoredPosition } from './support/litestream-version.js';
 
 describe('round trip through a real S3 server', () => {
+  it('restores a database per tenant, 24 at once, never running more litestream processes than its limit', async () => {
+    const dir = tempDir();
+    const databases = Array.from({ length: 24 }, (_, i) =>
+      path.join(dir, `tenant-${String(i).padStart(2, '0')}.sqlite3`),
+    );
+    const { config } = testConfig(dir, { databases });
+    const ids = databases.map((db, i) => writeRows(db, `tenant ${i}`, 3 + i));
+    const replication = track(startReplication(config));
+    await replication.ready;
+    await stopCleanly(replication);
+    for (const db of databases) deleteDatabase(db);
+
+    // Sampled while the restores run: the litestream processes this one has running.
+    let most = 0;
+    const sampler = setInterval(() => {
+      most = Math.max(most, litestreamChildren().length);
+    }, 10);
+    const results = await ensureRestored(config).finally(() => clearInterval(sampler));
+    expect(results.map((result) => result.outcome)).toEqual(databases.map(() => 'restored'));
+    databases.forEach((db, i) => {
+      expect(readIds(db)).toEqual(ids[i]);
+    });
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(DATABASES_AT_ONCE);
+  });
+
   it('restores every row of both databases after the local files are lost', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir);
