@@ -136,7 +136,7 @@ export async function inspectReplica(
   options: InspectReplicaOptions = {},
 ): Promise<ReplicaContents | ReplicaNotChecked> {
   throwIfAborted(options.signal, 'Inspecting the replica');
-  if (location.type === 'file') return inspectDirectory(location.directory, options.signal);
+  if (location.type === 'file') return inspectDirectory(location.directory, options);
   const credentials = location.credentials ?? credentialsFromEnv(options.env ?? process.env);
   if (!credentials) {
     return {
@@ -269,39 +269,61 @@ function contents(probes: readonly [ReplicaFormat, Probe][]): ReplicaContents {
   return { checked: true, formats, newest, ...(generations ? { generations } : {}) };
 }
 
-async function inspectDirectory(directory: string, signal: AbortSignal | undefined): Promise<ReplicaContents> {
+async function inspectDirectory(directory: string, options: InspectReplicaOptions): Promise<ReplicaContents> {
+  const { signal } = options;
   const v03: Probe = { found: false, newest: undefined };
+  const spans: GenerationSpan[] = [];
   for (const generation of await subdirectories(path.join(directory, 'generations'), GENERATION)) {
+    let span: { start: Date; end: Date } | undefined;
     for (const [kind, shape] of Object.entries(V03_FILE)) {
       throwIfAborted(signal, 'Inspecting the replica');
-      await newestFile(path.join(directory, 'generations', generation, kind), shape, v03);
+      const { found, first, last } = await firstAndLastFile(
+        path.join(directory, 'generations', generation, kind),
+        shape,
+      );
+      v03.found ||= found;
+      if (!last) continue;
+      if (!v03.newest || last > v03.newest) v03.newest = last;
+      const start = first ?? last;
+      span = span
+        ? { start: start < span.start ? start : span.start, end: last > span.end ? last : span.end }
+        : { start, end: last };
     }
+    if (span) spans.push({ generation, ...span });
   }
   const v05: Probe = { found: false, newest: undefined };
   for (const level of await subdirectories(path.join(directory, 'ltx'), V05_FILE_LEVEL)) {
     throwIfAborted(signal, 'Inspecting the replica');
-    await newestFile(path.join(directory, 'ltx', level), LTX_FILE, v05);
+    const { found, last } = await firstAndLastFile(path.join(directory, 'ltx', level), LTX_FILE);
+    v05.found ||= found;
+    if (last && (!v05.newest || last > v05.newest)) v05.newest = last;
   }
-  return contents([
+  const found = contents([
     ['0.3', v03],
     ['0.5', v05],
   ]);
+  return options.generationSpans ? { ...found, generations: spans } : found;
 }
 
 /**
- * Adds the directory's newest file of `shape` to `probe`. Names sort in write order within
- * one directory (they are increasing indexes or TXIDs), so only the last one is stat'ed.
+ * The modification times of the directory's first and last file of `shape`. Names sort in
+ * write order within one directory (they are increasing indexes or TXIDs), so only those two
+ * are stat'ed; undefined for a file that went away meanwhile (removed by retention).
  */
-async function newestFile(directory: string, shape: RegExp, probe: Probe): Promise<void> {
-  const files = (await entries(directory)).filter((entry) => entry.isFile() && shape.test(entry.name));
-  const last = files
+async function firstAndLastFile(
+  directory: string,
+  shape: RegExp,
+): Promise<{ found: boolean; first: Date | undefined; last: Date | undefined }> {
+  const names = (await entries(directory))
+    .filter((entry) => entry.isFile() && shape.test(entry.name))
     .map((entry) => entry.name)
-    .sort()
-    .at(-1);
-  if (last === undefined) return;
-  probe.found = true;
-  const modified = (await statOrUndefined(path.join(directory, last)))?.mtime;
-  if (modified && (!probe.newest || modified > probe.newest)) probe.newest = modified;
+    .sort();
+  const first = names[0];
+  const last = names.at(-1);
+  if (first === undefined || last === undefined) return { found: false, first: undefined, last: undefined };
+  const mtime = async (name: string) => (await statOrUndefined(path.join(directory, name)))?.mtime;
+  const [firstTime, lastTime] = await Promise.all([first === last ? undefined : mtime(first), mtime(last)]);
+  return { found: true, first: firstTime, last: lastTime };
 }
 
 async function subdirectories(directory: string, shape: RegExp): Promise<string[]> {
