@@ -78,11 +78,12 @@ export function checkLocated(located: LocatedBinary): Promise<LitestreamBinary> 
 }
 
 /**
- * The release line of a located executable when it is known without running it: the
- * bundled one is v0.3.13. @internal
+ * A located executable when it is known without running it: the bundled one is v0.3.13
+ * (the package pins the exact `@flydotio/litestream` release that ships it). @internal
  */
-export function knownFamily(located: LocatedBinary): LitestreamFamily | undefined {
-  return located.source === 'bundled' ? familyOf(BUNDLED_VERSION) : undefined;
+export function knownBinary(located: LocatedBinary): LitestreamBinary | undefined {
+  if (located.source !== 'bundled') return undefined;
+  return Object.freeze({ path: located.path, version: BUNDLED_VERSION, family: '0.3', source: located.source });
 }
 
 /** Where the executable is, without running it. @internal */

@@ -134,8 +134,10 @@ export async function ensureRestored(
   };
   let failed = true;
   try {
-    await sweepTempDirs(logger);
+    // What dead processes left in the temp directory is swept beside the restores, not before.
+    const swept = sweepTempDirs(logger);
     const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
+    await swept;
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     failed = false;
@@ -236,17 +238,20 @@ async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal)
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // Two apps booting on one empty directory: one restores, the other is refused here,
   // so neither can remove the other's fresh WAL as a stale one or restore twice.
+  // The executable and the litestream.yml are made ready while the claim is taken.
+  const prepared = resolveRuntime(config).then(async (runtime) => ({ runtime, file: await configFile(runtime) }));
+  prepared.catch(() => {});
   await claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
   try {
     if (hasContent(db.path)) return exists();
     throwIfAborted(signal, 'ensureRestored');
     logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
-    const runtime = await resolveRuntime(config);
+    const { runtime, file } = await prepared;
     const result = await run.slots.run(async () =>
       restoreInto(config, runtime, db, {
         output: db.path,
         ifReplicaExists: true,
-        configFile: (await configFile(runtime)).path,
+        configFile: file.path,
         logger,
         signal,
         integrity: run.integrity,
@@ -402,11 +407,10 @@ export async function restoreInto(
         downloaded = await downloadWithRetry(config, runtime, db, { ...options, target: retarget }, temp);
       }
     } catch (error) {
-      // A binary that failed its version check explains the failure: report that.
-      await runtime.verified();
+      // A binary that fails its version check explains the failure: report that.
+      await runtime.diagnose();
       throw error;
     }
-    await runtime.verified();
     if (downloaded === undefined) {
       await replicaCheck.noBackup();
       return undefined;
@@ -513,8 +517,6 @@ async function downloadWithRetry(
       onLine,
       signal: signal ? AbortSignal.any([signal, attemptBudget.signal]) : attemptBudget.signal,
     });
-    // The restore is spawned: check the version while it starts up.
-    runtime.verified().catch(() => {});
     const result = await running.finally(() => clearTimeout(budgetTimer));
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
     if (signal?.aborted) {
@@ -539,8 +541,8 @@ async function downloadWithRetry(
         { database: db.path },
       );
     }
-    // A binary that failed its version check explains this failure: report that, never retry.
-    await runtime.verified();
+    // A binary that fails its version check explains this failure: report that, never retry.
+    await runtime.diagnose();
     const output = errorOutput(result);
     const detail = redact(
       result.stalled

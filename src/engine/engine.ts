@@ -244,9 +244,11 @@ export interface Runtime {
   readonly engine: Engine;
   /** The executable's path. */
   readonly binary: string;
-  /**
-   * Resolves once `litestream version` has confirmed the executable (it runs once per
-   * process and path); rejects with a `LitestreamBinaryError` for a bad one.
-   */
+  /** The executable's version and release line (known before any command runs). */
   verified(): Promise<LitestreamBinary>;
+  /**
+   * After a command failed: runs `litestream version` (once) if it has not run, and rejects
+   * with a `LitestreamBinaryError` when the executable itself is what is broken.
+   */
+  diagnose(): Promise<void>;
 }

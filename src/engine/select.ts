@@ -1,4 +1,4 @@
-import { checkLocated, knownFamily, type LitestreamBinary, type LitestreamFamily, locateBinary } from '../binary.js';
+import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily, locateBinary } from '../binary.js';
 import type { LitestreamConfig } from '../config.js';
 import { logOnce } from '../logger.js';
 import type { Engine, Runtime } from './engine.js';
@@ -14,28 +14,37 @@ export function engineFor(family: LitestreamFamily): Engine {
 
 /**
  * Finds the config's executable and its engine. The bundled v0.3.13 is known without
- * running it (`litestream version` takes as long as a small restore: callers verify it
- * while their first command runs); any other executable is asked for its version first.
- * Logs which executable and version run, once per config.
+ * running it (`litestream version` costs a Go process start beside the first restore on a
+ * cold boot): it is only run to explain a command that failed. Any other executable is
+ * asked for its version first. Logs which executable and version run, once per config.
  *
  * @throws {@link LitestreamBinaryError} for a missing, broken or unsupported executable.
  */
 export async function resolveRuntime(config: LitestreamConfig): Promise<Runtime> {
   const located = locateBinary(config.binaryPath, process.env);
-  let verified: Promise<LitestreamBinary> | undefined;
-  const verify = () => {
-    verified ??= checkLocated(located).then((binary) => {
-      logOnce(
-        config,
-        config.logger,
-        'info',
-        { component: 'litestream', path: binary.path, version: binary.version, source: binary.source },
-        `using litestream ${binary.version} (${binary.source})`,
-      );
-      return binary;
-    });
-    return verified;
+  const using = (binary: LitestreamBinary) => {
+    logOnce(
+      config,
+      config.logger,
+      'info',
+      { component: 'litestream', path: binary.path, version: binary.version, source: binary.source },
+      `using litestream ${binary.version} (${binary.source})`,
+    );
+    return binary;
   };
-  const family = knownFamily(located) ?? (await verify()).family;
-  return { engine: engineFor(family), binary: located.path, verified: verify };
+  let checked: Promise<LitestreamBinary> | undefined;
+  const check = () => {
+    checked ??= checkLocated(located).then(using);
+    return checked;
+  };
+  const known = knownBinary(located);
+  const binary = known ? using(known) : await check();
+  return {
+    engine: engineFor(binary.family),
+    binary: located.path,
+    verified: async () => binary,
+    diagnose: async () => {
+      await check();
+    },
+  };
 }
