@@ -83,9 +83,9 @@ async function warmStart(options: LitestreamOptions, calls: number) {
   return { first, median: median(times), p99: percentile(times, 99), spawned, childProcesses: after - before };
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -118,7 +118,7 @@ async function throughput(job: Extract<Job, { mode: 'throughput' }>) {
 }
 
 /**
- * Commit → restorable. After each commit, waits for litestream's next "wal segment
+ * Commit → restorable. After each commit, waits for the library's next sync event for the
  * written" for the database, then proves the row is in the replica by restoring it. When
  * another segment was written meanwhile, the later one is counted (never an underestimate).
  */
@@ -132,8 +132,9 @@ async function lag(job: Extract<Job, { mode: 'lag' }>) {
   const db = openDatabase(file);
   const replication = replicate(config);
   const segments: number[] = [];
-  replication.on('log', (line) => {
-    if (line.msg === 'wal segment written' && line.db === file) segments.push(performance.now());
+  // Either version: the library's sync event says the replica has the change.
+  replication.on('sync', (event) => {
+    if (event.db === file) segments.push(performance.now());
   });
   await replication.ready;
   const lags: number[] = [];

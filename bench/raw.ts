@@ -8,6 +8,7 @@ import type { LitestreamConfig } from '../src/config.js';
 import type { Runtime } from '../src/engine/engine.js';
 import { resolveRuntime } from '../src/engine/select.js';
 import { childEnv } from '../src/render.js';
+import { inspectReplica, replicaLocation } from '../src/replica/layout.js';
 
 let counter = 0;
 
@@ -32,7 +33,7 @@ export async function writeYaml(config: LitestreamConfig, logLevel: 'debug' | 'i
 
 export interface Raw {
   pid: number | undefined;
-  synced(): boolean;
+  synced(): Promise<boolean>;
   /**
    * SIGTERM, as `docker stop` sends; SIGKILL after `graceMs` (docker's default is 10 s).
    * litestream 0.3.13 can hang when the signal lands during an upload: `killed` says so.
@@ -57,13 +58,16 @@ export async function startRaw(config: LitestreamConfig, logLevel: 'debug' | 'in
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     pid: child.pid,
-    synced: () => {
-      const text = readFileSync(log, 'utf8');
-      return config.databases.every((db) =>
-        text
-          .split('\n')
-          .some((line) => line.includes(JSON.stringify(db.path)) && /"(snapshot|wal segment) written"/.test(line)),
+    // Seen from the replica, as the library's format guard sees it: every database has a
+    // backup there (litestream 0.5 logs its uploads only at debug level).
+    synced: async () => {
+      const looks = await Promise.all(
+        config.databases.map((db) => {
+          const location = replicaLocation(config, db);
+          return location ? inspectReplica(location) : undefined;
+        }),
       );
+      return looks.every((look) => look?.checked === true && look.formats.size > 0);
     },
     stop: async (graceMs = 10_000) => {
       const startedAt = performance.now();

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { resolveBinary } from '../src/binary.js';
+import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/binary.js';
 import { defineConfig, type LitestreamOptions } from '../src/index.js';
 import { replicate } from '../src/replicate.js';
 import { S3Server } from '../test/support/s3-server.js';
@@ -42,23 +42,30 @@ const { values: flags } = parseArgs({
     'update-docs': { type: 'boolean', default: false },
     // Cold-start sizes in MiB, e.g. `--sizes 100` (to look at one figure).
     sizes: { type: 'string' },
+    // The Litestream release lines to measure, e.g. `--litestream 0.5`: the bundled v0.3.13,
+    // and the test suite's v0.5.18 (installed by test/tools/install.mjs).
+    litestream: { type: 'string', default: '0.3,0.5' },
   },
 });
 const quick = flags.quick === true;
 const only = new Set((flags.only ?? SECTIONS.join(',')).split(',').map((s) => s.trim()) as Section[]);
+const lines = (flags.litestream ?? '0.3,0.5').split(',').map((s) => s.trim()) as LitestreamFamily[];
+for (const line of lines)
+  if (line !== '0.3' && line !== '0.5') throw new Error(`--litestream: unknown release line ${line}`);
 
 const plan = quick
   ? {
-      importReps: 10,
-      cold: [{ mib: 10, reps: 3 }],
-      pair: { larger: 10, smaller: 2, reps: 3 },
-      many: { databases: 50, reps: 1 },
+      // Under two minutes for both versions: a smoke run of every row but memory (info only).
+      importReps: 8,
+      cold: [{ mib: 10, reps: 2 }],
+      pair: { larger: 10, smaller: 2, reps: 2 },
+      many: { databases: 20, reps: 1 },
       warmCalls: 200,
       warmRawReps: 10,
-      throughput: { reps: 1, durationMs: 600 },
-      lagSamples: 6,
-      shutdown: { reps: 1, loadMs: 1_000 },
-      memoryLoadMs: 2_000,
+      throughput: { reps: 1, durationMs: 500, rowsPerTransaction: [1] },
+      lagSamples: 4,
+      shutdown: { reps: 1, loadMs: 500 },
+      memoryLoadMs: 0,
     }
   : {
       importReps: 30,
@@ -71,7 +78,7 @@ const plan = quick
       many: { databases: 200, reps: 3 },
       warmCalls: 1_000,
       warmRawReps: 30,
-      throughput: { reps: 4, durationMs: 3_000 },
+      throughput: { reps: 4, durationMs: 3_000, rowsPerTransaction: [1, 100] },
       lagSamples: 60,
       shutdown: { reps: 4, loadMs: 3_000 },
       memoryLoadMs: 8_000,
@@ -86,6 +93,8 @@ if (flags.sizes) {
 interface Figure {
   /** What was measured. */
   name: string;
+  /** The litestream version both arms ran (`—` for what does not run litestream). */
+  litestream: string;
   /** Which replica it used: `s3` (versitygw on 127.0.0.1), `file` (local directory), or `none`. */
   replica: 's3' | 'file' | 'none';
   unit: string;
@@ -109,7 +118,7 @@ const tmp = path.join(work, 'tmp');
 mkdirSync(tmp);
 // Children (and the litestream they start) keep their temp files, hence their command
 // lines, inside `work`: cleanup finds any leftover by that marker.
-const childEnv = { ...process.env, TMPDIR: tmp };
+const childEnv: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
 process.env.TMPDIR = tmp;
 
 let cleanedUp = false;
@@ -187,14 +196,18 @@ function rotated<T>(arms: readonly T[], round: number): T[] {
 
 const ratio = (value: number, baseline: number) => value / baseline;
 
-function add(figure: Omit<Figure, 'ratio'> & { ratio?: number | null }): void {
+/** The version of the suite running now, stamped on every figure it adds. */
+let litestreamVersion = '';
+
+function add(figure: Omit<Figure, 'ratio' | 'litestream'> & { ratio?: number | null; litestream?: string }): void {
   const full: Figure = {
+    litestream: figure.replica === 'none' && figure.litestream === undefined ? '—' : litestreamVersion,
     ...figure,
     ratio: figure.ratio !== undefined ? figure.ratio : figure.baseline ? ratio(figure.value, figure.baseline) : null,
   };
   figures.push(full);
   log(
-    `${full.name} [${full.replica}]: ${fmt(full.value)} ${full.unit}` +
+    `${full.name} [${full.replica}, ${full.litestream}]: ${fmt(full.value)} ${full.unit}` +
       (full.baseline !== null ? ` vs ${fmt(full.baseline)}` : '') +
       (full.ratio !== null ? ` → ×${fmt(full.ratio, 3)}` : '') +
       (full.pass === null ? '' : full.pass ? ' PASS' : ' MISS'),
@@ -218,11 +231,48 @@ interface Fixture {
   name: string;
 }
 
+/**
+ * Points the library (and the raw baselines, and every child) at the release line's
+ * executable: the bundled one for 0.3, the test suite's for 0.5.
+ */
+async function useLitestream(line: LitestreamFamily): Promise<LitestreamBinary> {
+  if (line === '0.5') {
+    const executable = (await ensureTool('litestream05')).binary;
+    process.env[BINARY_ENV] = executable;
+    childEnv[BINARY_ENV] = executable;
+  } else {
+    delete process.env[BINARY_ENV];
+    delete childEnv[BINARY_ENV];
+  }
+  const binary = await resolveBinary();
+  if (binary.family !== line) throw new Error(`expected litestream ${line}, found ${binary.version} (${binary.path})`);
+  litestreamVersion = binary.version;
+  return binary;
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  const binary = await resolveBinary();
-  log(`work dir ${work}; litestream ${binary.version}; ${quick ? 'quick' : 'full'} run`);
+  log(`work dir ${work}; litestream ${lines.join(' and ')}; ${quick ? 'quick' : 'full'} run`);
   const s3 = await startS3();
+  const versions: string[] = [];
+  for (const [index, line] of lines.entries()) {
+    const binary = await useLitestream(line);
+    versions.push(binary.version);
+    log(`litestream ${binary.version} (${binary.source})`);
+    // What does not depend on the litestream version is measured once.
+    await suite(s3, line, index === 0);
+  }
+  await stopS3();
+  report(startedAt, versions);
+}
+
+/** Every section, for the release line in use; `first` adds the version-independent ones. */
+async function suite(s3: S3Server, line: LitestreamFamily, first: boolean): Promise<void> {
+  // Each version has its own directories and replica paths: a replica path one version
+  // wrote is not the other's to write (the library refuses that, rightly).
+  const area = path.join(work, `v${line}`);
+  mkdirSync(area);
+  const at = (name: string) => `v${line}/${name}`;
   const replicas: Replicas = {
     s3: {
       type: 's3',
@@ -231,9 +281,9 @@ async function main(): Promise<void> {
       region: s3.region,
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
-      path: 'bench',
+      path: at('bench'),
     },
-    file: { type: 'file', path: path.join(work, 'file-replica') },
+    file: { type: 'file', path: path.join(area, 'file-replica') },
   };
   const base = { syncInterval: '1s', shutdownTimeoutMs: 30_000 } as const;
 
@@ -246,7 +296,7 @@ async function main(): Promise<void> {
   }
   const fixtures: Fixture[] = [...sizes].sort((a, b) => b - a).map((mib) => ({ mib, name: `db-${mib}MiB.sqlite3` }));
   if (fixtures.length > 0) {
-    const dir = path.join(work, 'fixtures');
+    const dir = path.join(area, 'fixtures');
     mkdirSync(dir);
     for (const fixture of fixtures) {
       const t = Date.now();
@@ -274,7 +324,7 @@ async function main(): Promise<void> {
 
   /** Options restoring `names` into a fresh directory from `kind`. */
   const restoreOptions = (kind: 's3' | 'file', names: string[], extra: Partial<LitestreamOptions> = {}) => {
-    const dir = path.join(work, 'restore', kind);
+    const dir = path.join(area, 'restore', kind);
     mkdirSync(dir, { recursive: true });
     return {
       ...base,
@@ -287,7 +337,7 @@ async function main(): Promise<void> {
     for (const db of options.databases ?? []) removeDatabase(typeof db === 'string' ? db : db.path);
   };
 
-  if (only.has('import')) {
+  if (first && only.has('import')) {
     // The package as an app imports it (its built entry, by its own name), in a fresh
     // process each time, against a process that imports nothing; alternated.
     const times: Record<'library' | 'bare', number[]> = { library: [], bare: [] };
@@ -438,8 +488,8 @@ async function main(): Promise<void> {
   }
   for (const figure of bootFigures) add(figure);
 
-  if (only.has('warm')) {
-    const dir = path.join(work, 'warm');
+  if (first && only.has('warm')) {
+    const dir = path.join(area, 'warm');
     mkdirSync(dir);
     const names = ['production.sqlite3', 'production_queue.sqlite3'];
     for (const name of names) openDatabase(path.join(dir, name)).close();
@@ -546,7 +596,7 @@ async function main(): Promise<void> {
     // one ensureRestored (bounded concurrency); the baseline is a shell entrypoint's loop of
     // `litestream restore`, one after the other, with the same yml.
     const count = plan.many.databases;
-    const dir = path.join(work, 'many');
+    const dir = path.join(area, 'many');
     mkdirSync(dir);
     const names = Array.from({ length: count }, (_, i) => `tenant-${String(i).padStart(3, '0')}.sqlite3`);
     for (const name of names) makeDatabase(path.join(dir, name), MiB);
@@ -555,7 +605,7 @@ async function main(): Promise<void> {
       defineConfig({
         ...base,
         logger: false,
-        replica: { ...(replicas.s3 as object), path: 'many' } as LitestreamOptions['replica'],
+        replica: { ...(replicas.s3 as object), path: at('many') } as LitestreamOptions['replica'],
         databases: names.map((name) => ({ path: path.join(dir, name), replicaPath: name })),
       }),
     );
@@ -565,7 +615,7 @@ async function main(): Promise<void> {
     for (const name of names) removeDatabase(path.join(dir, name));
     const options = {
       ...restoreOptions('s3', names),
-      replica: { ...(replicas.s3 as object), path: 'many' } as LitestreamOptions['replica'],
+      replica: { ...(replicas.s3 as object), path: at('many') } as LitestreamOptions['replica'],
     };
     const config = defineConfig({ ...options, logger: false });
     const yml = await writeYaml(config);
@@ -603,10 +653,10 @@ async function main(): Promise<void> {
   }
 
   if (only.has('throughput')) {
-    const dir = path.join(work, 'throughput');
+    const dir = path.join(area, 'throughput');
     mkdirSync(dir);
     let trial = 0;
-    for (const rowsPerTransaction of [1, 100]) {
+    for (const rowsPerTransaction of plan.throughput.rowsPerTransaction) {
       const rates: Record<'none' | 'library' | 'raw' | 'raw-info', number[]> = {
         none: [],
         library: [],
@@ -618,7 +668,7 @@ async function main(): Promise<void> {
           trial++;
           const options = {
             ...base,
-            replica: { ...(replicas.s3 as object), path: `throughput-${trial}` } as LitestreamOptions['replica'],
+            replica: { ...(replicas.s3 as object), path: at(`throughput-${trial}`) } as LitestreamOptions['replica'],
             databases: [path.join(dir, `tp-${trial}.sqlite3`)],
           };
           const result = await inChild<{ rowsPerSecond: number }>('child', {
@@ -671,11 +721,11 @@ async function main(): Promise<void> {
   }
 
   if (only.has('lag')) {
-    const dir = path.join(work, 'lag');
+    const dir = path.join(area, 'lag');
     mkdirSync(dir);
     const options = {
       ...base,
-      replica: { ...(replicas.s3 as object), path: 'lag' } as LitestreamOptions['replica'],
+      replica: { ...(replicas.s3 as object), path: at('lag') } as LitestreamOptions['replica'],
       databases: [path.join(dir, 'lag.sqlite3')],
     };
     const result = await inChild<{ p50: number; p99: number; max: number; samples: number }>('child', {
@@ -703,7 +753,7 @@ async function main(): Promise<void> {
   }
 
   if (only.has('shutdown')) {
-    const dir = path.join(work, 'shutdown');
+    const dir = path.join(area, 'shutdown');
     mkdirSync(dir);
     type Stopped = { ms: number; lost: number; clean: boolean; killed: boolean };
     const results: Record<'library' | 'raw', Stopped[]> = { library: [], raw: [] };
@@ -713,7 +763,7 @@ async function main(): Promise<void> {
         trial++;
         const options = {
           ...base,
-          replica: { ...(replicas.s3 as object), path: `shutdown-${trial}` } as LitestreamOptions['replica'],
+          replica: { ...(replicas.s3 as object), path: at(`shutdown-${trial}`) } as LitestreamOptions['replica'],
           databases: [path.join(dir, `sd-${trial}.sqlite3`)],
         };
         const result = await inChild<Stopped>('child', {
@@ -756,13 +806,13 @@ async function main(): Promise<void> {
     });
   }
 
-  if (only.has('memory')) {
-    const dir = path.join(work, 'memory');
+  if (!quick && only.has('memory')) {
+    const dir = path.join(area, 'memory');
     mkdirSync(dir);
     const rss: Record<'bare' | 'library', number[]> = { bare: [], library: [] };
     const litestreamRss: Record<'bare' | 'library', number[]> = { bare: [], library: [] };
     let trial = 0;
-    const reps = quick ? 1 : 3;
+    const reps = 3;
     for (let round = 0; round < reps; round++) {
       for (const arm of rotated(['bare', 'library'] as const, round)) {
         trial++;
@@ -770,13 +820,13 @@ async function main(): Promise<void> {
         openDatabase(file).close();
         const options = {
           ...base,
-          replica: { ...(replicas.s3 as object), path: `memory-${trial}` } as LitestreamOptions['replica'],
+          replica: { ...(replicas.s3 as object), path: at(`memory-${trial}`) } as LitestreamOptions['replica'],
           databases: [file],
         };
         if (arm === 'bare') {
           // The shell-entrypoint setup: litestream replicates beside an app that knows nothing of it.
           const raw = await startRaw(defineConfig({ ...options, logger: false }));
-          while (!raw.synced()) await new Promise((resolve) => setTimeout(resolve, 20));
+          while (!(await raw.synced())) await new Promise((resolve) => setTimeout(resolve, 20));
           const samples: number[] = [];
           const sampler = setInterval(() => samples.push(rssOf(raw.pid as number)), 100);
           try {
@@ -823,30 +873,33 @@ async function main(): Promise<void> {
       samples: litestreamRss.library.length,
     });
   }
+}
 
-  await stopS3();
+/** Prints the table, writes bench/results.json, and (with --update-docs) the performance page. */
+function report(startedAt: number, versions: readonly string[]): void {
   const seconds = Math.round((Date.now() - startedAt) / 1000);
   const machine = describeMachine();
   const extra = [
     quick ? '--quick' : '',
     flags.only ? `--only ${flags.only}` : '',
     flags.sizes ? `--sizes ${flags.sizes}` : '',
+    flags.litestream !== '0.3,0.5' ? `--litestream ${flags.litestream}` : '',
   ]
     .filter(Boolean)
     .join(' ');
   const command = `npm run bench${extra ? ` -- ${extra}` : ''}`;
   const table = renderTable(figures);
-  const report = {
+  const results = {
     date: new Date().toISOString(),
     command,
     quick,
     wallSeconds: seconds,
     machine,
-    litestream: binary.version,
+    litestream: versions,
     figures,
   };
-  writeFileSync(path.join(root, 'bench', 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const summary = `${table}\n\n${machineLine(machine)} \`${command}\`, ${seconds} s wall time, ${report.date.slice(0, 16)}Z.`;
+  writeFileSync(path.join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const summary = `${table}\n\n${machineLine(machine)} \`${command}\`, ${seconds} s wall time, ${results.date.slice(0, 16)}Z.`;
   console.log(summary);
   if (flags['update-docs']) updatePerformancePage(summary);
   if (childrenOf(process.pid).length > 0) log('warning: child processes still running at the end');
@@ -881,9 +934,9 @@ function machineLine(machine: Machine): string {
 }
 
 function renderTable(rows: readonly Figure[]): string {
-  const lines = [
-    '| figure | replica | library | baseline | ratio | target | result |',
-    '| --- | --- | --: | --: | --: | --- | --- |',
+  const table = [
+    '| figure | litestream | replica | library | baseline | ratio | target | result |',
+    '| --- | --- | --- | --: | --: | --: | --- | --- |',
   ];
   for (const f of rows) {
     const value = `${fmt(f.value)} ${f.unit}`;
@@ -891,9 +944,11 @@ function renderTable(rows: readonly Figure[]): string {
     const r = f.ratio === null ? '—' : `×${f.ratio.toFixed(3)}`;
     const result = f.pass === null ? 'info' : f.pass ? 'pass' : '**miss**';
     const name = f.note ? `${f.name} (${f.note})` : f.name;
-    lines.push(`| ${name} | ${f.replica} | ${value} | ${baseline} | ${r} | ${f.target ?? '—'} | ${result} |`);
+    table.push(
+      `| ${name} | ${f.litestream} | ${f.replica} | ${value} | ${baseline} | ${r} | ${f.target ?? '—'} | ${result} |`,
+    );
   }
-  return lines.join('\n');
+  return table.join('\n');
 }
 
 /** Rewrites the table between the bench markers of docs/performance.md. */
