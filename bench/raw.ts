@@ -1,7 +1,7 @@
 // Raw litestream, as a shell entrypoint runs it: the same binary and the same yml the
 // library renders, nothing in between. The baselines of the bench.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LitestreamConfig } from '../src/config.js';

@@ -212,12 +212,16 @@ interface Probe {
 /** Widens the span of the generation that `key` (`generations/<id>/…`) belongs to. */
 function addToSpan(spans: Map<string, { start: Date; end: Date }>, key: string, modified: Date): void {
   const generation = key.slice('generations/'.length, 'generations/'.length + 16);
-  const span = spans.get(generation);
-  if (!span) spans.set(generation, { start: modified, end: modified });
-  else {
-    if (modified < span.start) span.start = modified;
-    if (modified > span.end) span.end = modified;
-  }
+  spans.set(generation, widen(spans.get(generation), modified, modified));
+}
+
+/** `span` grown to cover `start`…`end` (or that span, when there is none yet). */
+function widen(span: { start: Date; end: Date } | undefined, start: Date, end: Date): { start: Date; end: Date } {
+  if (!span) return { start, end };
+  return {
+    start: start.getTime() < span.start.getTime() ? start : span.start,
+    end: end.getTime() > span.end.getTime() ? end : span.end,
+  };
 }
 
 /** Lists `prefix` (no delimiter) until a key of the format's shape shows up, or to the end. */
@@ -284,10 +288,7 @@ async function inspectDirectory(directory: string, options: InspectReplicaOption
       v03.found ||= found;
       if (!last) continue;
       if (!v03.newest || last > v03.newest) v03.newest = last;
-      const start = first ?? last;
-      span = span
-        ? { start: start < span.start ? start : span.start, end: last > span.end ? last : span.end }
-        : { start, end: last };
+      span = widen(span, first ?? last, last);
     }
     if (span) spans.push({ generation, ...span });
   }
