@@ -25,8 +25,10 @@ export function percentile(values: readonly number[], p: number): number {
 /** Opens a database the way the README tells apps to, with `synchronous=NORMAL`. */
 export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  // First: litestream may hold a lock on the file already, and switching the journal mode
+  // without a busy timeout fails at once with "database is locked".
   db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, body BLOB NOT NULL)');
   db.exec('CREATE INDEX IF NOT EXISTS items_label ON items (label)');
