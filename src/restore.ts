@@ -15,11 +15,12 @@ import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
-import { checkReplica } from './replica/format-guard.js';
+import { checkReplica, type ReplicaCheck } from './replica/format-guard.js';
 import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
+import { prepareSpawn } from './spawn.js';
 import { databaseFileMode } from './sqlite.js';
 
 /** What happened to one database in {@link ensureRestored}. */
@@ -238,8 +239,12 @@ async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal)
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // Two apps booting on one empty directory: one restores, the other is refused here,
   // so neither can remove the other's fresh WAL as a stale one or restore twice.
-  // The executable and the litestream.yml are made ready while the claim is taken.
-  const prepared = resolveRuntime(config).then(async (runtime) => ({ runtime, file: await configFile(runtime) }));
+  // The executable, the litestream.yml and the means to start it are made ready while the
+  // claim is taken.
+  const prepared = resolveRuntime(config).then(async (runtime) => {
+    prepareSpawn();
+    return { runtime, file: await configFile(runtime) };
+  });
   prepared.catch(() => {});
   await claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
   try {
@@ -374,29 +379,37 @@ export async function restoreInto(
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
   const checkDone = new AbortController();
-  // Litestream's answer is checked against what the replica path holds (another version's
-  // backups), looked at beside the download.
-  const checksChoice = !isPinned(options.target) && dialect.checkLatestChoice !== undefined;
-  const replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
-    generationSpans: checksChoice,
-  });
-  // A restore of the latest state leaves the choice to litestream, which some versions get
-  // wrong: the engine checks beside the download (from that same look at the replica when
-  // it could list it), given up when it ends.
-  const latestChoice = checksChoice
-    ? dialect
-        .checkLatestChoice?.(config, runtime, db, checkDone.signal, replicaCheck.generationSpans())
-        .catch(() => undefined)
-    : undefined;
   const integrityCheck = options.integrityCheck ?? config.restore.integrityCheck;
   const checker = options.integrity ?? new IntegrityChecker(1);
   if (options.integrity) checker.retain();
-  // Its worker starts while litestream downloads, not after.
-  if (integrityCheck !== 'off') checker.warm();
+  let replicaCheck: ReplicaCheck | undefined;
+  let latestChoice: Promise<((restored: RestoredPosition) => RestoreTarget | undefined) | undefined> | undefined;
+  let firstDownload: Promise<RestoredPosition | undefined> | undefined;
   try {
+    // litestream starts first: the rest is Node's own work (loading its HTTP client,
+    // signing a listing, starting a worker), done while litestream downloads, not before.
+    firstDownload = downloadWithRetry(config, runtime, db, options, temp);
+    firstDownload.catch(() => {});
+    // Litestream's answer is checked against what the replica path holds (another
+    // version's backups), looked at beside the download.
+    const checksChoice = !isPinned(options.target) && dialect.checkLatestChoice !== undefined;
+    const check = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
+      generationSpans: checksChoice,
+    });
+    replicaCheck = check;
+    // A restore of the latest state leaves the choice to litestream, which some versions
+    // get wrong: the engine checks beside the download (from that same look at the
+    // replica when it could list it), given up when it ends.
+    latestChoice = checksChoice
+      ? dialect
+          .checkLatestChoice?.(config, runtime, db, checkDone.signal, check.generationSpans())
+          .catch(() => undefined)
+      : undefined;
+    // Its worker starts while litestream downloads, not after.
+    if (integrityCheck !== 'off') checker.warm();
     let downloaded: RestoredPosition | undefined;
     try {
-      downloaded = await downloadWithRetry(config, runtime, db, options, temp);
+      downloaded = await firstDownload;
       const retarget = downloaded && (await latestChoice)?.(downloaded);
       if (downloaded && retarget) {
         options.logger.warn(
@@ -412,7 +425,7 @@ export async function restoreInto(
       throw error;
     }
     if (downloaded === undefined) {
-      await replicaCheck.noBackup();
+      await check.noBackup();
       return undefined;
     }
     const position = downloaded;
@@ -434,7 +447,7 @@ export async function restoreInto(
     }
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
-    await replicaCheck.restored();
+    await check.restored();
     await options.beforePlacing?.();
     await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
       throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });
@@ -457,7 +470,7 @@ export async function restoreInto(
     // Nothing the restore started outlives it.
     checkDone.abort();
     await checker.release();
-    await Promise.all([latestChoice, replicaCheck.settled()]);
+    await Promise.all([latestChoice, replicaCheck?.settled(), firstDownload?.catch(() => {})]);
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');

@@ -81,6 +81,15 @@ export interface SpawnOptions {
 }
 
 /**
+ * Loads what starting litestream needs (Node's child_process, a few milliseconds) ahead
+ * of the first start: called while file operations are in flight, it costs that start
+ * nothing.
+ */
+export function prepareSpawn(): void {
+  loadChildProcess();
+}
+
+/**
  * Starts `binary args…` with the given environment. Output is streamed, never
  * buffered (the replicator runs for days). Its exit never throws; callers read it.
  */
