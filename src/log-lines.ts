@@ -35,6 +35,15 @@ export function parseLogLine(raw: string): LitestreamLogLine | undefined {
   };
 }
 
+/**
+ * When litestream logged `line`: its own clock (printed to the millisecond, rounded down),
+ * else `now`, and never after `now`. A line is read here some time after it was printed.
+ */
+export function loggedAt(line: LitestreamLogLine, now: Date): Date {
+  const logged = line.time === undefined ? Number.NaN : Date.parse(line.time);
+  return Number.isFinite(logged) && logged < now.getTime() ? new Date(logged) : now;
+}
+
 const FIRST_LEVEL = /"level":"([A-Za-z]+)"/;
 
 function parseJson(line: string): Record<string, unknown> | undefined {

@@ -97,6 +97,26 @@ describe('Litestream 0.5 log lines', () => {
     expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(3));
   });
 
+  it("lastSyncAt uses litestream's time of the WAL read, not when this process read the line", () => {
+    const tracker = new LtxSyncTracker(['/data/a.db']);
+    const at = (second: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, second));
+    const line = (fields: object) =>
+      parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;
+    // Printed at 1.000 s, read here at 1.250 s (a busy event loop): a commit at 1.1 s may
+    // have missed the read.
+    tracker.apply(line({ time: at(1).toISOString(), level: 'DEBUG', msg: 'sync', db: 'a.db' }), at(1.25));
+    tracker.apply(
+      line({
+        level: 'DEBUG',
+        msg: 'replica sync',
+        db: 'a.db',
+        txid: { replica: '0000000000000001', db: '0000000000000001' },
+      }),
+      at(1.3),
+    );
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(1));
+  });
+
   it('a compaction failing during shutdown does not fail the final sync; a sync error does', () => {
     const line = (fields: object) =>
       parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;

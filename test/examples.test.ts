@@ -72,8 +72,10 @@ describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
     // A crash: no shutdown at all, once the last write has reached the replica.
     const third = startExample(name, dir, prefix);
     const base3 = await third.url;
-    const writtenAt = Date.now();
     expect((await fetch(`${base3}/items/quince`, { method: 'POST' })).status).toBe(200);
+    // Acknowledged by now: a sync that read the WAL later holds it (one that read it during
+    // the request may not, and a time taken before the request would count it).
+    const writtenAt = Date.now();
     await waitFor(
       async () => {
         const status = (await (await fetch(`${base3}/healthz/litestream`)).json()) as {

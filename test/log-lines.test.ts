@@ -191,3 +191,38 @@ describe('SyncTracker final sync', () => {
     expect(tracker.finalSyncLanded(db)).toBe(false);
   });
 });
+
+describe('SyncTracker lastSyncAt', () => {
+  const db = '/data/app.db';
+  const gen = '20c9b0312cdd7cf8';
+  const second = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s));
+  // Each line as litestream printed it (its own time) and as this process read it (later).
+  const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
+    time: second(printed).toISOString(),
+    level: 'debug',
+    msg,
+    db,
+    fields,
+  });
+  const at = (offset: number) => `${gen}/00000000:${offset}`;
+
+  it("is when the WAL copy the replica reaches began, by litestream's clock, not when the segment was written", () => {
+    const tracker = new SyncTracker([db]);
+    // Copy 1 begins at 1.0 s and holds commits up to offset 100.
+    tracker.apply(line('sync', 1), second(1.2));
+    tracker.apply(line('sync: ok', 1.1), second(1.3));
+    tracker.apply(line('replica sync', 1.2, { position: at(100) }), second(1.4));
+    // Copy 2 begins at 1.5 s, while the segment of copy 1 uploads: a commit at 1.6 s is in
+    // neither copy 1 nor, perhaps, copy 2's target.
+    tracker.apply(line('sync', 1.5), second(1.5));
+    tracker.apply(line('wal segment written', 1.7, { position: at(0), sz: 100 }), second(1.8));
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(second(1));
+    tracker.apply(line('sync: ok', 1.9, {}), second(1.9));
+    // A segment that does not reach its sync's target moves nothing.
+    tracker.apply(line('replica sync', 2, { position: at(300) }), second(2));
+    tracker.apply(line('wal segment written', 2.1, { position: at(100), sz: 100 }), second(2.1));
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(second(1));
+    tracker.apply(line('wal segment written', 2.2, { position: at(200), sz: 100 }), second(2.2));
+    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(second(1.5));
+  });
+});

@@ -78,11 +78,13 @@ const base1 = await first.url;
 say(`listening on ${base1}`);
 
 step('Writing rows: three items (each also queues a job in the second database)');
-const writtenAt = Date.now();
 for (const name of ['apple', 'pear', 'plum']) {
   const { id } = await (await fetch(`${base1}/items/${name}`, { method: 'POST' })).json();
   say(`POST /items/${name} → id ${id}`);
 }
+// lastSyncAt is when litestream read what the replica now holds: later than the last
+// acknowledged write means every write is in the replica.
+const writtenAt = Date.now();
 await until(async () => {
   const status = await (await fetch(`${base1}/healthz/litestream`)).json();
   return status.databases.every((db) => db.lastSyncAt && Date.parse(db.lastSyncAt) > writtenAt);

@@ -23,9 +23,10 @@ export interface DatabaseStatus {
   /** Litestream 0.5: the last transaction id known to be in the replica. */
   readonly txid: number | undefined;
   /**
-   * When the replica last caught up with the database (something was written, or nothing
-   * was pending). Litestream 0.5: every commit made before this time is in the replica.
-   * Litestream 0.3: the time of that upload, milliseconds after litestream read the WAL.
+   * Every commit made before this time is in the replica: it is when litestream began
+   * reading the WAL that the replica has since caught up with (by litestream's clock, which
+   * is this machine's). A write acknowledged before this time is safe; one acknowledged
+   * after it may not be in the replica yet, though litestream has said it caught up.
    */
   readonly lastSyncAt: Date | undefined;
   /** The last replication error, cleared by the next successful sync. */

@@ -1,4 +1,4 @@
-import type { LitestreamLogLine } from '../../log-lines.js';
+import { type LitestreamLogLine, loggedAt } from '../../log-lines.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 
 // Litestream logs these at error level in normal operation: before the first generation
@@ -26,6 +26,12 @@ interface MutableStatus {
   lastError: { message: string; at: Date } | undefined;
   /** The database position litestream is syncing towards (`replica sync`). */
   target: string | undefined;
+  /** When the WAL copy (`sync`) in progress began: it holds every commit made before. */
+  copyingSince: Date | undefined;
+  /** When the last finished WAL copy (`sync: ok`) began. */
+  copiedSince: Date | undefined;
+  /** When the WAL copy that `target` reflects (or a later one) began: the replica at `target` holds every commit before. */
+  targetCopiedSince: Date | undefined;
   /** Caught up since the current litestream process started. */
   syncedThisRun: boolean;
   /** A snapshot upload in flight since then (the monitor's, the snapshotter's or the retainer's). */
@@ -57,6 +63,9 @@ export class SyncTracker implements ReplicationTracker {
         lastSyncAt: undefined,
         lastError: undefined,
         target: undefined,
+        copyingSince: undefined,
+        copiedSince: undefined,
+        targetCopiedSince: undefined,
         syncedThisRun: false,
         snapshotSince: undefined,
         walSince: undefined,
@@ -88,6 +97,9 @@ export class SyncTracker implements ReplicationTracker {
     for (const status of this.#databases.values()) {
       status.initialized = false;
       status.target = undefined;
+      status.copyingSince = undefined;
+      status.copiedSince = undefined;
+      status.targetCopiedSince = undefined;
       status.syncedThisRun = false;
       status.snapshotSince = undefined;
       status.walSince = undefined;
@@ -129,8 +141,12 @@ export class SyncTracker implements ReplicationTracker {
     if (!status) return undefined;
     const position = typeof line.fields.position === 'string' ? line.fields.position : undefined;
     switch (line.msg) {
+      // A sync logs "sync", then copies the WAL to its shadow WAL, then logs "sync: ok": the
+      // copy holds every commit made before the first line was printed (its own time).
       case 'sync':
       case 'sync: ok':
+        if (line.msg === 'sync') status.copyingSince = loggedAt(line, now);
+        else status.copiedSince = status.copyingSince;
         if (status.initialized) return undefined;
         status.initialized = true;
         return { kind: 'initialized', db: status.path };
@@ -138,8 +154,11 @@ export class SyncTracker implements ReplicationTracker {
         status.initialized = true;
         if (typeof line.fields.generation === 'string') status.generation = line.fields.generation;
         return undefined;
+      // The target is the database's position after its last finished copy, or a later one:
+      // the time that copy began is a safe bound for what reaching the target carries.
       case 'replica sync':
         status.target = position;
+        status.targetCopiedSince = status.copiedSince;
         if (this.#shuttingDown) status.shutdownTarget = furthest(status.shutdownTarget, position);
         return undefined;
       case 'write snapshot':
@@ -152,17 +171,19 @@ export class SyncTracker implements ReplicationTracker {
       case 'replica sync: calc new pos':
         if (position !== undefined) status.replicaEnd = position;
         // The replica already holds everything the database has: caught up without writing.
-        return position !== undefined && position === status.target ? this.#synced(status, position, now) : undefined;
+        return position !== undefined && position === status.target
+          ? this.#synced(status, position, position)
+          : undefined;
       case 'snapshot written':
         status.snapshotSince = undefined;
-        return this.#synced(status, position, now);
+        return this.#synced(status, position, position);
       case 'wal segment written': {
         status.walSince = undefined;
         status.openWalUploads = Math.max(0, status.openWalUploads - 1);
         // `position` is where the segment starts; `sz` its uncompressed length.
         const end = segmentEnd(position, line.fields.sz);
         if (end !== undefined) status.replicaEnd = end;
-        return this.#synced(status, position, now);
+        return this.#synced(status, position, end);
       }
       default:
         // A failed sync ends what it was uploading: the monitor's sync writes WAL segments
@@ -182,13 +203,18 @@ export class SyncTracker implements ReplicationTracker {
     }
   }
 
-  #synced(status: MutableStatus, position: string | undefined, now: Date): SyncEvent {
+  /** The replica now ends at `end` (what was written starts at `position`). */
+  #synced(status: MutableStatus, position: string | undefined, end: string | undefined): SyncEvent {
     const generation = position?.split('/')[0];
     if (generation) status.generation = generation;
     status.initialized = true;
     status.synced = true;
     status.syncedThisRun = true;
-    status.lastSyncAt = now;
+    // Every commit made before the copy the replica now reaches is in it; one made since
+    // may not be, though a segment was just written.
+    if (end !== undefined && status.target !== undefined && reaches(end, status.target)) {
+      status.lastSyncAt = status.targetCopiedSince ?? status.lastSyncAt;
+    }
     status.lastError = undefined;
     return { kind: 'synced', db: status.path, generation: status.generation, txid: undefined, position };
   }
@@ -258,6 +284,11 @@ function segmentEnd(position: string | undefined, size: unknown): string | undef
 }
 
 /** The further of two positions; a position of another generation replaces the older one. */
+/** `end` is at or beyond `target` (both positions of one generation). */
+function reaches(end: string, target: string): boolean {
+  return furthest(target, end) === end;
+}
+
 function furthest(current: string | undefined, next: string | undefined): string | undefined {
   if (next === undefined) return current;
   const a = current === undefined ? null : POSITION.exec(current);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { LitestreamLogLine } from '../../log-lines.js';
+import { type LitestreamLogLine, loggedAt } from '../../log-lines.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 
 // Lines logged every second per database and level that say nothing about replication.
@@ -134,9 +134,11 @@ export class LtxSyncTracker implements ReplicationTracker {
         return this.#initialized(status);
       // Each tick checks the WAL first ("sync"), turns what is new into a local LTX file
       // ("db sync"), then syncs the replica ("replica sync"): so a replica caught up with
-      // that tick's database holds every commit made before the check.
+      // that tick's database holds every commit made before the check. The check's time is
+      // the line's own (litestream logs it, then copies the WAL): the time this process
+      // reads the line is later, and a commit in between may have missed the copy.
       case 'sync':
-        status.readAt = now;
+        status.readAt = loggedAt(line, now);
         return undefined;
       case 'replica sync': {
         const txid = line.fields.txid as { replica?: unknown; db?: unknown } | undefined;
