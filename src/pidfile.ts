@@ -36,24 +36,27 @@ const ownerOfRecord = (record: PidRecord) => ({ pid: record.ownerPid, start: rec
  * `timeoutMs`) and its pidfile taken over. A claim whose owner is alive (the same process,
  * not a reused pid) belongs to another running app: that is refused, never two replicators
  * on one database.
+ *
+ * Resolves to `'fresh'` when no pidfile was there (nothing of another process was at
+ * work on the database), `'taken-over'` when one was and is now ours.
  */
 export async function claimDatabase(
   database: string,
   timeoutMs: number,
   logger: Logger,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<'fresh' | 'taken-over'> {
   const file = companionFiles(database).pidfile;
   await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
     throw new FileSystemError('creating the directory of', database, error, { database });
   });
   await sweepPidfileLeftovers(database, logger);
   for (let attempt = 0; attempt < 20; attempt++) {
-    if (await publish(file, ownRecord(0), database)) return;
+    if (await publish(file, ownRecord(0), database)) return attempt === 0 ? 'fresh' : 'taken-over';
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // Removed meanwhile: try again.
     const record = parseRecord(text);
-    if (record && isCurrent(ownerOfRecord(record))) return;
+    if (record && isCurrent(ownerOfRecord(record))) return 'taken-over';
     if (record && isRunning(ownerOfRecord(record))) {
       // Its litestream may be between a crash and its restart: the owner still replicates.
       const replicating = (await replicatorState(record.litestreamPid)) === 'replicating';

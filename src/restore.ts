@@ -237,33 +237,71 @@ async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal)
     throw new FileSystemError('creating the directory of', db.path, error, { database: db.path });
   });
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
-  // Two apps booting on one empty directory: one restores, the other is refused here,
-  // so neither can remove the other's fresh WAL as a stale one or restore twice.
-  // The executable, the litestream.yml and the means to start it are made ready while the
-  // claim is taken.
+  // The executable, the litestream.yml and the means to start it are made ready first.
   const prepared = resolveRuntime(config).then(async (runtime) => {
     prepareSpawn();
     return { runtime, file: await configFile(runtime) };
   });
   prepared.catch(() => {});
-  await claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
-  try {
-    if (hasContent(db.path)) return exists();
-    throwIfAborted(signal, 'ensureRestored');
-    logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
-    const { runtime, file } = await prepared;
-    const result = await run.slots.run(async () =>
-      restoreInto(config, runtime, db, {
-        output: db.path,
-        ifReplicaExists: true,
-        configFile: file.path,
-        logger,
-        signal,
-        integrity: run.integrity,
-        // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
-        beforePlacing: () => removeStaleCompanions(db.path),
-      }),
+  // Two apps booting on one empty directory: one restores, the other is refused here, so
+  // neither can remove the other's fresh WAL as a stale one or restore twice.
+  const claimed = claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
+  claimed.catch(() => {});
+  /**
+   * Restores into a temp file of this process, placed only under the claim. The first
+   * download starts beside the claim, whose file work would otherwise come first: it is
+   * kept only when nothing of another process was at work on the database.
+   */
+  const early = new AbortController();
+  const download = (isEarly: boolean) =>
+    prepared.then(({ runtime, file }) =>
+      run.slots.run(async () =>
+        restoreInto(config, runtime, db, {
+          output: db.path,
+          ifReplicaExists: true,
+          configFile: file.path,
+          logger,
+          signal: isEarly ? AbortSignal.any([signal, early.signal]) : signal,
+          integrity: run.integrity,
+          beforePlacing: async () => {
+            // Dropped, never placed: see below.
+            if (isEarly && (await claimed) !== 'fresh') return early.abort();
+            await claimed;
+            // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
+            await removeStaleCompanions(db.path);
+          },
+        }),
+      ),
     );
+  logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
+  const earlyDownload = download(true);
+  earlyDownload.catch(() => {});
+  const dropEarlyDownload = async () => {
+    early.abort();
+    await earlyDownload.catch(() => {});
+  };
+  let claim: 'fresh' | 'taken-over';
+  try {
+    claim = await claimed;
+  } catch (error) {
+    await dropEarlyDownload();
+    throw error;
+  }
+  try {
+    if (hasContent(db.path)) {
+      await dropEarlyDownload();
+      return exists();
+    }
+    throwIfAborted(signal, 'ensureRestored');
+    let result: Restored | undefined;
+    if (claim === 'fresh') {
+      result = await earlyDownload;
+    } else {
+      // Another process was at work on this database (its litestream stopped during the
+      // claim may have made a final sync): only a download from now on has all of it.
+      await dropEarlyDownload();
+      result = await download(false);
+    }
     if (result === undefined) {
       await removeStaleCompanions(db.path);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');

@@ -70,51 +70,54 @@ describe('Litestream 0.5 log lines', () => {
     expect(tracker.snapshot()[0]?.txid).toBe(4);
   });
 
-  it('lastSyncAt is when litestream read the WAL the replica matches, not when it said "caught up"', () => {
-    const tracker = new LtxSyncTracker(['/data/a.db']);
-    const line = (fields: object) =>
-      parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;
-    const at = (second: number) => new Date(Date.UTC(2026, 11, 2, 12, 0, second));
-    const tick = (second: number, replica: string, db: string) => {
-      tracker.apply(line({ level: 'DEBUG', msg: 'sync', db: 'a.db', txid: db }), at(second));
-      tracker.apply(line({ level: 'DEBUG', msg: 'replica sync', db: 'a.db', txid: { replica, db } }), at(second + 0.5));
-    };
-    tick(1, '0000000000000001', '0000000000000001');
-    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(1));
-    // A commit at 2.2 s, after tick 2's WAL read (2.0 s) but before its "caught up" (2.5 s):
-    // lastSyncAt stays before the commit…
-    tick(2, '0000000000000001', '0000000000000001');
-    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(2));
-    // …only a tick that read it and whose upload the replica holds.
-    tick(3, '0000000000000001', '0000000000000002');
-    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(2));
-    tracker.apply(
-      parseLogLine(
-        '{"level":"DEBUG","msg":"ltx file uploaded","db":"a.db","level":0,"maxTXID":"0000000000000002"}',
-      ) as NonNullable<ReturnType<typeof parseLogLine>>,
-      at(3.6),
-    );
-    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(3));
-  });
-
-  it("lastSyncAt uses litestream's time of the WAL read, not when this process read the line", () => {
+  it("lastSyncAt: litestream's own time of a read the replica holds, never a read still in progress", () => {
     const tracker = new LtxSyncTracker(['/data/a.db']);
     const at = (second: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, second));
     const line = (fields: object) =>
       parseLogLine(JSON.stringify(fields)) as NonNullable<ReturnType<typeof parseLogLine>>;
-    // Printed at 1.000 s, read here at 1.250 s (a busy event loop): a commit at 1.1 s may
-    // have missed the read.
-    tracker.apply(line({ time: at(1).toISOString(), level: 'DEBUG', msg: 'sync', db: 'a.db' }), at(1.25));
-    tracker.apply(
-      line({
-        level: 'DEBUG',
-        msg: 'replica sync',
-        db: 'a.db',
-        txid: { replica: '0000000000000001', db: '0000000000000001' },
-      }),
-      at(1.3),
-    );
-    expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(at(1));
+    const tx = (n: number) => n.toString(16).padStart(16, '0');
+    // A read logged at `printed`, seen here 250 ms later (a busy event loop).
+    const read = (printed: number, txid: number) =>
+      tracker.apply(
+        line({ time: at(printed).toISOString(), level: 'DEBUG', msg: 'sync', db: 'a.db', txid: tx(txid) }),
+        at(printed + 0.25),
+      );
+    const replicaSync = (second: number, replica: number, db: number) =>
+      tracker.apply(
+        line({ level: 'INFO', msg: 'replica sync', db: 'a.db', txid: { replica: tx(replica), db: tx(db) } }),
+        at(second),
+      );
+    const uploaded = (second: number, txid: number) =>
+      tracker.apply(
+        parseLogLine(
+          `{"level":"INFO","msg":"ltx file uploaded","db":"a.db","level":0,"maxTXID":"${tx(txid)}"}`,
+        ) as NonNullable<ReturnType<typeof parseLogLine>>,
+        at(second),
+      );
+    const lastSyncAt = () => tracker.snapshot()[0]?.lastSyncAt;
+
+    read(1, 1);
+    replicaSync(1.5, 0, 1);
+    uploaded(1.6, 1);
+    // Its own time, not when this process read the line.
+    expect(lastSyncAt()).toEqual(at(1));
+    // The read for transaction 2 is logged (2.0 s), and the replica syncs before its file
+    // exists: litestream reports the database at 1, caught up. A commit at 1.9 s may be in
+    // transaction 2 only: lastSyncAt must not move to 2.0 s.
+    read(2, 2);
+    replicaSync(2.1, 1, 1);
+    expect(lastSyncAt()).toEqual(at(1));
+    // The next read is for 3: the read at 2.0 s made transaction 2; once uploaded, it counts.
+    read(3, 3);
+    expect(lastSyncAt()).toEqual(at(1));
+    uploaded(3.2, 2);
+    expect(lastSyncAt()).toEqual(at(2));
+    // Idle: a read for 3 again means the one at 3.0 s found nothing new, so everything before
+    // it is in transaction 2, which the replica holds.
+    read(4, 3);
+    expect(lastSyncAt()).toEqual(at(3));
+    read(5, 3);
+    expect(lastSyncAt()).toEqual(at(4));
   });
 
   it('a compaction failing during shutdown does not fail the final sync; a sync error does', () => {

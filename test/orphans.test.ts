@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
-import { ReplicationError, startReplication } from '../src/index.js';
+import { ensureRestored, ReplicationError, startReplication } from '../src/index.js';
 import { launchApp } from './reliability/harness.js';
 import {
   onCleanup,
   processAlive,
   processesWithOpen,
+  readIds,
   replicatorsOf,
+  seedBackup,
   tempDir,
   testConfig,
   track,
@@ -108,6 +110,27 @@ describe('no replicator outlives its app', () => {
     const replication = track(startReplication(config));
     await replication.ready;
     expect(replication.status().state).toBe('running');
+  });
+
+  it('a pidfile of a dead app beside a missing database: the restore takes it over and brings every row back', async () => {
+    const { config, ids } = await seedBackup(tempDir());
+    // An app that died: its pid is gone (the process ran and exited).
+    const gone = spawn('true');
+    await new Promise((resolve) => gone.on('exit', resolve));
+    for (const database of config.databases) {
+      writeFileSync(
+        path.join(path.dirname(database.path), `.${path.basename(database.path)}-litestream-node.pid`),
+        JSON.stringify({ ownerPid: gone.pid, ownerStart: '1', litestreamPid: 0 }),
+      );
+    }
+    const results = await ensureRestored(config);
+    expect(results.map((result) => result.outcome)).toEqual(config.databases.map(() => 'restored'));
+    config.databases.forEach((database, i) => {
+      expect(readIds(database.path)).toEqual(ids[i]);
+    });
+    // Nothing of the dead app's claim, nor of the restore, stays beside the databases.
+    const dir = path.dirname(config.databases[0]?.path as string);
+    expect(readdirSync(dir).filter((entry) => /litestream-node\.pid|\.restore-/.test(entry))).toEqual([]);
   });
 
   it('refuses to start when a live app already replicates the database', async () => {

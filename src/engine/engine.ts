@@ -27,6 +27,9 @@ export interface DatabaseStatus {
    * reading the WAL that the replica has since caught up with (by litestream's clock, which
    * is this machine's). A write acknowledged before this time is safe; one acknowledged
    * after it may not be in the replica yet, though litestream has said it caught up.
+   * Litestream 0.5 reads every second, so an idle database's time keeps moving; 0.3 says
+   * nothing about a read that found nothing new, so an idle database keeps the time of the
+   * read that carried its last write.
    */
   readonly lastSyncAt: Date | undefined;
   /** The last replication error, cleared by the next successful sync. */

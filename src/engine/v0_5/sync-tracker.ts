@@ -24,10 +24,13 @@ interface MutableStatus {
   /** The database's last transaction id that litestream has read (into its local LTX files). */
   dbTxid: number | undefined;
   lastSyncAt: Date | undefined;
-  /** When litestream last read the database's WAL (its per-second `sync` check). */
-  readAt: Date | undefined;
-  /** When litestream read the WAL that the database's transaction id in `dbTxid` reflects. */
-  dbReadAt: Date | undefined;
+  /** Litestream's last read of the WAL (`sync`): the transaction id it would create, and when. */
+  lastRead: { txid: number; at: Date } | undefined;
+  /**
+   * Transaction id → a time before which every commit is in that transaction or an earlier
+   * one: learnt from each read once its outcome is known.
+   */
+  readThrough: Map<number, Date>;
   lastError: { message: string; at: Date } | undefined;
   syncedThisRun: boolean;
   /** An upload to the replica in flight since then. */
@@ -61,8 +64,8 @@ export class LtxSyncTracker implements ReplicationTracker {
         replicaTxid: 0,
         dbTxid: undefined,
         lastSyncAt: undefined,
-        readAt: undefined,
-        dbReadAt: undefined,
+        lastRead: undefined,
+        readThrough: new Map(),
         lastError: undefined,
         syncedThisRun: false,
         uploadingSince: undefined,
@@ -96,6 +99,8 @@ export class LtxSyncTracker implements ReplicationTracker {
       status.uploadingSince = undefined;
       status.shutdownTarget = undefined;
       status.shutdownFailed = false;
+      status.lastRead = undefined;
+      status.readThrough.clear();
       // The replica keeps what the last process wrote: replicaTxid stays.
     }
     this.#shuttingDown = false;
@@ -132,14 +137,22 @@ export class LtxSyncTracker implements ReplicationTracker {
       case 'db sync':
       case 'snapshot':
         return this.#initialized(status);
-      // Each tick checks the WAL first ("sync"), turns what is new into a local LTX file
-      // ("db sync"), then syncs the replica ("replica sync"): so a replica caught up with
-      // that tick's database holds every commit made before the check. The check's time is
-      // the line's own (litestream logs it, then copies the WAL): the time this process
-      // reads the line is later, and a commit in between may have missed the copy.
-      case 'sync':
-        status.readAt = loggedAt(line, now);
+      // Every second litestream reads the WAL ("sync", naming the transaction it would
+      // create; logged before the read, so its own time is a safe bound) and turns what is
+      // new into that transaction's LTX file. The replica syncs on a clock of its own
+      // ("replica sync"), and may report the database's transaction before the file of a
+      // read already logged exists: which read a transaction holds is told by the next read.
+      case 'sync': {
+        const txid = parseTxid(line.fields.txid);
+        if (txid === undefined) return undefined;
+        const last = status.lastRead;
+        // Read again for the same transaction: the last read found nothing new.
+        if (last && last.txid === txid) this.#readThrough(status, txid - 1, last.at);
+        // For a later one: the last read made its transaction.
+        else if (last && last.txid < txid) this.#readThrough(status, last.txid, last.at);
+        status.lastRead = { txid, at: loggedAt(line, now) };
         return undefined;
+      }
       case 'replica sync': {
         const txid = line.fields.txid as { replica?: unknown; db?: unknown } | undefined;
         const replica = parseTxid(txid?.replica);
@@ -148,7 +161,7 @@ export class LtxSyncTracker implements ReplicationTracker {
         if (replica !== undefined) status.replicaTxid = Math.max(status.replicaTxid, replica);
         if (db !== undefined) {
           status.dbTxid = db;
-          status.dbReadAt = status.readAt;
+          this.#made(status, db);
           if (this.#shuttingDown) status.shutdownTarget = Math.max(status.shutdownTarget ?? 0, db);
         }
         const wasInitialized = status.initialized;
@@ -165,7 +178,10 @@ export class LtxSyncTracker implements ReplicationTracker {
         if (line.fields.level !== 0 && line.fields.level !== undefined) return undefined;
         const before = status.replicaTxid;
         const max = parseTxid(line.fields.maxTXID);
-        if (max !== undefined) status.replicaTxid = Math.max(status.replicaTxid, max);
+        if (max !== undefined) {
+          status.replicaTxid = Math.max(status.replicaTxid, max);
+          this.#made(status, max);
+        }
         status.uploadingSince = undefined;
         if (status.dbTxid === undefined || status.replicaTxid >= status.dbTxid) return this.#synced(status, before);
         return undefined;
@@ -190,6 +206,31 @@ export class LtxSyncTracker implements ReplicationTracker {
     return this.#databases.get(named) ?? this.#byName.get(named);
   }
 
+  /** The database holds transaction `txid`: a logged read for it (or an earlier one) made it. */
+  #made(status: MutableStatus, txid: number): void {
+    const last = status.lastRead;
+    if (last && last.txid <= txid) this.#readThrough(status, last.txid, last.at);
+    this.#advance(status);
+  }
+
+  #readThrough(status: MutableStatus, txid: number, at: Date): void {
+    const known = status.readThrough.get(txid);
+    if (known === undefined || known < at) status.readThrough.set(txid, at);
+    this.#advance(status);
+  }
+
+  /**
+   * Every commit before `lastSyncAt` is in the replica: the latest time known to be read
+   * into a transaction the replica holds.
+   */
+  #advance(status: MutableStatus): void {
+    for (const [txid, at] of status.readThrough) {
+      if (txid > status.replicaTxid) continue;
+      if (status.lastSyncAt === undefined || at > status.lastSyncAt) status.lastSyncAt = at;
+      status.readThrough.delete(txid);
+    }
+  }
+
   #initialized(status: MutableStatus): SyncEvent | undefined {
     if (status.initialized) return undefined;
     status.initialized = true;
@@ -206,9 +247,7 @@ export class LtxSyncTracker implements ReplicationTracker {
     status.initialized = true;
     status.synced = true;
     status.syncedThisRun = true;
-    // Everything committed before the WAL read the replica now matches is in it; a commit
-    // after that read may not be, though litestream says "caught up".
-    status.lastSyncAt = status.dbReadAt ?? status.lastSyncAt;
+    this.#advance(status);
     status.lastError = undefined;
     status.uploadingSince = undefined;
     if (!news) return undefined;
