@@ -1,5 +1,21 @@
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { FileSystemError } from './errors.js';
+
+/**
+ * Makes the directory of `file` and its parents; returns the first one it created, if any.
+ * Synchronous: when the directory exists (most boots) it is one `stat`, which a cold boot
+ * should not queue behind a thread pool busy with the claim and the sweeps.
+ *
+ * @throws {@link FileSystemError} naming `file` and the fix.
+ */
+export function makeDirectoryOf(file: string, database: string): string | undefined {
+  try {
+    return mkdirSync(path.dirname(file), { recursive: true });
+  } catch (error) {
+    throw new FileSystemError('creating the directory of', file, error, { database });
+  }
+}
 
 /** The files SQLite and Litestream keep beside a database. */
 export function companionFiles(database: string) {

@@ -1,10 +1,10 @@
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSystemError, ReplicationError } from './errors.js';
 import type { Logger } from './logger.js';
 import { commandLine, currentProcess, isCurrent, isRunning, ownedName, sweepLeftovers } from './owner.js';
-import { companionFiles } from './paths.js';
+import { companionFiles, makeDirectoryOf } from './paths.js';
 
 /** What a pidfile beside a database records about the process replicating it. */
 interface PidRecord {
@@ -47,9 +47,7 @@ export async function claimDatabase(
   signal?: AbortSignal,
 ): Promise<'fresh' | 'taken-over'> {
   const file = companionFiles(database).pidfile;
-  await mkdir(path.dirname(file), { recursive: true }).catch((error: unknown) => {
-    throw new FileSystemError('creating the directory of', database, error, { database });
-  });
+  makeDirectoryOf(database, database);
   await sweepPidfileLeftovers(database, logger);
   for (let attempt = 0; attempt < 20; attempt++) {
     if (await publish(file, ownRecord(0), database)) return attempt === 0 ? 'fresh' : 'taken-over';

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LitestreamConfig } from './config.js';
@@ -59,16 +60,19 @@ export async function writeConfigFile(
   engine: Engine,
   standInsFor: readonly string[] = [],
 ): Promise<ConfigFile> {
+  // A few hundred bytes in the system temp directory, written synchronously: that costs
+  // tens of microseconds, while each asynchronous step waits its turn in a thread pool
+  // that a cold boot keeps busy (the claim, the sweeps), and litestream starts after it.
   const dir = await privateTempDir('config');
   const standIns = new Map<string, string>();
-  for (const [index, database] of standInsFor.entries()) {
-    const standIn = path.join(dir, `${index}-${path.basename(database)}`);
-    await writeFile(standIn, '', { mode: 0o600 });
-    standIns.set(database, standIn);
-  }
   const file = path.join(dir, 'litestream.yml');
   try {
-    await writeFile(file, engine.renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
+    for (const [index, database] of standInsFor.entries()) {
+      const standIn = path.join(dir, `${index}-${path.basename(database)}`);
+      writeFileSync(standIn, '', { mode: 0o600 });
+      standIns.set(database, standIn);
+    }
+    writeFileSync(file, engine.renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw new FileSystemError('writing a private litestream.yml in', `${os.tmpdir()}/`, error);
@@ -92,7 +96,7 @@ export async function privateTempDir(purpose: 'config' | 'verify'): Promise<stri
   // mkdtemp appends the random part.
   const prefix = path.join(os.tmpdir(), ownedName(TEMP_PREFIX, `${purpose}-`));
   try {
-    return await mkdtemp(prefix);
+    return mkdtempSync(prefix);
   } catch (error) {
     throw new FileSystemError('creating a private temp directory in', `${os.tmpdir()}/`, error);
   }

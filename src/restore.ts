@@ -1,4 +1,4 @@
-import { chmod, link, mkdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmod, link, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
@@ -12,7 +12,7 @@ import { IntegrityChecker } from './integrity-check.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
-import { companionFiles, fileSize, hasContent } from './paths.js';
+import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.js';
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { checkReplica, type ReplicaCheck } from './replica/format-guard.js';
@@ -144,8 +144,7 @@ export async function ensureRestored(
     failed = false;
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
-    await run.integrity.release();
-    if (configFile) await (await configFile.catch(() => undefined))?.dispose();
+    await Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose()).catch(() => {})]);
     if (failed) {
       const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
       for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
@@ -161,11 +160,8 @@ async function makeDirectories(databases: readonly DatabaseConfig[]): Promise<vo
   const created: [dir: string, created: string][] = [];
   try {
     for (const db of databases) {
-      const dir = path.dirname(db.path);
-      const made = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
-        throw new FileSystemError('creating the directory of', db.path, error, { database: db.path });
-      });
-      if (made !== undefined) created.push([dir, made]);
+      const made = makeDirectoryOf(db.path, db.path);
+      if (made !== undefined) created.push([path.dirname(db.path), made]);
     }
   } catch (error) {
     for (const [dir, made] of created.reverse()) await removeCreatedDirs(made, dir);
@@ -223,6 +219,17 @@ async function restoreShared(
 }
 
 async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<RestoreResult> {
+  // The copies that processes which died left beside the database are swept beside the
+  // restore, not before it (this process's own are named for it, and stay).
+  const swept = sweepRestoreLeftovers(db.path, run.logger);
+  try {
+    return await restoreIfMissing(run, db, signal);
+  } finally {
+    await swept;
+  }
+}
+
+async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<RestoreResult> {
   const { config, logger, configFile, createdDirs } = run;
   const startedAt = performance.now();
   const elapsed = () => Math.round(performance.now() - startedAt);
@@ -231,11 +238,8 @@ async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal)
     return { path: db.path, outcome: 'exists', durationMs: elapsed() };
   };
   const dir = path.dirname(db.path);
-  await sweepRestoreLeftovers(db.path, logger);
   if (hasContent(db.path)) return exists();
-  const createdDir = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
-    throw new FileSystemError('creating the directory of', db.path, error, { database: db.path });
-  });
+  const createdDir = makeDirectoryOf(db.path, db.path);
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // The executable, the litestream.yml and the means to start it are made ready first.
   const prepared = resolveRuntime(config).then(async (runtime) => {
@@ -410,9 +414,7 @@ export async function restoreInto(
 ): Promise<Restored | undefined> {
   const dialect = runtime.engine.restore;
   const dir = path.dirname(options.output);
-  const createdDir = await mkdir(dir, { recursive: true }).catch((error: unknown) => {
-    throw new FileSystemError('creating the directory of', options.output, error, { database: db.path });
-  });
+  const createdDir = makeDirectoryOf(options.output, db.path);
   // Named for this process: if it dies mid-restore, the next boot sweeps what it left.
   const temp = path.join(dir, ownedName(restoreTempPrefix(options.output)));
   let placed = false;
