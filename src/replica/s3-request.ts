@@ -92,6 +92,33 @@ export interface ListOptions extends S3CallOptions {
   maxKeys?: number;
 }
 
+/**
+ * A precondition on a write or a delete. Only these two forms: servers disagree on the
+ * others (versitygw answers `If-None-Match: <etag>` with 501 and `If-Match: *` wrongly).
+ */
+export type S3Precondition =
+  /** Only if the key does not exist (`If-None-Match: *`). */
+  | { readonly ifAbsent: true }
+  /** Only if the object is still the one with this ETag (`If-Match`). */
+  | { readonly ifMatch: string };
+
+/** An object as a GET read it. */
+export interface S3ObjectRead {
+  readonly body: string;
+  readonly etag: string;
+  /** The server's clock when it answered (its `Date` header, to the second). */
+  readonly serverDate: Date | undefined;
+}
+
+/** What a conditional write came to. */
+export type S3WriteOutcome =
+  | { readonly written: true; readonly etag: string; readonly serverDate: Date | undefined }
+  /**
+   * The precondition failed: the key exists (`ifAbsent`), or holds another object or none
+   * (`ifMatch`: 412, or 404 on servers that say so for a missing key).
+   */
+  | { readonly written: false; readonly status: number; readonly serverDate: Date | undefined };
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 // A listing page of 1000 keys is a few hundred KiB; anything far larger is not S3 talking.
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -179,6 +206,11 @@ interface CallRequest {
   /** Object key; none for a bucket request. */
   key?: string;
   query?: Record<string, string>;
+  /** Further headers (lower-case names), signed with the rest. */
+  headers?: Record<string, string>;
+  body?: string;
+  /** Statuses that are answers, not failures (a failed precondition, a missing key). */
+  answers?: readonly number[];
 }
 
 /**
@@ -190,7 +222,9 @@ async function s3Call(bucket: S3Bucket, request: CallRequest, options: S3CallOpt
   let target = bucket;
   for (let attempt = 0; ; attempt++) {
     const response = await send(target, request, options);
-    if (response.status >= 200 && response.status < 300) return response;
+    if ((response.status >= 200 && response.status < 300) || request.answers?.includes(response.status)) {
+      return response;
+    }
     const failure = responseFailure(target, response);
     if (attempt === 0 && failure.bucketRegion && failure.bucketRegion !== target.region) {
       target = { ...target, region: failure.bucketRegion };
@@ -223,8 +257,19 @@ function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): P
   const what = `S3 ${request.method} s3://${bucket.bucket}/${request.query?.prefix ?? request.key ?? ''}`;
   if (options.signal?.aborted) return Promise.reject(new LitestreamAbortError(what, options.signal.reason));
   const { url, host, encodedPath } = s3Address(bucket, request.key);
+  const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
   const signed = signS3Request(
-    { method: request.method, host, encodedPath, query: request.query ?? {} },
+    {
+      method: request.method,
+      host,
+      encodedPath,
+      query: request.query ?? {},
+      headers: {
+        ...request.headers,
+        ...(body === undefined ? {} : { 'content-length': String(body.length) }),
+      },
+      ...(body === undefined ? {} : { payloadHash: sha256Hex(body) }),
+    },
     { region: bucket.region, credentials: bucket.credentials },
   );
   const secure = url.protocol === 'https:';
@@ -284,8 +329,97 @@ function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): P
       req.destroy();
       fail(transportFailure('ETIMEDOUT', `no complete answer within ${timeoutMs} ms`, 'transient'));
     }, timeoutMs);
-    req.end();
+    req.end(body);
   });
+}
+
+/** The value of one response header. */
+function header(response: S3Response, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function serverDateOf(response: S3Response): Date | undefined {
+  const value = header(response, 'date');
+  const date = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isFinite(date) ? new Date(date) : undefined;
+}
+
+function preconditionHeaders(precondition: S3Precondition): Record<string, string> {
+  if ('ifAbsent' in precondition) return { 'if-none-match': '*' };
+  // Quoted, as servers send it: both servers the suite runs accept either form.
+  const etag = precondition.ifMatch.startsWith('"') ? precondition.ifMatch : `"${precondition.ifMatch}"`;
+  return { 'if-match': etag };
+}
+
+function etagOf(response: S3Response, what: string, bucket: S3Bucket): string {
+  const etag = header(response, 'etag');
+  if (etag === undefined || etag === '') {
+    throw failureError(bucket, {
+      kind: 'other',
+      status: response.status,
+      code: 'MissingETag',
+      message: `the answer to ${what} has no ETag: this server cannot hold a lease`,
+      bucketRegion: undefined,
+    });
+  }
+  return etag;
+}
+
+/**
+ * Reads one object; undefined when there is none (404). Throws as {@link listS3Prefix}
+ * does for any other failure.
+ */
+export async function getS3Object(
+  bucket: S3Bucket,
+  key: string,
+  options: S3CallOptions = {},
+): Promise<S3ObjectRead | undefined> {
+  const response = await s3Call(bucket, { method: 'GET', key, answers: [404] }, options);
+  if (response.status === 404) return undefined;
+  return { body: response.body, etag: etagOf(response, `GET ${key}`, bucket), serverDate: serverDateOf(response) };
+}
+
+/**
+ * Writes one small object, only if `precondition` holds: a failed precondition is an
+ * outcome (`written: false`), not an error. Throws as {@link listS3Prefix} does for any
+ * other failure.
+ */
+export async function putS3Object(
+  bucket: S3Bucket,
+  key: string,
+  body: string,
+  precondition: S3Precondition,
+  options: S3CallOptions = {},
+): Promise<S3WriteOutcome> {
+  const response = await s3Call(
+    bucket,
+    { method: 'PUT', key, body, headers: preconditionHeaders(precondition), answers: [404, 412] },
+    options,
+  );
+  const serverDate = serverDateOf(response);
+  if (response.status === 404 || response.status === 412)
+    return { written: false, status: response.status, serverDate };
+  return { written: true, etag: etagOf(response, `PUT ${key}`, bucket), serverDate };
+}
+
+/**
+ * Deletes one object, only if it is still the one with `etag`. Resolves to false when the
+ * precondition failed (412). A success is no proof the object was there: some servers
+ * (versitygw) answer 204 for a missing key too.
+ */
+export async function deleteS3Object(
+  bucket: S3Bucket,
+  key: string,
+  etag: string,
+  options: S3CallOptions = {},
+): Promise<boolean> {
+  const response = await s3Call(
+    bucket,
+    { method: 'DELETE', key, headers: preconditionHeaders({ ifMatch: etag }), answers: [404, 412] },
+    options,
+  );
+  return response.status !== 412;
 }
 
 const caBundles = new Map<string, Buffer>();
@@ -447,6 +581,8 @@ export interface S3SigningRequest {
   query?: Readonly<Record<string, string>>;
   /** Hex SHA-256 of the body. Default: that of an empty body. */
   payloadHash?: string;
+  /** Further headers to send and sign, lower-case names (`if-match`, `content-length`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** What to send: the headers (Host included) and the canonical, encoded query string. */
@@ -473,6 +609,7 @@ export function signS3Request(
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
   const headers: Record<string, string> = {
+    ...request.headers,
     host: request.host,
     'x-amz-content-sha256': payloadHash,
     'x-amz-date': amzDate,
