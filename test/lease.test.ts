@@ -1,0 +1,179 @@
+// The lease of a replica path: its protocol with a clock the test moves and a store in
+// memory (compare-and-swap as S3 does it), then the same against the real S3 server.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type LeaseClock, ReplicaLease } from '../src/lease/lease.js';
+import { describeHolder, type LeaseHolder } from '../src/lease/record.js';
+import { type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
+import { Secret } from '../src/secret.js';
+import { testS3 } from './support/s3-per-file.js';
+
+/** One object with ETags, as a bucket keeps it; `down` makes every call of one client fail. */
+function memoryStore() {
+  let object: { body: string; etag: string } | undefined;
+  let version = 0;
+  const client = (isDown: () => boolean = () => false): LeaseStore => {
+    const reach = () => {
+      if (isDown()) throw new Error('S3 unreachable');
+    };
+    return {
+      async read() {
+        reach();
+        return object && { ...object };
+      },
+      async create(body) {
+        reach();
+        if (object) return undefined;
+        object = { body, etag: `e${++version}` };
+        return object.etag;
+      },
+      async replace(etag, body) {
+        reach();
+        if (object?.etag !== etag) return undefined;
+        object = { body, etag: `e${++version}` };
+        return object.etag;
+      },
+      async remove(etag) {
+        reach();
+        if (object && object.etag !== etag) return false;
+        object = undefined;
+        return true;
+      },
+    };
+  };
+  return { client, put: (body: string) => (object = { body, etag: `e${++version}` }) };
+}
+
+/** Time moves only when someone sleeps. */
+function testClock(): LeaseClock & { advance(ms: number): void } {
+  let now = 1_000;
+  return {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+const holder = (pid: number): LeaseHolder => ({
+  host: 'web-1',
+  pid,
+  startedAt: `2026-12-03T08:00:0${pid % 10}.000Z`,
+  version: '0.1.0',
+});
+const TTL = 30_000;
+
+describe('lease protocol', () => {
+  it('an empty path is taken at once; a second app is refused, told who holds it', async () => {
+    const store = memoryStore();
+    const clock = testClock();
+    const first = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
+    expect(await first.acquire({ waitMs: 0 })).toEqual({ acquired: true, tookOverFrom: undefined });
+    const second = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
+    const outcome = await second.acquire({ waitMs: 0 });
+    expect(outcome.acquired).toBe(false);
+    if (outcome.acquired) return;
+    expect(describeHolder(outcome.holder)).toBe(
+      'web-1 pid 11 (started 2026-12-03T08:00:01.000Z, litestream-node 0.1.0)',
+    );
+    expect(second.held).toBe(false);
+  });
+
+  it('a waiting app gets the lease as soon as the holder releases it after its final sync', async () => {
+    const store = memoryStore();
+    const clock = testClock();
+    const old = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
+    await old.acquire({ waitMs: 0 });
+    const next = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
+    let looks = 0;
+    const outcome = await next.acquire({
+      waitMs: 60_000,
+      onHeld: () => {
+        // The old app finishes its final sync while the new one waits.
+        if (++looks === 3) void old.release();
+      },
+    });
+    expect(outcome).toEqual({ acquired: true, tookOverFrom: undefined });
+    expect(looks).toBe(3);
+    expect(await old.renew()).toBe('lost');
+  });
+
+  it('a renewing holder keeps it; a silent one loses it only after the same object sat unchanged a whole ttl', async () => {
+    const store = memoryStore();
+    const clock = testClock();
+    const holderLease = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
+    await holderLease.acquire({ waitMs: 0 });
+    const contender = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
+    // Renewed every poll (a quarter ttl... here, 1 s): three ttls of waiting are not enough.
+    const kept = await contender.acquire({
+      waitMs: 3 * TTL,
+      onHeld: () => void holderLease.renew(),
+    });
+    expect(kept.acquired).toBe(false);
+
+    // The holder goes silent (SIGKILL): taken over once its last object is a ttl old to us.
+    const firstSeen = clock.now();
+    const taken = await contender.acquire({ waitMs: 3 * TTL });
+    expect(taken).toMatchObject({ acquired: true, tookOverFrom: { record: { holder: { pid: 11 } } } });
+    expect(clock.now() - firstSeen).toBeGreaterThanOrEqual(TTL);
+    // The old holder, should it come back, finds it lost: never two writers.
+    expect(await holderLease.renew()).toBe('lost');
+    expect(holderLease.held).toBe(false);
+  });
+
+  it('a holder cut off from S3 stops writing before anyone can take over', async () => {
+    const store = memoryStore();
+    const clock = testClock();
+    let cutOff = false;
+    const cut = new ReplicaLease({ store: store.client(() => cutOff), holder: holder(11), ttlMs: TTL, clock });
+    await cut.acquire({ waitMs: 0 });
+    clock.advance(7_000);
+    expect(await cut.renew()).toBe('renewed');
+    const stopBy = cut.stopBy as number;
+    cutOff = true;
+    await expect(cut.renew()).rejects.toThrow(/unreachable/);
+    expect(cut.held).toBe(true);
+    expect(cut.stopBy).toBe(stopBy);
+
+    // A contender that began watching at the earliest moment it could (right after the last
+    // renewal) takes over only after the cut-off holder's deadline.
+    const contender = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
+    const outcome = await contender.acquire({ waitMs: 3 * TTL });
+    expect(outcome.acquired).toBe(true);
+    expect(clock.now()).toBeGreaterThan(stopBy);
+  });
+
+  it("an object that is not a litestream-node lease is respected, as an unknown holder's", async () => {
+    const store = memoryStore();
+    store.put('{"written":"by another tool"}');
+    const lease = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock: testClock() });
+    const outcome = await lease.acquire({ waitMs: 0 });
+    expect(outcome).toEqual({ acquired: false, holder: undefined });
+    expect(describeHolder(undefined)).toMatch(/unknown holder/);
+  });
+});
+
+describe('lease on the real S3 server', () => {
+  it('two apps on one replica path: one holds, the other is refused, then gets it on release', async () => {
+    const s3 = testS3();
+    const bucket = {
+      bucket: s3.bucket,
+      region: s3.region,
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: new Secret(s3.accessKeyId), secretAccessKey: new Secret(s3.secretAccessKey) },
+    };
+    const key = `lease-${randomUUID()}/db.sqlite3.litestream-node-lease`;
+    const first = new ReplicaLease({ store: s3LeaseStore(bucket, key), holder: holder(11), ttlMs: TTL });
+    const second = new ReplicaLease({ store: s3LeaseStore(bucket, key), holder: holder(22), ttlMs: TTL });
+    expect((await first.acquire({ waitMs: 0 })).acquired).toBe(true);
+    expect(await second.acquire({ waitMs: 0 })).toMatchObject({ acquired: false, holder: { holder: { pid: 11 } } });
+    expect(await first.renew()).toBe('renewed');
+    expect(await first.release()).toBe(true);
+    expect((await second.acquire({ waitMs: 0 })).acquired).toBe(true);
+    expect(await first.renew()).toBe('lost');
+    expect(await second.release()).toBe(true);
+  });
+});
