@@ -1,11 +1,14 @@
 // The lease of a replica path: its protocol with a clock the test moves and a store in
 // memory (compare-and-swap as S3 does it), then the same against the real S3 server.
 import { randomUUID } from 'node:crypto';
+import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type LeaseClock, ReplicaLease } from '../src/lease/lease.js';
 import { describeHolder, type LeaseHolder } from '../src/lease/record.js';
-import { type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
+import { fileLeaseStore, type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
 import { Secret } from '../src/secret.js';
+import { tempDir } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
 /** One object with ETags, as a bucket keeps it; `down` makes every call of one client fail. */
@@ -44,6 +47,40 @@ function memoryStore() {
   return { client, put: (body: string) => (object = { body, etag: `e${++version}` }) };
 }
 
+/** `store`'s calls, failing while `isDown()`. */
+function cuttable(store: LeaseStore, isDown: () => boolean): LeaseStore {
+  const reach = () => {
+    if (isDown()) throw new Error('replica unreachable');
+  };
+  return {
+    read: async (signal) => {
+      reach();
+      return store.read(signal);
+    },
+    create: async (body, signal) => {
+      reach();
+      return store.create(body, signal);
+    },
+    replace: async (etag, body, signal) => {
+      reach();
+      return store.replace(etag, body, signal);
+    },
+    remove: async (etag, signal) => {
+      reach();
+      return store.remove(etag, signal);
+    },
+  };
+}
+
+/** The lease file of a file replica, in a fresh directory. */
+function fileStore() {
+  const file = path.join(tempDir(), 'db.sqlite3.litestream-node-lease');
+  return {
+    client: (isDown: () => boolean = () => false) => cuttable(fileLeaseStore(file), isDown),
+    put: (body: string) => writeFileSync(file, body),
+  };
+}
+
 /** Time moves only when someone sleeps. */
 function testClock(): LeaseClock & { advance(ms: number): void } {
   let now = 1_000;
@@ -66,9 +103,12 @@ const holder = (pid: number): LeaseHolder => ({
 });
 const TTL = 30_000;
 
-describe('lease protocol', () => {
+describe.each([
+  ['in memory', memoryStore],
+  ['in a file', fileStore],
+] as const)('lease protocol, %s', (_kind, makeStore) => {
   it('an empty path is taken at once; a second app is refused, told who holds it', async () => {
-    const store = memoryStore();
+    const store = makeStore();
     const clock = testClock();
     const first = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
     expect(await first.acquire({ waitMs: 0 })).toEqual({ acquired: true, tookOverFrom: undefined });
@@ -83,35 +123,41 @@ describe('lease protocol', () => {
   });
 
   it('a waiting app gets the lease as soon as the holder releases it after its final sync', async () => {
-    const store = memoryStore();
+    const store = makeStore();
     const clock = testClock();
     const old = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
     await old.acquire({ waitMs: 0 });
     const next = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
     let looks = 0;
+    let released: Promise<boolean> | undefined;
     const outcome = await next.acquire({
       waitMs: 60_000,
       onHeld: () => {
         // The old app finishes its final sync while the new one waits.
-        if (++looks === 3) void old.release();
+        if (++looks === 3) released = old.release();
       },
     });
     expect(outcome).toEqual({ acquired: true, tookOverFrom: undefined });
-    expect(looks).toBe(3);
+    expect(await released).toBe(true);
+    expect(looks).toBeGreaterThanOrEqual(3);
     expect(await old.renew()).toBe('lost');
   });
 
   it('a renewing holder keeps it; a silent one loses it only after the same object sat unchanged a whole ttl', async () => {
-    const store = memoryStore();
+    const store = makeStore();
     const clock = testClock();
     const holderLease = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
     await holderLease.acquire({ waitMs: 0 });
     const contender = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
     // Renewed every poll (a quarter ttl... here, 1 s): three ttls of waiting are not enough.
+    let renewals = Promise.resolve<unknown>(undefined);
     const kept = await contender.acquire({
       waitMs: 3 * TTL,
-      onHeld: () => void holderLease.renew(),
+      onHeld: () => {
+        renewals = renewals.then(() => holderLease.renew());
+      },
     });
+    await renewals;
     expect(kept.acquired).toBe(false);
 
     // The holder goes silent (SIGKILL): taken over once its last object is a ttl old to us.
@@ -125,7 +171,7 @@ describe('lease protocol', () => {
   });
 
   it('a holder cut off from S3 stops writing before anyone can take over', async () => {
-    const store = memoryStore();
+    const store = makeStore();
     const clock = testClock();
     let cutOff = false;
     const cut = new ReplicaLease({ store: store.client(() => cutOff), holder: holder(11), ttlMs: TTL, clock });
@@ -147,12 +193,49 @@ describe('lease protocol', () => {
   });
 
   it("an object that is not a litestream-node lease is respected, as an unknown holder's", async () => {
-    const store = memoryStore();
+    const store = makeStore();
     store.put('{"written":"by another tool"}');
     const lease = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock: testClock() });
     const outcome = await lease.acquire({ waitMs: 0 });
     expect(outcome).toEqual({ acquired: false, holder: undefined });
     expect(describeHolder(undefined)).toMatch(/unknown holder/);
+  });
+});
+
+describe('lease file', () => {
+  it('of ten processes creating, or replacing one version, exactly one wins; readers never find it missing', async () => {
+    const file = path.join(tempDir(), 'db.sqlite3.litestream-node-lease');
+    const stores = Array.from({ length: 10 }, () => fileLeaseStore(file));
+    const created = await Promise.all(stores.map((store, i) => store.create(`{"n":${i}}`)));
+    expect(created.filter((etag) => etag !== undefined)).toHaveLength(1);
+    const first = await stores[0]?.read();
+    let missing = 0;
+    let reading = true;
+    const reader = (async () => {
+      while (reading) if ((await stores[1]?.read()) === undefined) missing++;
+    })();
+    const replaced = await Promise.all(stores.map((store, i) => store.replace(first?.etag as string, `{"m":${i}}`)));
+    reading = false;
+    await reader;
+    const winners = replaced.flatMap((etag, i) => (etag === undefined ? [] : [i]));
+    expect(winners).toHaveLength(1);
+    expect((await stores[0]?.read())?.body).toBe(`{"m":${winners[0]}}`);
+    expect(missing).toBe(0);
+    // No staged copy and no mutex is left beside it.
+    expect(readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
+  });
+
+  it('a mutex left by a writer that died is taken away once stale; a fresh one is waited for', async () => {
+    const file = path.join(tempDir(), 'db.sqlite3.litestream-node-lease');
+    const store = fileLeaseStore(file);
+    writeFileSync(`${file}.mutex`, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.mutex`, old, old);
+    expect(await store.create('{"n":1}')).toEqual(expect.any(String));
+    // A live writer's mutex: the store waits, then counts as unreachable.
+    writeFileSync(`${file}.mutex`, '');
+    await expect(store.create('{"n":2}')).rejects.toThrow(/stayed locked/);
+    expect((await store.read())?.body).toBe('{"n":1}');
   });
 });
 
