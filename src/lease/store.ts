@@ -83,7 +83,8 @@ export function fileLeaseStore(file: string): LeaseStore {
         const held = await stat(mutex).catch(() => undefined);
         if (held !== undefined && Date.now() - held.mtimeMs > MUTEX_STALE_MS) {
           // Its writer died mid-write: take it away (of two processes, one rename wins), and
-          // give back a fresh one that another process put there since the stat.
+          // give back a fresh one that another process put there since the stat. (A third
+          // process could still slip in before it is back: only after a writer died in here.)
           const taken = staged('stale');
           if (
             await rename(mutex, taken).then(
