@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
-import { ensureRestored, ReplicationError, startReplication } from '../src/index.js';
+import { ensureRestored, type LitestreamConfig, ReplicationError, startReplication } from '../src/index.js';
 import { launchApp } from './reliability/harness.js';
 import {
   onCleanup,
   processAlive,
   processesWithOpen,
   readIds,
+  replicaIds,
   replicatorsOf,
-  seedBackup,
+  s3Replica,
   tempDir,
   testConfig,
   track,
@@ -19,6 +20,7 @@ import {
   writeRows,
 } from './support/fixtures.js';
 import { engine } from './support/litestream-version.js';
+import { holdingProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
 
 function killAll(pids: number[]) {
@@ -27,6 +29,37 @@ function killAll(pids: number[]) {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
+}
+
+/**
+ * A real `litestream replicate` of `config` whose owner is gone: its output goes to a file,
+ * so no broken pipe stops it, and the pidfile beside each database names it and a dead owner.
+ */
+async function startOrphan(config: LitestreamConfig, dir: string, pidfileDir = dir) {
+  const binary = await resolveBinary();
+  const yaml = path.join(dir, 'orphan.yml');
+  writeFileSync(yaml, engine.renderYaml(config));
+  const out = openSync(path.join(dir, 'orphan.log'), 'w');
+  const orphan = spawn(binary.path, ['replicate', '-config', yaml, '-no-expand-env'], {
+    stdio: ['ignore', out, out],
+    env: {
+      ...process.env,
+      LITESTREAM_ACCESS_KEY_ID: testS3().accessKeyId,
+      LITESTREAM_SECRET_ACCESS_KEY: testS3().secretAccessKey,
+    },
+  });
+  onCleanup(() => killAll(orphan.pid ? [orphan.pid] : []));
+  const deadOwner = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => deadOwner.on('exit', resolve));
+  const main = config.databases[0]?.path as string;
+  await waitFor(() => processesWithOpen(main).includes(orphan.pid as number), 10_000, 'the orphan to open the db');
+  for (const database of config.databases) {
+    writeFileSync(
+      path.join(pidfileDir, `.${path.basename(database.path)}-litestream-node.pid`),
+      JSON.stringify({ ownerPid: deadOwner.pid, litestreamPid: orphan.pid }),
+    );
+  }
+  return orphan.pid as number;
 }
 
 describe('no replicator outlives its app', () => {
@@ -52,31 +85,8 @@ describe('no replicator outlives its app', () => {
     const dir = tempDir();
     const { config, logger } = testConfig(dir);
     for (const database of config.databases) writeRows(database.path, 'seed', 3);
-    // A litestream whose owner is gone and whose output goes to a file, so no broken pipe stops it.
-    const binary = await resolveBinary();
-    const yaml = path.join(dir, 'orphan.yml');
-    writeFileSync(yaml, engine.renderYaml(config));
-    const { openSync } = await import('node:fs');
-    const out = openSync(path.join(dir, 'orphan.log'), 'w');
-    const orphan = spawn(binary.path, ['replicate', '-config', yaml, '-no-expand-env'], {
-      stdio: ['ignore', out, out],
-      env: {
-        ...process.env,
-        LITESTREAM_ACCESS_KEY_ID: testS3().accessKeyId,
-        LITESTREAM_SECRET_ACCESS_KEY: testS3().secretAccessKey,
-      },
-    });
-    onCleanup(() => killAll(orphan.pid ? [orphan.pid] : []));
-    const deadOwner = spawn(process.execPath, ['-e', '']);
-    await new Promise((resolve) => deadOwner.on('exit', resolve));
+    const orphan = await startOrphan(config, dir);
     const main = config.databases[0]?.path as string;
-    await waitFor(() => processesWithOpen(main).includes(orphan.pid as number), 10_000, 'the orphan to open the db');
-    for (const database of config.databases) {
-      writeFileSync(
-        path.join(dir, `.${path.basename(database.path)}-litestream-node.pid`),
-        JSON.stringify({ ownerPid: deadOwner.pid, litestreamPid: orphan.pid }),
-      );
-    }
 
     if (withoutPs) {
       const path = process.env.PATH;
@@ -87,7 +97,7 @@ describe('no replicator outlives its app', () => {
     }
     const replication = track(startReplication(config));
     await replication.ready;
-    expect(processAlive(orphan.pid as number)).toBe(false);
+    expect(processAlive(orphan)).toBe(false);
     expect(processesWithOpen(main)).toEqual([replication.status().pid]);
     expect(logger.lines.some((line) => line.level === 'warn' && /orphaned litestream/.test(line.message ?? ''))).toBe(
       true,
@@ -112,24 +122,46 @@ describe('no replicator outlives its app', () => {
     expect(replication.status().state).toBe('running');
   });
 
-  it('a pidfile of a dead app beside a missing database: the restore takes it over and brings every row back', async () => {
-    const { config, ids } = await seedBackup(tempDir());
-    // An app that died: its pid is gone (the process ran and exited).
-    const gone = spawn('true');
-    await new Promise((resolve) => gone.on('exit', resolve));
-    for (const database of config.databases) {
-      writeFileSync(
-        path.join(path.dirname(database.path), `.${path.basename(database.path)}-litestream-node.pid`),
-        JSON.stringify({ ownerPid: gone.pid, ownerStart: '1', litestreamPid: 0 }),
-      );
-    }
-    const results = await ensureRestored(config);
-    expect(results.map((result) => result.outcome)).toEqual(config.databases.map(() => 'restored'));
-    config.databases.forEach((database, i) => {
-      expect(readIds(database.path)).toEqual(ids[i]);
+  it("a missing database whose app died while its litestream still runs: the restore has what that litestream's final sync uploaded", async () => {
+    // The dead app's side: its litestream uploads only its first snapshot by itself (a
+    // one-minute sync interval), so rows written after that reach the replica only in the
+    // final sync it makes when it is stopped; it reaches S3 through a proxy the test holds.
+    const replica = s3Replica();
+    const proxy = await holdingProxy(testS3().endpoint);
+    const oldDir = tempDir();
+    const old = testConfig(oldDir, {
+      databases: [path.join(oldDir, 'app.sqlite3')],
+      replica: { ...replica, endpoint: proxy.endpoint },
+      syncInterval: '1m',
     });
-    // Nothing of the dead app's claim, nor of the restore, stays beside the databases.
-    const dir = path.dirname(config.databases[0]?.path as string);
+    const oldDb = old.config.databases[0]?.path as string;
+    const early = writeRows(oldDb, 'early', 3);
+    // The new container: the same database name, missing, beside the dead app's pidfile.
+    const dir = tempDir();
+    const { config, logger } = testConfig(dir, { databases: [path.join(dir, 'app.sqlite3')], replica });
+    const database = config.databases[0]?.path as string;
+    const orphan = await startOrphan(old.config, oldDir, dir);
+    await waitFor(
+      async () => (await replicaIds(config, database)).length === early.length,
+      20_000,
+      'the first snapshot',
+    );
+    const late = writeRows(oldDb, 'late', 5);
+
+    // The final sync is held until a download that began before it has finished: that
+    // download lacks the late rows, and must not be what is put in place.
+    proxy.stall();
+    const renamed = () =>
+      logger.lines.filter((line) => line.message === 'renaming database from temporary location').length;
+    const before = renamed();
+    const restoring = ensureRestored(config);
+    await waitFor(() => renamed() > before, 20_000, 'a download to finish');
+    proxy.release();
+    const [result] = await restoring;
+    expect(result?.outcome).toBe('restored');
+    expect(processAlive(orphan)).toBe(false);
+    expect(readIds(database)).toEqual([...early, ...late]);
+    // Nothing of the dead app's claim, nor of the restore, stays beside the database.
     expect(readdirSync(dir).filter((entry) => /litestream-node\.pid|\.restore-/.test(entry))).toEqual([]);
   });
 
