@@ -268,9 +268,8 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
           signal: isEarly ? AbortSignal.any([signal, early.signal]) : signal,
           integrity: run.integrity,
           beforePlacing: async () => {
-            // Dropped, never placed: see below.
+            // An early download after a take-over is dropped, never placed: see below.
             if (isEarly && (await claimed) !== 'fresh') return early.abort();
-            await claimed;
             // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
             await removeStaleCompanions(db.path);
           },
@@ -433,16 +432,15 @@ export async function restoreInto(
     // Litestream's answer is checked against what the replica path holds (another
     // version's backups), looked at beside the download.
     const checksChoice = !isPinned(options.target) && dialect.checkLatestChoice !== undefined;
-    const check = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
+    replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
       generationSpans: checksChoice,
     });
-    replicaCheck = check;
     // A restore of the latest state leaves the choice to litestream, which some versions
     // get wrong: the engine checks beside the download (from that same look at the
     // replica when it could list it), given up when it ends.
     latestChoice = checksChoice
       ? dialect
-          .checkLatestChoice?.(config, runtime, db, checkDone.signal, check.generationSpans())
+          .checkLatestChoice?.(config, runtime, db, checkDone.signal, replicaCheck.generationSpans())
           .catch(() => undefined)
       : undefined;
     // Its worker starts while litestream downloads, not after.
@@ -465,7 +463,7 @@ export async function restoreInto(
       throw error;
     }
     if (downloaded === undefined) {
-      await check.noBackup();
+      await replicaCheck.noBackup();
       return undefined;
     }
     const position = downloaded;
@@ -487,7 +485,7 @@ export async function restoreInto(
     }
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
-    await check.restored();
+    await replicaCheck.restored();
     await options.beforePlacing?.();
     await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
       throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });

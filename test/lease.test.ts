@@ -7,9 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type LeaseClock, ReplicaLease } from '../src/lease/lease.js';
 import { describeHolder, type LeaseHolder } from '../src/lease/record.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
-import { Secret } from '../src/secret.js';
-import { tempDir } from './support/fixtures.js';
-import { testS3 } from './support/s3-per-file.js';
+import { s3Bucket, tempDir } from './support/fixtures.js';
 
 /** One object with ETags, as a bucket keeps it; `down` makes every call of one client fail. */
 function memoryStore() {
@@ -241,13 +239,7 @@ describe('lease file', () => {
 
 describe('lease on the real S3 server', () => {
   it('two apps on one replica path: one holds, the other is refused, then gets it on release', async () => {
-    const s3 = testS3();
-    const bucket = {
-      bucket: s3.bucket,
-      region: s3.region,
-      endpoint: s3.endpoint,
-      credentials: { accessKeyId: new Secret(s3.accessKeyId), secretAccessKey: new Secret(s3.secretAccessKey) },
-    };
+    const bucket = s3Bucket();
     const key = `lease-${randomUUID()}/db.sqlite3.litestream-node-lease`;
     const first = new ReplicaLease({ store: s3LeaseStore(bucket, key), holder: holder(11), ttlMs: TTL });
     const second = new ReplicaLease({ store: s3LeaseStore(bucket, key), holder: holder(22), ttlMs: TTL });

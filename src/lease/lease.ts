@@ -118,12 +118,13 @@ export class ReplicaLease {
       if (watched?.etag !== found.etag) watched = { etag: found.etag, since: seenAt };
       const expired = seenAt - watched.since >= Math.max(this.#ttlMs, record?.ttlMs ?? 0);
       // Ours from an earlier acquire of this very process: take it back.
-      if (expired || this.#isOwn(record)) {
+      const own = this.#isOwn(record);
+      if (expired || own) {
         const sentAt = this.#clock.now();
         const etag = await this.#store.replace(found.etag, this.#nextBody(), options.signal);
         if (etag !== undefined) {
           this.#holdFrom(etag, sentAt);
-          return { acquired: true, tookOverFrom: this.#isOwn(record) ? undefined : { record } };
+          return { acquired: true, tookOverFrom: own ? undefined : { record } };
         }
         continue; // Renewed, released or taken meanwhile: look again.
       }

@@ -126,10 +126,7 @@ export function fileLeaseStore(file: string): LeaseStore {
 export function s3LeaseStore(bucket: S3Bucket, key: string, options: S3CallOptions = {}): LeaseStore {
   const call = (signal: AbortSignal | undefined): S3CallOptions => ({ ...options, signal: signal ?? options.signal });
   return {
-    async read(signal) {
-      const read = await getS3Object(bucket, key, call(signal));
-      return read && { body: read.body, etag: read.etag };
-    },
+    read: (signal) => getS3Object(bucket, key, call(signal)),
     async create(body, signal) {
       const outcome = await putS3Object(bucket, key, body, { ifAbsent: true }, call(signal));
       return outcome.written ? outcome.etag : undefined;

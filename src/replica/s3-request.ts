@@ -106,18 +106,16 @@ export type S3Precondition =
 export interface S3ObjectRead {
   readonly body: string;
   readonly etag: string;
-  /** The server's clock when it answered (its `Date` header, to the second). */
-  readonly serverDate: Date | undefined;
 }
 
 /** What a conditional write came to. */
 export type S3WriteOutcome =
-  | { readonly written: true; readonly etag: string; readonly serverDate: Date | undefined }
+  | { readonly written: true; readonly etag: string }
   /**
    * The precondition failed: the key exists (`ifAbsent`), or holds another object or none
    * (`ifMatch`: 412, or 404 on servers that say so for a missing key).
    */
-  | { readonly written: false; readonly status: number; readonly serverDate: Date | undefined };
+  | { readonly written: false; readonly status: number };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 // A listing page of 1000 keys is a few hundred KiB; anything far larger is not S3 talking.
@@ -339,12 +337,6 @@ function header(response: S3Response, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function serverDateOf(response: S3Response): Date | undefined {
-  const value = header(response, 'date');
-  const date = value === undefined ? Number.NaN : Date.parse(value);
-  return Number.isFinite(date) ? new Date(date) : undefined;
-}
-
 function preconditionHeaders(precondition: S3Precondition): Record<string, string> {
   if ('ifAbsent' in precondition) return { 'if-none-match': '*' };
   // Quoted, as servers send it: both servers the suite runs accept either form.
@@ -377,7 +369,7 @@ export async function getS3Object(
 ): Promise<S3ObjectRead | undefined> {
   const response = await s3Call(bucket, { method: 'GET', key, answers: [404] }, options);
   if (response.status === 404) return undefined;
-  return { body: response.body, etag: etagOf(response, `GET ${key}`, bucket), serverDate: serverDateOf(response) };
+  return { body: response.body, etag: etagOf(response, `GET ${key}`, bucket) };
 }
 
 /**
@@ -397,10 +389,8 @@ export async function putS3Object(
     { method: 'PUT', key, body, headers: preconditionHeaders(precondition), answers: [404, 412] },
     options,
   );
-  const serverDate = serverDateOf(response);
-  if (response.status === 404 || response.status === 412)
-    return { written: false, status: response.status, serverDate };
-  return { written: true, etag: etagOf(response, `PUT ${key}`, bucket), serverDate };
+  if (response.status === 404 || response.status === 412) return { written: false, status: response.status };
+  return { written: true, etag: etagOf(response, `PUT ${key}`, bucket) };
 }
 
 /**

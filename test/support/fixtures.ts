@@ -14,6 +14,8 @@ import {
   restore,
   startReplication,
 } from '../../src/index.js';
+import type { S3Bucket } from '../../src/replica/s3-request.js';
+import { Secret } from '../../src/secret.js';
 import { processes } from './proc.js';
 import { testS3 } from './s3-per-file.js';
 
@@ -133,6 +135,17 @@ export function s3Replica(overrides: Record<string, unknown> = {}) {
     secretAccessKey: s3.secretAccessKey,
     path: `test-${randomUUID()}`,
     ...overrides,
+  };
+}
+
+/** The test server's bucket, as the library's own S3 requests address it. */
+export function s3Bucket(): S3Bucket {
+  const s3 = testS3();
+  return {
+    bucket: s3.bucket,
+    region: s3.region,
+    endpoint: s3.endpoint,
+    credentials: { accessKeyId: new Secret(s3.accessKeyId), secretAccessKey: new Secret(s3.secretAccessKey) },
   };
 }
 

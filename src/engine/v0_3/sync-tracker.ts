@@ -283,12 +283,12 @@ function segmentEnd(position: string | undefined, size: unknown): string | undef
   return `${match[1]}/${match[2]}:${Number(match[3]) + size}`;
 }
 
-/** The further of two positions; a position of another generation replaces the older one. */
 /** `end` is at or beyond `target` (both positions of one generation). */
 function reaches(end: string, target: string): boolean {
   return furthest(target, end) === end;
 }
 
+/** The further of two positions; a position of another generation replaces the older one. */
 function furthest(current: string | undefined, next: string | undefined): string | undefined {
   if (next === undefined) return current;
   const a = current === undefined ? null : POSITION.exec(current);

@@ -151,6 +151,7 @@ export class LtxSyncTracker implements ReplicationTracker {
         // For a later one: the last read made its transaction.
         else if (last && last.txid < txid) this.#readThrough(status, last.txid, last.at);
         status.lastRead = { txid, at: loggedAt(line, now) };
+        this.#advance(status);
         return undefined;
       }
       case 'replica sync': {
@@ -216,7 +217,6 @@ export class LtxSyncTracker implements ReplicationTracker {
   #readThrough(status: MutableStatus, txid: number, at: Date): void {
     const known = status.readThrough.get(txid);
     if (known === undefined || known < at) status.readThrough.set(txid, at);
-    this.#advance(status);
   }
 
   /**
@@ -247,7 +247,6 @@ export class LtxSyncTracker implements ReplicationTracker {
     status.initialized = true;
     status.synced = true;
     status.syncedThisRun = true;
-    this.#advance(status);
     status.lastError = undefined;
     status.uploadingSince = undefined;
     if (!news) return undefined;
