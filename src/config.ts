@@ -77,6 +77,32 @@ export interface SupervisorOptions {
   restartStalledAfterMs?: number;
 }
 
+/**
+ * One writer per replica path, across machines: the guard that makes rolling deploys safe.
+ * A small lease object beside each database's replica (`<replica path>.litestream-node-lease`)
+ * is taken before the restore, renewed while replicating, and released after the final sync.
+ */
+export interface LeaseOptions {
+  /**
+   * What a booting instance does when another one holds the replica: `'wait'` (default) until
+   * it releases it after its final sync, or until its lease expires when it died, for up to
+   * `waitMs`, then restore what it left; `'refuse'` fails at once with a `ReplicaLeaseError`
+   * naming the holder.
+   */
+  whenHeld?: 'wait' | 'refuse';
+  /**
+   * How long `'wait'` waits. Default the longer of 120 000 and twice `ttlMs`. Keep it above
+   * `ttlMs`, or a holder that crashed is never waited out.
+   */
+  waitMs?: number;
+  /**
+   * A holder that has not renewed its lease for this long is gone; it renews every third of
+   * it, and stops replicating when it could not renew for four fifths of it. Each renewal is
+   * one PUT request per database. Default the longer of 60 000 and six sync intervals.
+   */
+  ttlMs?: number;
+}
+
 /** Options accepted by {@link defineConfig}. */
 export interface LitestreamOptions {
   /** Turn everything into a logged no-op when false. Default true. */
@@ -111,6 +137,11 @@ export interface LitestreamOptions {
   restore?: RestorePolicyOptions;
   /** Restart policy for the replicator. */
   supervisor?: SupervisorOptions;
+  /**
+   * One writer per replica path (see {@link LeaseOptions}). On by default where the replica
+   * supports it (S3 with conditional writes, file replicas); `false` turns the guard off.
+   */
+  lease?: LeaseOptions | false;
 }
 
 /** A database after validation: absolute path and its key in the replica. */
@@ -156,6 +187,8 @@ export interface LitestreamConfig {
   readonly shutdownTimeoutMs: number;
   readonly restore: Readonly<Required<RestorePolicyOptions>>;
   readonly supervisor: Readonly<Required<SupervisorOptions>>;
+  /** The replica lease, or false when turned off. */
+  readonly lease: Readonly<Required<LeaseOptions>> | false;
 }
 
 /** The defaults: sync every 10 s, 7 days of history, a snapshot a day. */
@@ -172,6 +205,7 @@ export const DEFAULTS = Object.freeze({
     resetAfterMs: 60_000,
     restartStalledAfterMs: 120_000,
   }),
+  lease: Object.freeze({ minTtlMs: 60_000, syncIntervalsPerTtl: 6, minWaitMs: 120_000 }),
 });
 
 const CONFIGS = new WeakSet<LitestreamConfig>();
@@ -376,6 +410,32 @@ function makeOptionsSchema() {
           )
           .strict()
           .default({ ...DEFAULTS.supervisor }),
+        lease: z
+          .union(
+            [
+              z.literal(false),
+              z
+                .object(
+                  {
+                    whenHeld: z.enum(['wait', 'refuse'], { error: 'must be "wait" or "refuse"' }).default('wait'),
+                    waitMs: z
+                      .number({ error: 'must be a number of milliseconds' })
+                      .int({ error: 'must be a whole number of milliseconds' })
+                      .nonnegative({ error: 'must be 0 or more' })
+                      .optional(),
+                    ttlMs: z
+                      .number({ error: 'must be a number of milliseconds' })
+                      .int({ error: 'must be a whole number of milliseconds' })
+                      .min(2_000, { error: 'must be at least 2000: the lease is renewed every third of it' })
+                      .optional(),
+                  },
+                  { error: objectError('must be false, or { whenHeld?, waitMs?, ttlMs? }') },
+                )
+                .strict(),
+            ],
+            { error: 'must be false (no guard), or { whenHeld?: "wait" | "refuse", waitMs?, ttlMs? }' },
+          )
+          .default({ whenHeld: 'wait' }),
       },
       { error: objectError('options must be an object such as { databases: [...], replica: {...} }') },
     )
@@ -569,9 +629,20 @@ export function buildConfig(
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),
+    lease: data.lease === false ? false : leaseSettings(data.lease, data.syncInterval),
   });
   CONFIGS.add(config);
   return config;
+}
+
+/** The lease's defaults, from the sync interval: a ttl of six syncs (a minute at least). */
+function leaseSettings(
+  given: { whenHeld: 'wait' | 'refuse'; waitMs?: number | undefined; ttlMs?: number | undefined },
+  syncInterval: string,
+): Readonly<Required<LeaseOptions>> {
+  const { minTtlMs, syncIntervalsPerTtl, minWaitMs } = DEFAULTS.lease;
+  const ttlMs = given.ttlMs ?? Math.max(minTtlMs, syncIntervalsPerTtl * (parseDuration(syncInterval) ?? 0));
+  return Object.freeze({ whenHeld: given.whenHeld, ttlMs, waitMs: given.waitMs ?? Math.max(minWaitMs, 2 * ttlMs) });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

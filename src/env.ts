@@ -1,5 +1,6 @@
 import { locateBinary } from './binary.js';
 import { buildConfig, type FieldNames, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { parseDuration } from './duration.js';
 import { LitestreamConfigError } from './errors.js';
 
 /**
@@ -28,6 +29,12 @@ export const ENV = Object.freeze({
   binaryPath: 'LITESTREAM_BINARY_PATH',
   /** Your own litestream.yml (litestream's own variable); replaces the S3 variables. */
   configFile: 'LITESTREAM_CONFIG',
+  /** The replica lease: `wait` (default), `refuse`, or `off`. */
+  lease: 'LITESTREAM_LEASE',
+  /** How long `wait` waits for the previous instance, as a Go duration (`5m`). */
+  leaseWait: 'LITESTREAM_LEASE_WAIT',
+  /** How long an unrenewed lease lasts, as a Go duration (`1m`). */
+  leaseTtl: 'LITESTREAM_LEASE_TTL',
 });
 
 const S3_FIELDS: FieldNames = {
@@ -48,6 +55,10 @@ const S3_FIELDS: FieldNames = {
   snapshotInterval: ENV.snapshotInterval,
   binaryPath: ENV.binaryPath,
   configFile: ENV.configFile,
+  lease: ENV.lease,
+  'lease.whenHeld': ENV.lease,
+  'lease.waitMs': ENV.leaseWait,
+  'lease.ttlMs': ENV.leaseTtl,
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
@@ -117,6 +128,8 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     });
   }
 
+  const lease = leaseFromEnv(read, problems);
+
   const databases = read(ENV.databases)
     ?.split(',')
     .map((entry) => entry.trim())
@@ -131,6 +144,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     snapshotInterval: read(ENV.snapshotInterval),
     binaryPath: read(ENV.binaryPath),
     configFile,
+    lease,
     ...overrides,
   });
   if (options.databases === undefined && options.configFile === undefined) {
@@ -162,6 +176,32 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     }
     throw error;
   }
+}
+
+/** The lease options the `LITESTREAM_LEASE*` variables give, if any; bad values go to `problems`. */
+function leaseFromEnv(
+  read: (name: string) => string | undefined,
+  problems: { field: string; message: string }[],
+): LitestreamOptions['lease'] {
+  const mode = read(ENV.lease)?.toLowerCase();
+  const duration = (name: string): number | undefined => {
+    const value = read(name);
+    if (value === undefined) return undefined;
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      problems.push({ field: name, message: `${JSON.stringify(value)} is not a duration: use e.g. "90s" or "5m"` });
+    }
+    return ms;
+  };
+  const waitMs = duration(ENV.leaseWait);
+  const ttlMs = duration(ENV.leaseTtl);
+  if (mode === 'off') return false;
+  if (mode !== undefined && mode !== 'wait' && mode !== 'refuse') {
+    problems.push({ field: ENV.lease, message: `${JSON.stringify(mode)} is not one of wait, refuse, off` });
+    return undefined;
+  }
+  if (mode === undefined && waitMs === undefined && ttlMs === undefined) return undefined;
+  return stripUndefined({ whenHeld: mode as 'wait' | 'refuse' | undefined, waitMs, ttlMs });
 }
 
 /** `true`/`1` → true, `false`/`0` → false (case-insensitive), anything else → undefined. */

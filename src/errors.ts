@@ -111,6 +111,40 @@ export class ReplicaFormatError extends RestoreError {
 /** The replicator is already running, or could not be started or stopped. */
 export class ReplicationError extends LitestreamError {}
 
+/** The instance that holds a replica path, as its lease object names it. */
+export interface LeaseHolderInfo {
+  readonly host: string;
+  readonly pid: number;
+  /** When its process started (ISO 8601). */
+  readonly startedAt: string;
+  /** The litestream-node version it runs. */
+  readonly version: string;
+}
+
+/**
+ * Another instance holds the replica path of a database (one writer per replica): raised by
+ * `ensureRestored`/`startReplication` when it is held and `lease.whenHeld` is `'refuse'`, or
+ * `'wait'` ran out; reported in `status()` when this instance lost its lease while running.
+ * Nothing was restored or replicated past that point.
+ */
+export class ReplicaLeaseError extends LitestreamError {
+  /** Who holds it; undefined when the lease object is not one litestream-node wrote. */
+  readonly holder: LeaseHolderInfo | undefined;
+  /** The replica path, e.g. `s3://bucket/app/production.sqlite3`. */
+  readonly replica: string;
+
+  constructor(
+    message: string,
+    replica: string,
+    holder: LeaseHolderInfo | undefined,
+    options: LitestreamErrorOptions = {},
+  ) {
+    super(message, options);
+    this.replica = replica;
+    this.holder = holder;
+  }
+}
+
 /** An end-to-end backup verification failed; `step` names the step. */
 export class VerificationError extends LitestreamError {
   /** The verification step that failed. */

@@ -10,8 +10,18 @@ import { defineConfig, isLitestreamConfig, type LitestreamConfig, type Litestrea
 import { Litestream } from './litestream.js';
 import type { RestoreResult } from './restore.js';
 
-/** Where the restore stands, as `gate` sees it. */
-export type GateState = 'idle' | 'restoring' | 'ready' | 'failed';
+/**
+ * Where the restore stands, as `gate` sees it. `waiting`: another instance holds the replica
+ * (a rolling deploy's previous one), and the restore follows once it has made its final sync.
+ */
+export type GateState = 'idle' | 'waiting' | 'restoring' | 'ready' | 'failed';
+
+const GATE_MESSAGES: Readonly<Record<Exclude<GateState, 'ready'>, string>> = {
+  idle: 'restoring databases, retry shortly',
+  restoring: 'restoring databases, retry shortly',
+  waiting: 'waiting for the previous instance to release the replica after its final sync, retry shortly',
+  failed: 'database restore failed',
+};
 
 /** Options of {@link expressLitestream}. */
 export interface ExpressLitestreamOptions {
@@ -78,7 +88,11 @@ export function expressLitestream(
     started ??= (async () => {
       state = 'restoring';
       try {
-        const results = await litestream.ensureRestored();
+        const results = await litestream.ensureRestored({
+          onWaiting: () => {
+            state = 'waiting';
+          },
+        });
         await litestream.startReplication().started;
         state = 'ready';
         return results;
@@ -92,10 +106,7 @@ export function expressLitestream(
 
   const gate = (_request: Request, response: Response, next: NextFunction) => {
     if (state === 'ready') return next();
-    response
-      .status(503)
-      .set('Retry-After', retryAfter)
-      .json({ error: state === 'failed' ? 'database restore failed' : 'restoring databases, retry shortly' });
+    response.status(503).set('Retry-After', retryAfter).json({ error: GATE_MESSAGES[state] });
   };
 
   const listen = async (app: Express, port: number, host?: string): Promise<Server> => {

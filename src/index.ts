@@ -61,6 +61,7 @@ export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
   FileSystemError,
+  type LeaseHolderInfo,
   LitestreamAbortError,
   LitestreamBinaryError,
   LitestreamConfigError,
@@ -68,6 +69,7 @@ export {
   type LitestreamErrorOptions,
   LitestreamVersionError,
   ReplicaFormatError,
+  ReplicaLeaseError,
   ReplicationError,
   ReplicaUnreachableError,
   RestoreError,

@@ -15,6 +15,7 @@ import {
 } from './commands.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { ReplicationError } from './errors.js';
+import { releaseLeases } from './lease/keeper.js';
 import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 import {
   idleStatus,
@@ -22,6 +23,7 @@ import {
   type Replication,
   type ReplicationStatus,
   replicate,
+  runningReplication,
   type StopOptions,
   type StopResult,
 } from './replicate.js';
@@ -159,9 +161,15 @@ export class Litestream {
     return databases(this.config);
   }
 
-  /** Stops replication after its final sync; resolves at once when it is not running. */
+  /**
+   * Stops replication after its final sync, then releases the replica leases (also those of
+   * an {@link Litestream.ensureRestored} that no replication followed); resolves at once when
+   * nothing runs.
+   */
   async stop(options?: StopOptions): Promise<StopResult> {
     if (!this.#replication) {
+      // Restored but never replicated: give the replica leases back all the same.
+      await releaseLeases(this.config.databases.filter((db) => !runningReplication(db.path)));
       return NOTHING_TO_STOP;
     }
     return this.#replication.stop(options);

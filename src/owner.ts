@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadChildProcess } from './load-on-use.js';
@@ -148,6 +148,20 @@ export async function sweepLeftovers(dir: string, prefix: string, logger: Logger
     logger.info({ removed }, 'removed temp files left by a litestream-node process that died');
   }
   return removed;
+}
+
+/**
+ * Where this process's pid can be checked from: the machine's boot and its pid namespace
+ * (Linux only; undefined elsewhere). Two processes with the same id see the same pids, so
+ * one can tell whether the other still runs — never across containers or machines.
+ */
+export function pidScope(): string | undefined {
+  const boot = bootId();
+  try {
+    return boot === undefined ? undefined : `${boot}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** This boot of the machine (Linux), shortened: enough to tell two boots apart. */

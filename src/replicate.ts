@@ -6,7 +6,8 @@ import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
-import { LitestreamAbortError, ReplicationError } from './errors.js';
+import { LitestreamAbortError, ReplicaLeaseError, ReplicationError } from './errors.js';
+import { LeaseSet, takeLeases } from './lease/keeper.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
@@ -35,6 +36,19 @@ export interface ReplicationStatus {
   readonly restarts: number;
   readonly startedAt: Date | undefined;
   readonly databases: readonly DatabaseStatus[];
+  /**
+   * The replica lease (one writer per replica path): `held` (or `late`: a renewal failed,
+   * still in time), `paused` (not renewed for too long: litestream is stopped until it is),
+   * `lost` (another instance took it over: replication stopped for good), `released`, or
+   * `off` (turned off, or the replica cannot hold one). `error` says why when not held.
+   */
+  readonly lease: ReplicationLeaseStatus;
+}
+
+/** See {@link ReplicationStatus.lease}. */
+export interface ReplicationLeaseStatus {
+  readonly state: 'held' | 'late' | 'paused' | 'lost' | 'released' | 'off';
+  readonly error: string | undefined;
 }
 
 /** How {@link Replication.stop} ended. */
@@ -80,6 +94,11 @@ export interface ReplicationEvents {
   restart: [{ exitCode: number | undefined; signal: string | undefined; delayMs: number; restarts: number }];
   /** A litestream process started. */
   spawn: [{ pid: number | undefined }];
+  /**
+   * The replica lease changed: `paused` (litestream was stopped: no renewal landed in time),
+   * `held` again (it runs again), or `lost` (another instance took it over; replication stops).
+   */
+  lease: [ReplicationLeaseStatus];
   /** Replication stopped for good. */
   stopped: [StopResult];
 }
@@ -193,6 +212,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #stallRestarts = 0;
   /** Pidfile writes and removals, in order: a removal never overtakes a write. */
   #pidfileWork: Promise<void> = Promise.resolve();
+  /** The replica leases: litestream runs only while every one is held. */
+  #leases = new LeaseSet([], []);
+  /** Why the leases could not be taken yet (the replica did not answer); retried meanwhile. */
+  #leaseProblem: string | undefined;
+  #leaseAttempt = 0;
+  #leaseRetry: NodeJS.Timeout | undefined;
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -226,12 +251,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       state: this.#state,
       healthy:
         this.#state === 'running' &&
+        !this.#leases.paused &&
+        this.#leaseProblem === undefined &&
         databases.every((db) => db.lastError === undefined) &&
         this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)).length === 0,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
       databases,
+      lease: this.#leaseStatus(),
     });
   }
 
@@ -280,16 +308,21 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger, stopAborted);
         check();
       }
+      // Held since ensureRestored as a rule; taken here when replication starts without it.
+      await this.#takeLeases(stopAborted);
+      check();
       this.#configFile = await writeConfigFile(this.#config, runtime.engine);
       check();
       this.#startedAt = new Date();
-      await this.#spawn();
+      if (this.#leaseProblem !== undefined || this.#leases.paused) this.#state = 'restarting';
+      else await this.#spawn();
       this.#watchdog = setInterval(() => this.#checkStalls(), 1_000);
       this.#watchdog.unref();
     } catch (error) {
       this.#state = 'stopped';
       // Claims made before the failure (releaseRecord leaves other processes' alone).
       await this.#releasePidfiles();
+      await this.#leases.release();
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
       this.#settleReady(error as Error);
@@ -468,6 +501,11 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#child = undefined;
     this.#wakeWaiters();
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (this.#leases.paused) {
+      // Killed for the lease: it runs again once the lease is renewed (or never, if lost).
+      this.#state = 'restarting';
+      return;
+    }
 
     // A litestream that ran long enough was healthy: its crash starts the backoff over.
     if (Date.now() - this.#childStartedAt >= this.#config.supervisor.resetAfterMs) this.#backoffAttempt = 0;
@@ -484,11 +522,91 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#emit('restart', { exitCode, signal, delayMs, restarts: this.#restarts });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (this.#state !== 'restarting') return;
+      // A lease paused meanwhile: its renewal resumes replication.
+      if (this.#state !== 'restarting' || this.#leases.paused) return;
       this.#spawn().catch((error: unknown) => {
         this.#logger.error({ error: String(error) }, 'could not restart litestream');
       });
     }, delayMs);
+  }
+
+  /**
+   * Takes the replica leases. Another instance holding one fails the start (after waiting, as
+   * configured); a replica that cannot be reached does not: replication starts paused and
+   * takes them once it answers, so an app whose databases are present boots during an outage.
+   */
+  async #takeLeases(signal: AbortSignal): Promise<void> {
+    try {
+      const leases = await takeLeases(this.#config, this.#config.databases, { logger: this.#logger, signal });
+      this.#leases = leases;
+      this.#leaseProblem = undefined;
+      this.#leaseAttempt = 0;
+      leases.on('paused', () => this.#pauseForLease());
+      leases.on('resumed', () => this.#resumeAfterLease());
+      leases.on('lost', (error) => this.#leaseLost(error));
+    } catch (error) {
+      if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
+      const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
+      const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);
+      this.#leaseProblem = `the replica lease could not be taken (${(error as Error).message}); replication waits for it, retrying`;
+      this.#logger.error({ retryInMs: delayMs }, this.#leaseProblem);
+      this.#leaseRetry = setTimeout(() => void this.#retryLeases(), delayMs);
+      this.#leaseRetry.unref();
+    }
+  }
+
+  async #retryLeases(): Promise<void> {
+    this.#leaseRetry = undefined;
+    if (this.#state !== 'restarting' || this.#stopAborted.signal.aborted) return;
+    try {
+      await this.#takeLeases(this.#stopAborted.signal);
+    } catch (error) {
+      // Another instance took the replica meanwhile.
+      if (error instanceof ReplicaLeaseError) this.#leaseLost(error);
+      return;
+    }
+    if (this.#leaseProblem === undefined && this.#state === 'restarting' && !this.#child) {
+      this.#logger.info({}, 'replica lease taken; replication starts');
+      this.#emit('lease', this.#leaseStatus());
+      await this.#spawn().catch((error: unknown) => {
+        this.#logger.error({ error: String(error) }, 'could not start litestream');
+      });
+    }
+  }
+
+  #leaseStatus(): ReplicationLeaseStatus {
+    if (this.#leaseProblem !== undefined) return Object.freeze({ state: 'paused', error: this.#leaseProblem });
+    return Object.freeze(this.#leases.status());
+  }
+
+  /** A lease went unrenewed too long: no write may reach the replica until it is renewed. */
+  #pauseForLease(): void {
+    if (this.#state === 'stopped') return;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    if (this.#state === 'running') this.#state = 'restarting';
+    this.#logger.error({ pid: this.#child?.pid }, 'replication paused: the replica lease could not be renewed in time');
+    this.#child?.kill('SIGKILL');
+    this.#emit('lease', this.#leaseStatus());
+  }
+
+  /** Every lease is held again: litestream resumes from its shadow WAL. */
+  #resumeAfterLease(): void {
+    if (this.#state !== 'restarting' || this.#child || this.#restartTimer) return;
+    this.#logger.info({}, 'replica lease renewed; replication resumes');
+    this.#emit('lease', this.#leaseStatus());
+    this.#spawn().catch((error: unknown) => {
+      this.#logger.error({ error: String(error) }, 'could not restart litestream');
+    });
+  }
+
+  /** Another instance holds a replica now: stop at once, with no final sync (it would be a second writer). */
+  #leaseLost(error: ReplicaLeaseError): void {
+    this.#shutdownErrors.push(error.message);
+    this.#stopAborted.abort(error);
+    this.#child?.kill('SIGKILL');
+    this.#emit('lease', this.#leaseStatus());
+    this.#wakeWaiters();
+    this.#stopping ??= this.#stop(this.#config.shutdownTimeoutMs);
   }
 
   stop(options: StopOptions = {}): Promise<StopResult> {
@@ -534,18 +652,26 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     try {
       await this.#started.catch(() => {});
       if (this.#restartTimer) clearTimeout(this.#restartTimer);
+      clearTimeout(this.#leaseRetry);
       clearInterval(this.#watchdog);
       const wasRunning = this.#state === 'running' || this.#state === 'restarting';
       const between = this.#state === 'restarting' && !this.#child;
       this.#state = 'stopping';
       // Stopped between a crash and its restart: run litestream once more for the final sync.
-      if (between && !aborted()) await this.#spawn();
+      // (Not while a lease is paused: this instance may no longer be the replica's writer.)
+      const leased = !this.#leases.paused && this.#leaseProblem === undefined;
+      if (!leased && !this.#leases.lost) {
+        // Nothing reached the replica since the pause, and no final sync may be made now.
+        this.#shutdownErrors.push(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
+      }
+      if (between && !aborted() && leased) await this.#spawn();
       if (this.#child && wasRunning) {
         for (let attempt = 1; ; attempt++) {
           outcome = await this.#terminate(deadline, timeoutMs);
           const failed = !this.#finalSyncDone(outcome);
           const hopeless = outcome.killed && !outcome.hung;
-          if (!failed || hopeless || aborted() || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
+          const stopped = aborted() || this.#leases.paused;
+          if (!failed || hopeless || stopped || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
           // The final sync can fail when a regular sync was still writing the same segment
           // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
           this.#logger.warn(
@@ -575,6 +701,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     } finally {
       this.#state = 'stopped';
       await this.#releasePidfiles();
+      // Litestream has exited: the next instance may take the replica over.
+      await this.#leases.release();
       await this.#configFile?.dispose().catch(() => {});
       this.#settleReady(
         new ReplicationError(
@@ -778,6 +906,7 @@ export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stoppe
     restarts: 0,
     startedAt: undefined,
     databases: config.databases.map((db) => idleDatabase(db.path)),
+    lease: Object.freeze({ state: 'off', error: undefined }),
   });
 }
 

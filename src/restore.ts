@@ -9,6 +9,7 @@ import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.j
 import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
 import { IntegrityChecker } from './integrity-check.js';
+import { type LeaseSet, type LeaseWaitEvent, takeLeases } from './lease/keeper.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
@@ -54,6 +55,12 @@ export interface EnsureRestoredOptions {
    * `LitestreamAbortError`. Nothing is put in place.
    */
   signal?: AbortSignal;
+  /**
+   * Called when another instance holds a database's replica path and this call waits for it
+   * (`lease.whenHeld: 'wait'`): e.g. to answer health checks with "waiting for the previous
+   * instance". Called again when the holder changes.
+   */
+  onWaiting?: (event: LeaseWaitEvent) => void;
 }
 
 /** What the restores of one {@link ensureRestored} call share. */
@@ -134,7 +141,15 @@ export async function ensureRestored(
     integrity: new IntegrityChecker(DATABASES_AT_ONCE),
   };
   let failed = true;
+  let leases: LeaseSet | undefined;
   try {
+    // One writer per replica path: nothing is read from a replica another instance still writes.
+    leases = await takeLeases(config, config.databases, {
+      logger,
+      signal,
+      onWaiting: options.onWaiting,
+      deferrable: (db) => hasContent(db.path),
+    });
     // What dead processes left in the temp directory is swept beside the restores, not before.
     const swept = sweepTempDirs(logger);
     const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
@@ -146,6 +161,7 @@ export async function ensureRestored(
   } finally {
     await Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose()).catch(() => {})]);
     if (failed) {
+      await leases?.releaseTaken();
       const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
       for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
     }

@@ -300,6 +300,8 @@ describe('an unwritable database directory', () => {
     mkdirSync(readOnly);
     const replica = path.join(dir, 'replica');
     mkdirSync(replica);
+    // The replica itself is writable (the lease beside each database's backup is written there).
+    chmodSync(replica, 0o777);
     const database = path.join(readOnly, 'production.sqlite3');
     // A present database, for startReplication (it must not touch it either).
     const present = path.join(readOnly, 'present.sqlite3');

@@ -40,6 +40,8 @@ describe('a replica that cannot be used', () => {
     const { config, logger } = testConfig(path.join(dir, 'storage'), {
       replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
       restore: { retryForMs: 1_500 },
+      // Litestream's own failure (the lease, asked first, has the test below).
+      lease: false,
     });
     const started = Date.now();
     const error = await rejection(ensureRestored(config));
@@ -60,6 +62,24 @@ describe('a replica that cannot be used', () => {
       );
     }
     // Not even the directory it would have needed was left behind.
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('the replica lease, asked for before anything else, fails the same way: bounded retries, the same error, nothing created', async () => {
+    const dir = tempDir();
+    const port = await closedPort();
+    const { config, logger } = testConfig(path.join(dir, 'storage'), {
+      replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
+      restore: { retryForMs: 1_500 },
+    });
+    const started = Date.now();
+    const error = await rejection(ensureRestored(config));
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect(error.message).toContain(path.join(dir, 'storage'));
+    expect(error.message).toMatch(/could not be reached \(take the replica lease of .*LITESTREAM_S3_ENDPOINT/);
+    expect((error as ReplicaUnreachableError).detail).toMatch(/ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(logger.lines.filter((line) => line.message === 'replica unreachable; retrying').length).toBeGreaterThan(0);
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -27,6 +27,9 @@ const SYSTEM_CLOCK: LeaseClock = {
   sleep: (ms, signal) => sleepFor(ms, undefined, { signal }),
 };
 
+/** The pause after losing a race for the lease object, before looking at it again. */
+const RACE_PAUSE_MS = 100;
+
 /** What {@link ReplicaLease.acquire} came to. */
 export type AcquireOutcome =
   | {
@@ -55,6 +58,11 @@ export interface ReplicaLeaseOptions {
   /** How long before its lease could be taken the holder stops. Default a fifth of the ttl. */
   readonly marginMs?: number;
   readonly clock?: LeaseClock;
+  /**
+   * True when the holder a record names is known to have died (it ran where this process can
+   * see its pid): its lease is taken over at once instead of after the ttl.
+   */
+  readonly holderGone?: (record: LeaseRecord) => boolean;
 }
 
 /** The lease of one replica path, as one process sees it. */
@@ -64,6 +72,7 @@ export class ReplicaLease {
   readonly #ttlMs: number;
   readonly #marginMs: number;
   readonly #clock: LeaseClock;
+  readonly #holderGone: (record: LeaseRecord) => boolean;
   #counter = 0;
   /** The ETag of our lease object while we hold it. */
   #etag: string | undefined;
@@ -76,6 +85,7 @@ export class ReplicaLease {
     this.#ttlMs = options.ttlMs;
     this.#marginMs = options.marginMs ?? options.ttlMs / 5;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
+    this.#holderGone = options.holderGone ?? (() => false);
   }
 
   /** True while this process holds the lease (as far as it knows). */
@@ -112,11 +122,16 @@ export class ReplicaLease {
           this.#holdFrom(etag, sentAt);
           return { acquired: true, tookOverFrom: undefined };
         }
-        continue; // Another process created it meanwhile: look at theirs.
+        // Another process created it meanwhile: look at theirs (a moment later, so that a
+        // server whose reads lag its writes is not asked again and again at once).
+        await this.#clock.sleep(RACE_PAUSE_MS, options.signal);
+        continue;
       }
       const record = decodeLease(found.body);
       if (watched?.etag !== found.etag) watched = { etag: found.etag, since: seenAt };
-      const expired = seenAt - watched.since >= Math.max(this.#ttlMs, record?.ttlMs ?? 0);
+      const expired =
+        seenAt - watched.since >= Math.max(this.#ttlMs, record?.ttlMs ?? 0) ||
+        (record !== undefined && this.#holderGone(record));
       // Ours from an earlier acquire of this very process: take it back.
       const own = this.#isOwn(record);
       if (expired || own) {
@@ -126,7 +141,9 @@ export class ReplicaLease {
           this.#holdFrom(etag, sentAt);
           return { acquired: true, tookOverFrom: own ? undefined : { record } };
         }
-        continue; // Renewed, released or taken meanwhile: look again.
+        // Renewed, released or taken meanwhile: look again.
+        await this.#clock.sleep(RACE_PAUSE_MS, options.signal);
+        continue;
       }
       options.onHeld?.(record);
       if (this.#clock.now() - startedAt >= options.waitMs) return { acquired: false, holder: record };

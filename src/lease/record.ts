@@ -14,6 +14,12 @@ export interface LeaseHolder {
   readonly startedAt: string;
   /** The litestream-node version it runs. */
   readonly version: string;
+  /**
+   * Where its pid means something: the machine's boot and the pid namespace (Linux), with the
+   * process's start in clock ticks. A reader with the same `machine` can tell whether the
+   * holder still runs; on another machine or container only the expiry can.
+   */
+  readonly machine?: { readonly id: string; readonly start: string } | undefined;
 }
 
 /** One write of a lease object. */
@@ -45,10 +51,12 @@ export function decodeLease(body: string): LeaseRecord | undefined {
   const { litestreamNodeLease, holder, ttlMs, counter } = value as Record<string, unknown>;
   if (litestreamNodeLease !== 1 || typeof ttlMs !== 'number' || typeof counter !== 'number') return undefined;
   if (!(ttlMs > 0) || !Number.isSafeInteger(counter) || typeof holder !== 'object' || holder === null) return undefined;
-  const { host, pid, startedAt, version } = holder as Record<string, unknown>;
+  const { host, pid, startedAt, version, machine } = holder as Record<string, unknown>;
   if (typeof host !== 'string' || typeof pid !== 'number' || typeof startedAt !== 'string') return undefined;
   if (typeof version !== 'string') return undefined;
-  return { holder: { host, pid, startedAt, version }, ttlMs, counter };
+  const { id, start } = (typeof machine === 'object' && machine !== null ? machine : {}) as Record<string, unknown>;
+  const where = typeof id === 'string' && typeof start === 'string' ? { id, start } : undefined;
+  return { holder: { host, pid, startedAt, version, machine: where }, ttlMs, counter };
 }
 
 /** `host pid N (started …, litestream-node …)`, for errors and log lines. */

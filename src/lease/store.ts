@@ -1,7 +1,8 @@
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ownedName } from '../owner.js';
+import type { Logger } from '../logger.js';
+import { ownedName, sweepLeftovers } from '../owner.js';
 import {
   deleteS3Object,
   getS3Object,
@@ -29,6 +30,8 @@ export interface LeaseStore {
   replace(etag: string, body: string, signal?: AbortSignal): Promise<string | undefined>;
   /** Removes the object if it is still `etag`; false when it is another. */
   remove(etag: string, signal?: AbortSignal): Promise<boolean>;
+  /** Removes what writers that died left beside the lease (file stores). */
+  sweep?(logger: Logger): Promise<void>;
 }
 
 /** How long a writer may hold a lease file's mutex before others call it dead. */
@@ -47,7 +50,8 @@ const MUTEX_WAIT_MS = 2_000;
 export function fileLeaseStore(file: string): LeaseStore {
   const dir = path.dirname(file);
   const mutex = `${file}.mutex`;
-  const staged = (kind: string) => path.join(dir, ownedName(`.${path.basename(file)}.${kind}-`));
+  const stagedPrefix = (kind: string) => `.${path.basename(file)}.${kind}-`;
+  const staged = (kind: string) => path.join(dir, ownedName(stagedPrefix(kind)));
   const tagOf = (body: string) => sha256Hex(body);
   const current = async (): Promise<StoredLease | undefined> => {
     const body = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -69,6 +73,8 @@ export function fileLeaseStore(file: string): LeaseStore {
     return tagOf(body);
   };
   const locked = async <T>(work: () => Promise<T>): Promise<T> => {
+    // The replica directory itself may not exist before the first backup.
+    await mkdir(dir, { recursive: true });
     const mine = staged('mutex');
     await writeFile(mine, '', { flag: 'wx', mode: 0o644 });
     try {
@@ -119,6 +125,9 @@ export function fileLeaseStore(file: string): LeaseStore {
         await unlink(file);
         return true;
       }),
+    async sweep(logger) {
+      for (const kind of ['new', 'mutex', 'stale']) await sweepLeftovers(dir, stagedPrefix(kind), logger);
+    },
   };
 }
 

@@ -160,7 +160,7 @@ export async function inspectReplica(
 }
 
 /** Litestream's own precedence: `LITESTREAM_*` overrides `AWS_*`, key by key. */
-function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
+export function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
   const accessKeyId = env.LITESTREAM_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.LITESTREAM_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) return undefined;

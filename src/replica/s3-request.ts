@@ -220,9 +220,7 @@ async function s3Call(bucket: S3Bucket, request: CallRequest, options: S3CallOpt
   let target = bucket;
   for (let attempt = 0; ; attempt++) {
     const response = await send(target, request, options);
-    if ((response.status >= 200 && response.status < 300) || request.answers?.includes(response.status)) {
-      return response;
-    }
+    if ((response.status >= 200 && response.status < 300) || isAnswer(request, response)) return response;
     const failure = responseFailure(target, response);
     if (attempt === 0 && failure.bucketRegion && failure.bucketRegion !== target.region) {
       target = { ...target, region: failure.bucketRegion };
@@ -230,6 +228,17 @@ async function s3Call(bucket: S3Bucket, request: CallRequest, options: S3CallOpt
     }
     throw failureError(target, failure);
   }
+}
+
+/**
+ * A status the caller takes as an answer. A 404 is one only for a missing key: a missing
+ * bucket is not, nor versitygw's 404 for an unknown access key (`XAdminUserNotFound`).
+ */
+function isAnswer(request: CallRequest, response: S3Response): boolean {
+  if (!request.answers?.includes(response.status)) return false;
+  if (response.status !== 404) return true;
+  const code = xmlText(response.body, 'Code');
+  return code === undefined || code === 'NoSuchKey';
 }
 
 /** Where a request for `bucket` goes: host, and the canonical (already encoded) path. */

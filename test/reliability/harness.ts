@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
-import { configFromEnv, ensureRestored } from '../../src/index.js';
+import { configFromEnv, Litestream } from '../../src/index.js';
 import { captureLogger, integrity, onCleanup, processAlive, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
 import { testS3 } from '../support/s3-per-file.js';
 
@@ -68,14 +68,24 @@ export interface LaunchOptions {
   dir?: string;
   /** Environment on top of the seed's variables for the test server. */
   env?: Record<string, string>;
+  /** A command the app runs under, e.g. `unshare` for a container of its own. */
+  wrap?: readonly string[];
 }
 
 /** Starts the load app in its own process group; it is killed after the test whatever happens. */
 export function launchApp(prefix: string, options: LaunchOptions = {}): LoadApp {
   const dir = options.dir ?? tempDir();
   const database = path.join(dir, DATABASE);
-  const child: ChildProcess = spawn(process.execPath, [LOAD_APP], {
-    env: { PATH: process.env.PATH, ...seedEnv(prefix, [database]), ...options.env },
+  const [command = process.execPath, ...args] = [...(options.wrap ?? []), process.execPath, LOAD_APP];
+  const binary = process.env.LITESTREAM_BINARY_PATH;
+  const child: ChildProcess = spawn(command, args, {
+    env: {
+      PATH: process.env.PATH,
+      // The Litestream under test (the 0.5 project's), as the app's own resolver finds it.
+      ...(binary ? { LITESTREAM_BINARY_PATH: binary } : {}),
+      ...seedEnv(prefix, [database]),
+      ...options.env,
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
     // Its own process group, so a "container crash" can kill the app and litestream together.
     detached: true,
@@ -186,7 +196,9 @@ export interface Restored {
 export async function restoreFresh(prefix: string, env: Record<string, string> = {}): Promise<Restored> {
   const file = path.join(tempDir(), DATABASE);
   const logger = captureLogger();
-  const [result] = await ensureRestored(configFromEnv(seedEnv(prefix, [file], env), { logger }));
+  const container = new Litestream(configFromEnv(seedEnv(prefix, [file], env), { logger }));
+  // It only looks: the replica lease it took is given back at once.
+  const [result] = await container.ensureRestored().finally(() => container.stop());
   if (result?.outcome !== 'restored') return { outcome: String(result?.outcome), maxId: 0, integrity: 'n/a', log: '' };
   return { outcome: result.outcome, ...readLoad(file), log: logger.text() };
 }

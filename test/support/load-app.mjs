@@ -15,7 +15,7 @@ const log = (level) => (fields, message) =>
 const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 
 const fail = (error) => {
-  report({ event: 'error', name: error.name, message: error.message, detail: error.detail });
+  report({ event: 'error', name: error.name, message: error.message, detail: error.detail, holder: error.holder });
   process.exit(1);
 };
 
@@ -38,8 +38,15 @@ try {
     },
   });
   const started = Date.now();
-  const restored = await ensureRestored(config);
-  report({ event: 'restored', outcomes: restored.map((r) => r.outcome), durationMs: Date.now() - started });
+  const restored = await ensureRestored(config, {
+    onWaiting: ({ holder, lease }) => report({ event: 'waiting', holder, lease, at: Date.now() }),
+  });
+  report({
+    event: 'restored',
+    outcomes: restored.map((r) => r.outcome),
+    durationMs: Date.now() - started,
+    at: Date.now(),
+  });
 
   const db = new Database(config.databases[0].path);
   db.pragma('journal_mode = WAL');
@@ -52,6 +59,7 @@ try {
   const replication = startReplication(config);
   replication.on('spawn', ({ pid }) => report({ event: 'spawn', pid }));
   replication.on('restart', ({ restarts }) => report({ event: 'restart', restarts }));
+  replication.on('lease', (lease) => report({ event: 'lease', ...lease, at: Date.now() }));
   await replication.started;
   await replication.ready;
   report({ event: 'ready', pid: replication.status().pid });
@@ -98,6 +106,7 @@ try {
         restarts: status.restarts,
         pid: status.pid,
         writeErrors,
+        lease: status.lease,
         errors: status.databases.map((d) => d.lastError?.message).filter(Boolean),
       });
     }

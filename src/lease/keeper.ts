@@ -1,0 +1,524 @@
+/**
+ * The lease of each database's replica path, as the rest of the library uses it: taken
+ * before a restore (waiting for, or refusing, another holder), renewed in the background,
+ * handed from `ensureRestored` to the replication that follows, and released after the
+ * final sync. The replication listens: `paused` (no renewal for too long: stop writing the
+ * replica now), `resumed`, and `lost` (another instance holds it: stop for good).
+ *
+ * @packageDocumentation
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { throwIfAborted } from '../abort.js';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
+import type { DatabaseConfig, LeaseOptions, LitestreamConfig } from '../config.js';
+import {
+  FileSystemError,
+  type LeaseHolderInfo,
+  LitestreamAbortError,
+  LitestreamError,
+  ReplicaLeaseError,
+} from '../errors.js';
+import { type Logger, logOnce } from '../logger.js';
+import { currentProcess, isRunning, pidScope } from '../owner.js';
+import { s3FailureOf } from '../replica/s3-request.js';
+import { replicaError } from '../replica-errors.js';
+import { ReplicaLease } from './lease.js';
+import { leaseTarget } from './location.js';
+import { describeHolder, type LeaseHolder, type LeaseRecord } from './record.js';
+import type { LeaseStore } from './store.js';
+
+/** Where a database's lease stands. */
+export type LeaseState =
+  /** Held and renewed. */
+  | 'held'
+  /** Held, but the last renewal failed: replication pauses if none succeeds in time. */
+  | 'late'
+  /** Not renewed for too long: the replica must not be written until a renewal lands. */
+  | 'paused'
+  /** Another instance holds it now. */
+  | 'lost'
+  /** Given up after the final sync. */
+  | 'released';
+
+/** How a booting instance learns that it waits for another one. */
+export interface LeaseWaitEvent {
+  /** The database whose replica is held. */
+  readonly database: string;
+  /** The lease object, e.g. `s3://bucket/app/production.sqlite3.litestream-node-lease`. */
+  readonly lease: string;
+  /** Who holds it, when the lease object says so. */
+  readonly holder: LeaseHolderInfo | undefined;
+}
+
+interface LeaseEvents {
+  paused: [];
+  resumed: [];
+  lost: [ReplicaLeaseError];
+}
+
+/** Errors of a file lease that retrying does not mend. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR']);
+
+/** How long a renewal request may take before it counts as failed: a tenth of the ttl, 2-10 s. */
+const renewTimeoutMs = (ttlMs: number) => Math.min(10_000, Math.max(2_000, ttlMs / 10));
+
+/** One database's lease while this process holds it. */
+class HeldLease extends EventEmitter<LeaseEvents> {
+  readonly database: string;
+  readonly where: string;
+  readonly #lease: ReplicaLease;
+  readonly #settings: Readonly<Required<LeaseOptions>>;
+  readonly #logger: Logger;
+  #state: LeaseState = 'held';
+  #error: string | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #pauseTimer: NodeJS.Timeout | undefined;
+  /** Renewals and the release, one at a time. */
+  #work: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    database: string,
+    where: string,
+    lease: ReplicaLease,
+    settings: Readonly<Required<LeaseOptions>>,
+    logger: Logger,
+  ) {
+    super();
+    this.database = database;
+    this.where = where;
+    this.#lease = lease;
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#scheduleRenewal(settings.ttlMs / 3);
+    this.#schedulePause();
+  }
+
+  get state(): LeaseState {
+    return this.#state;
+  }
+
+  /** Why the lease is late, paused or lost. */
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  /** Gives the lease up (once litestream no longer writes the replica). */
+  release(): Promise<void> {
+    if (this.#state === 'released' || this.#state === 'lost') return Promise.resolve();
+    this.#state = 'released';
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#pauseTimer);
+    const released = this.#work.then(async () => {
+      try {
+        const ours = await this.#lease.release(AbortSignal.timeout(renewTimeoutMs(this.#settings.ttlMs)));
+        this.#logger.info({ db: this.database, lease: this.where, released: ours }, 'replica lease released');
+      } catch (error) {
+        // It expires by itself; the next instance waits the ttl out.
+        this.#logger.warn(
+          { db: this.database, lease: this.where, error: errorText(error), expiresInMs: this.#settings.ttlMs },
+          'could not release the replica lease; it expires by itself',
+        );
+      }
+    });
+    this.#work = released;
+    return released;
+  }
+
+  #scheduleRenewal(delayMs: number): void {
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = setTimeout(() => {
+      this.#work = this.#work.then(() => this.#renew());
+    }, delayMs);
+    this.#renewTimer.unref();
+  }
+
+  /** Pauses at the lease's `stopBy` unless a renewal lands before it. */
+  #schedulePause(): void {
+    clearTimeout(this.#pauseTimer);
+    const stopBy = this.#lease.stopBy;
+    if (stopBy === undefined) return;
+    this.#pauseTimer = setTimeout(() => this.#pause(), Math.max(0, stopBy - performance.now()));
+    this.#pauseTimer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#state === 'released' || this.#state === 'lost') return;
+    const ttlMs = this.#settings.ttlMs;
+    let outcome: 'renewed' | 'lost';
+    try {
+      outcome = await this.#lease.renew(AbortSignal.timeout(renewTimeoutMs(ttlMs)));
+    } catch (error) {
+      if (this.#over()) return;
+      if (this.#state === 'held') {
+        this.#state = 'late';
+        this.#logger.warn(
+          { db: this.database, lease: this.where, error: errorText(error) },
+          'could not renew the replica lease; retrying (replication pauses if it cannot be renewed in time)',
+        );
+      }
+      this.#error = `the lease ${this.where} could not be renewed: ${errorText(error)}`;
+      this.#scheduleRenewal(Math.min(5_000, ttlMs / 10));
+      return;
+    }
+    if (this.#over()) return;
+    if (outcome === 'lost') {
+      this.#lose();
+      return;
+    }
+    const wasPaused = this.#state === 'paused';
+    if (this.#state !== 'held') this.#logger.info({ db: this.database, lease: this.where }, 'replica lease renewed');
+    this.#state = 'held';
+    this.#error = undefined;
+    this.#schedulePause();
+    this.#scheduleRenewal(ttlMs / 3);
+    if (wasPaused) this.emit('resumed');
+  }
+
+  /** Released (or lost) meanwhile: a renewal's answer no longer matters. */
+  #over(): boolean {
+    return this.#state === 'released' || this.#state === 'lost';
+  }
+
+  #pause(): void {
+    if (this.#state !== 'held' && this.#state !== 'late') return;
+    this.#state = 'paused';
+    this.#error = `the lease ${this.where} could not be renewed for ${Math.round((this.#settings.ttlMs * 4) / 5)} ms: replication is paused until it is, so that an instance taking it over never finds this one still writing (${this.#error ?? 'no answer'})`;
+    this.#logger.error({ db: this.database, lease: this.where }, this.#error);
+    this.emit('paused');
+  }
+
+  #lose(): void {
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#pauseTimer);
+    this.#state = 'lost';
+    const error = new ReplicaLeaseError(
+      `Another instance took over the replica of ${this.database} (its lease ${this.where} is no longer this one's): replication stopped for good, so that two instances never write one replica. This instance's later writes are not backed up: stop it, and let the new one serve.`,
+      this.where,
+      undefined,
+      { database: this.database },
+    );
+    this.#error = error.message;
+    this.#logger.error({ db: this.database, lease: this.where }, error.message);
+    this.emit('lost', error);
+  }
+}
+
+/** The leases this process holds, by database path (one process, one holder per replica). */
+const held = new Map<string, HeldLease>();
+
+/** Options of {@link takeLeases}. */
+export interface TakeLeasesOptions {
+  readonly logger: Logger;
+  readonly signal?: AbortSignal | undefined;
+  /** Called when a database's replica is found held by another instance (while waiting). */
+  readonly onWaiting?: ((event: LeaseWaitEvent) => void) | undefined;
+  /**
+   * Databases whose lease may be left for later when the replica cannot be reached (a
+   * present database needs nothing from it to boot; the replication takes the lease).
+   * Another instance holding it is never left for later.
+   */
+  readonly deferrable?: ((db: DatabaseConfig) => boolean) | undefined;
+}
+
+/** The leases of a config's databases, as one: what the replication watches. */
+export class LeaseSet extends EventEmitter<LeaseEvents> {
+  readonly #leases: readonly HeldLease[];
+  /** Leases this call took (not found held already): the ones a failed boot gives back. */
+  readonly #taken: readonly HeldLease[];
+
+  constructor(leases: readonly HeldLease[], taken: readonly HeldLease[]) {
+    super();
+    this.#leases = leases;
+    this.#taken = taken;
+    for (const lease of leases) {
+      lease.on('paused', () => this.emit('paused'));
+      lease.on('resumed', () => {
+        if (!this.paused) this.emit('resumed');
+      });
+      lease.on('lost', (error) => this.emit('lost', error));
+    }
+  }
+
+  /** Some database's replica must not be written now. */
+  get paused(): boolean {
+    return this.#leases.some((lease) => lease.state === 'paused' || lease.state === 'lost');
+  }
+
+  /** Another instance took one of the leases over. */
+  get lost(): boolean {
+    return this.#leases.some((lease) => lease.state === 'lost');
+  }
+
+  /** For `status()`: the worst state of any database's lease, and why. */
+  status(): { state: LeaseState | 'off'; error: string | undefined } {
+    const order: LeaseState[] = ['lost', 'paused', 'late', 'released', 'held'];
+    for (const state of order) {
+      const lease = this.#leases.find((one) => one.state === state);
+      if (lease) return { state, error: lease.error };
+    }
+    return { state: 'off', error: undefined };
+  }
+
+  /** Gives back the leases this set took, not those it found held (a boot that failed). */
+  async releaseTaken(): Promise<void> {
+    await Promise.all(this.#taken.map((lease) => lease.release()));
+  }
+
+  /** Releases every lease (after the final sync). */
+  async release(): Promise<void> {
+    await Promise.all(this.#leases.map((lease) => lease.release()));
+  }
+}
+
+/**
+ * Takes the lease of each of `databases` (concurrently), or finds it held by this process
+ * already (taken by `ensureRestored` for the replication that follows). A database whose
+ * replica cannot hold a lease gets one warning and no guard.
+ *
+ * @throws {@link ReplicaLeaseError} when another instance holds one (`refuse`, or `wait` ran
+ *   out); the leases this call took are given back first.
+ * @throws {@link ReplicaUnreachableError} when the lease cannot be read or written for
+ *   `restore.retryForMs`.
+ */
+export async function takeLeases(
+  config: LitestreamConfig,
+  databases: readonly DatabaseConfig[],
+  options: TakeLeasesOptions,
+): Promise<LeaseSet> {
+  const settings = config.lease;
+  if (!config.enabled || settings === false) return new LeaseSet([], []);
+  const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
+  const outcomes = await Promise.allSettled(
+    databases.map((db) =>
+      slots.run(() =>
+        holdOne(config, settings, db, options).catch((error: unknown) => {
+          if (error instanceof ReplicaLeaseError || error instanceof LitestreamAbortError) throw error;
+          if (!options.deferrable?.(db)) throw error;
+          options.logger.warn(
+            { db: db.path, error: errorText(error) },
+            'could not take the replica lease; the database is present, so the boot goes on and replication takes the lease once the replica answers',
+          );
+          return undefined;
+        }),
+      ),
+    ),
+  );
+  const leases = outcomes.flatMap((outcome) =>
+    outcome.status === 'fulfilled' && outcome.value ? [outcome.value] : [],
+  );
+  const taken = leases.filter((lease) => lease.taken).map((lease) => lease.lease);
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failure) {
+    await Promise.all(taken.map((lease) => lease.release()));
+    throw failure.reason;
+  }
+  return new LeaseSet(
+    leases.map((lease) => lease.lease),
+    taken,
+  );
+}
+
+/** Releases the leases this process holds for `databases` (when no replication followed). */
+export async function releaseLeases(databases: readonly DatabaseConfig[]): Promise<void> {
+  await Promise.all(databases.map((db) => held.get(db.path)?.release()));
+}
+
+async function holdOne(
+  config: LitestreamConfig,
+  settings: Readonly<Required<LeaseOptions>>,
+  db: DatabaseConfig,
+  options: TakeLeasesOptions,
+): Promise<{ lease: HeldLease; taken: boolean } | undefined> {
+  const current = held.get(db.path);
+  if (current && (current.state === 'held' || current.state === 'late' || current.state === 'paused')) {
+    return { lease: current, taken: false };
+  }
+  const target = leaseTarget(config, db);
+  if ('unsupported' in target) {
+    logOnce(
+      config,
+      options.logger,
+      'warn',
+      { db: db.path },
+      `no replica lease for ${db.path}: ${target.unsupported}. Nothing stops a second instance from writing the same replica path (run one instance at a time), or set lease: false to say so and silence this warning.`,
+    );
+    return undefined;
+  }
+  const lease = new ReplicaLease({
+    store: target.store,
+    holder: thisHolder(),
+    ttlMs: settings.ttlMs,
+    holderGone,
+  });
+  const logger = options.logger;
+  const deadline = Date.now() + config.restore.retryForMs;
+  const waitMs = settings.whenHeld === 'refuse' ? 0 : settings.waitMs;
+  let lastHolder: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    throwIfAborted(options.signal, 'waiting for the replica lease');
+    try {
+      await target.store.sweep?.(logger);
+      const outcome = await lease.acquire({
+        waitMs,
+        signal: options.signal,
+        onHeld: (record) => {
+          const described = describeHolder(record);
+          if (described === lastHolder) return;
+          lastHolder = described;
+          logger.warn(
+            { db: db.path, lease: target.where, holder: described, waitMs },
+            waitMs > 0
+              ? 'waiting for the previous instance: it holds the replica until its final sync'
+              : 'another instance holds the replica',
+          );
+          options.onWaiting?.({ database: db.path, lease: target.where, holder: publicHolder(record) });
+        },
+      });
+      if (!outcome.acquired) throw heldError(db, target.where, outcome.holder, settings, waitMs);
+      if (outcome.tookOverFrom) {
+        logger.warn(
+          { db: db.path, lease: target.where, previous: describeHolder(outcome.tookOverFrom.record) },
+          'took the replica lease over from an instance that stopped renewing it (it crashed or was killed)',
+        );
+      }
+      if (target.conditionalWritesUnproven && !(await honoursConditionalWrites(target.store, options.signal))) {
+        warnUnconditional(config, db, target.where, logger);
+        await lease.release().catch(() => {});
+        return undefined;
+      }
+      const kept = new HeldLease(db.path, target.where, lease, settings, logger);
+      held.set(db.path, kept);
+      kept.on('lost', () => {
+        if (held.get(db.path) === kept) held.delete(db.path);
+      });
+      logger.debug({ db: db.path, lease: target.where }, 'replica lease taken');
+      return { lease: kept, taken: true };
+    } catch (error) {
+      if (options.signal?.aborted) {
+        throw new LitestreamAbortError('waiting for the replica lease', options.signal.reason, { database: db.path });
+      }
+      if (error instanceof ReplicaLeaseError) throw error;
+      const failure = s3FailureOf(error);
+      if (failure && isNotImplemented(failure.status, failure.code)) {
+        warnUnconditional(config, db, target.where, logger);
+        return undefined;
+      }
+      const code = (error as NodeJS.ErrnoException).code;
+      if (failure === undefined && code !== undefined && UNWRITABLE.has(code)) {
+        throw new FileSystemError('Writing the replica lease', target.where, error, { database: db.path });
+      }
+      const kind = failure?.kind ?? 'transient';
+      if (kind !== 'transient' || Date.now() >= deadline) {
+        throw replicaError(config, db, kind, errorText(error), {
+          doing: 'take the replica lease of',
+          attempts: attempt,
+          retryForMs: config.restore.retryForMs,
+          consequence: 'Nothing was restored or replicated.',
+        });
+      }
+      const delayMs = Math.min(5_000, 250 * 2 ** attempt, Math.max(0, deadline - Date.now()));
+      logger.warn(
+        { db: db.path, attempt, retryInMs: delayMs, error: errorText(error) },
+        'replica unreachable; retrying',
+      );
+      await sleep(delayMs, undefined, { signal: options.signal }).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Whether the server refused a second create of the lease object (412), as a server that
+ * honours `If-None-Match: *` does. One that wrote it again ignores the header, and a lease
+ * there guards nothing.
+ */
+async function honoursConditionalWrites(store: LeaseStore, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    return (await store.create('{}\n', signal)) === undefined;
+  } catch (error) {
+    const failure = s3FailureOf(error);
+    if (failure && isNotImplemented(failure.status, failure.code)) return false;
+    throw error;
+  }
+}
+
+function isNotImplemented(status: number | undefined, code: string | undefined): boolean {
+  return status === 501 || code === 'NotImplemented';
+}
+
+function warnUnconditional(config: LitestreamConfig, db: DatabaseConfig, where: string, logger: Logger): void {
+  logOnce(
+    config,
+    logger,
+    'warn',
+    { db: db.path, lease: where },
+    `the S3 server ignores conditional writes (If-None-Match), so no replica lease can guard ${db.path}: nothing stops a second instance from writing the same replica path. Run one instance at a time, or set lease: false to say so and silence this warning.`,
+  );
+}
+
+function heldError(
+  db: DatabaseConfig,
+  where: string,
+  record: LeaseRecord | undefined,
+  settings: Readonly<Required<LeaseOptions>>,
+  waitMs: number,
+): ReplicaLeaseError {
+  const holder = describeHolder(record);
+  const why =
+    waitMs > 0
+      ? `it did not release it within lease.waitMs (${waitMs} ms): stop that instance, or raise lease.waitMs above the time its final sync takes (a crashed holder's lease expires after lease.ttlMs, ${settings.ttlMs} ms)`
+      : `lease.whenHeld is "refuse": stop that instance first, or set lease.whenHeld to "wait" to wait for its final sync`;
+  return new ReplicaLeaseError(
+    `The replica of ${db.path} is held by another instance, ${holder} (lease ${where}), and ${why}. Nothing was restored or replicated.`,
+    where,
+    publicHolder(record),
+    { database: db.path },
+  );
+}
+
+function publicHolder(record: LeaseRecord | undefined): LeaseHolderInfo | undefined {
+  if (record === undefined) return undefined;
+  const { host, pid, startedAt, version } = record.holder;
+  return Object.freeze({ host, pid, startedAt, version });
+}
+
+let me: LeaseHolder | undefined;
+
+/** This process as a lease names it. */
+function thisHolder(): LeaseHolder {
+  if (me) return me;
+  const process = currentProcess();
+  const scope = pidScope();
+  me = Object.freeze({
+    host: hostname(),
+    pid: process.pid,
+    startedAt: new Date(Date.now() - performance.now()).toISOString(),
+    version: packageVersion(),
+    machine: scope !== undefined && process.start !== undefined ? { id: scope, start: process.start } : undefined,
+  });
+  return me;
+}
+
+/** A holder that ran where this process sees its pid, and no longer runs. */
+function holderGone(record: LeaseRecord): boolean {
+  const machine = record.holder.machine;
+  if (machine === undefined || machine.id !== pidScope()) return false;
+  return !isRunning({ pid: record.holder.pid, start: machine.start });
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof LitestreamError) return error.message;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** This library's version, for the lease record. */
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
