@@ -55,16 +55,7 @@ export async function claimDatabase(
     if (text === undefined) continue; // Removed meanwhile: try again.
     const record = parseRecord(text);
     if (record && isCurrent(ownerOfRecord(record))) return 'taken-over';
-    if (record && isRunning(ownerOfRecord(record))) {
-      // Its litestream may be between a crash and its restart: the owner still replicates.
-      const replicating = (await replicatorState(record.litestreamPid)) === 'replicating';
-      throw new ReplicationError(
-        replicating
-          ? `${database} is already replicated by litestream (pid ${record.litestreamPid}) started by another running process (pid ${record.ownerPid}): stop that app first — two replicators on one database corrupt its backup.`
-          : `${database} is in use by another running process (pid ${record.ownerPid}), which is restoring or replicating it: run one app per database — two replicators on one database corrupt its backup.`,
-        { database },
-      );
-    }
+    if (record && isRunning(ownerOfRecord(record))) throw await claimedError(database, record);
     const orphan = record ? await replicatorState(record.litestreamPid) : 'gone';
     if (record && orphan === 'replicating') {
       logger.warn(
@@ -84,6 +75,28 @@ export async function claimDatabase(
   throw new ReplicationError(`could not claim ${database} for replication: remove ${file} if no app is running.`, {
     database,
   });
+}
+
+/**
+ * Throws the error {@link claimDatabase} would when another running process has claimed
+ * `database` (it restores or replicates this very file); resolves when none has.
+ */
+export async function refuseIfClaimed(database: string): Promise<void> {
+  const record = await readRecord(companionFiles(database).pidfile);
+  if (record && !isCurrent(ownerOfRecord(record)) && isRunning(ownerOfRecord(record))) {
+    throw await claimedError(database, record);
+  }
+}
+
+async function claimedError(database: string, record: PidRecord): Promise<ReplicationError> {
+  // Its litestream may be between a crash and its restart: the owner still replicates.
+  const replicating = (await replicatorState(record.litestreamPid)) === 'replicating';
+  return new ReplicationError(
+    replicating
+      ? `${database} is already replicated by litestream (pid ${record.litestreamPid}) started by another running process (pid ${record.ownerPid}): stop that app first — two replicators on one database corrupt its backup.`
+      : `${database} is in use by another running process (pid ${record.ownerPid}), which is restoring or replicating it: run one app per database — two replicators on one database corrupt its backup.`,
+    { database },
+  );
 }
 
 /** Creates `file` holding `record` if it does not exist; the content is complete the moment it appears. */

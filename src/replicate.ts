@@ -546,6 +546,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       leases.on('lost', (error) => this.#leaseLost(error));
     } catch (error) {
       if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
+      if (error instanceof ReplicationError) throw error;
       const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
       const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);
       this.#leaseProblem = `the replica lease could not be taken (${(error as Error).message}); replication waits for it, retrying`;

@@ -20,9 +20,11 @@ import {
   LitestreamAbortError,
   LitestreamError,
   ReplicaLeaseError,
+  ReplicationError,
 } from '../errors.js';
 import { type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
+import { refuseIfClaimed } from '../pidfile.js';
 import { s3FailureOf } from '../replica/s3-request.js';
 import { replicaError } from '../replica-errors.js';
 import { ReplicaLease } from './lease.js';
@@ -296,6 +298,7 @@ export async function takeLeases(
       slots.run(() =>
         holdOne(config, settings, db, options).catch((error: unknown) => {
           if (error instanceof ReplicaLeaseError || error instanceof LitestreamAbortError) throw error;
+          if (error instanceof ReplicationError) throw error;
           if (!options.deferrable?.(db)) throw error;
           options.logger.warn(
             { db: db.path, error: errorText(error) },
@@ -364,7 +367,9 @@ async function holdOne(
       const outcome = await lease.acquire({
         waitMs,
         signal: options.signal,
-        onHeld: (record) => {
+        onHeld: async (record) => {
+          // Another app on this very file (same machine and directory) is refused, not waited for.
+          await refuseIfClaimed(db.path);
           const described = describeHolder(record);
           if (described === lastHolder) return;
           lastHolder = described;
@@ -400,7 +405,7 @@ async function holdOne(
       if (options.signal?.aborted) {
         throw new LitestreamAbortError('waiting for the replica lease', options.signal.reason, { database: db.path });
       }
-      if (error instanceof ReplicaLeaseError) throw error;
+      if (error instanceof ReplicaLeaseError || error instanceof ReplicationError) throw error;
       const failure = s3FailureOf(error);
       if (failure && isNotImplemented(failure.status, failure.code)) {
         warnUnconditional(config, db, target.where, logger);

@@ -46,8 +46,11 @@ export interface AcquireOptions {
   /** How often to look again while waiting. Default a quarter of the ttl, at most 1 s. */
   readonly pollMs?: number;
   readonly signal?: AbortSignal;
-  /** Told who holds the lease each time it is found held (for health and logs). */
-  readonly onHeld?: (holder: LeaseRecord | undefined) => void;
+  /**
+   * Told who holds the lease each time it is found held (for health and logs); a rejection
+   * ends the wait with that error.
+   */
+  readonly onHeld?: (holder: LeaseRecord | undefined) => void | Promise<void>;
 }
 
 export interface ReplicaLeaseOptions {
@@ -145,7 +148,7 @@ export class ReplicaLease {
         await this.#clock.sleep(RACE_PAUSE_MS, options.signal);
         continue;
       }
-      options.onHeld?.(record);
+      await options.onHeld?.(record);
       if (this.#clock.now() - startedAt >= options.waitMs) return { acquired: false, holder: record };
       await this.#clock.sleep(pollMs, options.signal);
     }

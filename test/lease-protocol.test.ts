@@ -1,0 +1,132 @@
+// The replica lease's protocol against the answers real servers rarely give (through msw):
+// servers without conditional writes, conflicts, outages, unanswered renewals, a lease
+// taken by another instance. The flows with two real app processes: rolling-deploy.test.ts.
+import { once } from 'node:events';
+import path from 'node:path';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defineConfig, type LitestreamConfig, ReplicaUnreachableError } from '../src/index.js';
+import { type LeaseSet, takeLeases } from '../src/lease/keeper.js';
+import { captureLogger, tempDir, waitFor } from './support/fixtures.js';
+import { MOCK_ACCESS_KEY_ID, MOCK_BUCKET, MOCK_ENDPOINT, MOCK_SECRET, mockBucket, s3Error } from './support/mock-s3.js';
+
+const TTL_MS = 2_000;
+const bucket = mockBucket();
+const server = setupServer(...bucket.handlers);
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => server.close());
+
+const taken: LeaseSet[] = [];
+afterEach(async () => {
+  bucket.fault = undefined;
+  bucket.ignoresPreconditions = false;
+  await Promise.all(taken.splice(0).map((set) => set.release()));
+  bucket.requests.length = 0;
+});
+
+function setup() {
+  const logger = captureLogger();
+  const database = path.join(tempDir(), 'app.db');
+  const config: LitestreamConfig = defineConfig({
+    databases: [database],
+    replica: {
+      type: 's3',
+      bucket: MOCK_BUCKET,
+      endpoint: MOCK_ENDPOINT,
+      accessKeyId: MOCK_ACCESS_KEY_ID,
+      secretAccessKey: MOCK_SECRET,
+      path: path.basename(path.dirname(database)),
+    },
+    lease: { ttlMs: TTL_MS, whenHeld: 'refuse' },
+    restore: { retryForMs: 3_000 },
+    logger,
+  });
+  const key = `${path.basename(path.dirname(database))}/app.db.litestream-node-lease`;
+  const take = async () => {
+    const set = await takeLeases(config, config.databases, { logger });
+    taken.push(set);
+    return set;
+  };
+  return { config, logger, key, take };
+}
+
+describe('replica lease protocol (msw)', () => {
+  it('a server that ignores If-None-Match gets one warning naming the risk, and no guard (nothing left in the bucket)', async () => {
+    bucket.ignoresPreconditions = true;
+    const { logger, key, take } = setup();
+    expect((await take()).status().state).toBe('off');
+    expect((await take()).status().state).toBe('off');
+    const warnings = logger.lines.filter((line) => /ignores conditional writes/.test(line.message));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.message).toMatch(/nothing stops a second instance.*lease: false/);
+    expect(bucket.objects.has(key)).toBe(false);
+  });
+
+  it('501 NotImplemented for a conditional write is the same: one warning, no guard', async () => {
+    bucket.fault = (method) => (method === 'PUT' ? s3Error(501, 'NotImplemented') : undefined);
+    const { logger, take } = setup();
+    expect((await take()).status().state).toBe('off');
+    expect(logger.lines.filter((line) => /ignores conditional writes/.test(line.message))).toHaveLength(1);
+  });
+
+  it('409 conflicts and 503s are retried until the lease is taken', async () => {
+    let failures = 3;
+    bucket.fault = (method) => {
+      if (failures <= 0) return undefined;
+      failures--;
+      return method === 'PUT' ? s3Error(409, 'ConditionalRequestConflict') : s3Error(503, 'SlowDown');
+    };
+    const { logger, key, take } = setup();
+    expect((await take()).status()).toEqual({ state: 'held', error: undefined });
+    expect(bucket.objects.get(key)?.body).toMatch(/"litestreamNodeLease":1/);
+    expect(logger.lines.filter((line) => line.message === 'replica unreachable; retrying').length).toBeGreaterThan(0);
+  });
+
+  it("versitygw's 404 for an unknown access key is a credentials error at once, not a missing lease to create", async () => {
+    bucket.fault = () => s3Error(404, 'XAdminUserNotFound');
+    const { take } = setup();
+    const error = await take().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ReplicaUnreachableError);
+    expect((error as Error).message).toMatch(/rejected the credentials/);
+    expect(bucket.requests).toHaveLength(1);
+    expect(String(error)).not.toContain(MOCK_SECRET);
+  });
+
+  it('a renewal answered 412 (another instance wrote the lease) loses it once, and it is never renewed again', async () => {
+    const { key, take } = setup();
+    const leases = await take();
+    const lost = once(leases, 'lost');
+    bucket.objects.set(key, { body: '{"someone":"else"}\n', etag: '"other"' });
+    const [error] = (await lost) as [Error];
+    expect(error.name).toBe('ReplicaLeaseError');
+    expect(error.message).toMatch(/Another instance took over the replica of .*app\.db/);
+    expect(leases.status().state).toBe('lost');
+    const puts = bucket.requests.filter((request) => request.startsWith('PUT')).length;
+    await new Promise((resolve) => setTimeout(resolve, TTL_MS));
+    expect(bucket.requests.filter((request) => request.startsWith('PUT')).length).toBe(puts);
+    // Theirs stays.
+    expect(bucket.objects.get(key)?.etag).toBe('"other"');
+  });
+
+  it.each([
+    ['answered 503', () => s3Error(503, 'SlowDown')],
+    ['never answered', () => new Promise<Response>(() => {})],
+  ])('renewals %s pause the lease before its ttl could run out; one that lands resumes it', async (_name, answer) => {
+    const { take } = setup();
+    const leases = await take();
+    // Wait for a renewal to land, then fail every later one.
+    const renewed = bucket.requests.length;
+    await waitFor(() => bucket.requests.length > renewed, TTL_MS, 'a renewal');
+    const lastLanded = Date.now();
+    bucket.fault = (method) => (method === 'PUT' ? answer() : undefined);
+    await once(leases, 'paused');
+    // Four fifths of the ttl after the last renewal that landed (sent a little before it).
+    expect(Date.now() - lastLanded).toBeLessThan(TTL_MS);
+    expect(leases.paused).toBe(true);
+    expect(leases.status()).toMatchObject({ state: 'paused', error: expect.stringMatching(/could not be renewed/) });
+
+    bucket.fault = undefined;
+    await once(leases, 'resumed');
+    expect(leases.status()).toEqual({ state: 'held', error: undefined });
+  });
+});
