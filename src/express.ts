@@ -7,21 +7,11 @@
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
 import { Litestream } from './litestream.js';
 import type { RestoreResult } from './restore.js';
 
-/**
- * Where the restore stands, as `gate` sees it. `waiting`: another instance holds the replica
- * (a rolling deploy's previous one), and the restore follows once it has made its final sync.
- */
-export type GateState = 'idle' | 'waiting' | 'restoring' | 'ready' | 'failed';
-
-const GATE_MESSAGES: Readonly<Record<Exclude<GateState, 'ready'>, string>> = {
-  idle: 'restoring databases, retry shortly',
-  restoring: 'restoring databases, retry shortly',
-  waiting: 'waiting for the previous instance to release the replica after its final sync, retry shortly',
-  failed: 'database restore failed',
-};
+export type { GateState } from './gate.js';
 
 /** Options of {@link expressLitestream}. */
 export interface ExpressLitestreamOptions {
@@ -79,7 +69,7 @@ export function expressLitestream(
   settings: ExpressLitestreamOptions = {},
 ): ExpressLitestream {
   const litestream = new Litestream(isLitestreamConfig(options) ? options : defineConfig(options));
-  const retryAfter = String(settings.retryAfterSeconds ?? 5);
+  const retryAfter = String(settings.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
   let state: GateState = 'idle';
   let started: Promise<RestoreResult[]> | undefined;
   let server: Server | undefined;

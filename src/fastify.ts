@@ -11,7 +11,14 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { abortable, throwIfAborted } from './abort.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
-import { LitestreamAbortError, LitestreamConfigError, LitestreamError, RestoreError } from './errors.js';
+import {
+  type LeaseHolderInfo,
+  LitestreamAbortError,
+  LitestreamConfigError,
+  LitestreamError,
+  RestoreError,
+} from './errors.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
 
@@ -30,7 +37,25 @@ export type FastifyLitestreamOptions = (
    * probes: 200 with per-database status when healthy, 503 otherwise. Off by default.
    */
   healthRoute?: string | false;
+  /**
+   * Let the server listen before the databases are in place: registration returns at once,
+   * and until every database is restored and replicating, routes answer `503` with
+   * `Retry-After` — except the health route (`503` with `{ state, message, holder }`, where
+   * `state` is `restoring`, `waiting` for the previous instance, or `failed`) and routes
+   * declared with `config: { litestream: { gate: false } }` (a liveness `/up`). For deploys
+   * that health-check the new instance before they stop the old one (Kamal, Fly.io
+   * `bluegreen`, Kubernetes `RollingUpdate`), while it waits for the old one's replica lease.
+   * Default false: `ready()`/`listen()` resolve only once everything is in place.
+   */
+  listenWhileRestoring?: boolean;
 };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `{ gate: false }`: the route answers while litestream-node restores (see `listenWhileRestoring`). */
+    litestream?: { gate?: boolean };
+  }
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,23 +77,58 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   const healthRoute = options.healthRoute ?? false;
   const config = toConfig(options, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
   const litestream = new Litestream(config);
-
-  await withinPluginTimeout(app, async (signal) => {
-    await litestream.ensureRestored({ signal });
+  let gate: GateState = 'restoring';
+  let holder: LeaseHolderInfo | undefined;
+  const boot = async (signal: AbortSignal) => {
+    await litestream.ensureRestored({
+      signal,
+      onWaiting: (event) => {
+        gate = 'waiting';
+        holder = event.holder;
+      },
+    });
+    gate = 'restoring';
     throwIfAborted(signal, 'starting replication');
     const replication = litestream.startReplication();
     await abortable(replication.started, signal, 'starting replication', async () => {
       // Nothing was replicated yet: no final sync to wait for, whatever start was doing.
       await replication.stop({ signal: AbortSignal.abort() }).catch(() => {});
     });
-  });
+    gate = 'ready';
+  };
+
   app.decorate('litestream', litestream);
-  app.addHook('onClose', async () => {
-    await litestream.stop();
-  });
+  if (options.listenWhileRestoring) {
+    const cancel = new AbortController();
+    const booted = boot(cancel.signal).catch((error: unknown) => {
+      gate = 'failed';
+      if (!cancel.signal.aborted) {
+        app.log.error({ err: error }, 'litestream-node could not restore the databases; every request gets 503');
+      }
+    });
+    app.addHook('onRequest', async (request, reply) => {
+      if (gate === 'ready' || request.routeOptions.config?.litestream?.gate === false) return;
+      if (healthRoute && request.routeOptions.url === healthRoute) return;
+      return reply
+        .code(503)
+        .header('Retry-After', String(DEFAULT_RETRY_AFTER_SECONDS))
+        .send({ error: GATE_MESSAGES[gate] });
+    });
+    app.addHook('onClose', async () => {
+      cancel.abort();
+      await booted;
+      await litestream.stop();
+    });
+  } else {
+    await withinPluginTimeout(app, boot);
+    app.addHook('onClose', async () => {
+      await litestream.stop();
+    });
+  }
 
   if (healthRoute) {
     app.get(healthRoute, async (_request, reply) => {
+      if (gate !== 'ready') return reply.code(503).send({ state: gate, message: GATE_MESSAGES[gate], holder });
       const status = litestream.status();
       return reply.code(status.healthy ? 200 : 503).send(status);
     });
@@ -78,7 +138,11 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
 /** The config the options describe, in any of their three forms; throws naming a bad key. */
 function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamConfig {
   if (isLitestreamConfig(options)) return options;
-  const { healthRoute: _, ...given } = withoutKeys(options, FASTIFY_REGISTER_OPTIONS) as Record<string, unknown>;
+  const {
+    healthRoute: _,
+    listenWhileRestoring: __,
+    ...given
+  } = withoutKeys(options, FASTIFY_REGISTER_OPTIONS) as Record<string, unknown>;
   if (!('config' in given)) return withLogger(given as LitestreamOptions, log, '');
   const { config, ...rest } = given;
   const unknown = Object.keys(rest);
@@ -86,7 +150,8 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
     throw new LitestreamConfigError(
       unknown.map((key) => ({
         field: key,
-        message: 'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute.',
+        message:
+          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute and listenWhileRestoring.',
       })),
     );
   }

@@ -1,17 +1,20 @@
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import litestream, { type FastifyLitestreamOptions } from '../src/fastify.js';
 import {
+  configFromEnv,
   defineConfig,
   ensureRestored,
   LitestreamConfigError,
   ReplicaUnreachableError,
   RestoreError,
 } from '../src/index.js';
+import { launchApp } from './reliability/harness.js';
 import {
   captureLogger,
   closedPort,
@@ -22,6 +25,7 @@ import {
   readIds,
   s3Replica,
   seedBackup,
+  seedEnv,
   tempDir,
   testConfig,
   waitFor,
@@ -279,6 +283,63 @@ describe('the Fastify plugin options', () => {
     expect(app.litestream.config.syncInterval).toBe('1s');
     await app.litestream.replication?.ready;
     expect((await app.inject('/healthz')).statusCode).toBe(200);
+    await app.close();
+    expect(litestreamChildren()).toEqual([]);
+  });
+});
+
+describe('listenWhileRestoring (a rolling deploy health-checks the new instance first)', () => {
+  it('answers while it waits for the previous instance: 503 with Retry-After, the health route says it waits and for whom, an ungated route answers; then every row of the previous instance is there', async () => {
+    const prefix = `fastify-deploy-${Date.now()}`;
+    const lease = { LITESTREAM_LEASE_TTL: '3s' };
+    const previous = launchApp(prefix, { env: lease });
+    await previous.event('ready');
+    previous.send('load');
+    await waitFor(() => previous.acks.length > 20, 10_000, 'the previous instance to take writes');
+
+    // Same file name, so the same replica path; another directory, as another container.
+    const database = path.join(tempDir(), 'app.sqlite3');
+    const app = buildApp();
+    await app.register(litestream, {
+      config: configFromEnv(seedEnv(prefix, [database], lease), { logger: false }),
+      healthRoute: '/healthz',
+      listenWhileRestoring: true,
+    });
+    app.get('/up', { config: { litestream: { gate: false } } }, async () => 'ok');
+    app.get('/items', async () => {
+      const db = new Database(database, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT count(*) AS count FROM items').get();
+      } finally {
+        db.close();
+      }
+    });
+    await app.ready();
+
+    await waitFor(async () => (await app.inject('/healthz')).json().state === 'waiting', 10_000, 'the wait');
+    const health = await app.inject('/healthz');
+    expect(health.statusCode).toBe(503);
+    expect(health.json()).toMatchObject({
+      state: 'waiting',
+      message: expect.stringMatching(/waiting for the previous instance/),
+      holder: { host: hostname(), pid: previous.pid },
+    });
+    const gated = await app.inject('/items');
+    expect(gated.statusCode).toBe(503);
+    expect(gated.headers['retry-after']).toBe('5');
+    expect(gated.json().error).toMatch(/waiting for the previous instance/);
+    expect((await app.inject('/up')).body).toBe('ok');
+    expect(existsSync(database)).toBe(false);
+
+    await previous.terminate();
+    await waitFor(
+      async () => (await app.inject('/healthz')).statusCode === 200,
+      30_000,
+      'the restore after the release',
+    );
+    const items = await app.inject('/items');
+    expect(items.statusCode).toBe(200);
+    expect(items.json()).toEqual({ count: previous.lastAcked() });
     await app.close();
     expect(litestreamChildren()).toEqual([]);
   });

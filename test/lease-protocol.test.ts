@@ -56,7 +56,7 @@ describe('replica lease protocol (msw)', () => {
     const { logger, key, take } = setup();
     expect((await take()).status().state).toBe('off');
     expect((await take()).status().state).toBe('off');
-    const warnings = logger.lines.filter((line) => /ignores conditional writes/.test(line.message));
+    const warnings = logger.lines.filter((line) => /ignores conditional writes/.test(line.message ?? ''));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.message).toMatch(/nothing stops a second instance.*lease: false/);
     expect(bucket.objects.has(key)).toBe(false);
@@ -66,7 +66,7 @@ describe('replica lease protocol (msw)', () => {
     bucket.fault = (method) => (method === 'PUT' ? s3Error(501, 'NotImplemented') : undefined);
     const { logger, take } = setup();
     expect((await take()).status().state).toBe('off');
-    expect(logger.lines.filter((line) => /ignores conditional writes/.test(line.message))).toHaveLength(1);
+    expect(logger.lines.filter((line) => /ignores conditional writes/.test(line.message ?? ''))).toHaveLength(1);
   });
 
   it('409 conflicts and 503s are retried until the lease is taken', async () => {
