@@ -48,6 +48,7 @@ export {
   type FileReplicaConfig,
   type FileReplicaOptions,
   isLitestreamConfig,
+  type LeaseOptions,
   type LitestreamConfig,
   type LitestreamOptions,
   type RestorePolicyOptions,
@@ -75,6 +76,7 @@ export {
   RestoreError,
   VerificationError,
 } from './errors.js';
+export type { LeaseWaitEvent } from './lease/keeper.js';
 export { ensureRestored, Litestream, startReplication } from './litestream.js';
 export type { LitestreamLogLine } from './log-lines.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
@@ -82,6 +84,7 @@ export { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js'
 export type {
   Replication,
   ReplicationEvents,
+  ReplicationLeaseStatus,
   ReplicationState,
   ReplicationStatus,
   StopOptions,

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineConfig, type LitestreamConfig, ReplicaUnreachableError } from '../src/index.js';
+import { defineConfig, type LeaseOptions, type LitestreamConfig, ReplicaUnreachableError } from '../src/index.js';
 import { type LeaseSet, takeLeases } from '../src/lease/keeper.js';
 import { captureLogger, tempDir, waitFor } from './support/fixtures.js';
 import { MOCK_ACCESS_KEY_ID, MOCK_BUCKET, MOCK_ENDPOINT, MOCK_SECRET, mockBucket, s3Error } from './support/mock-s3.js';
@@ -24,7 +24,7 @@ afterEach(async () => {
   bucket.requests.length = 0;
 });
 
-function setup() {
+function setup(lease: LeaseOptions = { ttlMs: TTL_MS, whenHeld: 'refuse' }) {
   const logger = captureLogger();
   const database = path.join(tempDir(), 'app.db');
   const config: LitestreamConfig = defineConfig({
@@ -37,7 +37,7 @@ function setup() {
       secretAccessKey: MOCK_SECRET,
       path: path.basename(path.dirname(database)),
     },
-    lease: { ttlMs: TTL_MS, whenHeld: 'refuse' },
+    lease,
     restore: { retryForMs: 3_000 },
     logger,
   });
@@ -128,5 +128,47 @@ describe('replica lease protocol (msw)', () => {
     bucket.fault = undefined;
     await once(leases, 'resumed');
     expect(leases.status()).toEqual({ state: 'held', error: undefined });
+  });
+});
+
+describe('replica lease expiry and clocks (msw)', () => {
+  it("a wall clock ten minutes off neither expires a live holder's lease nor keeps a silent one's: expiry is counted on the waiter's own monotonic clock", async () => {
+    const { config: waiting, key, logger } = setup({ ttlMs: TTL_MS, whenHeld: 'wait', waitMs: 20_000 });
+    // Another instance's lease, renewed every half second; its record's times mean nothing here.
+    const foreign = (counter: number) =>
+      `${JSON.stringify({
+        litestreamNodeLease: 1,
+        holder: { host: 'other-host', pid: 1, startedAt: '2030-01-01T00:00:00.000Z', version: '0.1.0' },
+        ttlMs: TTL_MS,
+        counter,
+      })}\n`;
+    let counter = 0;
+    bucket.objects.set(key, { body: foreign(counter), etag: `"e${counter}"` });
+    const renewer = setInterval(() => {
+      counter++;
+      bucket.objects.set(key, { body: foreign(counter), etag: `"e${counter}"` });
+    }, 500);
+    const realNow = Date.now;
+    Date.now = () => realNow() + 10 * 60_000;
+    try {
+      const started = performance.now();
+      const taking = takeLeases(waiting, waiting.databases, { logger });
+      // Three ttls of a live holder: never taken.
+      await new Promise((resolve) => setTimeout(resolve, 3 * TTL_MS));
+      expect(bucket.objects.get(key)?.body).toContain('other-host');
+      clearInterval(renewer);
+      const silentSince = performance.now();
+      const leases = await taking;
+      taken.push(leases);
+      expect(leases.status().state).toBe('held');
+      // Taken a whole ttl after the last renewal it saw (at most half a second before the
+      // silence began), by this process's own clock.
+      expect(performance.now() - silentSince).toBeGreaterThanOrEqual(TTL_MS - 600);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(4 * TTL_MS - 600);
+      expect(logger.text()).toMatch(/took the replica lease over.*other-host pid 1/);
+    } finally {
+      Date.now = realNow;
+      clearInterval(renewer);
+    }
   });
 });

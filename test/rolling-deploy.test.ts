@@ -1,7 +1,7 @@
 // One writer per replica path across instances: two app processes on two directories and one
 // replica path, as a rolling deploy runs the old and the new container side by side.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,7 +12,7 @@ import {
   readLoad,
   restoreFresh,
 } from './reliability/harness.js';
-import { processAlive, waitFor } from './support/fixtures.js';
+import { processAlive, tempDir, waitFor } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
 import { holdingProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
@@ -173,5 +173,24 @@ describe('one writer per replica path (rolling deploys)', () => {
     expect(await next.terminate()).toMatchObject({ clean: true });
     expect(await restoreFresh(prefix)).toMatchObject({ outcome: 'restored', integrity: 'ok', maxId: next.lastAcked() });
     await old.terminate();
+  });
+});
+
+describe('one writer per replica path, file replica', () => {
+  it('the new instance waits for the old one on a shared replica directory too (a lease file), then has every acknowledged row', async () => {
+    const replica = tempDir();
+    const env = { ...LEASE, LITESTREAM_S3_BUCKET: '', LITESTREAM_FILE_REPLICA: replica };
+    const old = launchApp('file', { env });
+    await old.event('ready');
+    old.send('load');
+    await waitFor(() => old.acks.length > 20, 10_000, 'the old instance to take writes');
+    const next = launchApp('file', { env });
+    expect(await next.event('waiting')).toMatchObject({ holder: { pid: old.pid } });
+    expect((await old.terminate()).clean).toBe(true);
+    await next.event('ready', 30_000);
+    expect(readLoad(next.database)).toEqual({ maxId: old.lastAcked(), integrity: 'ok' });
+    await next.terminate();
+    // The lease file is gone after the release, and nothing was left beside it.
+    expect(readdirSync(replica).filter((name) => name.includes('litestream-node-lease'))).toEqual([]);
   });
 });
