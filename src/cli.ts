@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backupStatus } from './backup-status.js';
 import { backups, databases, findDatabase, generations, ltx, snapshots, wal } from './commands.js';
-import { type LitestreamConfig, withDatabases } from './config.js';
+import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from './config.js';
 import { formatGoDuration } from './duration.js';
 import type { Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
@@ -361,7 +361,8 @@ async function verifyWithReplicator(
     if (!(error instanceof LitestreamError) || (error as { step?: string }).step !== 'replicating') throw error;
   }
   // Only this database: another one may be missing locally and would never sync.
-  const single = withDatabases(config, [db]);
+  // An app replicating it elsewhere holds its lease: refused at once, not waited for.
+  const single = refusingHeldReplicas(withDatabases(config, [db]));
   const runtime = await resolveRuntime(single);
   const before = await runtime.engine.newestBackup(single, runtime, findDatabase(single, db));
   const previousGeneration = before?.generation;

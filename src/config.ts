@@ -220,6 +220,20 @@ export function withDatabases(config: LitestreamConfig, paths: readonly string[]
   return subset;
 }
 
+/**
+ * The same config, refusing at once a replica another instance holds (for manual operations,
+ * which must not wait for an app's shutdown). @internal
+ */
+export function refusingHeldReplicas(config: LitestreamConfig): LitestreamConfig {
+  if (config.lease === false) return config;
+  const refusing: LitestreamConfig = Object.freeze({
+    ...config,
+    lease: Object.freeze({ ...config.lease, whenHeld: 'refuse' as const }),
+  });
+  CONFIGS.add(refusing);
+  return refusing;
+}
+
 /** The values to redact from anything litestream prints. @internal */
 export function secretsOf(config: LitestreamConfig): Secret[] {
   return config.credentials ? [config.credentials.accessKeyId, config.credentials.secretAccessKey] : [];

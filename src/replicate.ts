@@ -218,6 +218,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #leaseProblem: string | undefined;
   #leaseAttempt = 0;
   #leaseRetry: NodeJS.Timeout | undefined;
+  #unwatchLeases: () => void = () => {};
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
@@ -322,6 +323,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopped';
       // Claims made before the failure (releaseRecord leaves other processes' alone).
       await this.#releasePidfiles();
+      this.#unwatchLeases();
       await this.#leases.release();
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
@@ -541,9 +543,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#leases = leases;
       this.#leaseProblem = undefined;
       this.#leaseAttempt = 0;
-      leases.on('paused', () => this.#pauseForLease());
-      leases.on('resumed', () => this.#resumeAfterLease());
-      leases.on('lost', (error) => this.#leaseLost(error));
+      this.#unwatchLeases();
+      this.#unwatchLeases = leases.watch({
+        paused: () => this.#pauseForLease(),
+        resumed: () => this.#resumeAfterLease(),
+        lost: (error) => this.#leaseLost(error),
+      });
     } catch (error) {
       if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
       if (error instanceof ReplicationError) throw error;
@@ -703,6 +708,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopped';
       await this.#releasePidfiles();
       // Litestream has exited: the next instance may take the replica over.
+      this.#unwatchLeases();
       await this.#leases.release();
       await this.#configFile?.dispose().catch(() => {});
       this.#settleReady(

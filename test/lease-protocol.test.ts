@@ -1,7 +1,6 @@
 // The replica lease's protocol against the answers real servers rarely give (through msw):
 // servers without conditional writes, conflicts, outages, unanswered renewals, a lease
 // taken by another instance. The flows with two real app processes: rolling-deploy.test.ts.
-import { once } from 'node:events';
 import path from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +49,18 @@ function setup(lease: LeaseOptions = { ttlMs: TTL_MS, whenHeld: 'refuse' }) {
   return { config, logger, key, take };
 }
 
+/** Resolves at the lease set's next `kind` change (with the error, for `lost`). */
+function nextChange(leases: LeaseSet, kind: 'paused' | 'resumed' | 'lost'): Promise<unknown> {
+  return new Promise((resolve) => {
+    const on = (which: typeof kind) => (value?: unknown) => {
+      if (which !== kind) return;
+      stop();
+      resolve(value);
+    };
+    const stop = leases.watch({ paused: on('paused'), resumed: on('resumed'), lost: on('lost') });
+  });
+}
+
 describe('replica lease protocol (msw)', () => {
   it('a server that ignores If-None-Match gets one warning naming the risk, and no guard (nothing left in the bucket)', async () => {
     bucket.ignoresPreconditions = true;
@@ -95,9 +106,9 @@ describe('replica lease protocol (msw)', () => {
   it('a renewal answered 412 (another instance wrote the lease) loses it once, and it is never renewed again', async () => {
     const { key, take } = setup();
     const leases = await take();
-    const lost = once(leases, 'lost');
+    const lost = nextChange(leases, 'lost');
     bucket.objects.set(key, { body: '{"someone":"else"}\n', etag: '"other"' });
-    const [error] = (await lost) as [Error];
+    const error = (await lost) as Error;
     expect(error.name).toBe('ReplicaLeaseError');
     expect(error.message).toMatch(/Another instance took over the replica of .*app\.db/);
     expect(leases.status().state).toBe('lost');
@@ -119,14 +130,14 @@ describe('replica lease protocol (msw)', () => {
     await waitFor(() => bucket.requests.length > renewed, TTL_MS, 'a renewal');
     const lastLanded = Date.now();
     bucket.fault = (method) => (method === 'PUT' ? answer() : undefined);
-    await once(leases, 'paused');
+    await nextChange(leases, 'paused');
     // Four fifths of the ttl after the last renewal that landed (sent a little before it).
     expect(Date.now() - lastLanded).toBeLessThan(TTL_MS);
     expect(leases.paused).toBe(true);
     expect(leases.status()).toMatchObject({ state: 'paused', error: expect.stringMatching(/could not be renewed/) });
 
     bucket.fault = undefined;
-    await once(leases, 'resumed');
+    await nextChange(leases, 'resumed');
     expect(leases.status()).toEqual({ state: 'held', error: undefined });
   });
 });

@@ -112,7 +112,9 @@ describe('one writer per replica path (rolling deploys)', () => {
     'a holder SIGKILLed in another container is taken over once its lease expires, not before (needs root for a pid namespace)',
     async () => {
       const prefix = `deploy-expire-${Date.now()}`;
-      const old = launchApp(prefix, { env: LEASE, wrap: OTHER_CONTAINER });
+      // A container has a /tmp of its own too: a process in another pid namespace cannot tell
+      // whether the owner of a temp directory there still runs.
+      const old = launchApp(prefix, { env: { ...LEASE, TMPDIR: tempDir() }, wrap: OTHER_CONTAINER });
       await old.event('ready');
       old.send('load');
       await waitFor(() => old.acks.length > 20, 10_000, 'the old instance to take writes');

@@ -225,23 +225,44 @@ export interface TakeLeasesOptions {
   readonly deferrable?: ((db: DatabaseConfig) => boolean) | undefined;
 }
 
+/** What the replication does when its leases change. */
+export interface LeaseWatcher {
+  /** A lease went unrenewed too long: stop writing the replica now. */
+  paused(): void;
+  /** Every lease is held again. */
+  resumed(): void;
+  /** Another instance took one over: stop for good. */
+  lost(error: ReplicaLeaseError): void;
+}
+
 /** The leases of a config's databases, as one: what the replication watches. */
-export class LeaseSet extends EventEmitter<LeaseEvents> {
+export class LeaseSet {
   readonly #leases: readonly HeldLease[];
   /** Leases this call took (not found held already): the ones a failed boot gives back. */
   readonly #taken: readonly HeldLease[];
 
   constructor(leases: readonly HeldLease[], taken: readonly HeldLease[]) {
-    super();
     this.#leases = leases;
     this.#taken = taken;
-    for (const lease of leases) {
-      lease.on('paused', () => this.emit('paused'));
-      lease.on('resumed', () => {
-        if (!this.paused) this.emit('resumed');
-      });
-      lease.on('lost', (error) => this.emit('lost', error));
+  }
+
+  /** Calls `watcher` on every change, until the returned function is called. */
+  watch(watcher: LeaseWatcher): () => void {
+    const resumed = () => {
+      if (!this.paused) watcher.resumed();
+    };
+    for (const lease of this.#leases) {
+      lease.on('paused', watcher.paused);
+      lease.on('resumed', resumed);
+      lease.on('lost', watcher.lost);
     }
+    return () => {
+      for (const lease of this.#leases) {
+        lease.off('paused', watcher.paused);
+        lease.off('resumed', resumed);
+        lease.off('lost', watcher.lost);
+      }
+    };
   }
 
   /** Some database's replica must not be written now. */
