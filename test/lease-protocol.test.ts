@@ -103,6 +103,21 @@ describe('replica lease protocol (msw)', () => {
     expect(String(error)).not.toContain(MOCK_SECRET);
   });
 
+  it('concurrent calls of one process share one lease: neither takes it from the other', async () => {
+    const { key, take } = setup();
+    const [first, second] = await Promise.all([take(), take()]);
+    const creates = bucket.requests.filter((request) => request === `PUT ${key}`).length;
+    // One create, and the probe that the server refuses a second one.
+    expect(creates).toBe(2);
+    const lost: unknown[] = [];
+    for (const set of [first, second]) set?.watch({ paused: () => {}, resumed: () => {}, lost: (e) => lost.push(e) });
+    // Through a few renewals.
+    await new Promise((resolve) => setTimeout(resolve, TTL_MS));
+    expect(lost).toEqual([]);
+    expect(first?.status()).toEqual({ state: 'held', error: undefined });
+    expect(second?.status()).toEqual({ state: 'held', error: undefined });
+  });
+
   it('a renewal answered 412 (another instance wrote the lease) loses it once, and it is never renewed again', async () => {
     const { key, take } = setup();
     const leases = await take();

@@ -350,16 +350,41 @@ export async function releaseLeases(databases: readonly DatabaseConfig[]): Promi
   await Promise.all(databases.map((db) => held.get(db.path)?.release()));
 }
 
+/** Acquisitions under way, by database path: concurrent calls share one. */
+const acquiring = new Map<string, Promise<HeldLease | undefined>>();
+
 async function holdOne(
   config: LitestreamConfig,
   settings: Readonly<Required<LeaseOptions>>,
   db: DatabaseConfig,
   options: TakeLeasesOptions,
 ): Promise<{ lease: HeldLease; taken: boolean } | undefined> {
-  const current = held.get(db.path);
-  if (current && (current.state === 'held' || current.state === 'late' || current.state === 'paused')) {
-    return { lease: current, taken: false };
+  for (;;) {
+    const current = held.get(db.path);
+    if (current && (current.state === 'held' || current.state === 'late' || current.state === 'paused')) {
+      return { lease: current, taken: false };
+    }
+    const pending = acquiring.get(db.path);
+    if (pending === undefined) break;
+    // Another call of this process is taking it (two acquisitions would take it from each other).
+    await pending.catch(() => {});
   }
+  const acquisition = acquireOne(config, settings, db, options);
+  acquiring.set(db.path, acquisition);
+  try {
+    const lease = await acquisition;
+    return lease === undefined ? undefined : { lease, taken: true };
+  } finally {
+    if (acquiring.get(db.path) === acquisition) acquiring.delete(db.path);
+  }
+}
+
+async function acquireOne(
+  config: LitestreamConfig,
+  settings: Readonly<Required<LeaseOptions>>,
+  db: DatabaseConfig,
+  options: TakeLeasesOptions,
+): Promise<HeldLease | undefined> {
   const target = leaseTarget(config, db);
   if ('unsupported' in target) {
     logOnce(
@@ -421,7 +446,7 @@ async function holdOne(
         if (held.get(db.path) === kept) held.delete(db.path);
       });
       logger.debug({ db: db.path, lease: target.where }, 'replica lease taken');
-      return { lease: kept, taken: true };
+      return kept;
     } catch (error) {
       if (options.signal?.aborted) {
         throw new LitestreamAbortError('waiting for the replica lease', options.signal.reason, { database: db.path });
