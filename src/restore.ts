@@ -67,6 +67,8 @@ export interface EnsureRestoredOptions {
 interface BootRun {
   readonly config: LitestreamConfig;
   readonly logger: Logger;
+  /** Settles once the replica leases are taken: no replica is read before. */
+  readonly leased: Promise<void>;
   /** The litestream.yml the restores use, written once. */
   readonly configFile: (runtime: Runtime) => Promise<ConfigFile>;
   /** Directories made for missing databases, removed again when the boot fails. */
@@ -132,9 +134,21 @@ export async function ensureRestored(
   // databases there); when the boot fails, those still empty are removed once every restore
   // has settled (two databases may share one), so a failed boot leaves nothing behind.
   const createdDirs = new Map<string, string>();
+  // One writer per replica path: nothing is read from a replica another instance still
+  // writes. The leases are taken while the restores get ready; no download starts before.
+  const leasing = takeLeases(config, config.databases, {
+    logger,
+    signal,
+    onWaiting: options.onWaiting,
+    deferrable: (db) => hasContent(db.path),
+  });
+  const leased = leasing.then(() => {});
+  // Awaited below, and by each download: never an unhandled rejection meanwhile.
+  leased.catch(() => {});
   const run: BootRun = {
     config,
     logger,
+    leased,
     configFile: sharedConfigFile,
     createdDirs,
     slots: new ConcurrencyLimit(DATABASES_AT_ONCE),
@@ -143,17 +157,12 @@ export async function ensureRestored(
   let failed = true;
   let leases: LeaseSet | undefined;
   try {
-    // One writer per replica path: nothing is read from a replica another instance still writes.
-    leases = await takeLeases(config, config.databases, {
-      logger,
-      signal,
-      onWaiting: options.onWaiting,
-      deferrable: (db) => hasContent(db.path),
-    });
     // What dead processes left in the temp directory is swept beside the restores, not before.
     const swept = sweepTempDirs(logger);
     const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
     await swept;
+    // A lease that could not be taken is the cause of the restores' failure too: said first.
+    leases = await leasing;
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     failed = false;
@@ -274,7 +283,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
    */
   const early = new AbortController();
   const download = (isEarly: boolean) =>
-    prepared.then(({ runtime, file }) =>
+    Promise.all([prepared, run.leased]).then(([{ runtime, file }]) =>
       run.slots.run(async () =>
         restoreInto(config, runtime, db, {
           output: db.path,

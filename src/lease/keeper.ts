@@ -43,7 +43,9 @@ export type LeaseState =
   /** Another instance holds it now. */
   | 'lost'
   /** Given up after the final sync. */
-  | 'released';
+  | 'released'
+  /** Not kept: the server ignores conditional writes. */
+  | 'off';
 
 /** How a booting instance learns that it waits for another one. */
 export interface LeaseWaitEvent {
@@ -107,9 +109,15 @@ class HeldLease extends EventEmitter<LeaseEvents> {
     return this.#error;
   }
 
+  /** The server turned out to ignore conditional writes: the lease guards nothing; stop keeping it. */
+  async disable(): Promise<void> {
+    await this.release();
+    this.#state = 'off';
+  }
+
   /** Gives the lease up (once litestream no longer writes the replica). */
   release(): Promise<void> {
-    if (this.#state === 'released' || this.#state === 'lost') return Promise.resolve();
+    if (this.#state === 'released' || this.#state === 'lost' || this.#state === 'off') return Promise.resolve();
     this.#state = 'released';
     clearTimeout(this.#renewTimer);
     clearTimeout(this.#pauseTimer);
@@ -181,7 +189,7 @@ class HeldLease extends EventEmitter<LeaseEvents> {
 
   /** Released (or lost) meanwhile: a renewal's answer no longer matters. */
   #over(): boolean {
-    return this.#state === 'released' || this.#state === 'lost';
+    return this.#state === 'released' || this.#state === 'lost' || this.#state === 'off';
   }
 
   #pause(): void {
@@ -276,8 +284,8 @@ export class LeaseSet {
   }
 
   /** For `status()`: the worst state of any database's lease, and why. */
-  status(): { state: LeaseState | 'off'; error: string | undefined } {
-    const order: LeaseState[] = ['lost', 'paused', 'late', 'released', 'held'];
+  status(): { state: LeaseState; error: string | undefined } {
+    const order: LeaseState[] = ['lost', 'paused', 'late', 'released', 'off', 'held'];
     for (const state of order) {
       const lease = this.#leases.find((one) => one.state === state);
       if (lease) return { state, error: lease.error };
@@ -435,12 +443,18 @@ async function acquireOne(
           'took the replica lease over from an instance that stopped renewing it (it crashed or was killed)',
         );
       }
-      if (target.conditionalWritesUnproven && !(await honoursConditionalWrites(target.store, options.signal))) {
-        warnUnconditional(config, db, target.where, logger);
-        await lease.release().catch(() => {});
-        return undefined;
-      }
       const kept = new HeldLease(db.path, target.where, lease, settings, logger);
+      if (target.conditionalWritesUnproven) {
+        // Off the boot's path: until it answers, the lease guards as far as the server lets it.
+        void honoursConditionalWrites(target.store).then(
+          async (honoured) => {
+            if (honoured) return;
+            warnUnconditional(config, db, target.where, logger);
+            await kept.disable();
+          },
+          () => {}, // Unknown: the next boot asks again.
+        );
+      }
       held.set(db.path, kept);
       kept.on('lost', () => {
         if (held.get(db.path) === kept) held.delete(db.path);
@@ -461,7 +475,8 @@ async function acquireOne(
       if (failure === undefined && code !== undefined && UNWRITABLE.has(code)) {
         throw new FileSystemError('Writing the replica lease', target.where, error, { database: db.path });
       }
-      const kind = failure?.kind ?? 'transient';
+      // 409 ConditionalRequestConflict: another conditional write to it was under way; look again.
+      const kind = failure?.status === 409 ? 'transient' : (failure?.kind ?? 'transient');
       if (kind !== 'transient' || Date.now() >= deadline) {
         throw replicaError(config, db, kind, errorText(error), {
           doing: 'take the replica lease of',
@@ -485,9 +500,9 @@ async function acquireOne(
  * honours `If-None-Match: *` does. One that wrote it again ignores the header, and a lease
  * there guards nothing.
  */
-async function honoursConditionalWrites(store: LeaseStore, signal: AbortSignal | undefined): Promise<boolean> {
+async function honoursConditionalWrites(store: LeaseStore): Promise<boolean> {
   try {
-    return (await store.create('{}\n', signal)) === undefined;
+    return (await store.create('{}\n', AbortSignal.timeout(10_000))) === undefined;
   } catch (error) {
     const failure = s3FailureOf(error);
     if (failure && isNotImplemented(failure.status, failure.code)) return false;

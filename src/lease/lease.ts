@@ -115,6 +115,8 @@ export class ReplicaLease {
     let watched: { etag: string; since: number } | undefined;
     for (;;) {
       options.signal?.throwIfAborted();
+      // Read first, though the usual boot finds no lease: some servers (SeaweedFS) create a
+      // missing bucket on a PUT, and a misspelt bucket must stay an error.
       const found = await this.#store.read(options.signal);
       // After the answer: the object read was there then, whenever the request was sent.
       const seenAt = this.#clock.now();
