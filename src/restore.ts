@@ -21,6 +21,7 @@ import { replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
+import { cleanUpOnSignal } from './signal-guard.js';
 import { prepareSpawn } from './spawn.js';
 import { databaseFileMode } from './sqlite.js';
 
@@ -115,6 +116,15 @@ export async function ensureRestored(
     logger.info({ databases: config.databases.length }, 'litestream is disabled; not restoring');
     return config.databases.map((db) => ({ path: db.path, outcome: 'disabled', durationMs: 0 }));
   }
+  // SIGTERM during a boot's restore: litestream is killed and its temp files removed first.
+  return cleanUpOnSignal(options.signal, (signal) => restoreAll(config, logger, { ...options, signal }));
+}
+
+async function restoreAll(
+  config: LitestreamConfig,
+  logger: Logger,
+  options: EnsureRestoredOptions,
+): Promise<RestoreResult[]> {
   const { signal } = options;
   throwIfAborted(signal, 'ensureRestored');
   for (const db of config.databases) {

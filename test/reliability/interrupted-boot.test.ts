@@ -1,0 +1,155 @@
+// Scenario 10: the platform stops a container while it is still restoring at boot (a
+// deploy rolled back, a node drained). SIGTERM reaches the app alone, as Kubernetes and
+// Docker send it, in the middle of a slow restore.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../src/index.js';
+import { onCleanup, replicateOnce, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import { family } from '../support/litestream-version.js';
+import { throttledProxy } from '../support/proxy.js';
+import { testS3 } from '../support/s3-per-file.js';
+import { launchApp, readLoad, Scenario, trials } from './harness.js';
+
+const ROWS = 12_000;
+const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+/** A backup of the load app's table, 12,000 rows of 1 KiB that do not compress: about 12 MiB. */
+async function seedLargeBackup(prefix: string): Promise<void> {
+  const file = path.join(tempDir(), 'app.sqlite3');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO items (body) VALUES (?)');
+  db.transaction(() => {
+    for (let row = 0; row < ROWS; row++) insert.run(randomBytes(512).toString('hex'));
+  })();
+  db.close();
+  await replicateOnce(configFromEnv(seedEnv(prefix, [file]), { logger: false }));
+}
+
+/** Processes whose command line names `dir`: a litestream restore writing into it. */
+function processesIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('an interrupted boot', () => {
+  it(
+    '10. SIGTERM during a slow restore: the app exits at once, no litestream and no temp file is left, the next boot restores',
+    async ({ task }) => {
+      const scenario = new Scenario(`10. SIGTERM during a slow boot restore (Litestream ${family})`, task);
+      let slowestExitMs = 0;
+      for (let trial = 0; trial < trials(5, 1); trial++) {
+        const prefix = `interrupted-${randomUUID()}`;
+        await seedLargeBackup(prefix);
+        const slow = await throttledProxy(testS3().endpoint, 1024 * 1024);
+        const dir = tempDir();
+        const app = launchApp(prefix, { dir, env: { LITESTREAM_S3_ENDPOINT: slow.endpoint } });
+        // The download has begun: a temp copy beside the database grows.
+        await waitFor(
+          () =>
+            readdirSync(dir).some(
+              (name) => name.startsWith('.app.sqlite3.restore-') && statSync(path.join(dir, name)).size > 0,
+            ),
+          30_000,
+          'the restore to write its temp copy',
+        );
+        const signalledAt = Date.now();
+        process.kill(app.pid, 'SIGTERM');
+        const exit = await app.exited;
+        const exitMs = Date.now() - signalledAt;
+        slowestExitMs = Math.max(slowestExitMs, exitMs);
+        const problems: string[] = [];
+        if (exit.signal !== 'SIGTERM') problems.push(`the app did not end by its SIGTERM: ${JSON.stringify(exit)}`);
+        if (exitMs > 5_000) problems.push(`the app took ${exitMs} ms to exit`);
+        const left = processesIn(dir);
+        if (left.length > 0) problems.push(`processes still at work in ${dir}: ${left.join(', ')}`);
+        const files = readdirSync(dir);
+        if (files.length > 0) problems.push(`left in ${dir}: ${files.join(', ')}`);
+
+        // The next boot, over a normal link, restores every row.
+        const next = launchApp(prefix, { dir });
+        await next.event('ready', 60_000);
+        const restored = readLoad(next.database);
+        if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
+        if (restored.maxId !== ROWS) problems.push(`the next boot restored ${restored.maxId} of ${ROWS} rows`);
+        await next.terminate();
+        problems.push(...scenario.checkSecrets({ 'app output': app.output(), 'next app output': next.output() }));
+        scenario.trial(problems);
+      }
+      scenario.row.notes = `slowest exit after SIGTERM ${slowestExitMs} ms`;
+    },
+    trials(5, 1) * 90_000,
+  );
+
+  it('an app with its own SIGTERM handler keeps it: ensureRestored rejects with an AbortError once it has cleaned up, and the app decides', async () => {
+    const prefix = `interrupted-handler-${randomUUID()}`;
+    await seedLargeBackup(prefix);
+    const slow = await throttledProxy(testS3().endpoint, 1024 * 1024);
+    const dir = tempDir();
+    const database = path.join(dir, 'app.sqlite3');
+    const script = `
+      import { configFromEnv, ensureRestored } from ${JSON.stringify(DIST)};
+      const say = (event) => console.log(JSON.stringify(event));
+      process.on('SIGTERM', () => say({ event: 'handler' }));
+      try {
+        await ensureRestored(configFromEnv(process.env, { logger: false }));
+        say({ event: 'restored' });
+      } catch (error) {
+        say({ event: 'rejected', name: error.name, message: error.message });
+      }
+    `;
+    const binary = process.env.LITESTREAM_BINARY_PATH;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        ...(binary ? { LITESTREAM_BINARY_PATH: binary } : {}),
+        ...seedEnv(prefix, [database], { LITESTREAM_S3_ENDPOINT: slow.endpoint }),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    onCleanup(() => {
+      child.kill('SIGKILL');
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(
+      () =>
+        readdirSync(dir).some(
+          (name) => name.startsWith('.app.sqlite3.restore-') && statSync(path.join(dir, name)).size > 0,
+        ),
+      30_000,
+      'the restore to write its temp copy',
+    );
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const events = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
+    expect(events[0]).toEqual({ event: 'handler' });
+    expect(events[1]).toMatchObject({
+      event: 'rejected',
+      name: 'AbortError',
+      message: expect.stringMatching(/SIGTERM received/),
+    });
+    expect(processesIn(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
