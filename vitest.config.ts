@@ -22,7 +22,7 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/lifecycle.test.ts',
   'test/examples.test.ts',
   'test/rolling-deploy.test.ts',
-  'test/reliability/interrupted-boot.test.ts',
+  'test/reliability/*.test.ts',
   // Both versions side by side, and what only 0.5 needs.
   'test/versions.test.ts',
 ];

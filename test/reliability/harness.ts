@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { configFromEnv, Litestream } from '../../src/index.js';
 import { captureLogger, integrity, onCleanup, processAlive, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import { family } from '../support/litestream-version.js';
 import { testS3 } from '../support/s3-per-file.js';
 
 /** `npm run reliability` sets RELIABILITY=full: many trials. The normal test run does a few. */
@@ -298,7 +299,8 @@ export class Scenario {
   readonly row: ScenarioRow;
 
   constructor(scenario: string, task: { meta: { reliability?: ScenarioRow } }) {
-    this.row = { scenario, trials: 0, passed: 0, secretChecks: 0, secretLeaks: 0 };
+    // Every scenario runs on both release lines: one row each.
+    this.row = { scenario: `${scenario}, Litestream ${family}`, trials: 0, passed: 0, secretChecks: 0, secretLeaks: 0 };
     task.meta.reliability = this.row;
   }
 

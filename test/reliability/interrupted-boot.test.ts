@@ -10,7 +10,6 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../src/index.js';
 import { onCleanup, replicateOnce, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
-import { family } from '../support/litestream-version.js';
 import { throttledProxy } from '../support/proxy.js';
 import { testS3 } from '../support/s3-per-file.js';
 import { launchApp, readLoad, Scenario, trials } from './harness.js';
@@ -50,7 +49,7 @@ describe('an interrupted boot', () => {
   it(
     '10. SIGTERM during a slow restore: the app exits at once, no litestream and no temp file is left, the next boot restores',
     async ({ task }) => {
-      const scenario = new Scenario(`10. SIGTERM during a slow boot restore (Litestream ${family})`, task);
+      const scenario = new Scenario('10. SIGTERM during a slow boot restore', task);
       let slowestExitMs = 0;
       for (let trial = 0; trial < trials(5, 1); trial++) {
         const prefix = `interrupted-${randomUUID()}`;
