@@ -8,6 +8,8 @@ export type FailureKind =
   | 'no-bucket'
   /** Network or server trouble that may pass: retry with backoff. */
   | 'transient'
+  /** The local disk is full: retrying will not help until space is freed. */
+  | 'disk-full'
   /** Anything else (bad data, bad arguments). */
   | 'other';
 
@@ -20,8 +22,11 @@ const NO_BUCKET = /NoSuchBucket/;
 const TRANSIENT =
   /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|\bEOF\b|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
 
+const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded|\bEDQUOT\b/i;
+
 /** Classifies a failure from litestream's error text. */
 export function classifyFailure(text: string): FailureKind {
+  if (DISK_FULL.test(text)) return 'disk-full';
   if (WRONG_REGION.test(text)) return 'wrong-region';
   if (CREDENTIALS.test(text)) return 'credentials';
   if (NO_BUCKET.test(text)) return 'no-bucket';

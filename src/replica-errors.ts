@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { expectedRegion, type FailureKind } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
@@ -66,6 +67,14 @@ export function replicaError(
       const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';
       return new ReplicaUnreachableError(
         `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network${raise}.${after}`,
+        options,
+      );
+    }
+    case 'disk-full': {
+      const ErrorClass = context.otherError ?? LitestreamError;
+      const dir = path.dirname(db.path);
+      return new ErrorClass(
+        `The disk is full: litestream could not ${doing} into ${dir} (no space left on device). Free space on the disk that holds ${dir} (the restore needs about the database's size, twice while it is checked and moved into place), then start again.${after}`,
         options,
       );
     }

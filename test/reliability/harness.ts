@@ -1,13 +1,23 @@
 // The reliability suite's parts: an app under load in its own process, a "new container"
 // restore, loss accounting, secret scans, and the results table rows.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { configFromEnv, Litestream } from '../../src/index.js';
-import { captureLogger, integrity, onCleanup, processAlive, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import {
+  captureLogger,
+  integrity,
+  onCleanup,
+  processAlive,
+  replicateOnce,
+  seedEnv,
+  tempDir,
+  waitFor,
+} from '../support/fixtures.js';
 import { family } from '../support/litestream-version.js';
 import { testS3 } from '../support/s3-per-file.js';
 
@@ -376,4 +386,21 @@ export async function stopAndRestore(
     ...scenario.checkSecrets({ ...evidence, ...outputs, 'restore log': restored.log }),
   ];
   return { problems, lost, restored, stoppedAt };
+}
+
+/** The rows of {@link seedLargeBackup}. */
+export const LARGE_BACKUP_ROWS = 12_000;
+
+/** A backup of the load app's table under `prefix`: 12,000 rows of 1 KiB that do not compress, about 12 MiB. */
+export async function seedLargeBackup(prefix: string): Promise<void> {
+  const file = path.join(tempDir(), DATABASE);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO items (body) VALUES (?)');
+  db.transaction(() => {
+    for (let row = 0; row < LARGE_BACKUP_ROWS; row++) insert.run(randomBytes(512).toString('hex'));
+  })();
+  db.close();
+  await replicateOnce(configFromEnv(seedEnv(prefix, [file]), { logger: false }));
 }

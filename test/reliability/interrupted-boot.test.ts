@@ -2,34 +2,17 @@
 // deploy rolled back, a node drained). SIGTERM reaches the app alone, as Kubernetes and
 // Docker send it, in the middle of a slow restore.
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { configFromEnv } from '../../src/index.js';
-import { onCleanup, replicateOnce, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
+import { onCleanup, seedEnv, tempDir, waitFor } from '../support/fixtures.js';
 import { throttledProxy } from '../support/proxy.js';
 import { testS3 } from '../support/s3-per-file.js';
-import { launchApp, readLoad, Scenario, trials } from './harness.js';
+import { LARGE_BACKUP_ROWS, launchApp, readLoad, Scenario, seedLargeBackup, trials } from './harness.js';
 
-const ROWS = 12_000;
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-
-/** A backup of the load app's table, 12,000 rows of 1 KiB that do not compress: about 12 MiB. */
-async function seedLargeBackup(prefix: string): Promise<void> {
-  const file = path.join(tempDir(), 'app.sqlite3');
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
-  const insert = db.prepare('INSERT INTO items (body) VALUES (?)');
-  db.transaction(() => {
-    for (let row = 0; row < ROWS; row++) insert.run(randomBytes(512).toString('hex'));
-  })();
-  db.close();
-  await replicateOnce(configFromEnv(seedEnv(prefix, [file]), { logger: false }));
-}
 
 /** Processes whose command line names `dir`: a litestream restore writing into it. */
 function processesIn(dir: string): number[] {
@@ -84,7 +67,8 @@ describe('an interrupted boot', () => {
         await next.event('ready', 60_000);
         const restored = readLoad(next.database);
         if (restored.integrity !== 'ok') problems.push(`integrity_check: ${restored.integrity}`);
-        if (restored.maxId !== ROWS) problems.push(`the next boot restored ${restored.maxId} of ${ROWS} rows`);
+        if (restored.maxId !== LARGE_BACKUP_ROWS)
+          problems.push(`the next boot restored ${restored.maxId} of ${LARGE_BACKUP_ROWS} rows`);
         await next.terminate();
         problems.push(...scenario.checkSecrets({ 'app output': app.output(), 'next app output': next.output() }));
         scenario.trial(problems);
