@@ -217,7 +217,8 @@ export async function restoreFresh(prefix: string, env: Record<string, string> =
 /**
  * The load app's rows in `file`: the highest id, checked to be exactly 1..max (rows are
  * committed in id order, so what survives must be a prefix, with no holes), and the
- * integrity check's verdict.
+ * integrity check's verdict. A hole makes the verdict say so, and only the ids before it
+ * count.
  */
 export function readLoad(file: string): { maxId: number; integrity: string } {
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -226,8 +227,16 @@ export function readLoad(file: string): { maxId: number; integrity: string } {
       count: number;
       max: number | null;
     };
-    if (count !== (max ?? 0)) throw new Error(`${file} holds ${count} rows but the highest id is ${max}: a hole`);
-    return { maxId: max ?? 0, integrity: integrity(file) };
+    const verdict = integrity(file);
+    if (count === (max ?? 0)) return { maxId: max ?? 0, integrity: verdict };
+    // A hole: only the ids before it count as restored, and the verdict says what is missing.
+    const { end } = db
+      .prepare('SELECT min(id) AS end FROM items WHERE id + 1 NOT IN (SELECT id FROM items) AND id < ?')
+      .get(max) as { end: number };
+    return {
+      maxId: end,
+      integrity: `${verdict}, but a hole: ${(max ?? 0) - count} ids missing after id ${end} (${count} rows, highest id ${max})`,
+    };
   } finally {
     db.close();
   }
