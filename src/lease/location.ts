@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
-import { credentialsFromEnv, replicaLocation } from '../replica/layout.js';
+import { replicaLocation, s3BucketOf } from '../replica/layout.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from './store.js';
 
 /** The suffix of a lease object's name: `<replica path>.litestream-node-lease`. */
@@ -36,25 +36,14 @@ export function leaseTarget(
     const file = `${location.directory.replace(/\/+$/, '')}${LEASE_SUFFIX}`;
     return { store: fileLeaseStore(file), where: file, conditionalWritesUnproven: false };
   }
-  const credentials = location.credentials ?? credentialsFromEnv(env);
-  if (credentials === undefined) {
+  const bucket = s3BucketOf(location, env);
+  if (bucket === undefined) {
     return {
       unsupported:
         'the Node process has no S3 credentials to write a lease with (instance roles and profiles are not read): set LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
     };
   }
   const key = `${location.prefix}${LEASE_SUFFIX}`;
-  const store = s3LeaseStore(
-    {
-      bucket: location.bucket,
-      region: location.region,
-      endpoint: location.endpoint,
-      forcePathStyle: location.forcePathStyle,
-      skipVerify: location.skipVerify,
-      credentials,
-    },
-    key,
-    { env },
-  );
+  const store = s3LeaseStore(bucket, key, { env });
   return { store, where: `s3://${location.bucket}/${key}`, conditionalWritesUnproven: true };
 }

@@ -137,8 +137,8 @@ export async function inspectReplica(
 ): Promise<ReplicaContents | ReplicaNotChecked> {
   throwIfAborted(options.signal, 'Inspecting the replica');
   if (location.type === 'file') return inspectDirectory(location.directory, options);
-  const credentials = location.credentials ?? credentialsFromEnv(options.env ?? process.env);
-  if (!credentials) {
+  const bucket = s3BucketOf(location, options.env ?? process.env);
+  if (!bucket) {
     return {
       checked: false,
       reason:
@@ -146,21 +146,28 @@ export async function inspectReplica(
     };
   }
   return inspectBucket(
-    {
-      bucket: location.bucket,
-      region: location.region,
-      endpoint: location.endpoint,
-      forcePathStyle: location.forcePathStyle,
-      skipVerify: location.skipVerify,
-      credentials,
-    },
+    bucket,
     location.prefix,
     options,
   );
 }
 
+/**
+ * The bucket of an S3 replica path, signed with the location's keys or else the environment's
+ * (see {@link inspectReplica}); undefined when neither has any.
+ */
+export function s3BucketOf(
+  location: S3ReplicaLocation,
+  env: Readonly<Record<string, string | undefined>>,
+): S3Bucket | undefined {
+  const credentials = location.credentials ?? credentialsFromEnv(env);
+  if (!credentials) return undefined;
+  const { bucket, region, endpoint, forcePathStyle, skipVerify } = location;
+  return { bucket, region, endpoint, forcePathStyle, skipVerify, credentials };
+}
+
 /** Litestream's own precedence: `LITESTREAM_*` overrides `AWS_*`, key by key. */
-export function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
+function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
   const accessKeyId = env.LITESTREAM_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.LITESTREAM_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) return undefined;
