@@ -14,6 +14,18 @@ import { LARGE_BACKUP_ROWS, launchApp, readLoad, Scenario, seedLargeBackup, tria
 
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
+/** Resolves once the restore into `dir` has begun writing its temp copy of the database. */
+function restoreUnderWay(dir: string): Promise<boolean> {
+  return waitFor(
+    () =>
+      readdirSync(dir).some(
+        (name) => name.startsWith('.app.sqlite3.restore-') && statSync(path.join(dir, name)).size > 0,
+      ),
+    30_000,
+    'the restore to write its temp copy',
+  );
+}
+
 /** Processes whose command line names `dir`: a litestream restore writing into it. */
 function processesIn(dir: string): number[] {
   return readdirSync('/proc')
@@ -41,14 +53,7 @@ describe('an interrupted boot', () => {
         const dir = tempDir();
         const app = launchApp(prefix, { dir, env: { LITESTREAM_S3_ENDPOINT: slow.endpoint } });
         // The download has begun: a temp copy beside the database grows.
-        await waitFor(
-          () =>
-            readdirSync(dir).some(
-              (name) => name.startsWith('.app.sqlite3.restore-') && statSync(path.join(dir, name)).size > 0,
-            ),
-          30_000,
-          'the restore to write its temp copy',
-        );
+        await restoreUnderWay(dir);
         const signalledAt = Date.now();
         process.kill(app.pid, 'SIGTERM');
         const exit = await app.exited;
@@ -112,14 +117,7 @@ describe('an interrupted boot', () => {
       output += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(
-      () =>
-        readdirSync(dir).some(
-          (name) => name.startsWith('.app.sqlite3.restore-') && statSync(path.join(dir, name)).size > 0,
-        ),
-      30_000,
-      'the restore to write its temp copy',
-    );
+    await restoreUnderWay(dir);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const events = output
