@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { expressLitestream } from '../src/express.js';
-import { defineConfig, ReplicaUnreachableError } from '../src/index.js';
+import { configFromEnv, defineConfig, ReplicaUnreachableError } from '../src/index.js';
+import { launchApp } from './reliability/harness.js';
 import {
   captureLogger,
   closedPort,
@@ -15,6 +16,7 @@ import {
   readIds,
   s3Replica,
   seedBackup,
+  seedEnv,
   tempDir,
   testConfig,
   waitFor,
@@ -181,5 +183,52 @@ describe('closing the server directly', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(unhandled).toEqual([]);
     expect(litestreamChildren()).toEqual([]);
+  });
+});
+
+describe('a rolling deploy', () => {
+  it('gate says it waits for the previous instance while that one holds the replica, then serves every row it left', async () => {
+    const prefix = `express-deploy-${Date.now()}`;
+    const lease = { LITESTREAM_LEASE_TTL: '3s' };
+    const previous = launchApp(prefix, { env: lease });
+    await previous.event('ready');
+    previous.send('load');
+    await waitFor(() => previous.acks.length > 20, 10_000, 'the previous instance to take writes');
+
+    // Same file name, so the same replica path; another directory, as another container.
+    const database = path.join(tempDir(), 'app.sqlite3');
+    const litestream = expressLitestream(configFromEnv(seedEnv(prefix, [database], lease), { logger: false }));
+    onCleanup(() => litestream.close());
+    const app = express();
+    app.get('/up', (_request, response) => {
+      response.send('ok');
+    });
+    app.use(litestream.gate);
+    app.get('/count', (_request, response) => {
+      const db = new Database(database, { readonly: true, fileMustExist: true });
+      try {
+        response.json(db.prepare('SELECT count(*) AS count FROM items').get());
+      } finally {
+        db.close();
+      }
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const created = app.listen(0, '127.0.0.1', () => resolve(created));
+    });
+    onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    const starting = litestream.start();
+    await waitFor(() => litestream.state === 'waiting', 10_000, 'the wait for the previous instance');
+    const during = await fetch(url(server, '/count'));
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('5');
+    expect(((await during.json()) as { error: string }).error).toMatch(/waiting for the previous instance/);
+    expect(await (await fetch(url(server, '/up'))).text()).toBe('ok');
+
+    await previous.terminate();
+    await starting;
+    const after = await fetch(url(server, '/count'));
+    expect(after.status).toBe(200);
+    expect(await after.json()).toEqual({ count: previous.lastAcked() });
   });
 });
