@@ -145,11 +145,7 @@ export async function inspectReplica(
         'no S3 credentials for the Node process: set replica.accessKeyId/secretAccessKey, or LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
     };
   }
-  return inspectBucket(
-    bucket,
-    location.prefix,
-    options,
-  );
+  return inspectBucket(bucket, location.prefix, options);
 }
 
 /**
