@@ -16,6 +16,7 @@ import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './ren
 import { checkReplica } from './replica/format-guard.js';
 import { redact } from './secret.js';
 import { type LitestreamProcess, spawnLitestream } from './spawn.js';
+import { truncateWals } from './wal-truncate.js';
 
 /** Lifecycle state of a {@link Replication}. */
 export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
@@ -183,6 +184,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** The current litestream has exited and its output has been read to the end. */
   #childDone: Promise<void> = Promise.resolve();
   #childStartedAt = 0;
+  /** How many litestream processes this replication has started. */
+  #spawned = 0;
+  /** A start of litestream under way. */
+  #spawning: Promise<void> | undefined;
   /** The current litestream has printed a line, so its signal handler is installed. */
   #childSpoke = false;
   /** Replication errors the current litestream has logged. */
@@ -333,12 +338,32 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
   }
 
-  async #spawn(): Promise<void> {
+  /**
+   * Starts litestream, unless one runs or is being started (then it shares that start). A
+   * litestream run again first has the WAL truncated where its release line needs that.
+   */
+  #spawn(): Promise<void> {
+    this.#spawning ??= this.#spawnOnce().finally(() => {
+      this.#spawning = undefined;
+    });
+    return this.#spawning;
+  }
+
+  async #spawnOnce(): Promise<void> {
+    const runtime = this.#runtime as Runtime;
+    if (this.#spawned > 0 && runtime.engine.resumeNeedsTruncatedWal) {
+      await truncateWals(
+        this.#config.databases.map((db) => db.path),
+        { logger: this.#logger, why: 'before litestream runs again', signal: this.#stopAborted.signal },
+      );
+      // Stopped for good, paused for the lease, or given up meanwhile: nothing to start.
+      if (this.#child || this.#state === 'stopped' || this.#leases.paused || this.#stopAborted.signal.aborted) return;
+    }
+    this.#spawned++;
     const configFile = this.#configFile as ConfigFile;
     const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
     // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
     // runs the one shutdown. It still dies with the app (see Replication).
-    const runtime = this.#runtime as Runtime;
     const child = spawnLitestream(runtime.binary, args, childEnv(this.#config, runtime.engine), {
       ownProcessGroup: true,
     });

@@ -234,6 +234,15 @@ export interface Engine {
    * shutdown sync does the work as soon as it has opened the databases (0.5).
    */
   readonly finalSyncRetryWaitsForCatchUp: boolean;
+  /**
+   * Run again on a database it was replicating (after a crash, a pause for the replica lease
+   * or a failed final sync), it can skip commits that the app made and checkpointed while it
+   * was not running, so the WAL must be truncated before it starts: its next sync is then a
+   * full snapshot. Litestream 0.5.18 takes a WAL restarted meanwhile, whose old frames are
+   * still in the file past the new ones, for a checkpoint of only what it had read, and goes
+   * on from the new WAL's start: the replica then restores with a hole.
+   */
+  readonly resumeNeedsTruncatedWal: boolean;
   /** How its shutdown misbehaves, which `stop()` works around. */
   readonly shutdown: {
     /** A SIGTERM while an upload is in flight can hang it (0.3.13): let uploads finish first. */

@@ -21,6 +21,8 @@ export const engineV0_3 = Object.freeze<Engine>({
   unreadableFormats: ['0.5'],
   shutdown: { hangsOnSignalDuringUpload: true, silentWhileRetrying: false },
   finalSyncRetryWaitsForCatchUp: true,
+  // A WAL whose header changed since its shadow WAL starts a new generation (a snapshot).
+  resumeNeedsTruncatedWal: false,
   exitCodeProvesFinalSync: true,
   createTracker: (paths: readonly string[]) => new SyncTracker(paths),
   replicationProblem: () => undefined,

@@ -18,6 +18,8 @@ export const engineV0_5 = Object.freeze<Engine>({
   unreadableFormats: [],
   shutdown: { hangsOnSignalDuringUpload: false, silentWhileRetrying: true },
   finalSyncRetryWaitsForCatchUp: false,
+  // 0.5.18 verifies a restarted WAL by its stale frames: see Engine.resumeNeedsTruncatedWal.
+  resumeNeedsTruncatedWal: true,
   // With its replica unreachable, 0.5.17 exits 0 from SIGTERM having uploaded nothing.
   exitCodeProvesFinalSync: false,
   createTracker: (paths: readonly string[]) => new LtxSyncTracker(paths),
