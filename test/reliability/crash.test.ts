@@ -3,11 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import { waitFor } from '../support/fixtures.js';
-import { family } from '../support/litestream-version.js';
 import {
   type Ack,
   between,
-  FULL,
   LOSS_BUDGET_MS,
   launchUnderLoad,
   lossWindowMs,

@@ -1,12 +1,24 @@
-// Scenario 11: a restore into a disk that is too small (a tmpfs the test mounts, as root).
+// Scenarios 11 and 12: a restore into a disk that is too small, and a disk that fills while
+// the app writes and litestream replicates (a tmpfs the test mounts, as root).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'vitest';
-import { onCleanup, tempDir } from '../support/fixtures.js';
-import { LARGE_BACKUP_ROWS, launchApp, readLoad, Scenario, seedLargeBackup, trials } from './harness.js';
+import { onCleanup, processAlive, tempDir, waitFor } from '../support/fixtures.js';
+import {
+  type AppEvent,
+  LARGE_BACKUP_ROWS,
+  launchApp,
+  launchUnderLoad,
+  readLoad,
+  runFor,
+  Scenario,
+  seedLargeBackup,
+  stopAndRestore,
+  trials,
+} from './harness.js';
 
 /** A tmpfs of `size` at a new directory; unmounted after the test. Undefined where mounting is not allowed. */
 function smallDisk(size: string): string | undefined {
@@ -73,5 +85,59 @@ describe('a full disk', () => {
       }
     },
     trials(3, 1) * 90_000,
+  );
+
+  it.runIf(canMount)(
+    "12. the disk fills while replicating: the app sees SQLite's own error and keeps running, replication reports the full disk, and once space returns every acknowledged write reaches the replica (needs root for a tmpfs)",
+    async ({ task }) => {
+      const scenario = new Scenario('12. Disk fills while replicating', task);
+      for (let trial = 0; trial < trials(3, 1); trial++) {
+        const prefix = `disk-fills-${randomUUID()}`;
+        const dir = smallDisk('32m') as string;
+        const app = await launchUnderLoad(prefix, { dir });
+        await runFor(1_000);
+        // Everything but 512 KiB taken by another file: the app's next writes fill the rest.
+        const { bavail, bsize } = statfsSync(dir);
+        const filler = path.join(dir, 'filler');
+        writeFileSync(filler, Buffer.alloc(bavail * bsize - 512 * 1024));
+        const problems: string[] = [];
+        const status = (check: (status: AppEvent) => boolean, what: string, timeoutMs = 30_000) =>
+          waitFor(
+            async () => {
+              const now = await app.status();
+              return check(now) ? now : undefined;
+            },
+            timeoutMs,
+            what,
+          ).catch((error: Error) => {
+            problems.push(error.message);
+            return undefined;
+          });
+        const failing = await status((now) => Number(now.writeErrors) > 0, "the app's writes to fail");
+        if (failing && !/SQLITE_FULL/.test(String(failing.lastWriteError)))
+          problems.push(`the app's write failed otherwise than SQLITE_FULL: ${failing.lastWriteError}`);
+        const unhealthy = await status(
+          (now) => now.healthy === false && /no space left|disk is full/i.test(JSON.stringify(now.errors)),
+          'replication to report the full disk',
+        );
+        const cause = JSON.stringify(unhealthy?.errors).match(/no space left on device|disk full[^:]*/i)?.[0];
+        if (cause) scenario.row.notes = `while full, status() is unhealthy and says "…${cause}…"`;
+        if (!processAlive(app.pid)) problems.push('the app died');
+
+        // Space returns: replication recovers by itself, and the app's writes succeed again.
+        rmSync(filler);
+        const errorsAtRecovery = Number((await app.status()).writeErrors);
+        const acksAtRecovery = app.acks.length;
+        await status((now) => now.healthy === true, 'replication to be healthy again', 60_000);
+        await waitFor(() => app.acks.length > acksAtRecovery + 20, 20_000, 'writes to go on');
+        const errorsAfter = Number((await app.status()).writeErrors);
+        if (errorsAfter > errorsAtRecovery + 4)
+          problems.push(`writes still failed after space returned (${errorsAfter - errorsAtRecovery})`);
+        const end = await stopAndRestore(scenario, prefix, app);
+        problems.push(...end.problems);
+        scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
+      }
+    },
+    trials(3, 1) * 120_000,
   );
 });

@@ -66,18 +66,21 @@ try {
 
   let timer;
   let writeErrors = 0;
+  let lastWriteError;
   const writeBatch = () => {
-    const from = Number(insert.run(body).lastInsertRowid);
-    let to = from;
-    for (let i = 1; i < BATCH; i++) {
+    // Ids of the rows committed (a failed insert takes no id, so they are consecutive).
+    const ids = [];
+    for (let i = 0; i < BATCH; i++) {
       try {
-        to = Number(insert.run(body).lastInsertRowid);
-      } catch {
-        // A busy database would show up here: the app "noticed" replication.
+        ids.push(Number(insert.run(body).lastInsertRowid));
+      } catch (error) {
+        // A busy database would show up here (the app "noticed" replication), and so does a
+        // full disk, as SQLite reports it.
         writeErrors++;
+        lastWriteError = `${error.code}: ${error.message}`;
       }
     }
-    report({ event: 'acked', from, to, at: Date.now() });
+    if (ids.length > 0) report({ event: 'acked', from: ids[0], to: ids.at(-1), at: Date.now() });
     timer = setTimeout(writeBatch, PAUSE_MS);
   };
 
@@ -106,6 +109,7 @@ try {
         restarts: status.restarts,
         pid: status.pid,
         writeErrors,
+        lastWriteError,
         lease: status.lease,
         errors: status.databases.map((d) => d.lastError?.message).filter(Boolean),
       });
