@@ -20,6 +20,13 @@ export interface FailureContext {
   ) => LitestreamError;
 }
 
+/** What a user can still do about a damaged backup. */
+const EARLIER_POINT =
+  'An earlier point in time that does not need the damaged part may still restore: list them with `litestream-node backups`, and restore one with `litestream-node restore` and --timestamp (or --txid on Litestream 0.5, --generation and --index on 0.3) into another file; or restore from another copy of the replica.';
+
+/** A download that ended before its object did. */
+const ENDED_EARLY = /unexpected EOF/;
+
 /** The first line of litestream's output, for a one-line message. */
 export function firstLine(text: string): string {
   return text.split('\n')[0]?.trim() || 'no reason given';
@@ -61,7 +68,22 @@ export function replicaError(
         `The bucket of ${where} does not exist (${doing}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket).${after}`,
         options,
       );
+    case 'damaged': {
+      const ErrorClass = context.otherError ?? LitestreamError;
+      return new ErrorClass(
+        `The backup of ${db.path} in ${where} is damaged: litestream could not ${doing} (${firstLine(detail)}). ${EARLIER_POINT}${after}`,
+        options,
+      );
+    }
     case 'transient': {
+      if (context.attempts !== undefined && ENDED_EARLY.test(detail)) {
+        // Every attempt read the same object to an early end: it is cut short on the server.
+        const ErrorClass = context.otherError ?? LitestreamError;
+        return new ErrorClass(
+          `The backup of ${db.path} in ${where} may be damaged: an object of it ended early on each of ${context.attempts} attempts over ${context.retryForMs ?? 0} ms (${doing}; last error: ${firstLine(detail)}), as one cut short on the server does, or a connection that drops mid-download every time. ${EARLIER_POINT}${after}`,
+          options,
+        );
+      }
       const tries =
         context.attempts === undefined ? '' : `, ${context.attempts} attempts over ${context.retryForMs ?? 0} ms`;
       const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';

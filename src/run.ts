@@ -104,7 +104,11 @@ export async function runCommand(binary: string, args: readonly string[], option
 /** The text of the error lines of a command, for classification and error detail. */
 export function errorOutput(result: CommandResult): string {
   const errors = result.lines.filter((line) => line.level === 'error' || line.level === 'warn');
-  const chosen = errors.length > 0 ? errors : result.lines.slice(-5);
+  // A command that fails prints `Error: …` (plain text) last; its log lines are only context.
+  const said = result.lines
+    .filter((line) => /^error: /i.test(line.msg))
+    .map((line) => ({ ...line, msg: line.msg.replace(/^error: /i, '') }));
+  const chosen = errors.length > 0 ? errors : said.length > 0 ? said : result.lines.slice(-5);
   return chosen
     .map((line) => {
       const error = line.fields.error;
