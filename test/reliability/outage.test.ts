@@ -138,8 +138,12 @@ describe('S3 outages', () => {
         task,
       );
       const worst = new WorstPerMode();
-      for (let trial = 0; trial < trials(6, 2); trial++) {
-        const mode = (['frozen', 'crashed'] as const)[trial % 2] as 'frozen' | 'crashed';
+      // The full run kills the server 20 times under load (uploads every second, so most
+      // kills land mid-upload), and freezes it 4 times.
+      const modes: ('frozen' | 'crashed')[] = FULL
+        ? [...Array<'crashed'>(20).fill('crashed'), ...Array<'frozen'>(4).fill('frozen')]
+        : ['frozen', 'crashed'];
+      for (const mode of modes) {
         const server = await startS3Server();
         const prefix = `server-down-${randomUUID()}`;
         const onServer = { LITESTREAM_S3_ENDPOINT: server.endpoint };
@@ -166,7 +170,7 @@ describe('S3 outages', () => {
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
-    trials(6, 2) * 120_000,
+    trials(24, 2) * 120_000,
   );
 
   it(
