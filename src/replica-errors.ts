@@ -21,7 +21,7 @@ export interface FailureContext {
 }
 
 /** What a user can still do about a damaged backup. */
-const EARLIER_POINT =
+export const EARLIER_POINT =
   'An earlier point in time that does not need the damaged part may still restore: list them with `litestream-node backups`, and restore one with `litestream-node restore` and --timestamp (or --txid on Litestream 0.5, --generation and --index on 0.3) into another file; or restore from another copy of the replica.';
 
 /** A download that ended before its object did. */

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
 import { classifyFailure } from './classify.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
-import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
+import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
@@ -17,7 +17,7 @@ import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.j
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { checkReplica, type ReplicaCheck } from './replica/format-guard.js';
-import { replicaError } from './replica-errors.js';
+import { EARLIER_POINT, replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
@@ -459,6 +459,7 @@ export async function restoreInto(
   let replicaCheck: ReplicaCheck | undefined;
   let latestChoice: Promise<((restored: RestoredPosition) => RestoreTarget | undefined) | undefined> | undefined;
   let firstDownload: Promise<RestoredPosition | undefined> | undefined;
+  let gap: Promise<string | undefined> | undefined;
   try {
     // litestream starts first: the rest is Node's own work (loading its HTTP client,
     // signing a listing, starting a worker), done while litestream downloads, not before.
@@ -502,6 +503,16 @@ export async function restoreInto(
       return undefined;
     }
     const position = downloaded;
+    // Beside the integrity check: a gap in the history litestream read without noticing.
+    gap = isPinned(options.target)
+      ? undefined
+      : dialect.findGap?.(config, db, position, checkDone.signal).catch((error: unknown) => {
+          options.logger.warn(
+            { db: db.path, error: String(error) },
+            'could not check the replica for gaps in the history the restore read',
+          );
+          return undefined;
+        });
 
     if (integrityCheck !== 'off') {
       const integrity = await checker.check(temp, integrityCheck);
@@ -517,6 +528,13 @@ export async function restoreInto(
           { database: db.path, detail: integrity.problems.join('\n') },
         );
       }
+    }
+    const missing = await gap;
+    if (missing !== undefined) {
+      throw new RestoreError(
+        `The backup of ${db.path} in ${describeReplica(config, db)} is damaged: ${missing}. Litestream restored it without noticing, into an older state than the replica's latest, so it was not put in place. ${EARLIER_POINT}`,
+        { database: db.path, detail: missing },
+      );
     }
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
@@ -543,7 +561,7 @@ export async function restoreInto(
     // Nothing the restore started outlives it.
     checkDone.abort();
     await checker.release();
-    await Promise.all([latestChoice, replicaCheck?.settled(), firstDownload?.catch(() => {})]);
+    await Promise.all([latestChoice, gap, replicaCheck?.settled(), firstDownload?.catch(() => {})]);
     // Never let a failed cleanup hide the real outcome: what stays is swept on the next boot.
     await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');

@@ -125,6 +125,17 @@ export interface RestoreDialect {
     signal: AbortSignal,
     listed: Promise<readonly GenerationSpan[] | undefined>,
   ): Promise<(restored: RestoredPosition) => RestoreTarget | undefined>;
+  /**
+   * After litestream restored the latest state without complaint: why the replica's history
+   * it read has a gap litestream does not check for (0.3: a WAL segment missing from the
+   * middle of a WAL index), or undefined. Runs beside the integrity check.
+   */
+  findGap?(
+    config: LitestreamConfig,
+    db: DatabaseConfig,
+    restored: RestoredPosition,
+    signal: AbortSignal,
+  ): Promise<string | undefined>;
 }
 
 /** A point-in-time restore as asked for, its values parsed (not yet checked against the replica). */

@@ -196,7 +196,9 @@ const FAILURES = new WeakMap<LitestreamError, S3Failure>();
 interface S3Response {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: string;
+  readonly bytes: Buffer;
+  /** `bytes` as text. */
+  readonly body: string;
 }
 
 interface CallRequest {
@@ -209,6 +211,8 @@ interface CallRequest {
   body?: string;
   /** Statuses that are answers, not failures (a failed precondition, a missing key). */
   answers?: readonly number[];
+  /** The largest answer taken. Default 16 MiB. */
+  maxBytes?: number;
 }
 
 /**
@@ -306,22 +310,27 @@ function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): P
     const req = loadHttp(secure).request(requestOptions, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const maxBytes = request.maxBytes ?? MAX_RESPONSE_BYTES;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
+        if (size > maxBytes) {
           req.destroy();
-          fail(transportFailure('EMSGSIZE', `the response is larger than ${MAX_RESPONSE_BYTES} bytes`, 'other'));
+          fail(transportFailure('EMSGSIZE', `the response is larger than ${maxBytes} bytes`, 'other'));
           return;
         }
         chunks.push(chunk);
       });
-      res.on('end', () =>
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
         finish(undefined, {
           status: res.statusCode ?? 0,
           headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
+          bytes,
+          get body() {
+            return bytes.toString('utf8');
+          },
+        });
+      });
       res.on('error', (error: NodeJS.ErrnoException) => fail(socketFailure(error)));
     });
     req.on('error', (error: NodeJS.ErrnoException) => fail(socketFailure(error)));
@@ -379,6 +388,19 @@ export async function getS3Object(
   const response = await s3Call(bucket, { method: 'GET', key, answers: [404] }, options);
   if (response.status === 404) return undefined;
   return { body: response.body, etag: etagOf(response, `GET ${key}`, bucket) };
+}
+
+/**
+ * Reads one object of up to `maxBytes` as bytes; undefined when there is none (404). Throws
+ * as {@link listS3Prefix} does for any other failure.
+ */
+export async function getS3Bytes(
+  bucket: S3Bucket,
+  key: string,
+  options: S3CallOptions & { maxBytes: number },
+): Promise<Buffer | undefined> {
+  const response = await s3Call(bucket, { method: 'GET', key, answers: [404], maxBytes: options.maxBytes }, options);
+  return response.status === 404 ? undefined : response.bytes;
 }
 
 /**

@@ -3,11 +3,13 @@
  * shadow WAL beside each database, `replicas:` in its config.
  * @internal
  */
+import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { latestGenerationOf } from './generation-choice.js';
 import { listBackups, listDatabases, listGenerations } from './listings.js';
 import { planTarget } from './point-in-time.js';
 import { SyncTracker } from './sync-tracker.js';
+import { walChainGap } from './wal-chain.js';
 import { renderYaml } from './yaml.js';
 
 // What litestream says when nothing in the replica matches (no backup, or none that early).
@@ -63,6 +65,12 @@ export const engineV0_3 = Object.freeze<Engine>({
         restored.generation !== undefined && latest !== undefined && latest !== restored.generation
           ? { generation: latest }
           : undefined;
+    },
+    // 0.3.13 does not check that WAL segments follow one another without a gap.
+    findGap: async (config, db, restored, signal) => {
+      const location = replicaLocation(config, db);
+      if (!location || restored.generation === undefined) return undefined;
+      return walChainGap(location, restored.generation, { signal });
     },
   }),
 });

@@ -1,0 +1,72 @@
+/**
+ * How many bytes an LZ4 frame (Litestream 0.3 compresses every snapshot and WAL segment
+ * into one) decompresses to, found by walking its block sequences without producing them.
+ * Throws on data that is not a well-formed LZ4 frame.
+ */
+export function lz4DecodedLength(data: Uint8Array): number {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = 0;
+  let total = 0;
+  const need = (bytes: number) => {
+    if (at + bytes > data.length) throw new Error(`LZ4 data ends early, at byte ${data.length}`);
+  };
+  // Frames may follow one another; each starts with the magic number.
+  while (at < data.length) {
+    need(7);
+    if (view.getUint32(at, true) !== FRAME_MAGIC) throw new Error(`no LZ4 frame at byte ${at}`);
+    const flags = data[at + 4] as number;
+    if (flags >> 6 !== 1) throw new Error(`unknown LZ4 frame version at byte ${at}`);
+    const blockChecksums = (flags & 0x10) !== 0;
+    const contentSize = (flags & 0x08) !== 0;
+    const contentChecksum = (flags & 0x04) !== 0;
+    const dictionary = (flags & 0x01) !== 0;
+    at += 6 + (contentSize ? 8 : 0) + (dictionary ? 4 : 0) + 1;
+    for (;;) {
+      need(4);
+      const word = view.getUint32(at, true);
+      at += 4;
+      if (word === 0) break;
+      const size = word & 0x7fffffff;
+      need(size + (blockChecksums ? 4 : 0));
+      total += (word & 0x80000000) !== 0 ? size : blockLength(data, at, at + size);
+      at += size + (blockChecksums ? 4 : 0);
+    }
+    at += contentChecksum ? 4 : 0;
+    need(0);
+  }
+  return total;
+}
+
+const FRAME_MAGIC = 0x184d2204;
+
+/** The decoded length of one compressed block in `data[start, end)`. */
+function blockLength(data: Uint8Array, start: number, end: number): number {
+  let at = start;
+  let total = 0;
+  const byte = () => {
+    if (at >= end) throw new Error(`an LZ4 block ends early, at byte ${end}`);
+    return data[at++] as number;
+  };
+  const extended = (length: number) => {
+    if (length !== 15) return length;
+    let more = 255;
+    while (more === 255) {
+      more = byte();
+      length += more;
+    }
+    return length;
+  };
+  while (at < end) {
+    const token = byte();
+    const literals = extended(token >> 4);
+    at += literals;
+    total += literals;
+    if (at > end) throw new Error(`an LZ4 block's literals run past its end, at byte ${end}`);
+    // The last sequence has literals only.
+    if (at === end) break;
+    byte();
+    byte();
+    total += extended(token & 0x0f) + 4;
+  }
+  return total;
+}
