@@ -25,13 +25,16 @@ const TRANSIENT =
   /connection refused|connection reset|broken pipe|i\/o timeout|timeout|deadline exceeded|no such host|server misbehaving|network is unreachable|TLS handshake|RequestError|send request failed|\bEOF\b|SlowDown|ServiceUnavailable|InternalError|RequestTimeout|status code: 5\d\d/i;
 
 // lz4 frames (0.3) and LTX files (0.5) carry checksums; 0.5 checks its chain of transactions.
-const DAMAGED = /invalid (frame |block )?checksum|checksum mismatch|non-contiguous|invalid ltx|corrupt/i;
+const DAMAGED =
+  /invalid (frame |block )?checksum|checksum mismatch|non-contiguous|invalid ltx|corrupt|lz4: invalid|decompress block/i;
+// An object that ends early may be a connection dropped mid-download: retried first.
+const ENDED_EARLY = /unexpected EOF/;
 const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded|\bEDQUOT\b/i;
 
 /** Classifies a failure from litestream's error text. */
 export function classifyFailure(text: string): FailureKind {
   if (DISK_FULL.test(text)) return 'disk-full';
-  if (DAMAGED.test(text)) return 'damaged';
+  if (DAMAGED.test(text) && !ENDED_EARLY.test(text)) return 'damaged';
   if (WRONG_REGION.test(text)) return 'wrong-region';
   if (CREDENTIALS.test(text)) return 'credentials';
   if (NO_BUCKET.test(text)) return 'no-bucket';

@@ -9,6 +9,7 @@ import { holdingProxy } from '../support/proxy.js';
 import { startS3Server, testS3 } from '../support/s3-per-file.js';
 import {
   type AppEvent,
+  FULL,
   type LoadApp,
   launchApp,
   launchUnderLoad,

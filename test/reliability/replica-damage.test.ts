@@ -1,0 +1,137 @@
+// Scenario 13: objects of the replica damaged on the server (bytes flipped, cut short, or
+// deleted from the middle of the chain), as a failing disk, a bad copy or a careless
+// lifecycle rule leaves them. A restore must fail with an error that says so and put nothing
+// in place, or restore every row (when another object holds the same data); never a shorter
+// history presented as the latest.
+import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'vitest';
+import { type LitestreamConfig, restore, startReplication } from '../../src/index.js';
+import {
+  integrity,
+  readIds,
+  stopCleanly,
+  tempDir,
+  testConfig,
+  track,
+  waitFor,
+  writeRows,
+} from '../support/fixtures.js';
+import { listKeys } from '../support/s3-client.js';
+import { testS3 } from '../support/s3-per-file.js';
+import { Scenario, trials } from './harness.js';
+
+type Damage = 'snapshot flipped' | 'changes flipped' | 'changes cut short' | 'changes deleted';
+const DAMAGES: readonly Damage[] = ['snapshot flipped', 'changes flipped', 'changes cut short', 'changes deleted'];
+
+/** A replica with a snapshot and three later syncs of 10 rows each; its object keys, oldest first. */
+async function seed(): Promise<{ config: LitestreamConfig; file: string; keys: string[]; ids: number[] }> {
+  const dir = tempDir();
+  const file = path.join(dir, 'app.sqlite3');
+  const { config } = testConfig(dir, { databases: [file] });
+  writeRows(file, 'seed', 10);
+  const replication = track(startReplication(config));
+  await replication.ready;
+  for (let round = 1; round <= 3; round++) {
+    const before = replication.status().databases[0]?.lastSyncAt?.getTime() ?? 0;
+    const writtenAt = Date.now();
+    writeRows(file, `round-${round}`, 10);
+    await waitFor(
+      () => (replication.status().databases[0]?.lastSyncAt?.getTime() ?? 0) > Math.max(before, writtenAt),
+      20_000,
+      `round ${round} to reach the replica`,
+    );
+  }
+  await stopCleanly(replication);
+  const prefix = `${config.replica?.type === 's3' ? config.replica.path : ''}/`;
+  const keys = (await listKeys(testS3(), prefix)).sort(
+    (a, b) => statSync(objectFile(a)).mtimeMs - statSync(objectFile(b)).mtimeMs || a.localeCompare(b),
+  );
+  return { config, file, keys, ids: readIds(file) };
+}
+
+/** Where the test server keeps an object. */
+function objectFile(key: string): string {
+  const s3 = testS3();
+  return path.join(s3.dataDir, s3.bucket, key);
+}
+
+/** The object to damage: the full copy, or the changes of the second-to-last sync. */
+function victimOf(keys: readonly string[], damage: Damage): string {
+  const snapshots = keys.filter((key) => /\.snapshot\.lz4$|\/0009\/.*\.ltx$/.test(key));
+  const changes = keys.filter((key) => /\.wal\.lz4$|\/0000\/.*\.ltx$/.test(key));
+  const victim = damage === 'snapshot flipped' ? snapshots.at(-1) : changes.at(-2);
+  if (victim === undefined) throw new Error(`no object to damage among ${keys.join(', ')}`);
+  return victim;
+}
+
+function harm(file: string, damage: Damage): void {
+  const bytes = readFileSync(file);
+  if (damage === 'changes deleted') rmSync(file);
+  else if (damage === 'changes cut short') truncateSync(file, Math.floor(bytes.length / 2));
+  else {
+    // Past the header, in the data.
+    const at = Math.floor(bytes.length * 0.6);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(file, bytes);
+  }
+}
+
+describe('damaged replica objects', () => {
+  it(
+    '13. a damaged replica object: the restore says so and puts nothing in place (or restores every row), and an earlier point in time that does not need it still restores',
+    async ({ task }) => {
+      const scenario = new Scenario('13. Replica object flipped / cut short / deleted', task);
+      const outcomes = new Map<Damage, Set<string>>();
+      for (let trial = 0; trial < trials(3, 1); trial++) {
+        for (const damage of DAMAGES) {
+          const { config, file, keys, ids } = await seed();
+          const victim = victimOf(keys, damage);
+          const damagedAt = statSync(objectFile(victim)).mtime;
+          harm(objectFile(victim), damage);
+          const problems: string[] = [];
+          const output = path.join(tempDir(), 'latest.db');
+          const latest = await restore(config, { database: file, output }).then(
+            () => undefined,
+            (error: Error) => error,
+          );
+          let outcome: string;
+          if (latest === undefined) {
+            // Another object held the same data (0.5 compacts changes into a higher level).
+            const restored = readIds(output);
+            outcome = 'restored every row from other objects';
+            if (restored.length !== ids.length)
+              problems.push(`restored ${restored.length} of ${ids.length} rows with no error: a shorter history`);
+          } else {
+            outcome = `${latest.name}`;
+            if (latest.name !== 'RestoreError')
+              problems.push(`${latest.name} instead of RestoreError: ${latest.message}`);
+            if (!/damaged/.test(latest.message))
+              problems.push(`the message does not say the backup is damaged: ${latest.message}`);
+            if (existsSync(output)) problems.push('a database was put in place');
+          }
+          outcomes.set(damage, (outcomes.get(damage) ?? new Set()).add(outcome));
+          // Before the damaged object was written: a point in time that does not need it.
+          if (damage !== 'snapshot flipped') {
+            const earlier = path.join(tempDir(), 'earlier.db');
+            const timestamp = new Date(damagedAt.getTime() - 1_000);
+            await restore(config, { database: file, output: earlier, timestamp }).then(
+              () => {
+                const restored = readIds(earlier);
+                if (integrity(earlier) !== 'ok')
+                  problems.push(`the earlier point's integrity_check: ${integrity(earlier)}`);
+                if (restored.length < 10 || restored.some((id, i) => id !== ids[i]))
+                  problems.push(`the earlier point restored ${restored.length} rows, not a prefix of the history`);
+              },
+              (error: Error) =>
+                problems.push(`the earlier point (${timestamp.toISOString()}) failed: ${error.message}`),
+            );
+          }
+          scenario.trial(problems.map((problem) => `${damage} (${victim}): ${problem}`));
+        }
+      }
+      scenario.row.notes = [...outcomes].map(([damage, seen]) => `${damage}: ${[...seen].join(' / ')}`).join('; ');
+    },
+    trials(3, 1) * DAMAGES.length * 60_000,
+  );
+});
