@@ -1,0 +1,60 @@
+// The decoded length of LZ4 frames, which the Litestream 0.3 engine uses to find WAL segments
+// missing from the middle of a replica's chain. Litestream's own frames are measured in
+// reliability scenario 13 and by every 0.3 restore of the suite (a wrong length is a false gap).
+import { describe, expect, it } from 'vitest';
+import { lz4DecodedLength } from '../src/engine/v0_3/lz4-length.js';
+
+const MAGIC = [0x04, 0x22, 0x4d, 0x18];
+const END = [0, 0, 0, 0];
+
+/** A frame header: version 01, independent blocks, 4 MiB blocks, plus the flags given. */
+function header(flags = 0, extra: number[] = []): number[] {
+  return [...MAGIC, 0x60 | flags, 0x70, ...extra, 0x00];
+}
+
+function le32(value: number): number[] {
+  return [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
+}
+
+function block(bytes: number[], uncompressed = false): number[] {
+  return [...le32(bytes.length | (uncompressed ? 0x80000000 : 0)), ...bytes];
+}
+
+const ascii = (text: string) => [...Buffer.from(text)];
+// 'a', then a match of 6 at offset 1 ("aaaaaa"), then the literals "bc": 9 bytes.
+const COMPRESSED = [0x12, ...ascii('a'), 0x01, 0x00, 0x20, ...ascii('bc')];
+// 20 literals (15 + 5 in an extra byte), then a match of 4 + 15 + 255 + 1 = 275 at offset 20.
+const LONG = [0xff, 5, ...ascii('x'.repeat(20)), 20, 0, 255, 1, 0x00];
+
+describe('lz4DecodedLength', () => {
+  it('counts an uncompressed block by its size', () => {
+    expect(lz4DecodedLength(Uint8Array.from([...header(), ...block(ascii('hello'), true), ...END]))).toBe(5);
+  });
+
+  it('counts the literals and matches of compressed blocks, extended lengths included', () => {
+    expect(lz4DecodedLength(Uint8Array.from([...header(), ...block(COMPRESSED), ...END]))).toBe(9);
+    expect(lz4DecodedLength(Uint8Array.from([...header(), ...block(LONG), ...END]))).toBe(20 + 275);
+  });
+
+  it('skips block checksums, the content size, the content checksum, and sums frames that follow one another', () => {
+    const withEverything = [
+      ...header(0x10 | 0x08 | 0x04, [9, 0, 0, 0, 0, 0, 0, 0]),
+      ...block(COMPRESSED),
+      ...[1, 2, 3, 4],
+      ...END,
+      ...[5, 6, 7, 8],
+    ];
+    const plain = [...header(), ...block(ascii('hello'), true), ...block(COMPRESSED), ...END];
+    expect(lz4DecodedLength(Uint8Array.from([...withEverything, ...plain]))).toBe(9 + 5 + 9);
+  });
+
+  it('rejects what is not a whole LZ4 frame', () => {
+    expect(() => lz4DecodedLength(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(/no LZ4 frame at byte 0/);
+    const frame = [...header(), ...block(COMPRESSED), ...END];
+    expect(() => lz4DecodedLength(Uint8Array.from(frame.slice(0, -6)))).toThrow(/ends early/);
+    // A block whose literals claim more bytes than it holds.
+    expect(() => lz4DecodedLength(Uint8Array.from([...header(), ...block([0x50, 1, 2]), ...END]))).toThrow(
+      /run past its end/,
+    );
+  });
+});
