@@ -112,6 +112,8 @@ try {
         lastWriteError,
         lease: status.lease,
         errors: status.databases.map((d) => d.lastError?.message).filter(Boolean),
+        // Every commit before this time is in the replica (the least of the databases').
+        lastSyncAt: Math.min(...status.databases.map((d) => d.lastSyncAt?.getTime() ?? 0)),
       });
     }
   }
