@@ -201,6 +201,8 @@ export interface Restored {
   readonly maxId: number;
   readonly integrity: string;
   readonly log: string;
+  /** The restored database, when one was restored. */
+  readonly file?: string;
 }
 
 /** Boots a new container: ensureRestored into an empty directory, then reads what came back. */
@@ -211,7 +213,7 @@ export async function restoreFresh(prefix: string, env: Record<string, string> =
   // It only looks: the replica lease it took is given back at once.
   const [result] = await container.ensureRestored().finally(() => container.stop());
   if (result?.outcome !== 'restored') return { outcome: String(result?.outcome), maxId: 0, integrity: 'n/a', log: '' };
-  return { outcome: result.outcome, ...readLoad(file), log: logger.text() };
+  return { outcome: result.outcome, ...readLoad(file), log: logger.text(), file };
 }
 
 /**

@@ -111,6 +111,7 @@ try {
         writeErrors,
         lastWriteError,
         lease: status.lease,
+        uploading: status.databases.some((d) => d.uploadingSince !== undefined),
         errors: status.databases.map((d) => d.lastError?.message).filter(Boolean),
         // Every commit before this time is in the replica (the least of the databases').
         lastSyncAt: Math.min(...status.databases.map((d) => d.lastSyncAt?.getTime() ?? 0)),

@@ -1,0 +1,97 @@
+// Scenario 14: the app dies (SIGKILL to the app and its litestream) while a large upload is in
+// flight: a bulk transaction of 1 GiB (64 MiB in the short form), as an import or a migration
+// writes, through a throttled link so that the kill lands mid-upload. The next container must
+// restore the last complete state: integrity ok, the bulk transaction all there or not at all,
+// and every write acknowledged before it.
+import { randomBytes, randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { describe, it } from 'vitest';
+import { throttledProxy } from '../support/proxy.js';
+import { testS3 } from '../support/s3-per-file.js';
+import {
+  between,
+  FULL,
+  LOSS_BUDGET_MS,
+  launchUnderLoad,
+  lossWindowMs,
+  restoreFresh,
+  runFor,
+  Scenario,
+  trials,
+} from './harness.js';
+
+const MIB = 1024 * 1024;
+const BULK_MIB = FULL ? 1024 : 64;
+/**
+ * Each connection's speed through the proxy: litestream uploads a large object in parts over
+ * several connections at once, so that the whole takes some seconds.
+ */
+const LINK_BYTES_PER_SECOND = (FULL ? 10 : 2) * MIB;
+/** When the kill comes, after the bulk commit: mostly before its upload can have finished. */
+const KILL_AFTER_MS: [number, number] = FULL ? [1_000, 10_000] : [500, 3_000];
+
+/** Commits `mib` rows of 1 MiB of random bytes in one transaction, from a connection of its own. */
+function bulkInsert(file: string, mib: number): void {
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.exec('CREATE TABLE IF NOT EXISTS bulk (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO bulk (data) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < mib; i++) insert.run(randomBytes(MIB));
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** How many 1 MiB rows the restored database's bulk table holds (0 when it has none). */
+function bulkRows(file: string): number {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'bulk'").get();
+    return table ? (db.prepare('SELECT count(*) AS n FROM bulk').get() as { n: number }).n : 0;
+  } finally {
+    db.close();
+  }
+}
+
+describe('a large upload cut short', () => {
+  it(
+    `14. SIGKILL while a ${BULK_MIB} MiB transaction is being uploaded: the next boot restores the last complete state, integrity ok`,
+    async ({ task }) => {
+      const scenario = new Scenario(`14. SIGKILL during a ${BULK_MIB} MiB upload`, task);
+      const seen = new Map<string, number>();
+      for (let trial = 0; trial < trials(5, 1); trial++) {
+        const proxy = await throttledProxy(testS3().endpoint, LINK_BYTES_PER_SECOND);
+        const prefix = `large-upload-${randomUUID()}`;
+        const app = await launchUnderLoad(prefix, { env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint } });
+        await runFor(1_000);
+        const bulkAt = Date.now();
+        bulkInsert(app.database, BULK_MIB);
+        await runFor(between(...KILL_AFTER_MS));
+        await app.killContainer();
+        const restored = await restoreFresh(prefix);
+        const rows = restored.file ? bulkRows(restored.file) : 0;
+        // Writes acknowledged before the bulk transaction began must all be there.
+        const windowMs = lossWindowMs(app.acks, restored.maxId, bulkAt);
+        const problems = [
+          ...(restored.outcome === 'restored' ? [] : [`the new container's restore said ${restored.outcome}`]),
+          ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
+          ...(rows === 0 || rows === BULK_MIB ? [] : [`${rows} of the bulk transaction's ${BULK_MIB} rows restored`]),
+          ...(windowMs > LOSS_BUDGET_MS
+            ? [`lost writes acknowledged ${windowMs} ms before the bulk transaction began`]
+            : []),
+          ...scenario.checkSecrets({ 'app output': app.output(), 'restore log': restored.log }),
+        ];
+        // Absent: the kill came before its upload was complete (the last complete state is
+        // the one before it); whole: the upload had finished.
+        const state = rows === 0 ? 'bulk transaction absent (cut short)' : 'bulk transaction restored whole';
+        seen.set(state, (seen.get(state) ?? 0) + 1);
+        scenario.row.notes = `${[...seen].map(([what, n]) => `${what} ×${n}`).join('; ')}; killed ${KILL_AFTER_MS.join('–')} ms after the commit`;
+        scenario.trial(problems, { windowMs, lostAcknowledged: windowMs > LOSS_BUDGET_MS });
+      }
+    },
+    trials(5, 1) * 180_000,
+  );
+});
