@@ -150,7 +150,7 @@ function describe(options: RestoreOptions, names: RestoreNames): string | undefi
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
-/** A `Date`, or an RFC 3339 string with a time zone. Not in the future. */
+/** A `Date`, or an RFC 3339 string with a time zone. */
 export function parseTimestamp(value: Date | string, name = API_NAMES.timestamp): Date {
   const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
   const date = typeof value === 'string' && RFC3339.test(value) ? new Date(value) : value;
@@ -159,9 +159,7 @@ export function parseTimestamp(value: Date | string, name = API_NAMES.timestamp)
       `${name} ${JSON.stringify(String(value))} is not a valid time: use RFC 3339 with a zone, e.g. "2024-01-01T12:00:00Z".`,
     );
   }
-  if (date.getTime() > Date.now()) {
-    throw new LitestreamError(`${name} ${date.toISOString()} is in the future: choose a time that has passed.`);
-  }
+  // Whether it is in the future is for the replica's clock to say (see refuseFuture).
   return date;
 }
 

@@ -158,3 +158,76 @@ export async function throttledProxy(target: string, bytesPerSecond: number): Pr
   });
   return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
+
+// ISO 8601 times (S3 listings' LastModified) and HTTP dates (Date, Last-Modified headers).
+const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z/g;
+const HTTP_DATE =
+  /(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT/g;
+/** Longer than any time above: what is held back in case a time is split across reads. */
+const HOLD_BACK = 40;
+
+/** `text` (latin1, so one character per byte) with every time in it moved by `offsetMs`. */
+function shiftTimes(text: string, offsetMs: number): string {
+  return text
+    .replace(ISO_TIME, (time) => {
+      const shifted = new Date(Date.parse(time) + offsetMs).toISOString();
+      return time.includes('.') ? shifted : shifted.replace(/\.\d{3}Z$/, 'Z');
+    })
+    .replace(HTTP_DATE, (date) => new Date(Date.parse(date) + offsetMs).toUTCString());
+}
+
+/**
+ * A loopback TCP proxy to an S3 server whose answers carry times `offsetMs` later than the
+ * server's clock (listings, `Date` and `Last-Modified`): a server, or a machine, whose clock
+ * is that far from the app's. Every time keeps its length, so the HTTP framing stays valid.
+ */
+export async function skewedClockProxy(target: string, offsetMs: number): Promise<{ endpoint: string }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    let held = '';
+    let flushTimer: NodeJS.Timeout | undefined;
+    const shifted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        clearTimeout(flushTimer);
+        const text = held + chunk.toString('latin1');
+        // Never cut inside a time: the cut moves back to the start of one that crosses it.
+        let cut = Math.max(0, text.length - HOLD_BACK);
+        for (const pattern of [ISO_TIME, HTTP_DATE]) {
+          for (const match of text.matchAll(pattern)) {
+            if (match.index < cut && match.index + match[0].length > cut) cut = match.index;
+          }
+        }
+        held = text.slice(cut);
+        // An answer's last bytes are not held back for long: nothing may follow them.
+        flushTimer = setTimeout(() => {
+          if (held === '') return;
+          this.push(Buffer.from(shiftTimes(held, offsetMs), 'latin1'));
+          held = '';
+        }, 2);
+        done(null, Buffer.from(shiftTimes(text.slice(0, cut), offsetMs), 'latin1'));
+      },
+      flush(done) {
+        clearTimeout(flushTimer);
+        done(null, held === '' ? undefined : Buffer.from(shiftTimes(held, offsetMs), 'latin1'));
+      },
+    });
+    client.pipe(upstream);
+    upstream.pipe(shifted).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}

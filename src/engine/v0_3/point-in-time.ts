@@ -1,6 +1,7 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamError, LitestreamVersionError, RestoreError } from '../../errors.js';
 import type { PointInTimeRequest, RestoreNames, RestoreTarget, Runtime } from '../engine.js';
+import { refuseFuture } from '../timestamp-bounds.js';
 import { listGenerations, listWal } from './listings.js';
 
 /**
@@ -54,6 +55,8 @@ export async function planTarget(
     }
   }
   if (timestamp !== undefined) {
+    const newest = known.reduce<Date | undefined>((max, row) => (max && max > row.end ? max : row.end), undefined);
+    refuseFuture(timestamp, newest, names.timestamp);
     const earliest = known.reduce<Date | undefined>(
       (min, row) => (min && min < row.start ? min : row.start),
       undefined,

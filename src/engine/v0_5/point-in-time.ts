@@ -1,6 +1,7 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamError, LitestreamVersionError, RestoreError } from '../../errors.js';
 import type { PointInTimeRequest, RestoreNames, RestoreTarget, Runtime } from '../engine.js';
+import { refuseFuture } from '../timestamp-bounds.js';
 import { listLtx } from './ltx.js';
 import { formatTxid } from './sync-tracker.js';
 
@@ -30,6 +31,11 @@ export async function planTarget(
   }
   if (txid === undefined && timestamp === undefined) return {};
   const files = await listLtx(config, runtime, db);
+  if (timestamp !== undefined) {
+    const newest =
+      files.length === 0 ? undefined : new Date(Math.max(...files.map((file) => file.createdAt.getTime())) + 999);
+    refuseFuture(timestamp, newest, names.timestamp);
+  }
   if (files.length === 0) return txid === undefined ? { timestamp } : { txid };
   if (txid !== undefined) {
     const last = Math.max(...files.map((file) => file.maxTxid));
