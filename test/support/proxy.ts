@@ -126,10 +126,13 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
 }
 
 /**
- * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way: a
- * restore or an upload through it is slow but steadily progressing, as on a slow link.
+ * A loopback TCP proxy to `target` whose traffic passes, each way, through a stream made for
+ * each connection (straight through where none is given).
  */
-export async function throttledProxy(target: string, bytesPerSecond: number): Promise<{ endpoint: string }> {
+async function pipingProxy(
+  target: string,
+  through: { readonly toServer?: () => Transform; readonly toClient?: () => Transform },
+): Promise<{ endpoint: string }> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -142,14 +145,8 @@ export async function throttledProxy(target: string, bytesPerSecond: number): Pr
         upstream.destroy();
       });
     }
-    const paced = () =>
-      new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
-        },
-      });
-    client.pipe(paced()).pipe(upstream);
-    upstream.pipe(paced()).pipe(client);
+    (through.toServer ? client.pipe(through.toServer()) : client).pipe(upstream);
+    (through.toClient ? upstream.pipe(through.toClient()) : upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   onCleanup(async () => {
@@ -157,6 +154,20 @@ export async function throttledProxy(target: string, bytesPerSecond: number): Pr
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+/**
+ * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way: a
+ * restore or an upload through it is slow but steadily progressing, as on a slow link.
+ */
+export function throttledProxy(target: string, bytesPerSecond: number): Promise<{ endpoint: string }> {
+  const paced = () =>
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+      },
+    });
+  return pipingProxy(target, { toServer: paced, toClient: paced });
 }
 
 // ISO 8601 times (S3 listings' LastModified) and HTTP dates (Date, Last-Modified headers).
@@ -181,22 +192,11 @@ function shiftTimes(text: string, offsetMs: number): string {
  * server's clock (listings, `Date` and `Last-Modified`): a server, or a machine, whose clock
  * is that far from the app's. Every time keeps its length, so the HTTP framing stays valid.
  */
-export async function skewedClockProxy(target: string, offsetMs: number): Promise<{ endpoint: string }> {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = createConnection({ host: hostname, port: Number(port) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+export function skewedClockProxy(target: string, offsetMs: number): Promise<{ endpoint: string }> {
+  const shifting = () => {
     let held = '';
     let flushTimer: NodeJS.Timeout | undefined;
-    const shifted = new Transform({
+    return new Transform({
       transform(chunk: Buffer, _encoding, done) {
         clearTimeout(flushTimer);
         const text = held + chunk.toString('latin1');
@@ -221,13 +221,6 @@ export async function skewedClockProxy(target: string, offsetMs: number): Promis
         done(null, held === '' ? undefined : Buffer.from(shiftTimes(held, offsetMs), 'latin1'));
       },
     });
-    client.pipe(upstream);
-    upstream.pipe(shifted).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onCleanup(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  };
+  return pipingProxy(target, { toClient: shifting });
 }
