@@ -507,6 +507,8 @@ export async function restoreInto(
     gap = isPinned(options.target)
       ? undefined
       : dialect.findGap?.(config, db, position, checkDone.signal).catch((error: unknown) => {
+          // Given up because the restore ended otherwise: nothing to say.
+          if (checkDone.signal.aborted) return undefined;
           options.logger.warn(
             { db: db.path, error: String(error) },
             'could not check the replica for gaps in the history the restore read',

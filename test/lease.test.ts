@@ -147,15 +147,15 @@ describe.each([
     const holderLease = new ReplicaLease({ store: store.client(), holder: holder(11), ttlMs: TTL, clock });
     await holderLease.acquire({ waitMs: 0 });
     const contender = new ReplicaLease({ store: store.client(), holder: holder(22), ttlMs: TTL, clock });
-    // Renewed every poll (a quarter ttl... here, 1 s): three ttls of waiting are not enough.
-    let renewals = Promise.resolve<unknown>(undefined);
+    // Renewed at every poll of the contender (awaited: with the test clock, a renewal still in
+    // flight at the next poll would let the object sit unchanged a whole ttl of fake time):
+    // three ttls of waiting are not enough.
     const kept = await contender.acquire({
       waitMs: 3 * TTL,
-      onHeld: () => {
-        renewals = renewals.then(() => holderLease.renew());
+      onHeld: async () => {
+        expect(await holderLease.renew()).toBe('renewed');
       },
     });
-    await renewals;
     expect(kept.acquired).toBe(false);
 
     // The holder goes silent (SIGKILL): taken over once its last object is a ttl old to us.

@@ -48,6 +48,11 @@ describe('lz4DecodedLength', () => {
     expect(lz4DecodedLength(Uint8Array.from([...withEverything, ...plain]))).toBe(9 + 5 + 9);
   });
 
+  it('ignores bytes after a frame that start no other, as decoders do', () => {
+    const frame = [...header(), ...block(ascii('hello'), true), ...END];
+    expect(lz4DecodedLength(Uint8Array.from([...frame, 0xde, 0xad, 0xbe, 0xef, 0x42]))).toBe(5);
+  });
+
   it('rejects what is not a whole LZ4 frame', () => {
     expect(() => lz4DecodedLength(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(/no LZ4 frame at byte 0/);
     const frame = [...header(), ...block(COMPRESSED), ...END];

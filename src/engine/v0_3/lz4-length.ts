@@ -4,14 +4,26 @@
  * Throws on data that is not a well-formed LZ4 frame.
  */
 export function lz4DecodedLength(data: Uint8Array): number {
+  let total = 0;
+  for (const length of lz4BlockLengths(data)) total += length;
+  return total;
+}
+
+/**
+ * The decoded length of each block of the LZ4 frames in `data`, one at a time (a block holds
+ * up to 4 MiB), so that a caller can yield to the event loop between them.
+ */
+export function* lz4BlockLengths(data: Uint8Array): Generator<number> {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let at = 0;
-  let total = 0;
   const need = (bytes: number) => {
     if (at + bytes > data.length) throw new Error(`LZ4 data ends early, at byte ${data.length}`);
   };
-  // Frames may follow one another; each starts with the magic number.
+  // Frames may follow one another, each starting with the magic number. Bytes after the
+  // first frame that start no other are not read, as decoders ignore them: a segment file
+  // rewritten shorter in place keeps the old one's tail.
   while (at < data.length) {
+    if (at > 0 && (at + 4 > data.length || view.getUint32(at, true) !== FRAME_MAGIC)) return;
     need(7);
     if (view.getUint32(at, true) !== FRAME_MAGIC) throw new Error(`no LZ4 frame at byte ${at}`);
     const flags = data[at + 4] as number;
@@ -28,13 +40,12 @@ export function lz4DecodedLength(data: Uint8Array): number {
       if (word === 0) break;
       const size = word & 0x7fffffff;
       need(size + (blockChecksums ? 4 : 0));
-      total += (word & 0x80000000) !== 0 ? size : blockLength(data, at, at + size);
+      yield (word & 0x80000000) !== 0 ? size : blockLength(data, at, at + size);
       at += size + (blockChecksums ? 4 : 0);
     }
     at += contentChecksum ? 4 : 0;
     need(0);
   }
-  return total;
 }
 
 const FRAME_MAGIC = 0x184d2204;
