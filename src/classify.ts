@@ -27,8 +27,8 @@ const TRANSIENT =
 // lz4 frames (0.3) and LTX files (0.5) carry checksums; 0.5 checks its chain of transactions.
 const DAMAGED =
   /invalid (frame |block )?checksum|checksum mismatch|non-contiguous|invalid ltx|corrupt|lz4: invalid|decompress block/i;
-// An object that ends early may be a connection dropped mid-download: retried first.
-const ENDED_EARLY = /unexpected EOF/;
+/** A download that ended before its object did: a connection dropped mid-download, retried first, or an object cut short. */
+export const ENDED_EARLY = /unexpected EOF/;
 const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded|\bEDQUOT\b/i;
 
 /** Classifies a failure from litestream's error text. */

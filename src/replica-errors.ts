@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { expectedRegion, type FailureKind } from './classify.js';
+import { ENDED_EARLY, expectedRegion, type FailureKind } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
 
@@ -21,11 +21,8 @@ export interface FailureContext {
 }
 
 /** What a user can still do about a damaged backup. */
-export const EARLIER_POINT =
+const EARLIER_POINT =
   'An earlier point in time that does not need the damaged part may still restore: list them with `litestream-node backups`, and restore one with `litestream-node restore` and --timestamp (or --txid on Litestream 0.5, --generation and --index on 0.3) into another file; or restore from another copy of the replica.';
-
-/** A download that ended before its object did. */
-const ENDED_EARLY = /unexpected EOF/;
 
 /** The first line of litestream's output, for a one-line message. */
 export function firstLine(text: string): string {
@@ -68,13 +65,14 @@ export function replicaError(
         `The bucket of ${where} does not exist (${doing}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket).${after}`,
         options,
       );
-    case 'damaged': {
-      const ErrorClass = context.otherError ?? LitestreamError;
-      return new ErrorClass(
-        `The backup of ${db.path} in ${where} is damaged: litestream could not ${doing} (${firstLine(detail)}). ${EARLIER_POINT}${after}`,
-        options,
+    case 'damaged':
+      return damagedBackupError(
+        config,
+        db,
+        `litestream could not ${doing} (${firstLine(detail)})`,
+        { ...options, consequence: context.consequence },
+        context.otherError,
       );
-    }
     case 'transient': {
       if (context.attempts !== undefined && ENDED_EARLY.test(detail)) {
         // Every attempt read the same object to an early end: it is cut short on the server.
@@ -105,4 +103,22 @@ export function replicaError(
       return new ErrorClass(`litestream could not ${doing} from ${where}: ${firstLine(detail)}.${after}`, options);
     }
   }
+}
+
+/**
+ * The backup of `db` is damaged (`why`: what showed it): the error says so, what still
+ * restores, and `consequence`.
+ */
+export function damagedBackupError(
+  config: LitestreamConfig,
+  db: DatabaseConfig,
+  why: string,
+  options: LitestreamErrorOptions & { consequence?: string | undefined },
+  ErrorClass: FailureContext['otherError'] = LitestreamError,
+): LitestreamError {
+  const { consequence, ...errorOptions } = options;
+  return new ErrorClass(
+    `The backup of ${db.path} in ${describeReplica(config, db)} is damaged: ${why}. ${EARLIER_POINT}${consequence ? ` ${consequence}` : ''}`,
+    errorOptions,
+  );
 }

@@ -184,8 +184,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** The current litestream has exited and its output has been read to the end. */
   #childDone: Promise<void> = Promise.resolve();
   #childStartedAt = 0;
-  /** How many litestream processes this replication has started. */
-  #spawned = 0;
   /** A start of litestream under way. */
   #spawning: Promise<void> | undefined;
   /** The current litestream has printed a line, so its signal handler is installed. */
@@ -351,15 +349,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   async #spawnOnce(): Promise<void> {
     const runtime = this.#runtime as Runtime;
-    if (this.#spawned > 0 && runtime.engine.resumeNeedsTruncatedWal) {
+    // A litestream has run before (its start time is set): this one resumes after it.
+    if (this.#childStartedAt !== 0 && runtime.engine.resumeNeedsTruncatedWal) {
       await truncateWals(
         this.#config.databases.map((db) => db.path),
-        { logger: this.#logger, why: 'before litestream runs again', signal: this.#stopAborted.signal },
+        { logger: this.#logger, signal: this.#stopAborted.signal },
       );
       // Stopped for good, paused for the lease, or given up meanwhile: nothing to start.
-      if (this.#child || this.#state === 'stopped' || this.#leases.paused || this.#stopAborted.signal.aborted) return;
+      if (this.#state === 'stopped' || this.#leases.paused || this.#stopAborted.signal.aborted) return;
     }
-    this.#spawned++;
     const configFile = this.#configFile as ConfigFile;
     const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
     // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
 import { classifyFailure } from './classify.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
-import { type DatabaseConfig, describeReplica, type LitestreamConfig, secretsOf } from './config.js';
+import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
@@ -17,7 +17,7 @@ import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.j
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { checkReplica, type ReplicaCheck } from './replica/format-guard.js';
-import { EARLIER_POINT, replicaError } from './replica-errors.js';
+import { damagedBackupError, replicaError } from './replica-errors.js';
 import { runningReplication } from './replicate.js';
 import { errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';
@@ -533,9 +533,12 @@ export async function restoreInto(
     }
     const missing = await gap;
     if (missing !== undefined) {
-      throw new RestoreError(
-        `The backup of ${db.path} in ${describeReplica(config, db)} is damaged: ${missing}. Litestream restored it without noticing, into an older state than the replica's latest, so it was not put in place. ${EARLIER_POINT}`,
+      throw damagedBackupError(
+        config,
+        db,
+        `${missing}. Litestream restored it without noticing, into an older state than the replica's latest, so it was not put in place`,
         { database: db.path, detail: missing },
+        RestoreError,
       );
     }
     throwIfAborted(options.signal, 'the restore');

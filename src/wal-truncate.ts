@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Logger } from './logger.js';
-import { fileSize } from './paths.js';
+import { companionFiles, fileSize } from './paths.js';
 import { spawnLitestream } from './spawn.js';
 
 /** How long the checkpoint may wait for the app's own readers and writers to finish. */
@@ -41,9 +41,9 @@ interface Outcome {
  */
 export async function truncateWals(
   paths: readonly string[],
-  options: { readonly logger: Logger; readonly why: string; readonly signal?: AbortSignal | undefined },
+  options: { readonly logger: Logger; readonly signal?: AbortSignal | undefined },
 ): Promise<void> {
-  const files = paths.filter((file) => fileSize(`${file}-wal`) > 0);
+  const files = paths.filter((file) => fileSize(companionFiles(file).wal) > 0);
   if (files.length === 0 || options.signal?.aborted) return;
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   // Nothing of the app's environment (its keys) reaches a process that needs none of it.
@@ -74,7 +74,7 @@ export async function truncateWals(
     const reason = outcome.error ?? `a transaction of the app held the database for ${BUSY_TIMEOUT_MS} ms`;
     options.logger.warn(
       { db: outcome.file, error: reason },
-      `could not truncate the WAL ${options.why}: commits the app checkpointed while litestream was not running may be missing from the replica until its next snapshot`,
+      'could not truncate the WAL before litestream runs again: commits the app checkpointed while litestream was not running may be missing from the replica until its next snapshot',
     );
   }
 }

@@ -5,7 +5,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { expressLitestream } from '../src/express.js';
 import { configFromEnv, defineConfig, ReplicaUnreachableError } from '../src/index.js';
-import { launchApp } from './reliability/harness.js';
+import { launchUnderLoad } from './reliability/harness.js';
 import {
   captureLogger,
   closedPort,
@@ -190,9 +190,7 @@ describe('a rolling deploy', () => {
   it('gate says it waits for the previous instance while that one holds the replica, then serves every row it left', async () => {
     const prefix = `express-deploy-${Date.now()}`;
     const lease = { LITESTREAM_LEASE_TTL: '3s' };
-    const previous = launchApp(prefix, { env: lease });
-    await previous.event('ready');
-    previous.send('load');
+    const previous = await launchUnderLoad(prefix, { env: lease });
     await waitFor(() => previous.acks.length > 20, 10_000, 'the previous instance to take writes');
 
     // Same file name, so the same replica path; another directory, as another container.

@@ -14,7 +14,7 @@ import {
   ReplicaUnreachableError,
   RestoreError,
 } from '../src/index.js';
-import { launchApp } from './reliability/harness.js';
+import { launchUnderLoad } from './reliability/harness.js';
 import {
   captureLogger,
   closedPort,
@@ -292,9 +292,7 @@ describe('listenWhileRestoring (a rolling deploy health-checks the new instance 
   it('answers while it waits for the previous instance: 503 with Retry-After, the health route says it waits and for whom, an ungated route answers; then every row of the previous instance is there', async () => {
     const prefix = `fastify-deploy-${Date.now()}`;
     const lease = { LITESTREAM_LEASE_TTL: '3s' };
-    const previous = launchApp(prefix, { env: lease });
-    await previous.event('ready');
-    previous.send('load');
+    const previous = await launchUnderLoad(prefix, { env: lease });
     await waitFor(() => previous.acks.length > 20, 10_000, 'the previous instance to take writes');
 
     // Same file name, so the same replica path; another directory, as another container.

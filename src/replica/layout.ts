@@ -112,7 +112,11 @@ const V03_KEY =
 const V05_S3_KEY = /^[0-9a-f]{4}\/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
 const V05_S3_LEVEL = /^[0-9a-f]{4}\/$/;
 const GENERATION = /^[0-9a-f]{16}$/;
-const V03_FILE = { snapshots: /^[0-9a-f]{8,16}\.snapshot\.lz4$/, wal: /^[0-9a-f]{8,16}_[0-9a-f]{8,16}\.wal\.lz4$/ };
+/** Litestream 0.3's file names in a generation: a snapshot's WAL index; a WAL segment's index and offset (hex). */
+export const V03_FILE = {
+  snapshots: /^([0-9a-f]{8,16})\.snapshot\.lz4$/,
+  wal: /^([0-9a-f]{8,16})_([0-9a-f]{8,16})\.wal\.lz4$/,
+};
 const V05_FILE_LEVEL = /^\d+$/;
 const LTX_FILE = /^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
 

@@ -1,17 +1,8 @@
 /**
- * How many bytes an LZ4 frame (Litestream 0.3 compresses every snapshot and WAL segment
- * into one) decompresses to, found by walking its block sequences without producing them.
- * Throws on data that is not a well-formed LZ4 frame.
- */
-export function lz4DecodedLength(data: Uint8Array): number {
-  let total = 0;
-  for (const length of lz4BlockLengths(data)) total += length;
-  return total;
-}
-
-/**
- * The decoded length of each block of the LZ4 frames in `data`, one at a time (a block holds
- * up to 4 MiB), so that a caller can yield to the event loop between them.
+ * The decoded length of each block of the LZ4 frames in `data` (Litestream 0.3 compresses
+ * every snapshot and WAL segment into one), found by walking the block sequences without
+ * producing them, one block (up to 4 MiB) at a time so that a caller can yield to the event
+ * loop between them. Throws on data that does not start with a well-formed LZ4 frame.
  */
 export function* lz4BlockLengths(data: Uint8Array): Generator<number> {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);

@@ -31,11 +31,11 @@ export async function planTarget(
   }
   if (txid === undefined && timestamp === undefined) return {};
   const files = await listLtx(config, runtime, db);
-  if (timestamp !== undefined) {
-    const newest =
-      files.length === 0 ? undefined : new Date(Math.max(...files.map((file) => file.createdAt.getTime())) + 999);
-    refuseFuture(timestamp, newest, names.timestamp);
-  }
+  const times = files.map((file) => file.createdAt.getTime());
+  // Files are stamped in whole seconds: the newest holds changes up to the end of its second.
+  const newestEnd = files.length === 0 ? undefined : Math.max(...times) + 1_000;
+  if (timestamp !== undefined)
+    refuseFuture(timestamp, newestEnd === undefined ? undefined : new Date(newestEnd - 1), names.timestamp);
   if (files.length === 0) return txid === undefined ? { timestamp } : { txid };
   if (txid !== undefined) {
     const last = Math.max(...files.map((file) => file.maxTxid));
@@ -48,11 +48,10 @@ export async function planTarget(
     return { txid };
   }
   const when = timestamp as Date;
-  const times = files.map((file) => file.createdAt.getTime());
   const oldest = Math.min(...times);
-  // Litestream stamps files in whole seconds and refuses a time outside them, even "now":
-  // the state at a time after the newest file is the latest state.
-  if (when.getTime() >= Math.max(...times) + 1_000) return {};
+  // Litestream refuses a time outside its files' seconds, even "now": the state at a time
+  // after the newest file is the latest state.
+  if (when.getTime() >= (newestEnd as number)) return {};
   if (when.getTime() < oldest) {
     throw new RestoreError(
       `${names.timestamp} ${when.toISOString()} is before the first backup of ${db.path} (${new Date(oldest).toISOString()}): choose a later time.`,
