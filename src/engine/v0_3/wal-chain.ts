@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { type ReplicaLocation, s3BucketOf, V03_FILE } from '../../replica/layout.js';
 import { getS3Bytes, listS3Pages } from '../../replica/s3-request.js';
-import { lz4BlockLengths } from './lz4-length.js';
+import { lz4BlockLengths } from './lz4-frame.js';
 
 // Litestream 0.3.13 checks that a generation's WAL indexes follow one another and that each
 // starts at offset 0, but not that each WAL segment starts where the one before it ended: a

@@ -1,8 +1,9 @@
-// The decoded length of LZ4 frames, which the Litestream 0.3 engine uses to find WAL segments
+// The decoded length and the soundness of LZ4 frames, which the Litestream 0.3 engine uses to find WAL segments
 // missing from the middle of a replica's chain. Litestream's own frames are measured in
 // reliability scenario 13 and by every 0.3 restore of the suite (a wrong length is a false gap).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { lz4BlockLengths } from '../src/engine/v0_3/lz4-length.js';
+import { lz4BlockLengths, lz4FrameProblem } from '../src/engine/v0_3/lz4-frame.js';
 
 /** The decoded length of every block, summed. */
 function lz4DecodedLength(data: Uint8Array): number {
@@ -67,6 +68,49 @@ describe('lz4BlockLengths', () => {
     // A block whose literals claim more bytes than it holds.
     expect(() => lz4DecodedLength(Uint8Array.from([...header(), ...block([0x50, 1, 2]), ...END]))).toThrow(
       /run past its end/,
+    );
+  });
+});
+
+/** The text both fixture frames hold (made by python-lz4 4.x with 64 KiB blocks and a content checksum). */
+const FIXTURE_TEXT = Array.from({ length: 3000 }, (_, i) => `row ${i} of the lz4 frame fixture, linked blocks\n`).join(
+  '',
+);
+
+describe('lz4FrameProblem', () => {
+  const fixture = (name: string) => readFileSync(new URL(`fixtures/lz4/${name}`, import.meta.url));
+
+  it('finds nothing wrong with frames another encoder wrote, linked blocks or independent', async () => {
+    for (const name of ['linked-64k.lz4', 'independent-64k.lz4']) {
+      const frame = fixture(name);
+      expect(await lz4FrameProblem(frame)).toBeUndefined();
+      expect(lz4DecodedLength(frame)).toBe(Buffer.byteLength(FIXTURE_TEXT));
+    }
+  });
+
+  it('finds a flipped byte, wherever it is, and a frame cut short', async () => {
+    for (const name of ['linked-64k.lz4', 'independent-64k.lz4']) {
+      const frame = fixture(name);
+      for (const at of [20, Math.floor(frame.length / 2), frame.length - 12]) {
+        const flipped = Buffer.from(frame);
+        flipped[at] = (flipped[at] as number) ^ 0x01;
+        expect(await lz4FrameProblem(flipped), `${name}, byte ${at}`).toMatch(
+          /checksum does not match|ends|refers before|past/,
+        );
+      }
+      expect(await lz4FrameProblem(frame.subarray(0, frame.length - 100))).toMatch(/ends early/);
+    }
+  });
+
+  it('checks stored blocks and frames without a content checksum by their structure alone', async () => {
+    expect(await lz4FrameProblem(Uint8Array.from([...header(), ...block(ascii('hello'), true), ...END]))).toBe(
+      undefined,
+    );
+    expect(await lz4FrameProblem(Uint8Array.from([...header(), ...block(COMPRESSED), ...END]))).toBeUndefined();
+    // A match at offset 2 in a block that has produced 1 byte.
+    const badMatch = [0x12, ...ascii('a'), 0x02, 0x00, 0x20, ...ascii('bc')];
+    expect(await lz4FrameProblem(Uint8Array.from([...header(), ...block(badMatch), ...END]))).toMatch(
+      /refers before its data/,
     );
   });
 });
