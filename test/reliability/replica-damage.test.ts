@@ -87,6 +87,8 @@ describe('damaged replica objects', () => {
     async ({ task }) => {
       const scenario = new Scenario('13. Replica object flipped / cut short / deleted', task);
       const outcomes = new Map<Damage, Set<string>>();
+      // Every damage is tried before the test fails, so one run shows them all.
+      const failures: string[] = [];
       for (let trial = 0; trial < trials(3, 1); trial++) {
         for (const damage of DAMAGES) {
           const { config, file, keys, ids } = await seed();
@@ -113,6 +115,8 @@ describe('damaged replica objects', () => {
             if (!/damaged/.test(latest.message))
               problems.push(`the message does not say the backup is damaged: ${latest.message}`);
             if (existsSync(output)) problems.push('a database was put in place');
+            if (!latest.message.includes(path.basename(victim)))
+              problems.push(`the message does not name the damaged object ${victim}: ${latest.message}`);
           }
           outcomes.set(damage, (outcomes.get(damage) ?? new Set()).add(outcome));
           // Before the damaged object was written: a point in time that does not need it.
@@ -131,10 +135,13 @@ describe('damaged replica objects', () => {
                 problems.push(`the earlier point (${timestamp.toISOString()}) failed: ${error.message}`),
             );
           }
-          scenario.trial(problems.map((problem) => `${damage} (${victim}): ${problem}`));
+          const named = problems.map((problem) => `${damage} (${victim}): ${problem}`);
+          scenario.record(named);
+          failures.push(...named);
         }
       }
       scenario.row.notes = [...outcomes].map(([damage, seen]) => `${damage}: ${[...seen].join(' / ')}`).join('; ');
+      expect(failures).toEqual([]);
     },
     trials(3, 1) * DAMAGES.length * 60_000,
   );

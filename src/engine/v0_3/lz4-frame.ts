@@ -87,9 +87,11 @@ export async function lz4FrameProblem(data: Uint8Array): Promise<string | undefi
         kept = 0;
         hash = new Xxh32();
       } else if (part.part === 'block') {
-        const to = part.stored
-          ? (out.set(data.subarray(part.start, part.end), history), history + part.end - part.start)
-          : decodeLz4Block(data, part.start, part.end, out, history, linked ? history - kept : history);
+        let to: number;
+        if (part.stored) {
+          out.set(data.subarray(part.start, part.end), history);
+          to = history + part.end - part.start;
+        } else to = decodeLz4Block(data, part.start, part.end, out, history, linked ? history - kept : history);
         hash.update(out.subarray(history, to));
         if (linked) {
           kept = Math.min(history, to - (history - kept));
