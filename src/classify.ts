@@ -12,6 +12,11 @@ export type FailureKind =
   | 'disk-full'
   /** An object of the replica failed its checksum, or the chain of objects has a gap. */
   | 'damaged'
+  /**
+   * A download ended before its object did: a connection dropped mid-download (retried
+   * first, as `transient` is), or an object cut short on the server.
+   */
+  | 'ended-early'
   /** Anything else (bad data, bad arguments). */
   | 'other';
 
@@ -27,14 +32,14 @@ const TRANSIENT =
 // lz4 frames (0.3) and LTX files (0.5) carry checksums; 0.5 checks its chain of transactions.
 const DAMAGED =
   /invalid (frame |block )?checksum|checksum mismatch|non-contiguous|invalid ltx|corrupt|lz4: invalid|decompress block/i;
-/** A download that ended before its object did: a connection dropped mid-download, retried first, or an object cut short. */
-export const ENDED_EARLY = /unexpected EOF/;
+const ENDED_EARLY = /unexpected EOF/;
 const DISK_FULL = /no space left on device|\bENOSPC\b|disk quota exceeded|\bEDQUOT\b/i;
 
 /** Classifies a failure from litestream's error text. */
 export function classifyFailure(text: string): FailureKind {
   if (DISK_FULL.test(text)) return 'disk-full';
-  if (DAMAGED.test(text) && !ENDED_EARLY.test(text)) return 'damaged';
+  if (ENDED_EARLY.test(text)) return 'ended-early';
+  if (DAMAGED.test(text)) return 'damaged';
   if (WRONG_REGION.test(text)) return 'wrong-region';
   if (CREDENTIALS.test(text)) return 'credentials';
   if (NO_BUCKET.test(text)) return 'no-bucket';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ENDED_EARLY, expectedRegion, type FailureKind } from './classify.js';
+import { expectedRegion, type FailureKind } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
 
@@ -13,6 +13,8 @@ export interface FailureContext {
   retryForMs?: number;
   /** What the user can rely on afterwards, e.g. `No database was created.` */
   consequence?: string;
+  /** The damaged objects Node found, each `<key>: <what is wrong>` (`damaged`, `ended-early`). */
+  damaged?: readonly string[];
   /** The class for failures that are not about reaching the replica. */
   otherError?: new (
     message: string,
@@ -69,27 +71,33 @@ export function replicaError(
       return damagedBackupError(
         config,
         db,
-        `litestream could not ${doing} (${firstLine(detail)})`,
+        context.damaged?.length
+          ? `${context.damaged.join('; ')} (litestream could not ${doing}: ${firstLine(detail)})`
+          : `litestream could not ${doing} (${firstLine(detail)})`,
         { ...options, consequence: context.consequence },
         context.otherError,
       );
-    case 'transient': {
-      if (context.attempts !== undefined && ENDED_EARLY.test(detail)) {
-        // Every attempt read the same object to an early end: it is cut short on the server.
-        const ErrorClass = context.otherError ?? LitestreamError;
-        return new ErrorClass(
-          `The backup of ${db.path} in ${where} may be damaged: an object of it ended early on each of ${context.attempts} attempts over ${context.retryForMs ?? 0} ms (${doing}; last error: ${firstLine(detail)}), as one cut short on the server does, or a connection that drops mid-download every time. ${EARLIER_POINT}${after}`,
-          options,
+    case 'ended-early': {
+      if (context.attempts === undefined) return unreachable(where, doing, context, options);
+      const attempts = `an object of it ended early on each of ${context.attempts} attempts over ${context.retryForMs ?? 0} ms (${doing}; last error: ${firstLine(detail)})`;
+      if (context.damaged?.length) {
+        return damagedBackupError(
+          config,
+          db,
+          `${context.damaged.join('; ')} (${attempts})`,
+          { ...options, consequence: context.consequence },
+          context.otherError,
         );
       }
-      const tries =
-        context.attempts === undefined ? '' : `, ${context.attempts} attempts over ${context.retryForMs ?? 0} ms`;
-      const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';
-      return new ReplicaUnreachableError(
-        `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network${raise}.${after}`,
+      // Every attempt read the same object to an early end: it is cut short on the server.
+      const ErrorClass = context.otherError ?? LitestreamError;
+      return new ErrorClass(
+        `The backup of ${db.path} in ${where} may be damaged: ${attempts}, as one cut short on the server does, or a connection that drops mid-download every time. ${EARLIER_POINT}${after}`,
         options,
       );
     }
+    case 'transient':
+      return unreachable(where, doing, context, options);
     case 'disk-full': {
       const ErrorClass = context.otherError ?? LitestreamError;
       const dir = path.dirname(db.path);
@@ -103,6 +111,23 @@ export function replicaError(
       return new ErrorClass(`litestream could not ${doing} from ${where}: ${firstLine(detail)}.${after}`, options);
     }
   }
+}
+
+/** The replica could not be reached: a `transient` failure once its retries are spent. */
+function unreachable(
+  where: string,
+  doing: string,
+  context: FailureContext,
+  options: { database: string; detail: string },
+): LitestreamError {
+  const tries =
+    context.attempts === undefined ? '' : `, ${context.attempts} attempts over ${context.retryForMs ?? 0} ms`;
+  const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';
+  const after = context.consequence ? ` ${context.consequence}` : '';
+  return new ReplicaUnreachableError(
+    `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(options.detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network${raise}.${after}`,
+    options,
+  );
 }
 
 /**

@@ -665,7 +665,7 @@ async function downloadWithRetry(
     const kind = result.stalled || outOfTime ? 'transient' : classifyFailure(detail);
     await removeTemps(runtime, temp);
     const delay = Math.min(8_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-    if (kind === 'transient' && Date.now() + delay < deadline) {
+    if ((kind === 'transient' || kind === 'ended-early') && Date.now() + delay < deadline) {
       logger.warn(
         { db: db.path, attempt, retryInMs: Math.round(delay), error: detail },
         'replica unreachable; retrying',
@@ -673,9 +673,18 @@ async function downloadWithRetry(
       await sleep(delay, undefined, { signal }).catch(() => {});
       continue;
     }
+    // Litestream names a damaged object seldom: find which one, from Node.
+    const damaged =
+      kind === 'damaged' || kind === 'ended-early'
+        ? await dialect.findDamaged(config, db, options.target ?? {}, detail, signal).catch((error: unknown) => {
+            logger.warn({ db: db.path, error: String(error) }, 'could not check which replica object is damaged');
+            return [];
+          })
+        : [];
     throw replicaError(config, db, kind, detail, {
       doing: 'restore',
       attempts: attempt,
+      damaged,
       retryForMs: config.restore.retryForMs,
       consequence:
         kind === 'transient'

@@ -59,6 +59,15 @@ describe('classifyFailure', () => {
     ['cannot fetch generations: NoSuchBucket: The specified bucket does not exist', 'no-bucket'],
     ['dial tcp 127.0.0.1:9: connect: connection refused', 'transient'],
     ['cannot download wal 4011/00000000: EOF', 'transient'],
+    // Retried as transient is, then reported as an object cut short.
+    ['cannot download wal 0791db968d7f0056/00000000: unexpected EOF', 'ended-early'],
+    ['decode database: decode page 1: read page header 2: read compressed data: unexpected EOF', 'ended-early'],
+    ['cannot restore snapshot: lz4: invalid frame checksum: got e693f9ab; expected ee945265', 'damaged'],
+    [
+      'cannot calc restore plan: non-contiguous ltx files: have up to 0000000000000002 but next file starts at 0000000000000004',
+      'damaged',
+    ],
+    ['write /data/app.sqlite3.tmp: no space left on device', 'disk-full'],
     ['ServiceUnavailable: Please reduce your request rate.\n\tstatus code: 503', 'transient'],
     ['invalid -timestamp, must specify in ISO 8601 format', 'other'],
   ])('%s → %s', (text, kind) => expect(classifyFailure(text)).toBe(kind));

@@ -136,6 +136,19 @@ export interface RestoreDialect {
     restored: RestoredPosition,
     signal: AbortSignal,
   ): Promise<string | undefined>;
+  /**
+   * After litestream failed to restore `target` on a damaged backup or an object that ended
+   * early (`detail`, its error): the objects of the replica it read that are damaged, each
+   * `<key>: <what is wrong>`, checked from Node. Empty when none is found, or when Node
+   * cannot read the replica.
+   */
+  findDamaged(
+    config: LitestreamConfig,
+    db: DatabaseConfig,
+    target: RestoreTarget,
+    detail: string,
+    signal: AbortSignal | undefined,
+  ): Promise<string[]>;
 }
 
 /** A point-in-time restore as asked for, its values parsed (not yet checked against the replica). */

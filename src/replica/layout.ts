@@ -118,7 +118,14 @@ export const V03_FILE = {
   wal: /^([0-9a-f]{8,16})_([0-9a-f]{8,16})\.wal\.lz4$/,
 };
 const V05_FILE_LEVEL = /^\d+$/;
-const LTX_FILE = /^[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
+
+/** Litestream 0.5's LTX file name: its first and last transaction id (hex). */
+export const V05_FILE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
+
+/** The directory of a Litestream 0.5 compaction level, relative to the database's replica path. */
+export function ltxLevelDir(location: ReplicaLocation, level: number): string {
+  return location.type === 'file' ? `ltx/${level}` : level.toString(16).padStart(4, '0');
+}
 
 /**
  * Looks at one database's replica path and says which Litestream formats hold a backup
@@ -302,7 +309,7 @@ async function inspectDirectory(directory: string, options: InspectReplicaOption
   const v05: Probe = { found: false, newest: undefined };
   for (const level of await subdirectories(path.join(directory, 'ltx'), V05_FILE_LEVEL)) {
     throwIfAborted(signal, 'Inspecting the replica');
-    const { found, last } = await firstAndLastFile(path.join(directory, 'ltx', level), LTX_FILE);
+    const { found, last } = await firstAndLastFile(path.join(directory, 'ltx', level), V05_FILE);
     v05.found ||= found;
     if (last && (!v05.newest || last > v05.newest)) v05.newest = last;
   }

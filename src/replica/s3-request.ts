@@ -519,21 +519,24 @@ function failureError(bucket: S3Bucket, failure: S3Failure): LitestreamError {
   const said = [failure.status, failure.code].filter((part) => part !== undefined).join(' ');
   const text = `${said ? `${said}: ` : ''}${failure.message}`;
   const error =
-    failure.kind === 'other' || failure.kind === 'disk-full' || failure.kind === 'damaged'
+    failure.kind === 'other' ||
+    failure.kind === 'disk-full' ||
+    failure.kind === 'damaged' ||
+    failure.kind === 'ended-early'
       ? new LitestreamError(`S3 request to ${where} failed: ${text}`, { detail: text })
       : new ReplicaUnreachableError(`${HOW[failure.kind]} ${where} (${text}): ${FIX[failure.kind]}`, { detail: text });
   FAILURES.set(error, Object.freeze(failure));
   return error;
 }
 
-const HOW: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged'>, string> = {
+const HOW: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged' | 'ended-early'>, string> = {
   credentials: 'The credentials were refused by',
   'wrong-region': 'Requests were signed for the wrong region for',
   'no-bucket': 'The bucket does not exist:',
   transient: 'Could not reach',
 };
 
-const FIX: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged'>, string> = {
+const FIX: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged' | 'ended-early'>, string> = {
   credentials: "check the access key id, the secret access key and the key's permissions.",
   'wrong-region': "set the replica's region to the bucket's region.",
   'no-bucket': 'create it, or fix the bucket name.',

@@ -5,7 +5,7 @@
 // history presented as the latest.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../../src/binary.js';
@@ -28,11 +28,22 @@ import { Scenario, trials } from './harness.js';
 type Damage = 'snapshot flipped' | 'changes flipped' | 'changes cut short' | 'changes deleted';
 const DAMAGES: readonly Damage[] = ['snapshot flipped', 'changes flipped', 'changes cut short', 'changes deleted'];
 
-/** A replica with a snapshot and three later syncs of 10 rows each; its object keys, oldest first. */
-async function seed(): Promise<{ config: LitestreamConfig; file: string; keys: string[]; ids: number[] }> {
+type ReplicaKind = 's3' | 'file';
+
+/**
+ * A replica with a snapshot and three later syncs of 10 rows each, in the test S3 server or
+ * a directory; the files that hold its objects, oldest first.
+ */
+async function seed(
+  kind: ReplicaKind = 's3',
+): Promise<{ config: LitestreamConfig; file: string; objects: string[]; ids: number[] }> {
   const dir = tempDir();
   const file = path.join(dir, 'app.sqlite3');
-  const { config } = testConfig(dir, { databases: [file] });
+  const replicaDir = path.join(tempDir(), 'replica');
+  const { config } = testConfig(dir, {
+    databases: [file],
+    ...(kind === 'file' ? { replica: { type: 'file' as const, path: replicaDir } } : {}),
+  });
   writeRows(file, 'seed', 10);
   const replication = track(startReplication(config));
   await replication.ready;
@@ -47,26 +58,79 @@ async function seed(): Promise<{ config: LitestreamConfig; file: string; keys: s
     );
   }
   await stopCleanly(replication);
-  const prefix = `${config.replica?.type === 's3' ? config.replica.path : ''}/`;
-  const keys = (await listKeys(testS3(), prefix)).sort(
-    (a, b) => statSync(objectFile(a)).mtimeMs - statSync(objectFile(b)).mtimeMs || a.localeCompare(b),
-  );
-  return { config, file, keys, ids: readIds(file) };
-}
-
-/** Where the test server keeps an object. */
-function objectFile(key: string): string {
-  const s3 = testS3();
-  return path.join(s3.dataDir, s3.bucket, key);
+  let objects: string[];
+  if (kind === 'file') {
+    objects = readdirSync(replicaDir, { recursive: true, encoding: 'utf8' })
+      .map((name) => path.join(replicaDir, name))
+      .filter((name) => statSync(name).isFile());
+  } else {
+    const s3 = testS3();
+    const prefix = `${config.replica?.type === 's3' ? config.replica.path : ''}/`;
+    objects = (await listKeys(s3, prefix)).map((key) => path.join(s3.dataDir, s3.bucket, key));
+  }
+  objects.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs || a.localeCompare(b));
+  return { config, file, objects, ids: readIds(file) };
 }
 
 /** The object to damage: the full copy, or the changes of the second-to-last sync. */
-function victimOf(keys: readonly string[], damage: Damage): string {
-  const snapshots = keys.filter((key) => /\.snapshot\.lz4$|\/0009\/.*\.ltx$/.test(key));
-  const changes = keys.filter((key) => /\.wal\.lz4$|\/0000\/.*\.ltx$/.test(key));
+function victimOf(objects: readonly string[], damage: Damage): string {
+  const snapshots = objects.filter((name) => /\.snapshot\.lz4$|\/(0009|ltx\/9)\/[^/]*\.ltx$/.test(name));
+  const changes = objects.filter((name) => /\.wal\.lz4$|\/(0000|ltx\/0)\/[^/]*\.ltx$/.test(name));
   const victim = damage === 'snapshot flipped' ? snapshots.at(-1) : changes.at(-2);
-  if (victim === undefined) throw new Error(`no object to damage among ${keys.join(', ')}`);
+  if (victim === undefined) throw new Error(`no object to damage among ${objects.join(', ')}`);
   return victim;
+}
+
+/**
+ * Damages one object of a fresh replica and restores: what went wrong, what the latest
+ * restore came to, and which object was damaged.
+ */
+async function damageTrial(
+  damage: Damage,
+  kind: ReplicaKind,
+): Promise<{ problems: string[]; outcome: string; victim: string }> {
+  const { config, file, objects, ids } = await seed(kind);
+  const victim = victimOf(objects, damage);
+  const damagedAt = statSync(victim).mtime;
+  harm(victim, damage);
+  const problems: string[] = [];
+  const output = path.join(tempDir(), 'latest.db');
+  const latest = await restore(config, { database: file, output }).then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  let outcome: string;
+  if (latest === undefined) {
+    // Another object held the same data (0.5 compacts changes into a higher level).
+    const restored = readIds(output);
+    outcome = 'restored every row from other objects';
+    if (restored.length !== ids.length)
+      problems.push(`restored ${restored.length} of ${ids.length} rows with no error: a shorter history`);
+  } else {
+    outcome = `${latest.name}`;
+    if (latest.name !== 'RestoreError') problems.push(`${latest.name} instead of RestoreError: ${latest.message}`);
+    if (!/damaged/.test(latest.message))
+      problems.push(`the message does not say the backup is damaged: ${latest.message}`);
+    if (existsSync(output)) problems.push('a database was put in place');
+    // A deleted object is named too: by the name it had, which the chain around it gives.
+    if (!latest.message.includes(path.basename(victim)))
+      problems.push(`the message does not name the damaged object ${victim}: ${latest.message}`);
+  }
+  // Before the damaged object was written: a point in time that does not need it.
+  if (damage !== 'snapshot flipped') {
+    const earlier = path.join(tempDir(), 'earlier.db');
+    const timestamp = new Date(damagedAt.getTime() - 1_000);
+    await restore(config, { database: file, output: earlier, timestamp }).then(
+      () => {
+        const restored = readIds(earlier);
+        if (integrity(earlier) !== 'ok') problems.push(`the earlier point's integrity_check: ${integrity(earlier)}`);
+        if (restored.length < 10 || restored.some((id, i) => id !== ids[i]))
+          problems.push(`the earlier point restored ${restored.length} rows, not a prefix of the history`);
+      },
+      (error: Error) => problems.push(`the earlier point (${timestamp.toISOString()}) failed: ${error.message}`),
+    );
+  }
+  return { problems, outcome, victim };
 }
 
 function harm(file: string, damage: Damage): void {
@@ -86,64 +150,27 @@ describe('damaged replica objects', () => {
     '13. a damaged replica object: the restore says so and puts nothing in place (or restores every row), and an earlier point in time that does not need it still restores',
     async ({ task }) => {
       const scenario = new Scenario('13. Replica object flipped / cut short / deleted', task);
-      const outcomes = new Map<Damage, Set<string>>();
+      const outcomes = new Map<string, Set<string>>();
       // Every damage is tried before the test fails, so one run shows them all.
       const failures: string[] = [];
-      for (let trial = 0; trial < trials(3, 1); trial++) {
-        for (const damage of DAMAGES) {
-          const { config, file, keys, ids } = await seed();
-          const victim = victimOf(keys, damage);
-          const damagedAt = statSync(objectFile(victim)).mtime;
-          harm(objectFile(victim), damage);
-          const problems: string[] = [];
-          const output = path.join(tempDir(), 'latest.db');
-          const latest = await restore(config, { database: file, output }).then(
-            () => undefined,
-            (error: Error) => error,
-          );
-          let outcome: string;
-          if (latest === undefined) {
-            // Another object held the same data (0.5 compacts changes into a higher level).
-            const restored = readIds(output);
-            outcome = 'restored every row from other objects';
-            if (restored.length !== ids.length)
-              problems.push(`restored ${restored.length} of ${ids.length} rows with no error: a shorter history`);
-          } else {
-            outcome = `${latest.name}`;
-            if (latest.name !== 'RestoreError')
-              problems.push(`${latest.name} instead of RestoreError: ${latest.message}`);
-            if (!/damaged/.test(latest.message))
-              problems.push(`the message does not say the backup is damaged: ${latest.message}`);
-            if (existsSync(output)) problems.push('a database was put in place');
-            if (!latest.message.includes(path.basename(victim)))
-              problems.push(`the message does not name the damaged object ${victim}: ${latest.message}`);
-          }
-          outcomes.set(damage, (outcomes.get(damage) ?? new Set()).add(outcome));
-          // Before the damaged object was written: a point in time that does not need it.
-          if (damage !== 'snapshot flipped') {
-            const earlier = path.join(tempDir(), 'earlier.db');
-            const timestamp = new Date(damagedAt.getTime() - 1_000);
-            await restore(config, { database: file, output: earlier, timestamp }).then(
-              () => {
-                const restored = readIds(earlier);
-                if (integrity(earlier) !== 'ok')
-                  problems.push(`the earlier point's integrity_check: ${integrity(earlier)}`);
-                if (restored.length < 10 || restored.some((id, i) => id !== ids[i]))
-                  problems.push(`the earlier point restored ${restored.length} rows, not a prefix of the history`);
-              },
-              (error: Error) =>
-                problems.push(`the earlier point (${timestamp.toISOString()}) failed: ${error.message}`),
-            );
-          }
-          const named = problems.map((problem) => `${damage} (${victim}): ${problem}`);
-          scenario.record(named);
-          failures.push(...named);
-        }
+      // Every damage on S3; on a file replica, the two whose objects Node finds by path.
+      const cases = [
+        ...Array.from({ length: trials(3, 1) }, () => DAMAGES.map((damage) => [damage, 's3'] as const)).flat(),
+        ['changes flipped', 'file'] as const,
+        ['changes deleted', 'file'] as const,
+      ];
+      for (const [damage, kind] of cases) {
+        const { problems, outcome, victim } = await damageTrial(damage, kind);
+        const label = kind === 'file' ? `${damage} (file replica)` : damage;
+        outcomes.set(label, (outcomes.get(label) ?? new Set()).add(outcome));
+        const named = problems.map((problem) => `${label} (${victim}): ${problem}`);
+        scenario.record(named);
+        failures.push(...named);
       }
       scenario.row.notes = [...outcomes].map(([damage, seen]) => `${damage}: ${[...seen].join(' / ')}`).join('; ');
       expect(failures).toEqual([]);
     },
-    trials(3, 1) * DAMAGES.length * 60_000,
+    (trials(3, 1) * DAMAGES.length + 2) * 60_000,
   );
 
   // What the library works around, with the litestream 0.3 CLI alone. When this fails, a
@@ -152,8 +179,8 @@ describe('damaged replica objects', () => {
   it.skipIf(family !== '0.3')(
     'Litestream 0.3.13 by itself restores past a WAL segment missing from the middle of the chain, into an older state, exit 0',
     async () => {
-      const { config, file, keys, ids } = await seed();
-      rmSync(objectFile(victimOf(keys, 'changes deleted')));
+      const { config, file, objects, ids } = await seed();
+      rmSync(victimOf(objects, 'changes deleted'));
       const dir = tempDir();
       const yaml = path.join(dir, 'litestream.yml');
       writeFileSync(yaml, engine.renderYaml(config));

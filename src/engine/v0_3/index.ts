@@ -5,6 +5,7 @@
  */
 import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
+import { findDamagedObjects } from './damaged-objects.js';
 import { latestGenerationOf } from './generation-choice.js';
 import { listBackups, listDatabases, listGenerations } from './listings.js';
 import { planTarget } from './point-in-time.js';
@@ -71,6 +72,10 @@ export const engineV0_3 = Object.freeze<Engine>({
       const location = replicaLocation(config, db);
       if (!location || restored.generation === undefined) return undefined;
       return walChainGap(location, restored.generation, { signal });
+    },
+    findDamaged: async (config, db, target, detail, signal) => {
+      const location = replicaLocation(config, db);
+      return location ? findDamagedObjects(location, target, detail, { signal }) : [];
     },
   }),
 });

@@ -3,7 +3,9 @@
  * database, compaction levels, local LTX files beside each database.
  * @internal
  */
+import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
+import { findDamagedObjects } from './damaged-objects.js';
 import { adaptEnv } from './env.js';
 import { listLtx, listLtxBackups } from './ltx.js';
 import { planTarget } from './point-in-time.js';
@@ -61,5 +63,9 @@ export const engineV0_5 = Object.freeze<Engine>({
     saysNoBackup: (result, errorText) =>
       /no matching backups found|no matching backup files available/.test(errorText) ||
       result.lines.some((line) => line.msg === 'no matching backups found'),
+    findDamaged: async (config, db, target, detail, signal) => {
+      const location = replicaLocation(config, db);
+      return location ? findDamagedObjects(location, target, detail, { signal }) : [];
+    },
   }),
 });
