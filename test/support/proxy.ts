@@ -159,15 +159,27 @@ async function pipingProxy(
 /**
  * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way: a
  * restore or an upload through it is slow but steadily progressing, as on a slow link.
+ * `sentBytes()` counts what has reached the server so far.
  */
-export function throttledProxy(target: string, bytesPerSecond: number): Promise<{ endpoint: string }> {
-  const paced = () =>
+export async function throttledProxy(
+  target: string,
+  bytesPerSecond: number,
+): Promise<{ endpoint: string; sentBytes(): number }> {
+  let sent = 0;
+  const paced = (count: boolean) => () =>
     new Transform({
       transform(chunk: Buffer, _encoding, done) {
-        setTimeout(() => done(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+        setTimeout(
+          () => {
+            if (count) sent += chunk.length;
+            done(null, chunk);
+          },
+          (chunk.length / bytesPerSecond) * 1000,
+        );
       },
     });
-  return pipingProxy(target, { toServer: paced, toClient: paced });
+  const { endpoint } = await pipingProxy(target, { toServer: paced(true), toClient: paced(false) });
+  return { endpoint, sentBytes: () => sent };
 }
 
 // ISO 8601 times (S3 listings' LastModified) and HTTP dates (Date, Last-Modified headers).
