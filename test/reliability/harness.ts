@@ -402,15 +402,18 @@ export async function stopAndRestore(
 /** The rows of {@link seedLargeBackup}. */
 export const LARGE_BACKUP_ROWS = 12_000;
 
-/** A backup of the load app's table under `prefix`: 12,000 rows of 1 KiB that do not compress, about 12 MiB. */
-export async function seedLargeBackup(prefix: string): Promise<void> {
+/**
+ * A backup of the load app's table under `prefix`: `rows` rows of 1 KiB that do not compress
+ * (12,000 by default, about 12 MiB).
+ */
+export async function seedLargeBackup(prefix: string, rows = LARGE_BACKUP_ROWS): Promise<void> {
   const file = path.join(tempDir(), DATABASE);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
   const insert = db.prepare('INSERT INTO items (body) VALUES (?)');
   db.transaction(() => {
-    for (let row = 0; row < LARGE_BACKUP_ROWS; row++) insert.run(randomBytes(512).toString('hex'));
+    for (let row = 0; row < rows; row++) insert.run(randomBytes(512).toString('hex'));
   })();
   db.close();
   await replicateOnce(configFromEnv(seedEnv(prefix, [file]), { logger: false }));

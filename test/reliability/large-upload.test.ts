@@ -18,6 +18,7 @@ import {
   restoreFresh,
   runFor,
   Scenario,
+  seedLargeBackup,
   trials,
 } from './harness.js';
 
@@ -102,5 +103,55 @@ describe('a large upload cut short', () => {
       }
     },
     trials(5, 1) * 180_000,
+  );
+
+  it(
+    `14b. SIGKILL while a restored boot uploads its first full copy (${BULK_MIB} MiB): the next boot restores the backup it restored from, integrity ok`,
+    async ({ task }) => {
+      const scenario = new Scenario(`14b. SIGKILL during a ${BULK_MIB} MiB snapshot upload after a restore`, task);
+      const sentMiB: number[] = [];
+      const lostMs: number[] = [];
+      // Rows of the load app's table, 1 KiB each.
+      const seedRows = BULK_MIB * 1024;
+      for (let trial = 0; trial < trials(5, 1); trial++) {
+        const prefix = `snapshot-upload-${randomUUID()}`;
+        await seedLargeBackup(prefix, seedRows);
+        // Restores at full speed; what it uploads next crawls. The app takes writes as soon
+        // as litestream runs, before its first full copy has reached the replica.
+        const proxy = await throttledProxy(testS3().endpoint, LINK_BYTES_PER_SECOND, { uploadsOnly: true });
+        const app = await launchUnderLoad(prefix, {
+          env: { LITESTREAM_S3_ENDPOINT: proxy.endpoint, APP_READY_AT: 'started' },
+        });
+        await waitFor(() => proxy.sentBytes() > MIB, 60_000, 'the upload of the full copy to start');
+        await runFor(between(...KILL_AFTER_MS));
+        const sentOfCopy = proxy.sentBytes();
+        const status = await app.status();
+        const killedAt = Date.now();
+        await app.killContainer();
+        const restored = await restoreFresh(prefix);
+        const problems = [
+          // Random bytes do not compress: less than the database's size sent is a copy unfinished.
+          ...(sentOfCopy < BULK_MIB * MIB
+            ? []
+            : [`${Math.round(sentOfCopy / MIB)} MiB had been sent at the kill: the copy may have finished first`]),
+          ...(status.lastSyncAt === 0
+            ? []
+            : [`the app's replication reported a sync before its full copy was uploaded`]),
+          ...(restored.outcome === 'restored' ? [] : [`the new container's restore said ${restored.outcome}`]),
+          ...(restored.integrity === 'ok' ? [] : [`integrity_check: ${restored.integrity}`]),
+          // Every row of the backup it booted from. The app's writes since wait behind the full
+          // copy: on 0.3 a new generation's changes follow its snapshot, on 0.5 its first LTX file.
+          ...(restored.maxId >= seedRows ? [] : [`restored ${restored.maxId} of the backup's ${seedRows} rows`]),
+          ...scenario.checkSecrets({ 'app output': app.output(), 'restore log': restored.log }),
+        ];
+        sentMiB.push(Math.round(sentOfCopy / MIB));
+        // Writes acknowledged before \`ready\` are what a kill now loses: since the first one.
+        const lostSince = app.acks.find((ack) => ack.to > restored.maxId)?.at;
+        lostMs.push(lostSince === undefined ? 0 : killedAt - lostSince);
+        scenario.row.notes = `killed 1 MiB + ${KILL_AFTER_MS.join('–')} ms into the upload, after ${Math.min(...sentMiB)}–${Math.max(...sentMiB)} MiB of ${BULK_MIB}, before \`ready\`; writes taken before \`ready\` lost, up to ${Math.max(...lostMs)} ms of them`;
+        scenario.trial(problems, { windowMs: Math.max(...lostMs), lostAcknowledged: lostSince !== undefined });
+      }
+    },
+    trials(5, 1) * 300_000,
   );
 });

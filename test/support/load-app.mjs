@@ -61,7 +61,9 @@ try {
   replication.on('restart', ({ restarts }) => report({ event: 'restart', restarts }));
   replication.on('lease', (lease) => report({ event: 'lease', ...lease, at: Date.now() }));
   await replication.started;
-  await replication.ready;
+  // APP_READY_AT=started: serve (take load) as soon as litestream runs, before the first sync
+  // of every database has reached the replica, as an app that does not await `ready` does.
+  if (process.env.APP_READY_AT !== 'started') await replication.ready;
   report({ event: 'ready', pid: replication.status().pid });
 
   let timer;

@@ -157,13 +157,14 @@ async function pipingProxy(
 }
 
 /**
- * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way: a
- * restore or an upload through it is slow but steadily progressing, as on a slow link.
- * `sentBytes()` counts what has reached the server so far.
+ * A loopback TCP proxy to `target` whose traffic flows at `bytesPerSecond` each way (only
+ * towards the server with `uploadsOnly`): a restore or an upload through it is slow but
+ * steadily progressing, as on a slow link. `sentBytes()` counts what has reached the server.
  */
 export async function throttledProxy(
   target: string,
   bytesPerSecond: number,
+  { uploadsOnly = false } = {},
 ): Promise<{ endpoint: string; sentBytes(): number }> {
   let sent = 0;
   const paced = (count: boolean) => () =>
@@ -178,7 +179,10 @@ export async function throttledProxy(
         );
       },
     });
-  const { endpoint } = await pipingProxy(target, { toServer: paced(true), toClient: paced(false) });
+  const { endpoint } = await pipingProxy(target, {
+    toServer: paced(true),
+    ...(uploadsOnly ? {} : { toClient: paced(false) }),
+  });
   return { endpoint, sentBytes: () => sent };
 }
 
