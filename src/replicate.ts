@@ -15,7 +15,7 @@ import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { checkReplica } from './replica/format-guard.js';
 import { redact } from './secret.js';
-import { type LitestreamProcess, spawnLitestream } from './spawn.js';
+import { type SpawnedChild, spawnChild } from './spawn.js';
 import { truncateWals } from './wal-truncate.js';
 
 /** Lifecycle state of a {@link Replication}. */
@@ -180,7 +180,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #secrets;
   readonly #onStopped: () => void;
   #state: ReplicationState = 'starting';
-  #child: LitestreamProcess | undefined;
+  #child: SpawnedChild | undefined;
   /** The current litestream has exited and its output has been read to the end. */
   #childDone: Promise<void> = Promise.resolve();
   #childStartedAt = 0;
@@ -362,7 +362,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
     // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
     // runs the one shutdown. It still dies with the app (see Replication).
-    const child = spawnLitestream(runtime.binary, args, childEnv(this.#config, runtime.engine), {
+    const child = spawnChild(runtime.binary, args, childEnv(this.#config, runtime.engine), {
       ownProcessGroup: true,
     });
     this.#child = child;
@@ -521,7 +521,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
   }
 
-  #onExit(child: LitestreamProcess, exitCode: number | undefined, signal: string | undefined): void {
+  #onExit(child: SpawnedChild, exitCode: number | undefined, signal: string | undefined): void {
     if (child !== this.#child) return;
     this.#child = undefined;
     this.#wakeWaiters();

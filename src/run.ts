@@ -1,6 +1,6 @@
 import { abortedWithin } from './abort.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
-import { spawnLitestream } from './spawn.js';
+import { spawnChild } from './spawn.js';
 
 /** What a finished litestream command printed. */
 export interface CommandResult {
@@ -32,7 +32,7 @@ export interface RunOptions {
 
 /** Runs a short-lived litestream command to completion and collects its output. */
 export async function runCommand(binary: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
-  const child = spawnLitestream(binary, args, options.env);
+  const child = spawnChild(binary, args, options.env);
   const lines: LitestreamLogLine[] = [];
   let stdout = '';
   let lastActivity = Date.now();

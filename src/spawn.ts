@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { loadChildProcess } from './load-on-use.js';
 
-/** How a litestream child ended. Exactly one of `exitCode` and `signal` is set, or neither when it never started. */
+/** How a child ended. Exactly one of `exitCode` and `signal` is set, or neither when it never started. */
 export interface ProcessExit {
   readonly exitCode: number | undefined;
   readonly signal: NodeJS.Signals | undefined;
@@ -12,11 +12,11 @@ export interface ProcessExit {
 }
 
 /**
- * A running litestream child process: its output streams, a way to signal it, and its
- * exit, which never rejects. Built on `node:child_process` alone: a process manager
+ * A running child process (litestream, or the short Node child that truncates a WAL): its
+ * output streams, a way to signal it, and its exit, which never rejects. Built on `node:child_process` alone: a process manager
  * library cost a cold boot ~95 ms of import time for the little used here.
  */
-export class LitestreamProcess {
+export class SpawnedChild {
   readonly #child: ChildProcess;
   /** Settles once the process has exited and its output streams have closed. */
   readonly exited: Promise<ProcessExit>;
@@ -70,7 +70,7 @@ export class LitestreamProcess {
  */
 export const spawnEvents = new EventEmitter<{ spawn: [{ pid: number | undefined; command: string }] }>();
 
-/** How {@link spawnLitestream} starts a process. */
+/** How {@link spawnChild} starts a process. */
 export interface SpawnOptions {
   /**
    * Start it in a process group of its own, so that signals sent to the app's group (a
@@ -90,16 +90,16 @@ export function prepareSpawn(): void {
 }
 
 /**
- * Starts `binary args…` with the given environment. Output is streamed, never
- * buffered (the replicator runs for days). Its exit never throws; callers read it.
+ * Starts `binary args…` with the given environment: the library's one way to start a
+ * process. Output is streamed, never buffered (the replicator runs for days). Its exit never throws; callers read it.
  */
-export function spawnLitestream(
+export function spawnChild(
   binary: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   options: SpawnOptions = {},
-): LitestreamProcess {
-  const child = new LitestreamProcess(
+): SpawnedChild {
+  const child = new SpawnedChild(
     loadChildProcess().spawn(binary, args, {
       env,
       detached: options.ownProcessGroup ?? false,
@@ -111,7 +111,7 @@ export function spawnLitestream(
   return child;
 }
 
-const live = new Set<LitestreamProcess>();
+const live = new Set<SpawnedChild>();
 
 /**
  * A litestream still running when this process exits (`process.exit()` or an empty event
@@ -120,7 +120,7 @@ const live = new Set<LitestreamProcess>();
  * first shutdown log line kills it. Only `stop()` makes a final sync. An `exit` listener,
  * unlike a signal listener, changes nothing about how the app handles signals.
  */
-function killOnExit(child: LitestreamProcess): void {
+function killOnExit(child: SpawnedChild): void {
   if (live.size === 0) process.on('exit', terminateLive);
   live.add(child);
   void child.exited.then(() => {

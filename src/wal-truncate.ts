@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from './logger.js';
 import { companionFiles, fileSize } from './paths.js';
-import { spawnLitestream } from './spawn.js';
+import { spawnChild } from './spawn.js';
 
 /** How long the checkpoint may wait for the app's own readers and writers to finish. */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -47,7 +47,7 @@ export async function truncateWals(
   if (files.length === 0 || options.signal?.aborted) return;
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   // Nothing of the app's environment (its keys) reaches a process that needs none of it.
-  const child = spawnLitestream(process.execPath, ['-e', CHILD_SOURCE, sqlite, String(BUSY_TIMEOUT_MS), ...files], {
+  const child = spawnChild(process.execPath, ['-e', CHILD_SOURCE, sqlite, String(BUSY_TIMEOUT_MS), ...files], {
     PATH: process.env.PATH,
   });
   const kill = () => child.kill('SIGKILL');
