@@ -13,6 +13,27 @@ export function decodeLz4Block(
   outAt: number,
   historyStart = outAt,
 ): number {
+  return walkSequences(src, start, end, out, outAt, historyStart);
+}
+
+/**
+ * The decoded length of one LZ4 block, `src[start, end)`, found by walking its sequences
+ * without producing them (a match's offset is not checked: there is no history to check it
+ * against). Throws on a block whose sequences run past its end.
+ */
+export function lz4BlockLength(src: Uint8Array, start: number, end: number): number {
+  return walkSequences(src, start, end, undefined, 0, Number.NEGATIVE_INFINITY);
+}
+
+/** Decodes into `out`, or only counts without it. */
+function walkSequences(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array | undefined,
+  outAt: number,
+  historyStart: number,
+): number {
   let at = start;
   let to = outAt;
   const byte = () => {
@@ -32,8 +53,10 @@ export function decodeLz4Block(
     const token = byte();
     const literals = extended(token >> 4);
     if (at + literals > end) throw new Error("an LZ4 block's literals run past its end");
-    if (to + literals > out.length) throw new Error('an LZ4 block decodes past its stated size');
-    out.set(src.subarray(at, at + literals), to);
+    if (out) {
+      if (to + literals > out.length) throw new Error('an LZ4 block decodes past its stated size');
+      out.set(src.subarray(at, at + literals), to);
+    }
     at += literals;
     to += literals;
     // The last sequence has literals only.
@@ -41,6 +64,10 @@ export function decodeLz4Block(
     const offset = byte() | (byte() << 8);
     const length = extended(token & 0x0f) + 4;
     if (offset === 0 || to - offset < historyStart) throw new Error('an LZ4 match refers before its data');
+    if (!out) {
+      to += length;
+      continue;
+    }
     if (to + length > out.length) throw new Error('an LZ4 block decodes past its stated size');
     // Byte by byte: a match may overlap the bytes it produces.
     for (let from = to - offset, stop = to + length; to < stop; ) out[to++] = out[from++] as number;

@@ -23,11 +23,15 @@ export interface ReplicaObjects {
   read(key: string): Promise<Buffer | undefined>;
 }
 
-/** Options of {@link replicaObjects}. */
-export interface ReplicaObjectsOptions {
+/** How Node reads a replica's objects. */
+export interface ReplicaReadOptions {
   signal?: AbortSignal | undefined;
   /** Where S3 credentials and `AWS_CA_BUNDLE` come from when the location has none. Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+/** Options of {@link replicaObjects}. */
+export interface ReplicaObjectsOptions extends ReplicaReadOptions {
   /** The largest object read (a larger one is an error). */
   maxBytes: number;
 }

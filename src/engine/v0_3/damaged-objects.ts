@@ -1,6 +1,6 @@
 import type { ReplicaLocation } from '../../replica/layout.js';
 import { V03_FILE } from '../../replica/layout.js';
-import { type ReplicaObject, replicaObjects } from '../../replica/objects.js';
+import { type ReplicaObject, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
 import { lz4FrameProblem } from './lz4-frame.js';
 
@@ -18,7 +18,7 @@ export async function findDamagedObjects(
   location: ReplicaLocation,
   target: RestoreTarget,
   detail: string,
-  options: { signal?: AbortSignal; env?: Readonly<Record<string, string | undefined>> } = {},
+  options: ReplicaReadOptions = {},
 ): Promise<string[]> {
   const objects = replicaObjects(location, { ...options, maxBytes: MAX_CHECKED_BYTES });
   if (!objects) return [];

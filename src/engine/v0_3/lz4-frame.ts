@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { decodeLz4Block } from '../../codec/lz4-block.js';
+import { decodeLz4Block, lz4BlockLength } from '../../codec/lz4-block.js';
 import { Xxh32 } from '../../codec/xxh32.js';
 
 // Litestream 0.3 compresses every snapshot and WAL segment into one LZ4 frame.
@@ -63,7 +63,7 @@ function* frameParts(data: Uint8Array): Generator<FramePart> {
  */
 export function* lz4BlockLengths(data: Uint8Array): Generator<number> {
   for (const part of frameParts(data)) {
-    if (part.part === 'block') yield part.stored ? part.end - part.start : blockLength(data, part.start, part.end);
+    if (part.part === 'block') yield part.stored ? part.end - part.start : lz4BlockLength(data, part.start, part.end);
   }
 }
 
@@ -106,36 +106,4 @@ export async function lz4FrameProblem(data: Uint8Array): Promise<string | undefi
     return (error as Error).message;
   }
   return undefined;
-}
-
-/** The decoded length of one compressed block in `data[start, end)`. */
-function blockLength(data: Uint8Array, start: number, end: number): number {
-  let at = start;
-  let total = 0;
-  const byte = () => {
-    if (at >= end) throw new Error(`an LZ4 block ends early, at byte ${end}`);
-    return data[at++] as number;
-  };
-  const extended = (length: number) => {
-    if (length !== 15) return length;
-    let more = 255;
-    while (more === 255) {
-      more = byte();
-      length += more;
-    }
-    return length;
-  };
-  while (at < end) {
-    const token = byte();
-    const literals = extended(token >> 4);
-    at += literals;
-    total += literals;
-    if (at > end) throw new Error(`an LZ4 block's literals run past its end, at byte ${end}`);
-    // The last sequence has literals only.
-    if (at === end) break;
-    byte();
-    byte();
-    total += extended(token & 0x0f) + 4;
-  }
-  return total;
 }

@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises';
 import { type ReplicaLocation, V03_FILE } from '../../replica/layout.js';
-import { replicaObjects } from '../../replica/objects.js';
+import { type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import { lz4BlockLengths } from './lz4-frame.js';
 
 // Litestream 0.3.13 checks that a generation's WAL indexes follow one another and that each
@@ -19,7 +19,7 @@ const MAX_SEGMENT_BYTES = 256 * 1024 * 1024;
 export async function walChainGap(
   location: ReplicaLocation,
   generation: string,
-  options: { signal?: AbortSignal; env?: Readonly<Record<string, string | undefined>> } = {},
+  options: ReplicaReadOptions = {},
 ): Promise<string | undefined> {
   const objects = replicaObjects(location, { ...options, maxBytes: MAX_SEGMENT_BYTES });
   if (!objects) return undefined;

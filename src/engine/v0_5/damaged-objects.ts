@@ -1,5 +1,5 @@
 import { ltxLevelDir, type ReplicaLocation, V05_FILE } from '../../replica/layout.js';
-import { replicaObjects } from '../../replica/objects.js';
+import { type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
 import { ltxFileProblem } from './ltx-file.js';
 import { formatTxid } from './sync-tracker.js';
@@ -28,7 +28,7 @@ export async function findDamagedObjects(
   location: ReplicaLocation,
   target: RestoreTarget,
   detail: string,
-  options: { signal?: AbortSignal; env?: Readonly<Record<string, string | undefined>> } = {},
+  options: ReplicaReadOptions = {},
 ): Promise<string[]> {
   const gap = /non-contiguous ltx files: have up to ([0-9a-f]{16}) but next file starts at ([0-9a-f]{16})/.exec(detail);
   if (gap) {
