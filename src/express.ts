@@ -1,6 +1,6 @@
 /**
  * Express integration: `expressLitestream(options)` returns
- * `{ gate, listen(app, port, host?), close(), litestream }`.
+ * `{ gate, metrics, listen(app, port, host?), close(), litestream }`.
  *
  * @packageDocumentation
  */
@@ -28,6 +28,12 @@ export interface ExpressLitestream {
    * a request before the restore.
    */
   gate: (request: Request, response: Response, next: NextFunction) => void;
+  /**
+   * A handler answering with replication's Prometheus metrics (see
+   * {@link Litestream.metrics}), before the restore is done too: mount it on a route of your
+   * choice, before the gate, e.g. `app.get('/metrics', litestream.metrics)`.
+   */
+  metrics: (request: Request, response: Response) => void;
   /**
    * Restores the databases and starts replication (once; later calls share the result).
    * `listen` calls it; call it yourself when you listen on your own.
@@ -99,6 +105,10 @@ export function expressLitestream(
     response.status(503).set('Retry-After', retryAfter).json({ error: GATE_MESSAGES[state] });
   };
 
+  const metrics = (_request: Request, response: Response) => {
+    response.set('Content-Type', Litestream.metricsContentType).send(litestream.metrics());
+  };
+
   const listen = async (app: Express, port: number, host?: string): Promise<Server> => {
     await start();
     server = await new Promise<Server>((resolve, reject) => {
@@ -153,6 +163,7 @@ export function expressLitestream(
 
   return {
     gate,
+    metrics,
     start,
     listen,
     close,

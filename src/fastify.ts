@@ -38,6 +38,11 @@ export type FastifyLitestreamOptions = (
    */
   healthRoute?: string | false;
   /**
+   * Serve replication's Prometheus metrics at this path (e.g. `/metrics`; see
+   * {@link Litestream.metrics}), while the databases are restored too. Off by default.
+   */
+  metricsRoute?: string | false;
+  /**
    * Let the server listen before the databases are in place: registration returns at once,
    * and until every database is restored and replicating, routes answer `503` with
    * `Retry-After` — except the health route (`503` with `{ state, message, holder }`, where
@@ -75,6 +80,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     );
   }
   const healthRoute = options.healthRoute ?? false;
+  const metricsRoute = options.metricsRoute ?? false;
   const config = toConfig(options, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
   const litestream = new Litestream(config);
   let gate: GateState = 'restoring';
@@ -109,6 +115,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     app.addHook('onRequest', async (request, reply) => {
       if (gate === 'ready' || request.routeOptions.config?.litestream?.gate === false) return;
       if (healthRoute && request.routeOptions.url === healthRoute) return;
+      if (metricsRoute && request.routeOptions.url === metricsRoute) return;
       return reply
         .code(503)
         .header('Retry-After', String(DEFAULT_RETRY_AFTER_SECONDS))
@@ -126,6 +133,12 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     });
   }
 
+  if (metricsRoute) {
+    app.get(metricsRoute, async (_request, reply) =>
+      reply.type(Litestream.metricsContentType).send(litestream.metrics()),
+    );
+  }
+
   if (healthRoute) {
     app.get(healthRoute, async (_request, reply) => {
       if (gate !== 'ready') return reply.code(503).send({ state: gate, message: GATE_MESSAGES[gate], holder });
@@ -141,6 +154,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
   const {
     healthRoute: _,
     listenWhileRestoring: __,
+    metricsRoute: ___,
     ...given
   } = withoutKeys(options, FASTIFY_REGISTER_OPTIONS) as Record<string, unknown>;
   if (!('config' in given)) return withLogger(given as LitestreamOptions, log, '');
@@ -151,7 +165,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
       unknown.map((key) => ({
         field: key,
         message:
-          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute and listenWhileRestoring.',
+          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute, metricsRoute and listenWhileRestoring.',
       })),
     );
   }

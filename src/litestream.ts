@@ -14,8 +14,10 @@ import {
   wal,
 } from './commands.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
-import { ReplicationError } from './errors.js';
+import { LitestreamError, ReplicationError } from './errors.js';
 import { releaseLeases } from './lease/keeper.js';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics/exposition.js';
+import { MetricsRecorder } from './metrics/recorder.js';
 import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 import {
   idleStatus,
@@ -85,16 +87,31 @@ export function startReplication(config: LitestreamConfig | undefined = lastConf
 export class Litestream {
   /** The validated configuration. */
   readonly config: LitestreamConfig;
+  /** The content type of {@link Litestream.metrics}' text, for an HTTP answer. */
+  static readonly metricsContentType = PROMETHEUS_CONTENT_TYPE;
   #replication: Replication | undefined;
+  readonly #metrics = new MetricsRecorder();
 
   /** @throws {@link LitestreamConfigError} when the options are invalid. */
   constructor(options: LitestreamOptions | LitestreamConfig) {
     this.config = isLitestreamConfig(options) ? options : defineConfig(options);
   }
 
-  /** Restores missing databases; see {@link ensureRestored}. */
-  ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
-    return restoreDatabases(this.config, options);
+  /** Restores missing databases; see {@link ensureRestored}. Its outcome shows in {@link Litestream.metrics}. */
+  async ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
+    const startedAt = Date.now();
+    try {
+      const results = await restoreDatabases(this.config, options);
+      this.#metrics.recordRestore(results);
+      return results;
+    } catch (error) {
+      const database = error instanceof LitestreamError ? error.database : undefined;
+      this.#metrics.recordRestoreFailure(
+        database ? [database] : this.config.databases.map((db) => db.path),
+        Date.now() - startedAt,
+      );
+      throw error;
+    }
   }
 
   /** Starts replication, or returns the running handle. */
@@ -102,7 +119,19 @@ export class Litestream {
     const current = this.#replication;
     if (current && current.status().state !== 'stopped') return current;
     this.#replication = replicate(this.config);
+    this.#metrics.watch(this.#replication);
     return this.#replication;
+  }
+
+  /**
+   * Replication's state as Prometheus metrics (text exposition format 0.0.4, content type
+   * {@link Litestream.metricsContentType}): per database the last sync's time and age, the
+   * replica's position, errors, uploads in flight and stalled, the boot restore's outcome and
+   * duration; litestream's restarts, the lease, and the last stop's final sync. Every name
+   * starts with `litestream_node_`.
+   */
+  metrics(): string {
+    return this.#metrics.render(this.status());
   }
 
   /** The running replication, if started. */

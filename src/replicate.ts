@@ -37,6 +37,8 @@ export interface ReplicationStatus {
   readonly restarts: number;
   readonly startedAt: Date | undefined;
   readonly databases: readonly DatabaseStatus[];
+  /** The databases whose replica upload has stalled (see {@link ReplicationStatus.healthy}). */
+  readonly stalled: readonly string[];
   /**
    * The replica lease (one writer per replica path): `held` (or `late`: a renewal failed,
    * still in time), `paused` (not renewed for too long: litestream is stopped until it is),
@@ -251,6 +253,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   status(): ReplicationStatus {
     const databases = this.#tracker.snapshot();
+    const stalled = Object.freeze(this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)));
     return Object.freeze({
       state: this.#state,
       healthy:
@@ -258,11 +261,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         !this.#leases.paused &&
         this.#leaseProblem === undefined &&
         databases.every((db) => db.lastError === undefined) &&
-        this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)).length === 0,
+        stalled.length === 0,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
       databases,
+      stalled,
       lease: this.#leaseStatus(),
     });
   }
@@ -936,6 +940,7 @@ export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stoppe
     restarts: 0,
     startedAt: undefined,
     databases: config.databases.map((db) => idleDatabase(db.path)),
+    stalled: Object.freeze([]),
     lease: Object.freeze({ state: 'off', error: undefined }),
   });
 }

@@ -22,6 +22,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { expectWellFormed, sample } from './support/prometheus.js';
 import { holdingProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
 
@@ -52,6 +53,35 @@ const url = (server: Server, route: string) =>
   `http://127.0.0.1:${(server.address() as { port: number }).port}${route}`;
 
 describe('expressLitestream', () => {
+  it('serves Prometheus metrics on the route the app chooses: the restore, the last sync, and after close the final sync', async () => {
+    const dir = tempDir();
+    const { config } = await seedBackup(dir);
+    const main = config.databases[0]?.path as string;
+    const litestream = expressLitestream(config);
+    onCleanup(() => litestream.close());
+    const app = buildApp(main);
+    app.get('/metrics', litestream.metrics);
+    const server = await litestream.listen(app, 0, '127.0.0.1');
+    await litestream.litestream.replication?.ready;
+
+    const answer = await fetch(url(server, '/metrics'));
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await answer.text();
+    expectWellFormed(text);
+    expect(sample(text, 'litestream_node_replication_up')).toBe(1);
+    expect(sample(text, 'litestream_node_replication_healthy')).toBe(1);
+    expect(sample(text, 'litestream_node_restore_info', { database: main, outcome: 'restored' })).toBe(1);
+    const syncedAt = sample(text, 'litestream_node_last_sync_timestamp_seconds', { database: main }) as number;
+    expect(Math.abs(syncedAt - Date.now() / 1000)).toBeLessThan(60);
+    expect(sample(text, 'litestream_node_sync_errors_total', { database: main })).toBe(0);
+
+    await litestream.close();
+    const after = litestream.litestream.metrics();
+    expect(sample(after, 'litestream_node_replication_up')).toBe(0);
+    expect(sample(after, 'litestream_node_final_sync_clean')).toBe(1);
+  });
+
   it('listen restores before the first request; close makes the final sync and leaves no process', async () => {
     const dir = tempDir();
     const { config, ids } = await seedBackup(dir);

@@ -31,6 +31,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { expectWellFormed, sample } from './support/prometheus.js';
 import { holdingProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
 
@@ -136,6 +137,35 @@ describe('the Fastify plugin', () => {
     expect(error).toBeInstanceOf(RestoreError);
     expect(error?.message).toMatch(/pluginTimeout \(1000 ms\).*Fastify\(\{ pluginTimeout: 120_000 \}\)/);
     proxy.release();
+  });
+
+  it('serves Prometheus metrics: a first boot with no backup, replication, litestream restarted, and the final sync', async () => {
+    const dir = tempDir();
+    const { config } = testConfig(dir, {
+      supervisor: { initialBackoffMs: 200, maxBackoffMs: 200, resetAfterMs: 60_000 },
+    });
+    const main = config.databases[0]?.path as string;
+    const app = buildApp();
+    await app.register(litestream, { config, metricsRoute: '/metrics' });
+    // No backup: `ready` came before these databases existed; wait for their first sync.
+    for (const db of config.databases) writeRows(db.path, 'metrics', 1);
+    await waitFor(() => app.litestream.status().databases.every((db) => db.synced));
+
+    const first = await app.inject('/metrics');
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expectWellFormed(first.body);
+    expect(sample(first.body, 'litestream_node_restore_info', { database: main, outcome: 'no-backup' })).toBe(1);
+    expect(sample(first.body, 'litestream_node_database_synced', { database: main })).toBe(1);
+    expect(sample(first.body, 'litestream_node_last_sync_age_seconds', { database: main })).toBeLessThan(60);
+    expect(sample(first.body, 'litestream_node_litestream_restarts_total')).toBe(0);
+
+    process.kill(app.litestream.status().pid as number, 'SIGKILL');
+    await waitFor(() => app.litestream.status().restarts === 1 && app.litestream.status().state === 'running');
+    const restarted = (await app.inject('/metrics')).body;
+    expect(sample(restarted, 'litestream_node_litestream_restarts_total')).toBe(1);
+    await app.close();
+    expect(sample(app.litestream.metrics(), 'litestream_node_final_sync_clean')).toBe(1);
   });
 
   it('serves a health route: 200 while replicating, 503 while litestream is down', async () => {

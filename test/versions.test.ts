@@ -10,6 +10,7 @@ import { engineFor } from '../src/engine/select.js';
 import {
   ensureRestored,
   generations,
+  Litestream,
   LitestreamVersionError,
   ltx,
   ReplicaFormatError,
@@ -35,6 +36,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { expectWellFormed, sample } from './support/prometheus.js';
 import { startS3Server, testS3 } from './support/s3-per-file.js';
 
 const v05 = inject('litestream05Binary');
@@ -315,5 +317,34 @@ describe('Litestream 0.5', () => {
     const wrongFlag = await cli(['restore', main, '-o', path.join(dir, 'g.db'), '--generation', 'abc'], env);
     expect(wrongFlag.code).toBe(1);
     expect(wrongFlag.stderr).toMatch(/--generation needs Litestream 0\.3.*--txid/);
+  });
+});
+
+describe('metrics on both versions', () => {
+  it("give each version's replica position, the boot restore and the final sync", async () => {
+    for (const [version, binaryPath, position] of [
+      ['0.3', await bundled(), 'litestream_node_replica_generation_info'],
+      ['0.5', v05, 'litestream_node_replica_txid'],
+    ] as const) {
+      const dir = tempDir();
+      const { config } = testConfig(dir, { binaryPath });
+      const main = config.databases[0]?.path as string;
+      const litestream = new Litestream(config);
+      onCleanup(async () => {
+        await litestream.stop();
+      });
+      await litestream.ensureRestored();
+      for (const db of config.databases) writeRows(db.path, `metrics-${version}`, 3);
+      litestream.startReplication();
+      await waitFor(() => litestream.status().databases.every((db) => db.synced), 20_000, `${version} to sync`);
+      const text = litestream.metrics();
+      expectWellFormed(text);
+      expect(sample(text, 'litestream_node_restore_info', { database: main, outcome: 'no-backup' }), version).toBe(1);
+      expect(sample(text, 'litestream_node_replication_healthy'), version).toBe(1);
+      expect(sample(text, position, { database: main }), `${version}: ${text}`).toBeGreaterThan(0);
+      expect(sample(text, 'litestream_node_last_sync_age_seconds', { database: main }), version).toBeLessThan(60);
+      expect((await litestream.stop()).clean, version).toBe(true);
+      expect(sample(litestream.metrics(), 'litestream_node_final_sync_clean'), version).toBe(1);
+    }
   });
 });
