@@ -103,6 +103,32 @@ export interface LeaseOptions {
   ttlMs?: number;
 }
 
+/**
+ * Tell a monitoring service that replication is healthy, and a webhook when it is not. The
+ * Node process makes these requests itself; none ever carries a secret, and the URLs (which
+ * often hold a token) are never logged: only their host is.
+ */
+export interface AlertOptions {
+  /**
+   * Pinged (an HTTP GET) every `heartbeatIntervalMs` while replication is healthy, as
+   * healthchecks.io, Better Uptime or Cronitor expect: the pings stop when it is not, and the
+   * service alerts after its own grace period.
+   */
+  heartbeatUrl?: string;
+  /** Default 60 000. */
+  heartbeatIntervalMs?: number;
+  /**
+   * Called (an HTTP POST of JSON) once replication has been unhealthy for
+   * `unhealthyAfterMs`, and again when it recovers: `{ event: 'unhealthy' | 'recovered',
+   * since, at, host, causes: [{ database?, cause }] }`.
+   */
+  webhookUrl?: string;
+  /** How long replication must be unhealthy before the webhook is called. Default 60 000. */
+  unhealthyAfterMs?: number;
+  /** Per request (each is retried twice, with a pause, before it is given up). Default 10 000. */
+  timeoutMs?: number;
+}
+
 /** Options accepted by {@link defineConfig}. */
 export interface LitestreamOptions {
   /** Turn everything into a logged no-op when false. Default true. */
@@ -142,6 +168,17 @@ export interface LitestreamOptions {
    * supports it (S3 with conditional writes, file replicas); `false` turns the guard off.
    */
   lease?: LeaseOptions | false;
+  /** Heartbeat and webhook alerts (see {@link AlertOptions}). Off by default. */
+  alerts?: AlertOptions;
+}
+
+/** {@link AlertOptions} after validation: the URLs kept as secrets. */
+export interface AlertSettings {
+  readonly heartbeatUrl: Secret | undefined;
+  readonly heartbeatIntervalMs: number;
+  readonly webhookUrl: Secret | undefined;
+  readonly unhealthyAfterMs: number;
+  readonly timeoutMs: number;
 }
 
 /** A database after validation: absolute path and its key in the replica. */
@@ -189,6 +226,8 @@ export interface LitestreamConfig {
   readonly supervisor: Readonly<Required<SupervisorOptions>>;
   /** The replica lease, or false when turned off. */
   readonly lease: Readonly<Required<LeaseOptions>> | false;
+  /** Heartbeat and webhook alerts; undefined when neither URL is set. */
+  readonly alerts: AlertSettings | undefined;
 }
 
 /** The defaults: sync every 10 s, 7 days of history, a snapshot a day. */
@@ -206,6 +245,7 @@ export const DEFAULTS = Object.freeze({
     restartStalledAfterMs: 120_000,
   }),
   lease: Object.freeze({ minTtlMs: 60_000, syncIntervalsPerTtl: 6, minWaitMs: 120_000 }),
+  alerts: Object.freeze({ heartbeatIntervalMs: 60_000, unhealthyAfterMs: 60_000, timeoutMs: 10_000 }),
 });
 
 const CONFIGS = new WeakSet<LitestreamConfig>();
@@ -297,6 +337,12 @@ function makeOptionsSchema() {
       .number({ error: `must be a number of milliseconds (${what})` })
       .int({ error: 'must be a whole number of milliseconds' })
       .positive({ error: 'must be greater than 0' });
+
+  // The value is never repeated in the message: it may hold a token.
+  const httpUrl = (what: string) =>
+    z
+      .string({ error: `must be a URL string: ${what}` })
+      .refine(isHttpUrl, { error: `must be an http:// or https:// URL: ${what}` });
 
   const nonEmpty = (what: string) =>
     z
@@ -450,6 +496,27 @@ function makeOptionsSchema() {
             { error: 'must be false (no guard), or { whenHeld?: "wait" | "refuse", waitMs?, ttlMs? }' },
           )
           .default({ whenHeld: 'wait' }),
+        alerts: z
+          .object(
+            {
+              heartbeatUrl: httpUrl('the URL to ping while replication is healthy').optional(),
+              heartbeatIntervalMs: positiveMs('how often the heartbeat is pinged').default(
+                DEFAULTS.alerts.heartbeatIntervalMs,
+              ),
+              webhookUrl: httpUrl('the URL to call when replication is unhealthy').optional(),
+              unhealthyAfterMs: positiveMs('how long replication is unhealthy before the webhook is called').default(
+                DEFAULTS.alerts.unhealthyAfterMs,
+              ),
+              timeoutMs: positiveMs('how long one alert request may take').default(DEFAULTS.alerts.timeoutMs),
+            },
+            {
+              error: objectError(
+                'must be an object { heartbeatUrl?, heartbeatIntervalMs?, webhookUrl?, unhealthyAfterMs?, timeoutMs? }',
+              ),
+            },
+          )
+          .strict()
+          .optional(),
       },
       { error: objectError('options must be an object such as { databases: [...], replica: {...} }') },
     )
@@ -644,6 +711,16 @@ export function buildConfig(
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),
     lease: data.lease === false ? false : leaseSettings(data.lease, data.syncInterval),
+    alerts:
+      data.alerts && (data.alerts.heartbeatUrl || data.alerts.webhookUrl)
+        ? Object.freeze({
+            heartbeatUrl: data.alerts.heartbeatUrl === undefined ? undefined : new Secret(data.alerts.heartbeatUrl),
+            heartbeatIntervalMs: data.alerts.heartbeatIntervalMs,
+            webhookUrl: data.alerts.webhookUrl === undefined ? undefined : new Secret(data.alerts.webhookUrl),
+            unhealthyAfterMs: data.alerts.unhealthyAfterMs,
+            timeoutMs: data.alerts.timeoutMs,
+          })
+        : undefined,
   });
   CONFIGS.add(config);
   return config;

@@ -35,6 +35,12 @@ export const ENV = Object.freeze({
   leaseWait: 'LITESTREAM_LEASE_WAIT',
   /** How long an unrenewed lease lasts, as a Go duration (`1m`). */
   leaseTtl: 'LITESTREAM_LEASE_TTL',
+  /** A URL pinged while replication is healthy (healthchecks.io style). */
+  heartbeatUrl: 'LITESTREAM_HEARTBEAT_URL',
+  /** A URL called (POST, JSON) when replication has been unhealthy for a while, and when it recovers. */
+  alertWebhookUrl: 'LITESTREAM_ALERT_WEBHOOK_URL',
+  /** How long replication must be unhealthy before the webhook is called, as a Go duration (`1m`). */
+  alertAfter: 'LITESTREAM_ALERT_AFTER',
 });
 
 const S3_FIELDS: FieldNames = {
@@ -59,6 +65,9 @@ const S3_FIELDS: FieldNames = {
   'lease.whenHeld': ENV.lease,
   'lease.waitMs': ENV.leaseWait,
   'lease.ttlMs': ENV.leaseTtl,
+  'alerts.heartbeatUrl': ENV.heartbeatUrl,
+  'alerts.webhookUrl': ENV.alertWebhookUrl,
+  'alerts.unhealthyAfterMs': ENV.alertAfter,
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
@@ -129,6 +138,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
   }
 
   const lease = leaseFromEnv(read, problems);
+  const alerts = alertsFromEnv(read, problems);
 
   const databases = read(ENV.databases)
     ?.split(',')
@@ -145,6 +155,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     binaryPath: read(ENV.binaryPath),
     configFile,
     lease,
+    alerts,
     ...overrides,
   });
   if (options.databases === undefined && options.configFile === undefined) {
@@ -178,23 +189,33 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
   }
 }
 
+type Problems = { field: string; message: string }[];
+
+/** The milliseconds of the Go duration in variable `name`, if set; a bad value goes to `problems`. */
+function durationFromEnv(read: (name: string) => string | undefined, problems: Problems, name: string) {
+  const value = read(name);
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    problems.push({ field: name, message: `${JSON.stringify(value)} is not a duration: use e.g. "90s" or "5m"` });
+  }
+  return ms;
+}
+
+/** The alert options the `LITESTREAM_HEARTBEAT_URL` and `LITESTREAM_ALERT_*` variables give, if any. */
+function alertsFromEnv(read: (name: string) => string | undefined, problems: Problems): LitestreamOptions['alerts'] {
+  const heartbeatUrl = read(ENV.heartbeatUrl);
+  const webhookUrl = read(ENV.alertWebhookUrl);
+  const unhealthyAfterMs = durationFromEnv(read, problems, ENV.alertAfter);
+  if (heartbeatUrl === undefined && webhookUrl === undefined && unhealthyAfterMs === undefined) return undefined;
+  return stripUndefined({ heartbeatUrl, webhookUrl, unhealthyAfterMs });
+}
+
 /** The lease options the `LITESTREAM_LEASE*` variables give, if any; bad values go to `problems`. */
-function leaseFromEnv(
-  read: (name: string) => string | undefined,
-  problems: { field: string; message: string }[],
-): LitestreamOptions['lease'] {
+function leaseFromEnv(read: (name: string) => string | undefined, problems: Problems): LitestreamOptions['lease'] {
   const mode = read(ENV.lease)?.toLowerCase();
-  const duration = (name: string): number | undefined => {
-    const value = read(name);
-    if (value === undefined) return undefined;
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      problems.push({ field: name, message: `${JSON.stringify(value)} is not a duration: use e.g. "90s" or "5m"` });
-    }
-    return ms;
-  };
-  const waitMs = duration(ENV.leaseWait);
-  const ttlMs = duration(ENV.leaseTtl);
+  const waitMs = durationFromEnv(read, problems, ENV.leaseWait);
+  const ttlMs = durationFromEnv(read, problems, ENV.leaseTtl);
   if (mode === 'off') return false;
   if (mode !== undefined && mode !== 'wait' && mode !== 'refuse') {
     problems.push({ field: ENV.lease, message: `${JSON.stringify(mode)} is not one of wait, refuse, off` });

@@ -16,6 +16,8 @@
  * @packageDocumentation
  */
 
+export type { UnhealthyCause } from './alerts/causes.js';
+export type { AlertPayload } from './alerts/health-alerts.js';
 export { type BackupStatus, backupStatus } from './backup-status.js';
 export {
   BINARY_ENV,
@@ -41,6 +43,8 @@ export {
   wal,
 } from './commands.js';
 export {
+  type AlertOptions,
+  type AlertSettings,
   type DatabaseConfig,
   type DatabaseOptions,
   DEFAULTS,

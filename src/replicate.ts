@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { throwIfAborted } from './abort.js';
+import { HealthAlerts } from './alerts/health-alerts.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
@@ -1013,6 +1014,13 @@ export function replicate(config: LitestreamConfig): Replication {
   });
   for (const db of config.databases) running.set(db.path, { config, replication: supervisor });
   supervisor.start();
+  if (config.alerts) {
+    const alerts = new HealthAlerts(config.alerts, { status: () => supervisor.status(), logger: config.logger });
+    alerts.start();
+    supervisor.once('stopped', () => {
+      alerts.stop().catch(() => {});
+    });
+  }
   return supervisor;
 }
 
