@@ -824,7 +824,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       );
       // Every line litestream prints may complete the picture: look again then.
       const woke = await Promise.race([exited, this.#nextChange(wakeAt).then(() => 'tick' as const)]);
-      if (woke === 'exited') break;
+      if (woke === 'exited') {
+        this.#wakeWaiters();
+        break;
+      }
       if (stuck && stuckSince !== undefined && Date.now() - stuckSince >= STUCK_GRACE_MS) {
         // Every database up to the stuck one has its final sync in the replica. If it is the
         // last, nothing is missing; otherwise the rest still need theirs (hung: run again).
@@ -894,6 +897,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #nextChange(at: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(wake, Math.max(0, at - Date.now()));
+      // A wait left behind (litestream exited first) must not keep the process alive until
+      // its deadline: an app that ends by letting the event loop drain would linger.
+      timer.unref();
       function wake() {
         clearTimeout(timer);
         resolve();

@@ -1,12 +1,16 @@
 // The lifecycle on every exit path: a first deployment's `ready`, listeners that throw,
 // stops that race restarts, restores while replicating, and the replicator's process group.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, ReplicationError, type StopResult, startReplication } from '../src/index.js';
 import { companionFiles } from '../src/paths.js';
 import { launchApp, restoreFresh } from './reliability/harness.js';
 import {
   litestreamChildren,
+  onCleanup,
   replicaIds,
   startReplicating,
   stopCleanly,
@@ -17,6 +21,9 @@ import {
   writeRows,
 } from './support/fixtures.js';
 
+/** The built package's entry, as an app imports it. */
+const DIST_INDEX = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
 /** `promise`, or a rejection naming `what` after `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -25,6 +32,41 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
+
+describe('after stop()', () => {
+  it('nothing keeps the process alive: an app that lets its event loop drain exits at once, not at the shutdown deadline', async () => {
+    const dir = tempDir();
+    const database = path.join(dir, 'app.sqlite3');
+    writeRows(database, 'drain', 2);
+    // A shutdown deadline far beyond this test's timeout: a wait left armed until then fails it.
+    const script = `
+      const { defineConfig, startReplication } = await import(${JSON.stringify(pathToFileURL(DIST_INDEX).href)});
+      const replication = startReplication(defineConfig({
+        databases: [${JSON.stringify(database)}],
+        replica: { type: 'file', path: ${JSON.stringify(path.join(dir, 'replica'))} },
+        syncInterval: '1s',
+        shutdownTimeoutMs: 600000,
+        logger: false,
+      }));
+      await replication.ready;
+      const { clean } = await replication.stop();
+      console.log(clean ? 'stopped clean' : 'stopped unclean');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    onCleanup(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(output.trim()).toBe('stopped clean');
+    expect(code).toBe(0);
+  });
+});
 
 describe('ready on a first deployment', () => {
   it('resolves before any database exists; rows written afterwards reach the replica at stop()', async () => {
