@@ -21,6 +21,7 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/replicate.test.ts',
   'test/lifecycle.test.ts',
   'test/examples.test.ts',
+  'test/run-app.test.ts',
   'test/rolling-deploy.test.ts',
   'test/reliability/*.test.ts',
   // Both versions side by side, and what only 0.5 needs.

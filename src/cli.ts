@@ -25,6 +25,7 @@ import { formatJson, formatTable } from './format.js';
 import type { Logger } from './logger.js';
 import { type RestoreNames, restoreNamed } from './pitr.js';
 import { replicate } from './replicate.js';
+import { runApp } from './run-app.js';
 import { type VerificationReport, verify } from './verify.js';
 
 /** A usage error: exit code 2. */
@@ -64,6 +65,9 @@ Commands:
   verify [DB]        prove the backup works end to end (sentinel row, sync, restore, check)
   status [DB...]     replication and backup state of every database
   config [DB...]     print the generated litestream.yml, secrets masked
+  run [DB...] -- COMMAND [ARGS...]
+                     restore, replicate, run COMMAND (any app, unchanged), then make the
+                     final sync and exit with COMMAND's own status
 
 DB may be omitted when only one database is configured.
 Run "litestream-node <command> --help" for a command's options.
@@ -98,6 +102,18 @@ If no app is replicating DB, litestream-node replicates it for the duration of t
     'Usage: litestream-node status [DB...] [--json]\n\nShows, per database, who replicates it and the newest backup.',
   config:
     'Usage: litestream-node config [DB...]\n\nPrints the litestream.yml litestream-node generates, secrets masked.',
+  run: `Usage: litestream-node run [DB...] [--metrics-port PORT] -- COMMAND [ARGS...]
+
+Restores every missing database (as the app's ensureRestored does: no backup yet starts
+empty; an unreachable replica fails without starting COMMAND), starts replication, then runs
+COMMAND with this environment, its output, and the signals this process gets (SIGTERM,
+SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) passed on. When COMMAND exits, makes the final
+sync and exits with COMMAND's status (128 + the signal's number if a signal ended it; 127
+if it could not be started). Alerts (LITESTREAM_HEARTBEAT_URL, LITESTREAM_ALERT_WEBHOOK_URL)
+work as in the app.
+
+  --metrics-port PORT  serve GET /metrics (Prometheus) and GET /health (200 when healthy,
+                       503 otherwise) on 127.0.0.1:PORT`,
 };
 
 const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
@@ -107,8 +123,9 @@ const ONE_DATABASE = new Set(['backups', 'generations', 'snapshots', 'wal', 'ltx
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let parsed: ReturnType<typeof parse>;
+  const { own, app } = splitCommand(argv);
   try {
-    parsed = parse(argv);
+    parsed = parse(own);
   } catch (error) {
     io.stderr(`litestream-node: ${(error as Error).message}\nRun "litestream-node --help" for usage.\n`);
     return 2;
@@ -122,6 +139,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.stderr(`${HELP.main}\n`);
     return 2;
   }
+  if (command === 'run') return runCommand(values, positionals, app, io);
   // Ctrl-C or SIGTERM gives a restore or verify up cleanly: litestream killed, temp files removed.
   const interrupted = new AbortController();
   let exitCode = 1;
@@ -169,6 +187,7 @@ function parse(argv: readonly string[]) {
       index: { type: 'string' },
       txid: { type: 'string' },
       timeout: { type: 'string' },
+      'metrics-port': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -176,7 +195,47 @@ function parse(argv: readonly string[]) {
   return { command, values, positionals: rest };
 }
 
+/** `run`'s arguments: what comes before `--` is litestream-node's, what follows is the app's command. */
+function splitCommand(argv: readonly string[]): { own: readonly string[]; app: readonly string[] | undefined } {
+  const at = argv.indexOf('--');
+  if (argv[0] !== 'run' || at === -1) return { own: argv, app: undefined };
+  return { own: argv.slice(0, at), app: argv.slice(at + 1) };
+}
+
 type Values = ReturnType<typeof parse>['values'];
+
+/** `run`: the app's command between a restore and a final sync; resolves to its exit status. */
+async function runCommand(
+  values: Values,
+  positionals: string[],
+  app: readonly string[] | undefined,
+  io: Io,
+): Promise<number> {
+  try {
+    for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout', 'json'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to "run"`);
+    }
+    const [command, ...args] = app ?? [];
+    if (command === undefined) {
+      throw new UsageError('which command? Put it after --, e.g. litestream-node run -- node server.js');
+    }
+    const port = values['metrics-port'];
+    const metricsPort = port === undefined ? undefined : Number(port);
+    if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
+      throw new UsageError('--metrics-port takes a port number, e.g. 9090');
+    }
+    const config = loadConfig('run', values.config, positionals, io);
+    return await runApp(config, command, args, { metricsPort });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`litestream-node run: ${error.message}\nRun "litestream-node run --help" for usage.\n`);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message.split('\n').join(' ') : String(error);
+    io.stderr(`litestream-node run: ${message}\n`);
+    return 1;
+  }
+}
 
 /** The restore options as this CLI spells them, for its error messages. */
 const CLI_NAMES: RestoreNames = {
@@ -198,7 +257,7 @@ function loadConfig(
   positionals: readonly string[],
   io: Io,
 ): LitestreamConfig {
-  const logger = io.isTTY ? progressLogger(io) : quietLogger(io);
+  const logger = command === 'run' ? appLogger(io) : io.isTTY ? progressLogger(io) : quietLogger(io);
   const listed = [io.env[ENV.databases], io.env[ENV.configFile], configFile].some((value) => value?.trim());
   if (!listed && positionals.length === 0) {
     const example = ONE_DATABASE.has(command) ? 'DB' : 'DB...';
@@ -486,6 +545,14 @@ function quietLogger(io: Io): Logger {
     warn: (fields, message) => io.stderr(`warning: ${message} ${JSON.stringify(fields)}\n`),
     error: noop,
   };
+}
+
+/** For `run`: warnings and errors beside the app's own output, one line each, prefixed. */
+function appLogger(io: Io): Logger {
+  const noop = () => {};
+  const line = (level: string) => (fields: object, message?: string) =>
+    io.stderr(`litestream-node ${level}: ${message ?? ''} ${JSON.stringify(fields)}\n`);
+  return { debug: noop, info: noop, warn: line('warning'), error: line('error') };
 }
 
 function processIo(): Io {

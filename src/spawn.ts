@@ -78,6 +78,8 @@ export interface SpawnOptions {
    * For the replicator; short-lived commands stay in the app's group and die with it.
    */
   ownProcessGroup?: boolean;
+  /** Let it write to this process's stdout and stderr (an app run by `litestream-node run`) instead of pipes. */
+  inheritOutput?: boolean;
 }
 
 /**
@@ -103,7 +105,7 @@ export function spawnChild(
     loadChildProcess().spawn(binary, args, {
       env,
       detached: options.ownProcessGroup ?? false,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
     }),
   );
   killOnExit(child);

@@ -2,8 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import { configFromEnv } from '../src/index.js';
+import { CLI } from './support/cli.js';
 import { onCleanup, readIds, replicaIds, seedEnv, tempDir, waitFor, writeRows } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
 import { testS3 } from './support/s3-per-file.js';
@@ -159,5 +160,52 @@ describe('npm run demo', () => {
     expect(output).toMatch(/Every row survived a crash and a lost disk\./);
     // Piped, as here: plain text, no terminal escape codes.
     expect(output).not.toContain('\x1b[');
+  });
+});
+
+describe('examples/any-app under litestream-node run', () => {
+  /** `litestream-node run -- node server.mjs` in `cwd`, as the example's README says. */
+  function runUnder(cwd: string, prefix: string, extra: string[] = []) {
+    const started = runNode(
+      [
+        CLI,
+        'run',
+        '--metrics-port',
+        '0',
+        ...extra,
+        '--',
+        process.execPath,
+        path.join(EXAMPLES, 'any-app', 'server.mjs'),
+      ],
+      { cwd, env: { ...process.env, PORT: '0', ...seedEnv(prefix, []), LITESTREAM_DATABASES: 'storage/app.sqlite3' } },
+    );
+    onTestFailed(() => console.error(`--- output of litestream-node run ---\n${started.output()}`));
+    const url = waitFor(
+      () => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(started.output())?.[1],
+      30_000,
+      'the app to listen',
+    );
+    return { ...started, url };
+  }
+
+  it('restores before the app starts, passes SIGTERM on, makes the final sync and exits with the app status', async () => {
+    const dir = tempDir();
+    const prefix = `any-app-${Date.now()}`;
+    const first = runUnder(dir, prefix);
+    const base = await first.url;
+    for (const item of ['apple', 'pear']) {
+      expect((await fetch(`${base}/items/${item}`, { method: 'POST' })).status).toBe(200);
+    }
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.output()).toBe(0);
+    expect(first.output()).not.toContain(testS3().secretAccessKey);
+
+    // A new container: its database is restored before the app opens it.
+    rmSync(path.join(dir, 'storage'), { recursive: true, force: true });
+    const second = runUnder(dir, prefix);
+    const items = (await (await fetch(`${await second.url}/items`)).json()) as { name: string }[];
+    expect(items.map((item) => item.name)).toEqual(['apple', 'pear']);
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
   });
 });

@@ -1,0 +1,128 @@
+/**
+ * `litestream-node run -- <command…>`: any app, unchanged. Restores what is missing, starts
+ * replication, runs the command with signals forwarded, and when it exits makes the final
+ * sync and exits with the command's own status.
+ */
+import { createServer, type Server } from 'node:http';
+import { constants } from 'node:os';
+import type { LitestreamConfig } from './config.js';
+import { LitestreamAbortError, LitestreamError } from './errors.js';
+import { Litestream } from './litestream.js';
+import { spawnChild } from './spawn.js';
+
+/** Options of {@link runApp}. */
+export interface RunAppOptions {
+  /** Serve `/metrics` and `/health` on 127.0.0.1 at this port (0: any free one). */
+  metricsPort?: number | undefined;
+  /** Called once the metrics server listens, with its port. */
+  onMetricsListening?: (port: number) => void;
+}
+
+/** Signals passed on to the command; SIGINT and SIGTERM also give up a restore in progress. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * Runs `command args…` between a restore and a final sync; resolves to the exit status to
+ * exit with: the command's own, 128 + the signal's number when a signal ended it, 127 when
+ * it could not be started. Rejects (the command never started) when the restore fails, e.g.
+ * during an outage, so that the app never starts on an empty database.
+ */
+export async function runApp(
+  config: LitestreamConfig,
+  command: string,
+  args: readonly string[],
+  options: RunAppOptions = {},
+): Promise<number> {
+  const litestream = new Litestream(config);
+  const logger = config.logger;
+  const boot = new AbortController();
+  let child: ReturnType<typeof spawnChild> | undefined;
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (child) {
+      child.kill(signal);
+      return;
+    }
+    if (signal === 'SIGINT' || signal === 'SIGTERM') {
+      stoppedBy = signal;
+      boot.abort(new Error(`interrupted by ${signal}`));
+    }
+  };
+  for (const signal of FORWARDED) process.on(signal, onSignal);
+  let metrics: Server | undefined;
+  try {
+    // First, so that a port in use fails before anything is restored, and the restore shows.
+    if (options.metricsPort !== undefined) {
+      metrics = await serveMetrics(litestream, options.metricsPort);
+      options.onMetricsListening?.((metrics.address() as { port: number }).port);
+    }
+    try {
+      await litestream.ensureRestored({ signal: boot.signal });
+      const replication = litestream.startReplication();
+      await replication.started;
+    } catch (error) {
+      await litestream.stop().catch(() => {});
+      if (stoppedBy && error instanceof LitestreamAbortError) return 128 + (constants.signals[stoppedBy] ?? 0);
+      throw error;
+    }
+    if (stoppedBy) {
+      await litestream.stop();
+      return 128 + (constants.signals[stoppedBy] ?? 0);
+    }
+    // The app's own process group: a terminal's Ctrl-C reaches this process alone, which
+    // passes it on once.
+    child = spawnChild(command, args, process.env, { ownProcessGroup: true, inheritOutput: true });
+    logger.info({ command, pid: child.pid }, 'running the app');
+    const exit = await child.exited;
+    const status =
+      exit.error !== undefined
+        ? 127
+        : exit.signal !== undefined
+          ? 128 + (constants.signals[exit.signal] ?? 0)
+          : (exit.exitCode ?? 1);
+    if (exit.error) {
+      logger.error({ command, error: exit.error.message }, `could not start ${command}: check the command and PATH`);
+    } else {
+      logger.info({ command, exitCode: exit.exitCode, signal: exit.signal }, 'the app exited; making the final sync');
+    }
+    const stopped = await litestream.stop();
+    if (!stopped.clean) {
+      logger.error(
+        { killed: stopped.killed, errors: stopped.errors },
+        'the final sync did not complete: the replica may miss the last writes',
+      );
+    }
+    return status;
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, onSignal);
+    if (metrics) await new Promise<void>((resolve) => metrics?.close(() => resolve()));
+  }
+}
+
+/** `/metrics` (Prometheus) and `/health` (status JSON; 200 when healthy, else 503) on the loopback interface. */
+async function serveMetrics(litestream: Litestream, port: number): Promise<Server> {
+  const server = createServer((request, response) => {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method === 'GET' && pathname === '/metrics') {
+      response.writeHead(200, { 'content-type': Litestream.metricsContentType });
+      response.end(litestream.metrics());
+      return;
+    }
+    if (request.method === 'GET' && pathname === '/health') {
+      const status = litestream.status();
+      response.writeHead(status.healthy ? 200 : 503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(status));
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'text/plain' });
+    response.end('not found: GET /metrics or /health\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new LitestreamError(`could not serve metrics on 127.0.0.1:${port}: ${error.message}`, { cause: error })),
+    );
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  server.unref();
+  return server;
+}
