@@ -225,7 +225,11 @@ async function runCommand(
       throw new UsageError('--metrics-port takes a port number, e.g. 9090');
     }
     const config = loadConfig('run', values.config, positionals, io);
-    return await runApp(config, command, args, { metricsPort });
+    return await runApp(config, command, args, {
+      metricsPort,
+      onMetricsListening: (listening) =>
+        io.stderr(`litestream-node: metrics on http://127.0.0.1:${listening}/metrics, health on /health\n`),
+    });
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`litestream-node run: ${error.message}\nRun "litestream-node run --help" for usage.\n`);

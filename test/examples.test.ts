@@ -196,6 +196,13 @@ describe('examples/any-app under litestream-node run', () => {
     for (const item of ['apple', 'pear']) {
       expect((await fetch(`${base}/items/${item}`, { method: 'POST' })).status).toBe(200);
     }
+    // What the adapters answer, on the port it announced.
+    const metricsAt = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(first.output())?.[1];
+    expect(metricsAt, first.output()).toBeDefined();
+    await waitFor(async () => (await fetch(`${metricsAt}/health`)).status === 200, 20_000, 'healthy');
+    const metrics = await (await fetch(`${metricsAt}/metrics`)).text();
+    expect(metrics).toMatch(/^litestream_node_replication_up 1$/m);
+    expect(metrics).toMatch(/^litestream_node_restore_info\{database="[^"]*app\.sqlite3",outcome="no-backup"\} 1$/m);
     first.child.kill('SIGTERM');
     expect(await first.exited, first.output()).toBe(0);
     expect(first.output()).not.toContain(testS3().secretAccessKey);
