@@ -2,7 +2,16 @@
 // the app writes and litestream replicates (a tmpfs the test mounts, as root).
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'vitest';
@@ -101,9 +110,8 @@ describe('a full disk', () => {
         const app = await launchUnderLoad(prefix, { dir });
         await runFor(1_000);
         // Everything but 512 KiB taken by another file: the app's next writes fill the rest.
-        const { bavail, bsize } = statfsSync(dir);
         const filler = path.join(dir, 'filler');
-        writeFileSync(filler, Buffer.alloc(bavail * bsize - 512 * 1024));
+        fillDisk(dir, filler, 512 * 1024);
         const problems: string[] = [];
         const status = (check: (status: AppEvent) => boolean, what: string, timeoutMs = 45_000) => {
           let last: AppEvent | undefined;
@@ -158,3 +166,28 @@ describe('a full disk', () => {
     trials(3, 1) * 120_000,
   );
 });
+
+/**
+ * Grows `filler` until `dir`'s disk has about `leave` bytes free, a MiB at a time: the app and
+ * litestream write to the same disk meanwhile, so one write sized from a single statfs can
+ * find the space gone (ENOSPC). A write that does is cut to what fits; the disk is then full.
+ */
+function fillDisk(dir: string, filler: string, leave: number): void {
+  const chunk = Buffer.alloc(1024 * 1024);
+  const fd = openSync(filler, 'w');
+  try {
+    for (;;) {
+      const { bavail, bsize } = statfsSync(dir);
+      const room = bavail * bsize - leave;
+      if (room <= 0) return;
+      try {
+        writeSync(fd, chunk, 0, Math.min(chunk.length, room));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return;
+        throw error;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
