@@ -139,7 +139,6 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.stderr(`${HELP.main}\n`);
     return 2;
   }
-  if (command === 'run') return runCommand(values, positionals, app, io);
   // Ctrl-C or SIGTERM gives a restore or verify up cleanly: litestream killed, temp files removed.
   const interrupted = new AbortController();
   let exitCode = 1;
@@ -153,6 +152,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     process.once('SIGTERM', onSignal);
   }
   try {
+    checkFlags(command, values);
+    // `run` handles signals itself: it passes them on to the app.
+    if (command === 'run') return await runCommand(values, positionals, app, io);
     const config = loadConfig(command, values.config, positionals, io);
     const output = await run(command, config, values, positionals, interrupted.signal);
     if (io.isTTY) io.stderr('\r\x1b[2K');
@@ -211,33 +213,34 @@ async function runCommand(
   app: readonly string[] | undefined,
   io: Io,
 ): Promise<number> {
-  try {
-    for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout', 'json'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to "run"`);
+  const [command, ...args] = app ?? [];
+  if (command === undefined) {
+    throw new UsageError('which command? Put it after --, e.g. litestream-node run -- node server.js');
+  }
+  const port = values['metrics-port'];
+  const metricsPort = port === undefined ? undefined : Number(port);
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
+    throw new UsageError('--metrics-port takes a port number, e.g. 9090');
+  }
+  const config = loadConfig('run', values.config, positionals, io);
+  return runApp(config, command, args, {
+    metricsPort,
+    onMetricsListening: (listening) =>
+      io.stderr(`litestream-node: metrics on http://127.0.0.1:${listening}/metrics, health on /health\n`),
+  });
+}
+
+/** Refuses a flag the command does not take. */
+function checkFlags(command: string, values: Values): void {
+  const allowed: Record<string, (keyof Values)[]> = {
+    restore: ['output', 'timestamp', 'generation', 'index', 'txid'],
+    verify: ['timeout'],
+    run: ['metrics-port'],
+  };
+  for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout', 'metrics-port'] as const) {
+    if (values[flag] !== undefined && !allowed[command]?.includes(flag)) {
+      throw new UsageError(`--${flag} does not apply to "${command}"`);
     }
-    const [command, ...args] = app ?? [];
-    if (command === undefined) {
-      throw new UsageError('which command? Put it after --, e.g. litestream-node run -- node server.js');
-    }
-    const port = values['metrics-port'];
-    const metricsPort = port === undefined ? undefined : Number(port);
-    if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
-      throw new UsageError('--metrics-port takes a port number, e.g. 9090');
-    }
-    const config = loadConfig('run', values.config, positionals, io);
-    return await runApp(config, command, args, {
-      metricsPort,
-      onMetricsListening: (listening) =>
-        io.stderr(`litestream-node: metrics on http://127.0.0.1:${listening}/metrics, health on /health\n`),
-    });
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`litestream-node run: ${error.message}\nRun "litestream-node run --help" for usage.\n`);
-      return 2;
-    }
-    const message = error instanceof Error ? error.message.split('\n').join(' ') : String(error);
-    io.stderr(`litestream-node run: ${message}\n`);
-    return 1;
   }
 }
 
@@ -288,15 +291,6 @@ async function run(
   positionals: string[],
   signal: AbortSignal,
 ): Promise<string | undefined> {
-  const allowed: Record<string, (keyof Values)[]> = {
-    restore: ['output', 'timestamp', 'generation', 'index', 'txid'],
-    verify: ['timeout'],
-  };
-  for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout'] as const) {
-    if (values[flag] !== undefined && !allowed[command]?.includes(flag)) {
-      throw new UsageError(`--${flag} does not apply to "${command}"`);
-    }
-  }
   const json = values.json === true;
   switch (command) {
     case 'generations':

@@ -115,7 +115,6 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     app.addHook('onRequest', async (request, reply) => {
       if (gate === 'ready' || request.routeOptions.config?.litestream?.gate === false) return;
       if (healthRoute && request.routeOptions.url === healthRoute) return;
-      if (metricsRoute && request.routeOptions.url === metricsRoute) return;
       return reply
         .code(503)
         .header('Retry-After', String(DEFAULT_RETRY_AFTER_SECONDS))
@@ -134,7 +133,8 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   }
 
   if (metricsRoute) {
-    app.get(metricsRoute, async (_request, reply) =>
+    // Ungated, as any route can be: it says how the restore went while it runs.
+    app.get(metricsRoute, { config: { litestream: { gate: false } } }, async (_request, reply) =>
       reply.type(Litestream.metricsContentType).send(litestream.metrics()),
     );
   }

@@ -46,6 +46,15 @@ export function replicaError(
   const options = { database: db.path, detail };
   const after = context.consequence ? ` ${context.consequence}` : '';
   const doing = `${context.doing} ${db.path}`;
+  // The objects Node found damaged come first, then what litestream said.
+  const damaged = (said: string) =>
+    damagedBackupError(
+      config,
+      db,
+      context.damaged?.length ? `${context.damaged.join('; ')} (${said})` : said,
+      { ...options, consequence: context.consequence },
+      context.otherError,
+    );
   switch (kind) {
     case 'credentials':
       return new ReplicaUnreachableError(
@@ -68,27 +77,11 @@ export function replicaError(
         options,
       );
     case 'damaged':
-      return damagedBackupError(
-        config,
-        db,
-        context.damaged?.length
-          ? `${context.damaged.join('; ')} (litestream could not ${doing}: ${firstLine(detail)})`
-          : `litestream could not ${doing} (${firstLine(detail)})`,
-        { ...options, consequence: context.consequence },
-        context.otherError,
-      );
+      return damaged(`litestream could not ${doing}: ${firstLine(detail)}`);
     case 'ended-early': {
       if (context.attempts === undefined) return unreachable(where, doing, context, options);
       const attempts = `an object of it ended early on each of ${context.attempts} attempts over ${context.retryForMs ?? 0} ms (${doing}; last error: ${firstLine(detail)})`;
-      if (context.damaged?.length) {
-        return damagedBackupError(
-          config,
-          db,
-          `${context.damaged.join('; ')} (${attempts})`,
-          { ...options, consequence: context.consequence },
-          context.otherError,
-        );
-      }
+      if (context.damaged?.length) return damaged(attempts);
       // Every attempt read the same object to an early end: it is cut short on the server.
       const ErrorClass = context.otherError ?? LitestreamError;
       return new ErrorClass(

@@ -62,12 +62,12 @@ export async function runApp(
       await replication.started;
     } catch (error) {
       await litestream.stop().catch(() => {});
-      if (stoppedBy && error instanceof LitestreamAbortError) return 128 + (constants.signals[stoppedBy] ?? 0);
+      if (stoppedBy && error instanceof LitestreamAbortError) return signalStatus(stoppedBy);
       throw error;
     }
     if (stoppedBy) {
       await litestream.stop();
-      return 128 + (constants.signals[stoppedBy] ?? 0);
+      return signalStatus(stoppedBy);
     }
     // The app's own process group: a terminal's Ctrl-C reaches this process alone, which
     // passes it on once.
@@ -75,11 +75,7 @@ export async function runApp(
     logger.info({ command, pid: child.pid }, 'running the app');
     const exit = await child.exited;
     const status =
-      exit.error !== undefined
-        ? 127
-        : exit.signal !== undefined
-          ? 128 + (constants.signals[exit.signal] ?? 0)
-          : (exit.exitCode ?? 1);
+      exit.error !== undefined ? 127 : exit.signal !== undefined ? signalStatus(exit.signal) : (exit.exitCode ?? 1);
     if (exit.error) {
       logger.error({ command, error: exit.error.message }, `could not start ${command}: check the command and PATH`);
     } else {
@@ -97,6 +93,11 @@ export async function runApp(
     for (const signal of FORWARDED) process.off(signal, onSignal);
     if (metrics) await new Promise<void>((resolve) => metrics?.close(() => resolve()));
   }
+}
+
+/** The exit status of a process ended by `signal`, as a shell gives it. */
+function signalStatus(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
 }
 
 /** `/metrics` (Prometheus) and `/health` (status JSON; 200 when healthy, else 503) on the loopback interface. */

@@ -12,9 +12,10 @@ export interface ProcessExit {
 }
 
 /**
- * A running child process (litestream, or the short Node child that truncates a WAL): its
- * output streams, a way to signal it, and its exit, which never rejects. Built on `node:child_process` alone: a process manager
- * library cost a cold boot ~95 ms of import time for the little used here.
+ * A running child process (litestream, the short Node child that truncates a WAL, or the
+ * app `litestream-node run` runs): its output streams, a way to signal it, and its exit,
+ * which never rejects. Built on `node:child_process` alone: a process manager library cost
+ * a cold boot ~95 ms of import time for the little used here.
  */
 export class SpawnedChild {
   readonly #child: ChildProcess;
@@ -93,7 +94,8 @@ export function prepareSpawn(): void {
 
 /**
  * Starts `binary args…` with the given environment: the library's one way to start a
- * process. Output is streamed, never buffered (the replicator runs for days). Its exit never throws; callers read it.
+ * process. Output is streamed, never buffered (the replicator runs for days). Its exit
+ * never throws; callers read it.
  */
 export function spawnChild(
   binary: string,

@@ -187,10 +187,11 @@ describe('HealthAlerts (requests mocked with msw)', () => {
     const { alerts, advance, logger } = alertsWith({ healthy: false }, { heartbeatUrl: undefined });
     alerts.tick();
     advance(5_000);
-    const before = performance.now();
+    // tick() returned while the webhook it called is never answered: it does not wait on it.
     alerts.tick();
-    expect(performance.now() - before).toBeLessThan(50);
     await waitFor(() => seen.length === 1);
+    alerts.tick();
+    expect(seen).toHaveLength(1);
     await alerts.stop();
     alerts.tick();
     expect(seen).toHaveLength(1);

@@ -331,6 +331,7 @@ describe('listenWhileRestoring (a rolling deploy health-checks the new instance 
     await app.register(litestream, {
       config: configFromEnv(seedEnv(prefix, [database], lease), { logger: false }),
       healthRoute: '/healthz',
+      metricsRoute: '/metrics',
       listenWhileRestoring: true,
     });
     app.get('/up', { config: { litestream: { gate: false } } }, async () => 'ok');
@@ -357,6 +358,11 @@ describe('listenWhileRestoring (a rolling deploy health-checks the new instance 
     expect(gated.headers['retry-after']).toBe('5');
     expect(gated.json().error).toMatch(/waiting for the previous instance/);
     expect((await app.inject('/up')).body).toBe('ok');
+    // The metrics answer too: nothing replicates and no restore has ended yet.
+    const waiting = await app.inject('/metrics');
+    expect(waiting.statusCode).toBe(200);
+    expect(sample(waiting.body, 'litestream_node_replication_up')).toBe(0);
+    expect(waiting.body).not.toContain('litestream_node_restore_info');
     expect(existsSync(database)).toBe(false);
 
     await previous.terminate();
@@ -368,6 +374,12 @@ describe('listenWhileRestoring (a rolling deploy health-checks the new instance 
     const items = await app.inject('/items');
     expect(items.statusCode).toBe(200);
     expect(items.json()).toEqual({ count: previous.lastAcked() });
+    expect(
+      sample((await app.inject('/metrics')).body, 'litestream_node_restore_info', {
+        database,
+        outcome: 'restored',
+      }),
+    ).toBe(1);
     await app.close();
     expect(litestreamChildren()).toEqual([]);
   });

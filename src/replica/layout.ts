@@ -113,14 +113,36 @@ const V05_S3_KEY = /^[0-9a-f]{4}\/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
 const V05_S3_LEVEL = /^[0-9a-f]{4}\/$/;
 const GENERATION = /^[0-9a-f]{16}$/;
 /** Litestream 0.3's file names in a generation: a snapshot's WAL index; a WAL segment's index and offset (hex). */
-export const V03_FILE = {
+const V03_FILE = {
   snapshots: /^([0-9a-f]{8,16})\.snapshot\.lz4$/,
   wal: /^([0-9a-f]{8,16})_([0-9a-f]{8,16})\.wal\.lz4$/,
 };
 const V05_FILE_LEVEL = /^\d+$/;
 
 /** Litestream 0.5's LTX file name: its first and last transaction id (hex). */
-export const V05_FILE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
+const V05_FILE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
+
+/** The WAL index a Litestream 0.3 snapshot file name holds; undefined for another name. */
+export function v03SnapshotIndex(name: string): number | undefined {
+  const match = V03_FILE.snapshots.exec(name);
+  return match ? Number.parseInt(match[1] as string, 16) : undefined;
+}
+
+/** The WAL index and offset a Litestream 0.3 WAL segment file name holds; undefined for another name. */
+export function v03Segment(name: string): { index: number; offset: number } | undefined {
+  const match = V03_FILE.wal.exec(name);
+  return match
+    ? { index: Number.parseInt(match[1] as string, 16), offset: Number.parseInt(match[2] as string, 16) }
+    : undefined;
+}
+
+/** The transaction ids a Litestream 0.5 LTX file name holds; undefined for another name. */
+export function v05LtxTxids(name: string): { minTxid: number; maxTxid: number } | undefined {
+  const match = V05_FILE.exec(name);
+  return match
+    ? { minTxid: Number.parseInt(match[1] as string, 16), maxTxid: Number.parseInt(match[2] as string, 16) }
+    : undefined;
+}
 
 /** The directory of a Litestream 0.5 compaction level, relative to the database's replica path. */
 export function ltxLevelDir(location: ReplicaLocation, level: number): string {

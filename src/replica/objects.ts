@@ -1,7 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ReplicaLocation, s3BucketOf } from './layout.js';
-import { getS3Bytes, listS3Pages } from './s3-request.js';
+import { getS3Bytes, listS3Pages, s3FailureOf } from './s3-request.js';
+
+/**
+ * The largest object Node reads (whole, into memory) to check it; a larger one is left to
+ * litestream's own checks.
+ */
+export const MAX_READ_BYTES = 256 * 1024 * 1024;
 
 /** One object of a replica directory. */
 export interface ReplicaObject {
@@ -19,7 +25,7 @@ export interface ReplicaObjects {
   list(dir: string): Promise<ReplicaObject[]>;
   /** The names of the directories directly in `dir`; none when it does not exist. */
   dirs(dir: string): Promise<string[]>;
-  /** One object's bytes; undefined when it is gone. */
+  /** One object's bytes; undefined when it is gone, or larger than {@link MAX_READ_BYTES}. */
   read(key: string): Promise<Buffer | undefined>;
 }
 
@@ -30,14 +36,11 @@ export interface ReplicaReadOptions {
   env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
-/** Options of {@link replicaObjects}. */
-export interface ReplicaObjectsOptions extends ReplicaReadOptions {
-  /** The largest object read (a larger one is an error). */
-  maxBytes: number;
-}
-
 /** The reader of `location`'s objects; undefined when Node has no S3 credentials to read it with. */
-export function replicaObjects(location: ReplicaLocation, options: ReplicaObjectsOptions): ReplicaObjects | undefined {
+export function replicaObjects(
+  location: ReplicaLocation,
+  options: ReplicaReadOptions = {},
+): ReplicaObjects | undefined {
   if (location.type === 'file') {
     const file = (key: string) => path.join(location.directory, ...key.split('/'));
     return {
@@ -60,11 +63,15 @@ export function replicaObjects(location: ReplicaLocation, options: ReplicaObject
         (await readdir(file(dir), { withFileTypes: true }).catch(() => []))
           .filter((entry) => entry.isDirectory())
           .map((entry) => entry.name),
-      read: (key) =>
-        readFile(file(key)).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return undefined;
+      read: async (key) => {
+        try {
+          if ((await stat(file(key))).size > MAX_READ_BYTES) return undefined;
+          return await readFile(file(key));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
           throw error;
-        }),
+        }
+      },
     };
   }
   const bucket = s3BucketOf(location, options.env ?? process.env);
@@ -88,6 +95,31 @@ export function replicaObjects(location: ReplicaLocation, options: ReplicaObject
       return names;
     },
     read: (key) =>
-      getS3Bytes(bucket, `${root}${key}`, { maxBytes: options.maxBytes, timeoutMs: 120_000, signal: options.signal }),
+      getS3Bytes(bucket, `${root}${key}`, {
+        maxBytes: MAX_READ_BYTES,
+        timeoutMs: 120_000,
+        signal: options.signal,
+      }).catch((error: unknown) => {
+        if (s3FailureOf(error)?.code === 'EMSGSIZE') return undefined;
+        throw error;
+      }),
   };
+}
+
+/**
+ * Of the objects at `keys`, in order, those `problemOf` finds fault with, each as
+ * `<key>: <what is wrong>`. One gone, or too large to read, is not judged.
+ */
+export async function faultyObjects(
+  objects: ReplicaObjects,
+  keys: readonly string[],
+  problemOf: (bytes: Buffer) => Promise<string | undefined>,
+): Promise<string[]> {
+  const faulty: string[] = [];
+  for (const key of keys) {
+    const bytes = await objects.read(key);
+    const problem = bytes === undefined ? undefined : await problemOf(bytes);
+    if (problem !== undefined) faulty.push(`${key}: ${problem}`);
+  }
+  return faulty;
 }

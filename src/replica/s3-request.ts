@@ -518,25 +518,29 @@ function failureError(bucket: S3Bucket, failure: S3Failure): LitestreamError {
   const where = `s3://${bucket.bucket}${bucket.endpoint ? ` at ${bucket.endpoint}` : ''}`;
   const said = [failure.status, failure.code].filter((part) => part !== undefined).join(' ');
   const text = `${said ? `${said}: ` : ''}${failure.message}`;
-  const error =
-    failure.kind === 'other' ||
-    failure.kind === 'disk-full' ||
-    failure.kind === 'damaged' ||
-    failure.kind === 'ended-early'
-      ? new LitestreamError(`S3 request to ${where} failed: ${text}`, { detail: text })
-      : new ReplicaUnreachableError(`${HOW[failure.kind]} ${where} (${text}): ${FIX[failure.kind]}`, { detail: text });
+  // Only the kinds about reaching the replica have a fix to name; the rest say what failed.
+  const error = isReachKind(failure.kind)
+    ? new ReplicaUnreachableError(`${HOW[failure.kind]} ${where} (${text}): ${FIX[failure.kind]}`, { detail: text })
+    : new LitestreamError(`S3 request to ${where} failed: ${text}`, { detail: text });
   FAILURES.set(error, Object.freeze(failure));
   return error;
 }
 
-const HOW: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged' | 'ended-early'>, string> = {
+/** The failure kinds about reaching the replica. */
+type ReachKind = 'credentials' | 'wrong-region' | 'no-bucket' | 'transient';
+
+function isReachKind(kind: FailureKind): kind is ReachKind {
+  return Object.hasOwn(HOW, kind);
+}
+
+const HOW: Record<ReachKind, string> = {
   credentials: 'The credentials were refused by',
   'wrong-region': 'Requests were signed for the wrong region for',
   'no-bucket': 'The bucket does not exist:',
   transient: 'Could not reach',
 };
 
-const FIX: Record<Exclude<FailureKind, 'other' | 'disk-full' | 'damaged' | 'ended-early'>, string> = {
+const FIX: Record<ReachKind, string> = {
   credentials: "check the access key id, the secret access key and the key's permissions.",
   'wrong-region': "set the replica's region to the bucket's region.",
   'no-bucket': 'create it, or fix the bucket name.',

@@ -1,11 +1,7 @@
-import type { ReplicaLocation } from '../../replica/layout.js';
-import { V03_FILE } from '../../replica/layout.js';
-import { type ReplicaObject, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
+import { type ReplicaLocation, v03Segment, v03SnapshotIndex } from '../../replica/layout.js';
+import { faultyObjects, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
 import { lz4FrameProblem } from './lz4-frame.js';
-
-/** The largest object checked (larger ones are left to litestream's own message). */
-export const MAX_CHECKED_BYTES = 256 * 1024 * 1024;
 
 /**
  * After `litestream restore` failed on a damaged backup (`detail`, its error): the objects it
@@ -20,7 +16,7 @@ export async function findDamagedObjects(
   detail: string,
   options: ReplicaReadOptions = {},
 ): Promise<string[]> {
-  const objects = replicaObjects(location, { ...options, maxBytes: MAX_CHECKED_BYTES });
+  const objects = replicaObjects(location, options);
   if (!objects) return [];
   const candidates: string[] = [];
   const wal = /cannot download wal ([0-9a-f]{16})\/([0-9a-f]{8,16})/.exec(detail);
@@ -28,38 +24,24 @@ export async function findDamagedObjects(
     // That WAL index's segments, in order.
     const [, generation, index] = wal as unknown as [string, string, string];
     const dir = `generations/${generation}/wal`;
-    candidates.push(
-      ...(await objects.list(dir))
-        .flatMap((object) => withNumbers(object, V03_FILE.wal))
-        .filter(({ numbers }) => numbers[0] === Number.parseInt(index, 16))
-        .sort((a, b) => (a.numbers[1] ?? 0) - (b.numbers[1] ?? 0))
-        .map(({ name }) => `${dir}/${name}`),
-    );
+    const segments = (await objects.list(dir)).flatMap(({ name }) => {
+      const segment = v03Segment(name);
+      return segment?.index === Number.parseInt(index, 16) ? [{ name, offset: segment.offset }] : [];
+    });
+    candidates.push(...segments.sort((a, b) => a.offset - b.offset).map(({ name }) => `${dir}/${name}`));
   } else {
     // A snapshot: the newest (up to the target's index) of each generation it may have used.
     const generations = target.generation ? [target.generation] : await objects.dirs('generations');
     for (const generation of generations) {
       const dir = `generations/${generation}/snapshots`;
       const newest = (await objects.list(dir))
-        .flatMap((object) => withNumbers(object, V03_FILE.snapshots))
-        .filter(({ numbers }) => target.index === undefined || (numbers[0] ?? 0) <= target.index)
-        .sort((a, b) => (b.numbers[0] ?? 0) - (a.numbers[0] ?? 0))[0];
+        .flatMap(({ name }) => {
+          const index = v03SnapshotIndex(name);
+          return index !== undefined && (target.index === undefined || index <= target.index) ? [{ name, index }] : [];
+        })
+        .sort((a, b) => b.index - a.index)[0];
       if (newest) candidates.push(`${dir}/${newest.name}`);
     }
   }
-  const damaged: string[] = [];
-  for (const key of candidates) {
-    const bytes = await objects.read(key);
-    if (bytes === undefined) continue;
-    const problem = await lz4FrameProblem(bytes);
-    if (problem !== undefined) damaged.push(`${key}: ${problem}`);
-  }
-  return damaged;
-}
-
-/** An object whose name matches `pattern`, with the hex numbers its name holds. */
-function withNumbers(object: ReplicaObject, pattern: RegExp): { name: string; numbers: number[] }[] {
-  if (object.size > MAX_CHECKED_BYTES) return [];
-  const match = pattern.exec(object.name);
-  return match ? [{ name: object.name, numbers: match.slice(1).map((hex) => Number.parseInt(hex, 16)) }] : [];
+  return faultyObjects(objects, candidates, lz4FrameProblem);
 }

@@ -1,14 +1,11 @@
 import { setImmediate } from 'node:timers/promises';
-import { type ReplicaLocation, V03_FILE } from '../../replica/layout.js';
+import { type ReplicaLocation, v03Segment, v03SnapshotIndex } from '../../replica/layout.js';
 import { type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import { lz4BlockLengths } from './lz4-frame.js';
 
 // Litestream 0.3.13 checks that a generation's WAL indexes follow one another and that each
 // starts at offset 0, but not that each WAL segment starts where the one before it ended: a
 // segment missing from the middle of an index restores a shorter history without a word.
-
-/** The largest WAL segment read to measure it (a sync's worth of changes, compressed). */
-const MAX_SEGMENT_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where a restore of `generation`'s latest state would silently skip bytes of the WAL: the
@@ -21,24 +18,19 @@ export async function walChainGap(
   generation: string,
   options: ReplicaReadOptions = {},
 ): Promise<string | undefined> {
-  const objects = replicaObjects(location, { ...options, maxBytes: MAX_SEGMENT_BYTES });
+  const objects = replicaObjects(location, options);
   if (!objects) return undefined;
   const dir = `generations/${generation}`;
-  const snapshots = (await objects.list(`${dir}/snapshots`)).flatMap(({ name }) => {
-    const match = V03_FILE.snapshots.exec(name);
-    return match ? [Number.parseInt(match[1] as string, 16)] : [];
-  });
+  const snapshots = (await objects.list(`${dir}/snapshots`)).flatMap(({ name }) => v03SnapshotIndex(name) ?? []);
   if (snapshots.length === 0) return undefined;
   const from = Math.max(...snapshots);
   const byIndex = new Map<number, { offset: number; name: string }[]>();
   for (const { name } of await objects.list(`${dir}/wal`)) {
-    const match = V03_FILE.wal.exec(name);
-    if (!match) continue;
-    const index = Number.parseInt(match[1] as string, 16);
-    if (index < from) continue;
-    const segments = byIndex.get(index) ?? [];
-    segments.push({ offset: Number.parseInt(match[2] as string, 16), name });
-    byIndex.set(index, segments);
+    const segment = v03Segment(name);
+    if (!segment || segment.index < from) continue;
+    const segments = byIndex.get(segment.index) ?? [];
+    segments.push({ offset: segment.offset, name });
+    byIndex.set(segment.index, segments);
   }
   for (const [, segments] of [...byIndex].sort(([a], [b]) => a - b)) {
     segments.sort((a, b) => a.offset - b.offset);
@@ -47,7 +39,7 @@ export async function walChainGap(
       const segment = segments[i] as { offset: number; name: string };
       const next = segments[i + 1] as { offset: number; name: string };
       const bytes = await objects.read(`${dir}/wal/${segment.name}`);
-      // Gone since the listing (retention): what litestream read is not in question.
+      // Gone since the listing (retention), or too large to read: litestream's to check.
       if (bytes === undefined) continue;
       let length = 0;
       try {

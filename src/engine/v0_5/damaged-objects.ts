@@ -1,11 +1,9 @@
-import { ltxLevelDir, type ReplicaLocation, V05_FILE } from '../../replica/layout.js';
-import { type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
+import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
+import { faultyObjects, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
 import { ltxFileProblem } from './ltx-file.js';
 import { formatTxid } from './sync-tracker.js';
 
-/** The largest LTX file checked (larger ones are left to litestream's own message). */
-const MAX_CHECKED_BYTES = 256 * 1024 * 1024;
 const SNAPSHOT_LEVEL = 9;
 
 /** One LTX file of the replica. */
@@ -38,19 +36,14 @@ export async function findDamagedObjects(
       `${ltxLevelDir(location, 0)}/${first}-${last}.ltx is missing: no LTX file holds transactions ${first} to ${last} (at level 0 they may have been several files)`,
     ];
   }
-  const objects = replicaObjects(location, { ...options, maxBytes: MAX_CHECKED_BYTES });
+  const objects = replicaObjects(location, options);
   if (!objects) return [];
   const files: LtxFile[] = [];
   for (let level = 0; level <= SNAPSHOT_LEVEL; level++) {
     const dir = ltxLevelDir(location, level);
-    for (const object of await objects.list(dir)) {
-      const match = V05_FILE.exec(object.name);
-      if (!match || object.size > MAX_CHECKED_BYTES) continue;
-      const [minTxid, maxTxid] = [match[1], match[2]].map((hex) => Number.parseInt(hex as string, 16)) as [
-        number,
-        number,
-      ];
-      files.push({ key: `${dir}/${object.name}`, level, minTxid, maxTxid });
+    for (const { name } of await objects.list(dir)) {
+      const txids = v05LtxTxids(name);
+      if (txids) files.push({ key: `${dir}/${name}`, level, ...txids });
     }
   }
   // What a restore of the target may read: the newest snapshot it can start from (every one
@@ -65,12 +58,13 @@ export async function findDamagedObjects(
   const changes = files
     .filter((file) => file.level < SNAPSHOT_LEVEL && file.maxTxid > after && file.minTxid <= upTo)
     .sort((a, b) => b.level - a.level || a.minTxid - b.minTxid);
-  const damaged: string[] = [];
-  for (const file of [...snapshots, ...changes]) {
-    const bytes = await objects.read(file.key);
-    if (bytes === undefined) continue;
-    const problem = await ltxFileProblem(bytes);
-    if (problem !== undefined && problem !== 'unknown') damaged.push(`${file.key}: ${problem}`);
-  }
-  return damaged;
+  return faultyObjects(
+    objects,
+    [...snapshots, ...changes].map((file) => file.key),
+    // A page encoding this check does not read: litestream's own error is all there is.
+    async (bytes) => {
+      const problem = await ltxFileProblem(bytes);
+      return problem === 'unknown' ? undefined : problem;
+    },
+  );
 }
