@@ -18,11 +18,13 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/failures.test.ts',
   'test/pitr.test.ts',
   'test/verify.test.ts',
+  'test/stale-disk.test.ts',
   'test/replicate.test.ts',
   'test/lifecycle.test.ts',
   'test/examples.test.ts',
   'test/run-app.test.ts',
   'test/rolling-deploy.test.ts',
+  'test/claim-race.test.ts',
   'test/reliability/*.test.ts',
   // Both versions side by side, and what only 0.5 needs.
   'test/versions.test.ts',

@@ -18,6 +18,7 @@ import { LitestreamError, ReplicationError } from './errors.js';
 import { releaseLeases } from './lease/keeper.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics/exposition.js';
 import { MetricsRecorder } from './metrics/recorder.js';
+import { releaseClaim } from './pidfile.js';
 import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 import {
   idleStatus,
@@ -191,14 +192,15 @@ export class Litestream {
   }
 
   /**
-   * Stops replication after its final sync, then releases the replica leases (also those of
-   * an {@link Litestream.ensureRestored} that no replication followed); resolves at once when
-   * nothing runs.
+   * Stops replication after its final sync, then releases the replica leases and the
+   * databases' pidfiles (also those of an {@link Litestream.ensureRestored} that no
+   * replication followed); resolves at once when nothing runs.
    */
   async stop(options?: StopOptions): Promise<StopResult> {
     if (!this.#replication) {
-      // Restored but never replicated: give the replica leases back all the same.
-      await releaseLeases(this.config.databases.filter((db) => !runningReplication(db.path)));
+      // Restored but never replicated: give the replica leases and the claims back all the same.
+      const idle = this.config.databases.filter((db) => !runningReplication(db.path));
+      await Promise.all([releaseLeases(idle), ...idle.map((db) => releaseClaim(db.path))]);
       return NOTHING_TO_STOP;
     }
     return this.#replication.stop(options);

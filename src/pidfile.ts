@@ -37,8 +37,11 @@ const ownerOfRecord = (record: PidRecord) => ({ pid: record.ownerPid, start: rec
  * not a reused pid) belongs to another running app: that is refused, never two replicators
  * on one database.
  *
- * Resolves to `'fresh'` when no pidfile was there (nothing of another process was at
- * work on the database), `'taken-over'` when one was and is now ours.
+ * A claim this process holds already is kept: `ensureRestored` keeps its claim for the
+ * replication that follows, so that no other app can claim the database in between.
+ *
+ * Resolves to `'fresh'` when no pidfile of another process was there (nothing of another
+ * process was at work on the database), `'taken-over'` when one was and is now ours.
  */
 export async function claimDatabase(
   database: string,
@@ -54,7 +57,7 @@ export async function claimDatabase(
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue; // Removed meanwhile: try again.
     const record = parseRecord(text);
-    if (record && isCurrent(ownerOfRecord(record))) return 'taken-over';
+    if (record && isCurrent(ownerOfRecord(record))) return attempt === 0 ? 'fresh' : 'taken-over';
     if (record && isRunning(ownerOfRecord(record))) throw await claimedError(database, record);
     const orphan = record ? await replicatorState(record.litestreamPid) : 'gone';
     if (record && orphan === 'replicating') {
@@ -160,7 +163,10 @@ export async function writeRecord(database: string, litestreamPid: number): Prom
   }
 }
 
-/** Removes our claim from {@link claimDatabase} unless a litestream of ours has been recorded in it since. */
+/**
+ * Removes our claim from {@link claimDatabase} unless a litestream of ours has been recorded
+ * in it since: when a restore fails, or when no replication followed it.
+ */
 export async function releaseClaim(database: string): Promise<void> {
   // Checked again after the read: writeRecord may have run meanwhile.
   await removeIfOurs(database, (record) => record.litestreamPid === 0 && !recorded.has(database));

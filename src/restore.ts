@@ -180,7 +180,8 @@ async function restoreAll(
   } finally {
     await Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose()).catch(() => {})]);
     if (failed) {
-      await leases?.releaseTaken();
+      // The claims of the databases that did restore: a failed boot hands nothing over.
+      await Promise.all([leases?.releaseTaken(), ...config.databases.map((db) => releaseClaim(db.path))]);
       const deepestFirst = [...createdDirs].sort(([a], [b]) => b.length - a.length);
       for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
     }
@@ -351,8 +352,14 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
     }
     logger.info({ db: db.path, ...positionFields(result.position), durationMs: elapsed() }, 'database restored');
     return { path: db.path, outcome: 'restored', ...positionFields(result.position), durationMs: elapsed() };
-  } finally {
+  } catch (error) {
+    // Only a failed restore gives the claim back. On success it stays, handed to this
+    // process's replication (which finds it its own): released in between, another app
+    // booting then could claim the database before our replication claims it again, and
+    // each app would refuse the other. Litestream#stop() releases it when no replication
+    // followed; restoreAll, when another database failed the boot.
     await releaseClaim(db.path);
+    throw error;
   }
 }
 

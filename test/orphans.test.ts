@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, readdirSync, writeFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveBinary } from '../src/binary.js';
@@ -162,8 +162,11 @@ describe('no replicator outlives its app', () => {
     expect(result?.outcome).toBe('restored');
     expect(processAlive(orphan)).toBe(false);
     expect(readIds(database)).toEqual([...early, ...late]);
-    // Nothing of the dead app's claim, nor of the restore, stays beside the database.
-    expect(readdirSync(dir).filter((entry) => /litestream-node\.pid|\.restore-/.test(entry))).toEqual([]);
+    // Nothing of the dead app's claim, nor of the restore, stays beside the database: the
+    // pidfile is this process's claim now, kept for the replication that follows.
+    expect(readdirSync(dir).filter((entry) => /\.restore-|\.pid\./.test(entry))).toEqual([]);
+    const claim = JSON.parse(readFileSync(path.join(dir, '.app.sqlite3-litestream-node.pid'), 'utf8'));
+    expect(claim).toMatchObject({ ownerPid: process.pid, litestreamPid: 0 });
   });
 
   it('refuses to start when a live app already replicates the database', async () => {

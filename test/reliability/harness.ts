@@ -24,8 +24,13 @@ import { testS3 } from '../support/s3-per-file.js';
 /** `npm run reliability` sets RELIABILITY=full: many trials. The normal test run does a few. */
 export const FULL = process.env.RELIABILITY === 'full';
 
-/** Trials for a scenario: `full` under `npm run reliability`, `short` in the normal suite. */
+/**
+ * Trials for a scenario: `full` under `npm run reliability`, `short` in the normal suite;
+ * `RELIABILITY_TRIALS=N` runs N instead (to loop a racy scenario: pick it with `-t`).
+ */
 export function trials(full: number, short: number): number {
+  const override = Number(process.env.RELIABILITY_TRIALS);
+  if (Number.isInteger(override) && override > 0) return override;
   return FULL ? full : short;
 }
 

@@ -68,17 +68,36 @@ describe('processes', () => {
       await seeder.terminate();
       const seeded = seeder.lastAcked();
 
+      // How long the first app's boot took, up to replicating (the last trial's; a guess before).
+      let bootMs = 3_000;
+      // Where the second app's launch fell in the first's boot, and which app won: the notes.
+      const landed = { duringRestore: 0, afterRestore: 0, firstWon: 0, secondWon: 0 };
       for (let trial = 0; trial < trials(10, 2); trial++) {
         const dir = tempDir();
+        const launchedAt = Date.now();
         const first = launchApp(prefix, { dir });
-        // The second a moment later, at a random point of the first's restore and start.
-        await runFor(between(0, 400));
+        // The second a moment later, at a random point of the first's boot: inside its
+        // restore, its placement, or the start of its replication (issue 36: each app once
+        // saw the other's claim there, and both refused).
+        const offset = between(0, bootMs);
+        await runFor(offset);
         const apps = [first, launchApp(prefix, { dir })];
         const outcomes = await Promise.all(apps.map(outcome));
+        const firstRestored = first.events.find((e) => e.event === 'restored')?.at;
+        const restoredMs = typeof firstRestored === 'number' ? firstRestored - launchedAt : undefined;
+        const timeline = `second app launched ${offset} ms after the first, which restored at ${restoredMs === undefined ? 'no point' : `${restoredMs} ms`}`;
+        if (restoredMs !== undefined && offset >= restoredMs) landed.afterRestore++;
+        else landed.duringRestore++;
+        if (outcomes[0]?.event === 'ready') {
+          bootMs = Date.now() - launchedAt;
+          landed.firstWon++;
+        } else if (outcomes[1]?.event === 'ready') landed.secondWon++;
+        scenario.row.notes = `second app launched 0 to the first's boot time later: during its restore ${landed.duringRestore}×, after it ${landed.afterRestore}×; won by the first ${landed.firstWon}×, the second ${landed.secondWon}×`;
         const problems: string[] = [];
         const winners = apps.filter((_, i) => outcomes[i]?.event === 'ready');
         const losers = outcomes.filter((o) => o.event !== 'ready');
-        if (winners.length !== 1) problems.push(`${winners.length} apps started: ${JSON.stringify(outcomes)}`);
+        if (winners.length !== 1)
+          problems.push(`${winners.length} apps started (${timeline}): ${JSON.stringify(outcomes)}`);
         for (const loser of losers) {
           if (loser.name !== 'ReplicationError') problems.push(`the other app failed with ${JSON.stringify(loser)}`);
         }
