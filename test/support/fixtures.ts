@@ -76,11 +76,34 @@ export function tempDir(): string {
   return dir;
 }
 
-/** The pids of live litestream processes whose parent is this test process. */
-export function litestreamChildren(parent = process.pid): number[] {
+/**
+ * Marks every process this test worker starts, and every process those start, whatever its
+ * parent becomes: `litestream-node run` is litestream's parent, and an orphan is adopted by
+ * init. Children inherit it from this process's environment (the library passes it on to
+ * litestream) or from {@link seedEnv} (app and CLI processes, which get that environment alone).
+ */
+export const TEST_WORKER_VARIABLE = 'LSNODE_TEST_WORKER';
+process.env[TEST_WORKER_VARIABLE] = String(process.pid);
+
+/**
+ * The pids of live litestream processes this test worker started, directly or through an
+ * app or CLI process (found by {@link TEST_WORKER_VARIABLE} in their environment).
+ */
+export function litestreamChildren(worker = process.pid): number[] {
   return processes()
-    .filter((p) => p.comm === 'litestream' && p.ppid === parent && p.state !== 'Z')
+    .filter((p) => p.comm === 'litestream' && p.state !== 'Z' && startedBy(p.pid, worker))
     .map((p) => p.pid);
+}
+
+/** True when process `pid` carries this worker's mark in its environment. */
+function startedBy(pid: number, worker: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .includes(`${TEST_WORKER_VARIABLE}=${worker}`);
+  } catch {
+    return false; // Gone, or not ours to read.
+  }
 }
 
 /** Pids of every process on the machine with `file` open: the replicators of that database. */
@@ -312,6 +335,7 @@ export function seedEnv(prefix: string, databases: readonly string[], overrides:
     LITESTREAM_S3_PATH: prefix,
     LITESTREAM_DATABASES: databases.join(','),
     LITESTREAM_SYNC_INTERVAL: '1s',
+    [TEST_WORKER_VARIABLE]: String(process.pid),
     ...overrides,
   };
 }
