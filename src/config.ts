@@ -57,6 +57,19 @@ export interface RestorePolicyOptions {
   stallTimeoutMs?: number;
   /** `PRAGMA integrity_check` (`full`, default), `quick_check` (`quick`) or none (`off`). */
   integrityCheck?: 'full' | 'quick' | 'off';
+  /**
+   * What to do when a database already on disk is behind its replica's newest backup (a
+   * persistent volume or machine that comes back with an old copy after another instance
+   * wrote the replica), or has diverged from it. Checked on every boot where the file exists,
+   * before anything is replicated:
+   * - `refuse` (default): fail with a `StaleDatabaseError` naming both positions; nothing is
+   *   replicated or changed.
+   * - `restore`: move the old copy aside (`<file>.stale-<time>`, with its WAL; kept, never
+   *   deleted) and restore the newest backup in its place.
+   * - `keep-local`: replicate the local copy anyway (a deliberate rollback); a warning says so.
+   *   The replica's newer writes stay restorable by point in time.
+   */
+  onStale?: 'refuse' | 'restore' | 'keep-local';
 }
 
 /** How a crashed replicator is restarted. */
@@ -237,7 +250,12 @@ export const DEFAULTS = Object.freeze({
   snapshotInterval: '24h',
   shutdownTimeoutMs: 30_000,
   region: 'us-east-1',
-  restore: Object.freeze({ retryForMs: 30_000, stallTimeoutMs: 60_000, integrityCheck: 'full' as const }),
+  restore: Object.freeze({
+    retryForMs: 30_000,
+    stallTimeoutMs: 60_000,
+    integrityCheck: 'full' as const,
+    onStale: 'refuse' as const,
+  }),
   supervisor: Object.freeze({
     initialBackoffMs: 1_000,
     maxBackoffMs: 30_000,
@@ -451,6 +469,9 @@ function makeOptionsSchema() {
               integrityCheck: z
                 .enum(['full', 'quick', 'off'], { error: 'must be "full", "quick" or "off"' })
                 .default(DEFAULTS.restore.integrityCheck),
+              onStale: z
+                .enum(['refuse', 'restore', 'keep-local'], { error: 'must be "refuse", "restore" or "keep-local"' })
+                .default(DEFAULTS.restore.onStale),
             },
             { error: objectError('must be an object') },
           )

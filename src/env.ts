@@ -35,6 +35,8 @@ export const ENV = Object.freeze({
   leaseWait: 'LITESTREAM_LEASE_WAIT',
   /** How long an unrenewed lease lasts, as a Go duration (`1m`). */
   leaseTtl: 'LITESTREAM_LEASE_TTL',
+  /** What to do with a database on disk that is behind its replica: `refuse` (default), `restore` or `keep-local`. */
+  onStale: 'LITESTREAM_ON_STALE',
   /** A URL pinged while replication is healthy (healthchecks.io style). */
   heartbeatUrl: 'LITESTREAM_HEARTBEAT_URL',
   /** A URL called (POST, JSON) when replication has been unhealthy for a while, and when it recovers. */
@@ -139,6 +141,14 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
 
   const lease = leaseFromEnv(read, problems);
   const alerts = alertsFromEnv(read, problems);
+  const onStale = read(ENV.onStale);
+  if (onStale !== undefined && !['refuse', 'restore', 'keep-local'].includes(onStale)) {
+    problems.push({
+      field: ENV.onStale,
+      message: `${JSON.stringify(onStale)} is not one of "refuse", "restore" or "keep-local"`,
+    });
+  }
+  const restore = onStale === 'refuse' || onStale === 'restore' || onStale === 'keep-local' ? { onStale } : undefined;
 
   const databases = read(ENV.databases)
     ?.split(',')
@@ -156,6 +166,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     configFile,
     lease,
     alerts,
+    restore,
     ...overrides,
   });
   if (options.databases === undefined && options.configFile === undefined) {

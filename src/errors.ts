@@ -108,6 +108,51 @@ export class ReplicaFormatError extends RestoreError {
   }
 }
 
+/**
+ * A database already on disk does not hold its replica's newest backup: the replica has
+ * writes this copy lacks (`behind`), each has writes the other lacks (`diverged`), nothing
+ * shows which is newer (`unknown`), or the replica could not be compared (`unverifiable`).
+ * Replicating it would put its older state over the newer backup, so nothing was replicated,
+ * and nothing was changed on disk.
+ */
+export class StaleDatabaseError extends LitestreamError {
+  readonly kind: 'behind' | 'diverged' | 'unknown' | 'unverifiable';
+  /** This copy's position, in the Litestream version's terms. */
+  readonly local: string | undefined;
+  /** The replica's newest backup, in the Litestream version's terms. */
+  readonly replica: string | undefined;
+
+  constructor(details: {
+    database: string;
+    kind: StaleDatabaseError['kind'];
+    /** Why, one sentence without a full stop. */
+    why: string;
+    local?: string | undefined;
+    replica?: string | undefined;
+    cause?: unknown;
+  }) {
+    const { database, kind, why, local, replica } = details;
+    const what = {
+      behind: `${database} is behind its replica: ${why}`,
+      diverged: `${database} and its replica have diverged: ${why}`,
+      unknown: `${database} may be behind its replica: ${why}`,
+      unverifiable: `${database} could not be compared with its replica's newest backup: ${why}`,
+    }[kind];
+    const positions = local === undefined ? '' : ` This copy: ${local}; the replica's newest: ${replica ?? 'unknown'}.`;
+    const fixes =
+      kind === 'unverifiable'
+        ? ' Give the Node process access to the replica (the same credentials litestream uses), or set restore.onStale (LITESTREAM_ON_STALE) to "keep-local" to replicate this copy without the comparison.'
+        : ' If the replica holds the writes to keep (a persistent volume or a machine that came back with an old copy), set restore.onStale (LITESTREAM_ON_STALE) to "restore": this copy is moved aside (kept, never deleted) and the newest backup restored in its place. If this copy is the one to keep (a deliberate rollback), set it to "keep-local" for one boot; the replica\'s newer writes stay restorable by point in time.';
+    super(
+      `${what}.${positions} Replicating it would put this copy's state over writes the replica holds, so nothing was replicated and nothing on disk was changed.${fixes}`,
+      { database, ...(details.cause === undefined ? {} : { cause: details.cause }) },
+    );
+    this.kind = kind;
+    this.local = local;
+    this.replica = replica;
+  }
+}
+
 /** The replicator is already running, or could not be started or stopped. */
 export class ReplicationError extends LitestreamError {}
 

@@ -78,6 +78,7 @@ export {
   ReplicationError,
   ReplicaUnreachableError,
   RestoreError,
+  StaleDatabaseError,
   VerificationError,
 } from './errors.js';
 export type { LeaseWaitEvent } from './lease/keeper.js';

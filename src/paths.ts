@@ -28,6 +28,8 @@ export function companionFiles(database: string) {
     metaDir: path.join(dir, `.${name}-litestream`),
     /** Which process replicates this database (see pidfile.ts). */
     pidfile: path.join(dir, `.${name}-litestream-node.pid`),
+    /** The replica state this copy is known to hold, when litestream's own record does not say (see lineage/). */
+    lineage: path.join(dir, `.${name}-litestream-node.lineage.json`),
   };
 }
 

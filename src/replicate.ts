@@ -7,8 +7,9 @@ import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
-import { LitestreamAbortError, ReplicaLeaseError, ReplicationError } from './errors.js';
+import { LitestreamAbortError, ReplicaLeaseError, ReplicationError, StaleDatabaseError } from './errors.js';
 import { LeaseSet, takeLeases } from './lease/keeper.js';
+import { compareWithReplica } from './lineage/check.js';
 import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
@@ -577,8 +578,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         resumed: () => this.#resumeAfterLease(),
         lost: (error) => this.#leaseLost(error),
       });
+      // A database on disk not compared with its replica in this process (no boot ran
+      // here, or the replica was down then) is compared before litestream writes anything.
+      await compareWithReplica(this.#config, this.#runtime as Runtime, this.#logger, signal);
     } catch (error) {
       if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
+      if (error instanceof StaleDatabaseError) throw error;
       if (error instanceof ReplicationError) throw error;
       const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
       const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);
@@ -595,8 +600,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     try {
       await this.#takeLeases(this.#stopAborted.signal);
     } catch (error) {
-      // Another instance took the replica meanwhile.
-      if (error instanceof ReplicaLeaseError) this.#leaseLost(error);
+      // Another instance took the replica meanwhile, or it holds newer writes than this copy.
+      if (error instanceof ReplicaLeaseError || error instanceof StaleDatabaseError) this.#leaseLost(error);
       return;
     }
     if (this.#leaseProblem === undefined && this.#state === 'restarting' && !this.#child) {
@@ -634,7 +639,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   /** Another instance holds a replica now: stop at once, with no final sync (it would be a second writer). */
-  #leaseLost(error: ReplicaLeaseError): void {
+  #leaseLost(error: ReplicaLeaseError | StaleDatabaseError): void {
     this.#shutdownErrors.push(error.message);
     this.#stopAborted.abort(error);
     this.#child?.kill('SIGKILL');

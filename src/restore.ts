@@ -10,6 +10,8 @@ import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
 import { IntegrityChecker } from './integrity-check.js';
 import { type LeaseSet, type LeaseWaitEvent, takeLeases } from './lease/keeper.js';
+import { checkLineage, type LineageAction, recordRestored } from './lineage/check.js';
+import { setAside } from './lineage/set-aside.js';
 import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
@@ -45,6 +47,11 @@ export interface RestoreResult {
   readonly generation?: string;
   /** Litestream 0.5: the transaction id restored up to, for `restored`. */
   readonly txid?: number;
+  /**
+   * Where the database on disk was moved, when it was behind the replica and
+   * `restore.onStale` is `restore`: kept there (with its WAL), never deleted.
+   */
+  readonly staleCopy?: string;
   readonly durationMs: number;
 }
 
@@ -274,7 +281,12 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
     return { path: db.path, outcome: 'exists', durationMs: elapsed() };
   };
   const dir = path.dirname(db.path);
-  if (hasContent(db.path)) return exists();
+  let staleCopy: string | undefined;
+  if (hasContent(db.path)) {
+    if ((await checkExisting(run, db, signal)) !== 'set-aside') return exists();
+    staleCopy = await setAside(db.path);
+    logger.warn({ db: db.path, staleCopy }, 'the stale copy is kept aside; restoring the newest backup');
+  }
   const createdDir = makeDirectoryOf(db.path, db.path);
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // The executable, the litestream.yml and the means to start it are made ready first.
@@ -341,17 +353,20 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
       await dropEarlyDownload();
       result = await download(false);
     }
+    const aside = staleCopy === undefined ? {} : { staleCopy };
     if (result === undefined) {
       await removeStaleCompanions(db.path);
+      await recordRestored(db.path, undefined, logger);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
-      return { path: db.path, outcome: 'no-backup', durationMs: elapsed() };
+      return { path: db.path, outcome: 'no-backup', ...aside, durationMs: elapsed() };
     }
     if (!result.placed) {
       logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
       return { path: db.path, outcome: 'exists', durationMs: elapsed() };
     }
+    await recordRestored(db.path, (await prepared).runtime.engine.lineage.markOf(result.position), logger);
     logger.info({ db: db.path, ...positionFields(result.position), durationMs: elapsed() }, 'database restored');
-    return { path: db.path, outcome: 'restored', ...positionFields(result.position), durationMs: elapsed() };
+    return { path: db.path, outcome: 'restored', ...positionFields(result.position), ...aside, durationMs: elapsed() };
   } catch (error) {
     // Only a failed restore gives the claim back. On success it stays, handed to this
     // process's replication (which finds it its own): released in between, another app
@@ -361,6 +376,15 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
     await releaseClaim(db.path);
     throw error;
   }
+}
+
+/**
+ * A database already on disk: once the replica lease is held (nothing is read from a replica
+ * another instance still writes), compared with the replica's newest backup.
+ */
+async function checkExisting(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<LineageAction> {
+  const [runtime] = await Promise.all([resolveRuntime(run.config), run.leased]);
+  return checkLineage(run.config, runtime, db, run.logger, signal, 'boot');
 }
 
 /** The prefix of the temp copies a restore into `output` writes beside it. */
@@ -705,7 +729,7 @@ async function downloadWithRetry(
 /** Removes the WAL, shared memory and litestream state of a database file that is gone. */
 async function removeStaleCompanions(database: string): Promise<void> {
   const companions = companionFiles(database);
-  await Promise.all([removeFile(companions.wal), removeFile(companions.shm)]);
+  await Promise.all([removeFile(companions.wal), removeFile(companions.shm), removeFile(companions.lineage)]);
   await rm(companions.metaDir, { recursive: true, force: true });
 }
 

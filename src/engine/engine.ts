@@ -7,7 +7,7 @@
 import type { LitestreamBinary, LitestreamFamily } from '../binary.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LitestreamLogLine } from '../log-lines.js';
-import type { GenerationSpan } from '../replica/layout.js';
+import type { GenerationSpan, ReplicaLocation } from '../replica/layout.js';
 import type { CommandResult } from '../run.js';
 
 /** Replication state of one database, as read from litestream's log. */
@@ -201,6 +201,61 @@ export interface BackupRow {
   readonly txid?: number;
 }
 
+/**
+ * The replica state a database copy is known to hold (recorded by litestream-node after a
+ * restore, or when a boot found the copy current): what a copy without litestream's own
+ * record is compared by.
+ */
+export type LineageMark =
+  /** Litestream 0.3: a generation. */
+  | { readonly generation: string }
+  /** Litestream 0.5: a transaction id, and the database checksum after it when known (hex). */
+  | { readonly txid: number; readonly checksum?: string | undefined }
+  /** The replica held no backup: the copy began as a new database. */
+  | { readonly empty: true };
+
+/** Whether a database already on disk may be replicated over its replica's newest backup. */
+export type LineageVerdict =
+  | {
+      readonly fits: true;
+      /** Why, for the log. */
+      readonly why: string;
+      /** What the replica's newest backup is, to record beside the copy (undefined: nothing to record). */
+      readonly mark: LineageMark | undefined;
+    }
+  | {
+      readonly fits: false;
+      /**
+       * `behind`: the replica holds writes this copy lacks. `diverged`: each holds writes the
+       * other lacks (two histories from one point). `unknown`: this copy has no record to
+       * compare, and the replica has a backup.
+       */
+      readonly kind: 'behind' | 'diverged' | 'unknown';
+      /** This copy's position, in the release line's terms. */
+      readonly local: string;
+      /** The replica's newest backup, in the release line's terms. */
+      readonly replica: string;
+      /** Why it does not fit, one sentence. */
+      readonly why: string;
+    };
+
+/** How a release line compares a database on disk with its replica. */
+export interface LineageDialect {
+  /**
+   * Compares litestream's local record of `database` (its meta directory), or `marker` when
+   * there is none, with the newest backup in `location`. Reads the replica from Node: one
+   * listing, plus (0.5) the end of one object. Throws when the replica cannot be read.
+   */
+  compare(
+    database: string,
+    location: ReplicaLocation,
+    marker: LineageMark | undefined,
+    options: { signal?: AbortSignal | undefined },
+  ): Promise<LineageVerdict>;
+  /** What a restore of `position` leaves the copy holding. */
+  markOf(position: RestoredPosition): LineageMark | undefined;
+}
+
 /** Everything one Litestream release line needs. */
 export interface Engine {
   readonly family: LitestreamFamily;
@@ -212,6 +267,8 @@ export interface Engine {
    */
   adaptEnv(env: NodeJS.ProcessEnv): string | undefined;
   readonly restore: RestoreDialect;
+  /** How it tells a database on disk that fell behind its replica (see {@link LineageDialect}). */
+  readonly lineage: LineageDialect;
   /**
    * The replica formats this release line cannot read, though another supported one wrote
    * them: a restore must not take their absence for "no backup".

@@ -1,7 +1,7 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ReplicaLocation, s3BucketOf } from './layout.js';
-import { getS3Bytes, listS3Pages, s3FailureOf } from './s3-request.js';
+import { getS3Bytes, getS3Tail, listS3Pages, s3FailureOf } from './s3-request.js';
 
 /**
  * The largest object Node reads (whole, into memory) to check it; a larger one is left to
@@ -27,6 +27,8 @@ export interface ReplicaObjects {
   dirs(dir: string): Promise<string[]>;
   /** One object's bytes; undefined when it is gone, or larger than {@link MAX_READ_BYTES}. */
   read(key: string): Promise<Buffer | undefined>;
+  /** One object's last `bytes` bytes (all of it when shorter); undefined when it is gone. */
+  tail(key: string, bytes: number): Promise<Buffer | undefined>;
 }
 
 /** How Node reads a replica's objects. */
@@ -72,6 +74,7 @@ export function replicaObjects(
           throw error;
         }
       },
+      tail: (key, bytes) => readFileTail(file(key), bytes),
     };
   }
   const bucket = s3BucketOf(location, options.env ?? process.env);
@@ -103,7 +106,28 @@ export function replicaObjects(
         if (s3FailureOf(error)?.code === 'EMSGSIZE') return undefined;
         throw error;
       }),
+    tail: (key, bytes) => getS3Tail(bucket, `${root}${key}`, bytes, { timeoutMs: 10_000, signal: options.signal }),
   };
+}
+
+/** The last `bytes` bytes of a local file (all of it when shorter); undefined when it is gone. */
+export async function readFileTail(file: string, bytes: number): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

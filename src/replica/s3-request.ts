@@ -404,6 +404,26 @@ export async function getS3Bytes(
 }
 
 /**
+ * The last `bytes` bytes of one object (a ranged GET), or undefined when it is gone. Throws
+ * as {@link listS3Prefix} does.
+ */
+export async function getS3Tail(
+  bucket: S3Bucket,
+  key: string,
+  bytes: number,
+  options: S3CallOptions = {},
+): Promise<Buffer | undefined> {
+  const response = await s3Call(
+    bucket,
+    { method: 'GET', key, headers: { range: `bytes=-${bytes}` }, answers: [404], maxBytes: 1024 * 1024 },
+    options,
+  );
+  if (response.status === 404) return undefined;
+  // A server that ignores Range sends the whole object (200): its end is the same.
+  return response.bytes.subarray(Math.max(0, response.bytes.length - bytes));
+}
+
+/**
  * Writes one small object, only if `precondition` holds: a failed precondition is an
  * outcome (`written: false`), not an error. Throws as {@link listS3Prefix} does for any
  * other failure.

@@ -7,6 +7,7 @@ import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { findDamagedObjects } from './damaged-objects.js';
 import { latestGenerationOf } from './generation-choice.js';
+import { lineageV0_3 } from './lineage.js';
 import { listBackups, listDatabases, listGenerations } from './listings.js';
 import { planTarget } from './point-in-time.js';
 import { SyncTracker } from './sync-tracker.js';
@@ -40,6 +41,7 @@ export const engineV0_3 = Object.freeze<Engine>({
     );
     return newest && { at: newest.end, generation: newest.generation, txid: undefined, lagMs: newest.lagMs };
   },
+  lineage: lineageV0_3,
   restore: Object.freeze<RestoreDialect>({
     targetFlags: (target) => [
       ...(target.timestamp ? ['-timestamp', target.timestamp.toISOString()] : []),

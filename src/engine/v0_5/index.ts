@@ -7,6 +7,7 @@ import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { findDamagedObjects } from './damaged-objects.js';
 import { adaptEnv } from './env.js';
+import { lineageV0_5 } from './lineage.js';
 import { listLtx, listLtxBackups } from './ltx.js';
 import { planTarget } from './point-in-time.js';
 import { formatTxid, LtxSyncTracker, parseTxid, sameFileName } from './sync-tracker.js';
@@ -45,6 +46,7 @@ export const engineV0_5 = Object.freeze<Engine>({
     const at = Math.min(...files.filter((file) => file.maxTxid === txid).map((file) => file.createdAt.getTime()));
     return { at: new Date(at), generation: undefined, txid, lagMs: undefined };
   },
+  lineage: lineageV0_5,
   restore: Object.freeze<RestoreDialect>({
     targetFlags: (target) => [
       ...(target.timestamp ? ['-timestamp', target.timestamp.toISOString()] : []),

@@ -1,0 +1,159 @@
+import path from 'node:path';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
+import { LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { sweepLeftovers } from '../owner.js';
+import { companionFiles, hasContent } from '../paths.js';
+import { replicaLocation } from '../replica/layout.js';
+import { s3FailureOf } from '../replica/s3-request.js';
+import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
+
+/**
+ * Databases this process has found current (or restored) since they were last replicated
+ * here: the replication that follows a boot does not compare them again. Per process, as
+ * the files are: a database is checked once per boot, and again by a replication started
+ * without one. Entries are taken by the replication that uses them.
+ */
+const currentHere = new Set<string>();
+
+/**
+ * What to do with a database on disk, after {@link checkLineage}: keep it, set it aside and
+ * restore, or keep it for now because the replica cannot be reached (`deferred`: the
+ * replication compares it before it writes anything).
+ */
+export type LineageAction = 'keep' | 'set-aside' | 'deferred';
+
+/** Where the check runs: at boot, before the app opens the database, or when replication starts. */
+export type LineageMoment = 'boot' | 'replication';
+
+/**
+ * Compares a database already on disk with its replica's newest backup, and applies
+ * `restore.onStale` to a copy that is behind or diverged: throws (`refuse`), says to set
+ * it aside and restore (`restore`), or warns and keeps it (`keep-local`). Also records the
+ * replica state a current copy holds, for a later boot.
+ *
+ * @throws {@link StaleDatabaseError} for a stale copy under `refuse`, and (`unverifiable`)
+ *   when the replica cannot be compared, unless `onStale` is `keep-local`.
+ * @throws {@link LitestreamAbortError} when `signal` aborts.
+ */
+export async function checkLineage(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+  moment: LineageMoment,
+): Promise<LineageAction> {
+  const onStale = config.restore.onStale;
+  const location = replicaLocation(config, db);
+  const markFile = companionFiles(db.path).lineage;
+  const swept = sweepLeftovers(path.dirname(markFile), `${path.basename(markFile)}.tmp-`, logger);
+  const marker = await readLineageMark(db.path);
+  let verdict: LineageVerdict;
+  try {
+    if (!location) throw new Error('this replica type is not one the Node process can read (S3 or a directory)');
+    verdict = await runtime.engine.lineage.compare(db.path, location, marker, { signal });
+  } catch (error) {
+    await swept;
+    if (error instanceof LitestreamAbortError) throw error;
+    // An outage does not keep an app with its database on disk from booting: the
+    // replication compares before litestream writes anything, once the replica answers.
+    if (s3FailureOf(error)?.kind === 'transient') {
+      if (moment === 'replication') throw error;
+      logger.warn(
+        { db: db.path, error: (error as Error).message },
+        'could not reach the replica to compare the database on disk with its newest backup; the app boots on this copy, and replication compares them before it writes anything',
+      );
+      return 'deferred';
+    }
+    const why = error instanceof LitestreamError ? error.message : (error as Error).message;
+    if (onStale === 'keep-local') {
+      logger.warn(
+        { db: db.path, error: why },
+        'could not compare the database with its replica; replicating it as it is (restore.onStale is "keep-local")',
+      );
+      return 'keep';
+    }
+    throw new StaleDatabaseError({ database: db.path, kind: 'unverifiable', why, cause: error });
+  }
+  await swept;
+  if (verdict.fits) {
+    logger.debug({ db: db.path, why: verdict.why }, 'database on disk holds the replica’s newest backup');
+    if (verdict.mark && !sameMark(verdict.mark, marker)) await recordMark(db.path, verdict.mark, logger);
+    currentHere.add(db.path);
+    return 'keep';
+  }
+  const stale = new StaleDatabaseError({
+    database: db.path,
+    kind: verdict.kind,
+    why: verdict.why,
+    local: verdict.local,
+    replica: verdict.replica,
+  });
+  if (onStale === 'refuse') throw stale;
+  if (onStale === 'restore' && moment === 'replication') {
+    // The app may have the file open by now: it is set aside only at boot.
+    throw new StaleDatabaseError({
+      database: db.path,
+      kind: verdict.kind,
+      why: `${verdict.why} (found when replication started; restore.onStale "restore" sets a copy aside only at boot, before the app opens it: restart the app)`,
+      local: verdict.local,
+      replica: verdict.replica,
+    });
+  }
+  if (onStale === 'keep-local') {
+    logger.warn(
+      { db: db.path, local: verdict.local, replica: verdict.replica },
+      `${verdict.why}; replicating this copy anyway (restore.onStale is "keep-local"): the replica's newer writes are no longer its latest state`,
+    );
+    currentHere.add(db.path);
+    return 'keep';
+  }
+  logger.warn(
+    { db: db.path, local: verdict.local, replica: verdict.replica },
+    `${verdict.why}; setting this copy aside and restoring the newest backup (restore.onStale is "restore")`,
+  );
+  return 'set-aside';
+}
+
+/** Records what a restore (or a new database) left the copy holding. */
+export async function recordRestored(database: string, mark: LineageMark | undefined, logger: Logger) {
+  currentHere.add(database);
+  if (mark) await recordMark(database, mark, logger);
+}
+
+async function recordMark(database: string, mark: LineageMark, logger: Logger): Promise<void> {
+  // Only a help for a later boot: a copy that cannot be marked is still current now.
+  await writeLineageMark(database, mark).catch((error: unknown) => {
+    logger.warn({ db: database, error: String(error) }, 'could not record the replica state beside the database');
+  });
+}
+
+/**
+ * Before litestream first writes the replica: every database on disk that this process has
+ * not found current (or restored) since it was last replicated here is compared with the
+ * replica's newest backup, as a boot does.
+ *
+ * @throws {@link StaleDatabaseError} for a stale copy (unless `restore.onStale` is `keep-local`).
+ * @throws the replica's error when it cannot be reached (the caller retries).
+ */
+export async function compareWithReplica(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
+  await Promise.all(
+    config.databases.map((db) =>
+      slots.run(async () => {
+        if (currentHere.has(db.path) || !hasContent(db.path)) return;
+        await checkLineage(config, runtime, db, logger, signal, 'replication');
+      }),
+    ),
+  );
+  // Compared once per start: a later start in this process compares again.
+  for (const db of config.databases) currentHere.delete(db.path);
+}
