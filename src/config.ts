@@ -97,6 +97,16 @@ export interface SupervisorOptions {
  */
 export interface LeaseOptions {
   /**
+   * `'take'` (default): take the lease, as described above. `'off'` (also `lease: false`,
+   * `LITESTREAM_LEASE=off`): take none and write none, but still read the lease object and
+   * refuse to replicate while another live instance holds it (a `ReplicaLeaseError` naming
+   * it), at start and every third of `ttlMs` while replicating. `'off-write-over-live-holder'`
+   * (`LITESTREAM_LEASE=off-write-over-live-holder`): take none and replicate even while
+   * another instance holds it, with a warning naming it — two writers fork the backup, and
+   * one of them loses its writes.
+   */
+  mode?: 'take' | 'off' | 'off-write-over-live-holder';
+  /**
    * What a booting instance does when another one holds the replica: `'wait'` (default) until
    * it releases it after its final sync, or until its lease expires when it died, for up to
    * `waitMs`, then restore what it left; `'refuse'` fails at once with a `ReplicaLeaseError`
@@ -111,9 +121,27 @@ export interface LeaseOptions {
   /**
    * A holder that has not renewed its lease for this long is gone; it renews every third of
    * it, and stops replicating when it could not renew for four fifths of it. Each renewal is
-   * one PUT request per database. Default the longer of 60 000 and six sync intervals.
+   * one PUT request per database. Default the longer of 60 000 and six sync intervals. With
+   * `mode: 'off'`, the lease object is read every third of it (one GET per database).
    */
   ttlMs?: number;
+}
+
+/** {@link LeaseOptions} after validation, defaults filled in. */
+export type LeaseSettings = TakenLeaseSettings | OffLeaseSettings;
+
+/** The lease taken: `mode: 'take'`. */
+export interface TakenLeaseSettings {
+  readonly mode: 'take';
+  readonly whenHeld: 'wait' | 'refuse';
+  readonly waitMs: number;
+  readonly ttlMs: number;
+}
+
+/** The lease turned off: none is taken; see {@link LeaseOptions.mode}. */
+export interface OffLeaseSettings {
+  readonly mode: 'off' | 'off-write-over-live-holder';
+  readonly ttlMs: number;
 }
 
 /**
@@ -178,7 +206,8 @@ export interface LitestreamOptions {
   supervisor?: SupervisorOptions;
   /**
    * One writer per replica path (see {@link LeaseOptions}). On by default where the replica
-   * supports it (S3 with conditional writes, file replicas); `false` turns the guard off.
+   * supports it (S3 with conditional writes, file replicas); `false` is `{ mode: 'off' }`:
+   * no lease is taken, but a live holder's is still respected.
    */
   lease?: LeaseOptions | false;
   /** Heartbeat and webhook alerts (see {@link AlertOptions}). Off by default. */
@@ -237,8 +266,8 @@ export interface LitestreamConfig {
   readonly shutdownTimeoutMs: number;
   readonly restore: Readonly<Required<RestorePolicyOptions>>;
   readonly supervisor: Readonly<Required<SupervisorOptions>>;
-  /** The replica lease, or false when turned off. */
-  readonly lease: Readonly<Required<LeaseOptions>> | false;
+  /** The replica lease: taken, or off (see {@link LeaseOptions.mode}). */
+  readonly lease: LeaseSettings;
   /** Heartbeat and webhook alerts; undefined when neither URL is set. */
   readonly alerts: AlertSettings | undefined;
 }
@@ -283,7 +312,7 @@ export function withDatabases(config: LitestreamConfig, paths: readonly string[]
  * which must not wait for an app's shutdown). @internal
  */
 export function refusingHeldReplicas(config: LitestreamConfig): LitestreamConfig {
-  if (config.lease === false) return config;
+  if (config.lease.mode !== 'take') return config;
   const refusing: LitestreamConfig = Object.freeze({
     ...config,
     lease: Object.freeze({ ...config.lease, whenHeld: 'refuse' as const }),
@@ -498,7 +527,12 @@ function makeOptionsSchema() {
               z
                 .object(
                   {
-                    whenHeld: z.enum(['wait', 'refuse'], { error: 'must be "wait" or "refuse"' }).default('wait'),
+                    mode: z
+                      .enum(['take', 'off', 'off-write-over-live-holder'], {
+                        error: 'must be "take", "off" or "off-write-over-live-holder"',
+                      })
+                      .optional(),
+                    whenHeld: z.enum(['wait', 'refuse'], { error: 'must be "wait" or "refuse"' }).optional(),
                     waitMs: z
                       .number({ error: 'must be a number of milliseconds' })
                       .int({ error: 'must be a whole number of milliseconds' })
@@ -510,13 +544,28 @@ function makeOptionsSchema() {
                       .min(2_000, { error: 'must be at least 2000: the lease is renewed every third of it' })
                       .optional(),
                   },
-                  { error: objectError('must be false, or { whenHeld?, waitMs?, ttlMs? }') },
+                  { error: objectError('must be false, or { mode?, whenHeld?, waitMs?, ttlMs? }') },
                 )
-                .strict(),
+                .strict()
+                .superRefine((lease, context) => {
+                  // A lease that is not taken is never waited for: these would be silently ignored.
+                  if (lease.mode === undefined || lease.mode === 'take') return;
+                  for (const field of ['whenHeld', 'waitMs'] as const) {
+                    if (lease[field] === undefined) continue;
+                    context.addIssue({
+                      code: 'custom',
+                      path: [field],
+                      message: `has no effect with mode "${lease.mode}" (no lease is taken, so none is waited for): remove it, or take the lease`,
+                    });
+                  }
+                }),
             ],
-            { error: 'must be false (no guard), or { whenHeld?: "wait" | "refuse", waitMs?, ttlMs? }' },
+            {
+              error:
+                'must be false (no lease taken), or { mode?: "take" | "off" | "off-write-over-live-holder", whenHeld?: "wait" | "refuse", waitMs?, ttlMs? }',
+            },
           )
-          .default({ whenHeld: 'wait' }),
+          .default({}),
         alerts: z
           .object(
             {
@@ -731,7 +780,7 @@ export function buildConfig(
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),
-    lease: data.lease === false ? false : leaseSettings(data.lease, data.syncInterval),
+    lease: leaseSettings(data.lease === false ? { mode: 'off' } : data.lease, data.syncInterval),
     alerts:
       data.alerts && (data.alerts.heartbeatUrl || data.alerts.webhookUrl)
         ? Object.freeze({
@@ -748,13 +797,17 @@ export function buildConfig(
 }
 
 /** The lease's defaults, from the sync interval: a ttl of six syncs (a minute at least). */
-function leaseSettings(
-  given: { whenHeld: 'wait' | 'refuse'; waitMs?: number | undefined; ttlMs?: number | undefined },
-  syncInterval: string,
-): Readonly<Required<LeaseOptions>> {
+function leaseSettings(given: LeaseOptions, syncInterval: string): LeaseSettings {
   const { minTtlMs, syncIntervalsPerTtl, minWaitMs } = DEFAULTS.lease;
   const ttlMs = given.ttlMs ?? Math.max(minTtlMs, syncIntervalsPerTtl * (parseDuration(syncInterval) ?? 0));
-  return Object.freeze({ whenHeld: given.whenHeld, ttlMs, waitMs: given.waitMs ?? Math.max(minWaitMs, 2 * ttlMs) });
+  const mode = given.mode ?? 'take';
+  if (mode !== 'take') return Object.freeze({ mode, ttlMs });
+  return Object.freeze({
+    mode,
+    whenHeld: given.whenHeld ?? 'wait',
+    ttlMs,
+    waitMs: given.waitMs ?? Math.max(minWaitMs, 2 * ttlMs),
+  });
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -1,5 +1,11 @@
 import { locateBinary } from './binary.js';
-import { buildConfig, type FieldNames, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import {
+  buildConfig,
+  type FieldNames,
+  type LeaseOptions,
+  type LitestreamConfig,
+  type LitestreamOptions,
+} from './config.js';
 import { parseDuration } from './duration.js';
 import { LitestreamConfigError } from './errors.js';
 
@@ -29,7 +35,10 @@ export const ENV = Object.freeze({
   binaryPath: 'LITESTREAM_BINARY_PATH',
   /** Your own litestream.yml (litestream's own variable); replaces the S3 variables. */
   configFile: 'LITESTREAM_CONFIG',
-  /** The replica lease: `wait` (default), `refuse`, or `off`. */
+  /**
+   * The replica lease: `wait` (default), `refuse`, `off` (no lease taken; a live holder's is
+   * still respected), or `off-write-over-live-holder` (no lease taken, none respected).
+   */
   lease: 'LITESTREAM_LEASE',
   /** How long `wait` waits for the previous instance, as a Go duration (`5m`). */
   leaseWait: 'LITESTREAM_LEASE_WAIT',
@@ -64,6 +73,7 @@ const S3_FIELDS: FieldNames = {
   binaryPath: ENV.binaryPath,
   configFile: ENV.configFile,
   lease: ENV.lease,
+  'lease.mode': ENV.lease,
   'lease.whenHeld': ENV.lease,
   'lease.waitMs': ENV.leaseWait,
   'lease.ttlMs': ENV.leaseTtl,
@@ -227,9 +237,21 @@ function leaseFromEnv(read: (name: string) => string | undefined, problems: Prob
   const mode = read(ENV.lease)?.toLowerCase();
   const waitMs = durationFromEnv(read, problems, ENV.leaseWait);
   const ttlMs = durationFromEnv(read, problems, ENV.leaseTtl);
-  if (mode === 'off') return false;
+  if (mode === 'off' || mode === 'off-write-over-live-holder') {
+    // Nothing waits for a lease that is not taken: a wait set beside it is a mistake to name.
+    if (waitMs !== undefined) {
+      problems.push({
+        field: ENV.leaseWait,
+        message: `has no effect with ${ENV.lease}=${mode} (no lease is taken, so none is waited for): unset it`,
+      });
+    }
+    return stripUndefined({ mode: mode as NonNullable<LeaseOptions['mode']>, ttlMs });
+  }
   if (mode !== undefined && mode !== 'wait' && mode !== 'refuse') {
-    problems.push({ field: ENV.lease, message: `${JSON.stringify(mode)} is not one of wait, refuse, off` });
+    problems.push({
+      field: ENV.lease,
+      message: `${JSON.stringify(mode)} is not one of wait, refuse, off, off-write-over-live-holder`,
+    });
     return undefined;
   }
   if (mode === undefined && waitMs === undefined && ttlMs === undefined) return undefined;

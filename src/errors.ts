@@ -169,7 +169,9 @@ export interface LeaseHolderInfo {
 /**
  * Another instance holds the replica path of a database (one writer per replica): raised by
  * `ensureRestored`/`startReplication` when it is held and `lease.whenHeld` is `'refuse'`, or
- * `'wait'` ran out; reported in `status()` when this instance lost its lease while running.
+ * `'wait'` ran out, or the lease is off here (`lease.mode: 'off'`) and another live instance
+ * holds it; reported in `status()` when this instance lost its lease while running (or, with
+ * the lease off, another instance took it).
  * Nothing was restored or replicated past that point.
  */
 export class ReplicaLeaseError extends LitestreamError {

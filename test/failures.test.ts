@@ -40,8 +40,9 @@ describe('a replica that cannot be used', () => {
     const { config, logger } = testConfig(path.join(dir, 'storage'), {
       replica: s3Replica({ endpoint: `http://127.0.0.1:${port}` }),
       restore: { retryForMs: 1_500 },
-      // Litestream's own failure (the lease, asked first, has the test below).
-      lease: false,
+      // Litestream's own failure (the lease, asked first, has the test below; even turned
+      // off it is read, unless it may be written over).
+      lease: { mode: 'off-write-over-live-holder' },
     });
     const started = Date.now();
     const error = await rejection(ensureRestored(config));

@@ -13,68 +13,39 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { throwIfAborted } from '../abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
-import type { DatabaseConfig, LeaseOptions, LitestreamConfig } from '../config.js';
-import {
-  FileSystemError,
-  type LeaseHolderInfo,
-  LitestreamAbortError,
-  LitestreamError,
-  ReplicaLeaseError,
-  ReplicationError,
-} from '../errors.js';
+import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings, TakenLeaseSettings } from '../config.js';
+import { LitestreamAbortError, ReplicaLeaseError, ReplicationError } from '../errors.js';
 import { type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
 import { refuseIfClaimed } from '../pidfile.js';
 import { s3FailureOf } from '../replica/s3-request.js';
-import { replicaError } from '../replica-errors.js';
+import { errorText, leaseRetryDelay } from './failures.js';
+import type { KeptLease, LeaseEvents, LeaseState, LeaseWaitEvent } from './kept.js';
 import { ReplicaLease } from './lease.js';
 import { leaseTarget } from './location.js';
-import { describeHolder, type LeaseHolder, type LeaseRecord } from './record.js';
+import { describeHolder, type LeaseHolder, type LeaseRecord, publicHolder } from './record.js';
 import type { LeaseStore } from './store.js';
+import { type WatchedLease, warnWritingOverHolder, watchLease } from './watch.js';
 
-/** Where a database's lease stands. */
-export type LeaseState =
-  /** Held and renewed. */
-  | 'held'
-  /** Held, but the last renewal failed: replication pauses if none succeeds in time. */
-  | 'late'
-  /** Not renewed for too long: the replica must not be written until a renewal lands. */
-  | 'paused'
-  /** Another instance holds it now. */
-  | 'lost'
-  /** Given up after the final sync. */
-  | 'released'
-  /** Not kept: the server ignores conditional writes. */
-  | 'off';
+export type { LeaseState, LeaseWaitEvent } from './kept.js';
 
-/** How a booting instance learns that it waits for another one. */
-export interface LeaseWaitEvent {
-  /** The database whose replica is held. */
-  readonly database: string;
-  /** The lease object, e.g. `s3://bucket/app/production.sqlite3.litestream-node-lease`. */
-  readonly lease: string;
-  /** Who holds it, when the lease object says so. */
-  readonly holder: LeaseHolderInfo | undefined;
-}
-
-interface LeaseEvents {
-  paused: [];
-  resumed: [];
-  lost: [ReplicaLeaseError];
-}
-
-/** Errors of a file lease that retrying does not mend. */
-const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR']);
+/** Taking the lease, for its errors. */
+const TAKING = {
+  fileDoing: 'Writing the replica lease',
+  doing: 'take the replica lease of',
+  consequence: 'Nothing was restored or replicated.',
+};
 
 /** How long a renewal request may take before it counts as failed: a tenth of the ttl, 2-10 s. */
 const renewTimeoutMs = (ttlMs: number) => Math.min(10_000, Math.max(2_000, ttlMs / 10));
 
 /** One database's lease while this process holds it. */
-class HeldLease extends EventEmitter<LeaseEvents> {
+class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
   readonly database: string;
   readonly where: string;
+  readonly taken = true;
   readonly #lease: ReplicaLease;
-  readonly #settings: Readonly<Required<LeaseOptions>>;
+  readonly #settings: TakenLeaseSettings;
   readonly #logger: Logger;
   #state: LeaseState = 'held';
   #error: string | undefined;
@@ -83,13 +54,7 @@ class HeldLease extends EventEmitter<LeaseEvents> {
   /** Renewals and the release, one at a time. */
   #work: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    database: string,
-    where: string,
-    lease: ReplicaLease,
-    settings: Readonly<Required<LeaseOptions>>,
-    logger: Logger,
-  ) {
+  constructor(database: string, where: string, lease: ReplicaLease, settings: TakenLeaseSettings, logger: Logger) {
     super();
     this.database = database;
     this.where = where;
@@ -107,6 +72,10 @@ class HeldLease extends EventEmitter<LeaseEvents> {
   /** Why the lease is late, paused or lost. */
   get error(): string | undefined {
     return this.#error;
+  }
+
+  get active(): boolean {
+    return this.#state === 'held' || this.#state === 'late' || this.#state === 'paused';
   }
 
   /** The server turned out to ignore conditional writes: the lease guards nothing; stop keeping it. */
@@ -217,7 +186,7 @@ class HeldLease extends EventEmitter<LeaseEvents> {
 }
 
 /** The leases this process holds, by database path (one process, one holder per replica). */
-const held = new Map<string, HeldLease>();
+const held = new Map<string, KeptLease>();
 
 /** Options of {@link takeLeases}. */
 export interface TakeLeasesOptions {
@@ -245,11 +214,11 @@ export interface LeaseWatcher {
 
 /** The leases of a config's databases, as one: what the replication watches. */
 export class LeaseSet {
-  readonly #leases: readonly HeldLease[];
+  readonly #leases: readonly KeptLease[];
   /** Leases this call took (not found held already): the ones a failed boot gives back. */
-  readonly #taken: readonly HeldLease[];
+  readonly #taken: readonly KeptLease[];
 
-  constructor(leases: readonly HeldLease[], taken: readonly HeldLease[]) {
+  constructor(leases: readonly KeptLease[], taken: readonly KeptLease[]) {
     this.#leases = leases;
     this.#taken = taken;
   }
@@ -307,10 +276,11 @@ export class LeaseSet {
 /**
  * Takes the lease of each of `databases` (concurrently), or finds it held by this process
  * already (taken by `ensureRestored` for the replication that follows). A database whose
- * replica cannot hold a lease gets one warning and no guard.
+ * replica cannot hold a lease gets one warning and no guard. With the lease off, reads each
+ * lease instead and watches it (see `watch.ts`).
  *
- * @throws {@link ReplicaLeaseError} when another instance holds one (`refuse`, or `wait` ran
- *   out); the leases this call took are given back first.
+ * @throws {@link ReplicaLeaseError} when another instance holds one (`refuse`, `wait` ran
+ *   out, or the lease is off); the leases this call took are given back first.
  * @throws {@link ReplicaUnreachableError} when the lease cannot be read or written for
  *   `restore.retryForMs`.
  */
@@ -320,7 +290,13 @@ export async function takeLeases(
   options: TakeLeasesOptions,
 ): Promise<LeaseSet> {
   const settings = config.lease;
-  if (!config.enabled || settings === false) return new LeaseSet([], []);
+  if (!config.enabled) return new LeaseSet([], []);
+  if (settings.mode === 'off-write-over-live-holder') {
+    await Promise.all(
+      databases.map((db) => warnWritingOverHolder(config, settings, db, options.logger, options.signal)),
+    );
+    return new LeaseSet([], []);
+  }
   const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
   const outcomes = await Promise.allSettled(
     databases.map((db) =>
@@ -331,7 +307,9 @@ export async function takeLeases(
           if (!options.deferrable?.(db)) throw error;
           options.logger.warn(
             { db: db.path, error: errorText(error) },
-            'could not take the replica lease; the database is present, so the boot goes on and replication takes the lease once the replica answers',
+            settings.mode === 'take'
+              ? 'could not take the replica lease; the database is present, so the boot goes on and replication takes the lease once the replica answers'
+              : 'could not read the replica lease (the lease is off); the database is present, so the boot goes on, and replication starts once the lease can be read and no other instance holds it',
           );
           return undefined;
         }),
@@ -359,17 +337,17 @@ export async function releaseLeases(databases: readonly DatabaseConfig[]): Promi
 }
 
 /** Acquisitions under way, by database path: concurrent calls share one. */
-const acquiring = new Map<string, Promise<HeldLease | undefined>>();
+const acquiring = new Map<string, Promise<KeptLease | undefined>>();
 
 async function holdOne(
   config: LitestreamConfig,
-  settings: Readonly<Required<LeaseOptions>>,
+  settings: TakenLeaseSettings | OffLeaseSettings,
   db: DatabaseConfig,
   options: TakeLeasesOptions,
-): Promise<{ lease: HeldLease; taken: boolean } | undefined> {
+): Promise<{ lease: KeptLease; taken: boolean } | undefined> {
   for (;;) {
     const current = held.get(db.path);
-    if (current && (current.state === 'held' || current.state === 'late' || current.state === 'paused')) {
+    if (current?.active && current.taken === (settings.mode === 'take')) {
       return { lease: current, taken: false };
     }
     const pending = acquiring.get(db.path);
@@ -377,7 +355,8 @@ async function holdOne(
     // Another call of this process is taking it (two acquisitions would take it from each other).
     await pending.catch(() => {});
   }
-  const acquisition = acquireOne(config, settings, db, options);
+  const acquisition =
+    settings.mode === 'take' ? acquireOne(config, settings, db, options) : watchOne(config, settings, db, options);
   acquiring.set(db.path, acquisition);
   try {
     const lease = await acquisition;
@@ -387,9 +366,28 @@ async function holdOne(
   }
 }
 
+/** With the lease off: reads it (refusing a live holder), then watches it while replicating. */
+async function watchOne(
+  config: LitestreamConfig,
+  settings: OffLeaseSettings,
+  db: DatabaseConfig,
+  options: TakeLeasesOptions,
+): Promise<WatchedLease | undefined> {
+  const watched = await watchLease(config, settings, db, {
+    ...options,
+    holders: { gone: holderGone, running: holderRunning },
+  });
+  if (watched === undefined) return undefined;
+  held.set(db.path, watched);
+  watched.on('lost', () => {
+    if (held.get(db.path) === watched) held.delete(db.path);
+  });
+  return watched;
+}
+
 async function acquireOne(
   config: LitestreamConfig,
-  settings: Readonly<Required<LeaseOptions>>,
+  settings: TakenLeaseSettings,
   db: DatabaseConfig,
   options: TakeLeasesOptions,
 ): Promise<HeldLease | undefined> {
@@ -443,6 +441,7 @@ async function acquireOne(
           'took the replica lease over from an instance that stopped renewing it (it crashed or was killed)',
         );
       }
+      // Its renewals go on long after the restore that took it: they log as the lease's own.
       const kept = new HeldLease(db.path, target.where, lease, settings, logger);
       if (target.conditionalWritesUnproven) {
         // Off the boot's path: until it answers, the lease guards as far as the server lets it.
@@ -471,25 +470,7 @@ async function acquireOne(
         warnUnconditional(config, db, target.where, logger);
         return undefined;
       }
-      const code = (error as NodeJS.ErrnoException).code;
-      if (failure === undefined && code !== undefined && UNWRITABLE.has(code)) {
-        throw new FileSystemError('Writing the replica lease', target.where, error, { database: db.path });
-      }
-      // 409 ConditionalRequestConflict: another conditional write to it was under way; look again.
-      const kind = failure?.status === 409 ? 'transient' : (failure?.kind ?? 'transient');
-      if (kind !== 'transient' || Date.now() >= deadline) {
-        throw replicaError(config, db, kind, errorText(error), {
-          doing: 'take the replica lease of',
-          attempts: attempt,
-          retryForMs: config.restore.retryForMs,
-          consequence: 'Nothing was restored or replicated.',
-        });
-      }
-      const delayMs = Math.min(5_000, 250 * 2 ** attempt, Math.max(0, deadline - Date.now()));
-      logger.warn(
-        { db: db.path, attempt, retryInMs: delayMs, error: errorText(error) },
-        'replica unreachable; retrying',
-      );
+      const delayMs = leaseRetryDelay(config, db, target.where, error, attempt, deadline, TAKING, logger);
       await sleep(delayMs, undefined, { signal: options.signal }).catch(() => {});
     }
   }
@@ -528,7 +509,7 @@ function heldError(
   db: DatabaseConfig,
   where: string,
   record: LeaseRecord | undefined,
-  settings: Readonly<Required<LeaseOptions>>,
+  settings: TakenLeaseSettings,
   waitMs: number,
 ): ReplicaLeaseError {
   const holder = describeHolder(record);
@@ -542,12 +523,6 @@ function heldError(
     publicHolder(record),
     { database: db.path },
   );
-}
-
-function publicHolder(record: LeaseRecord | undefined): LeaseHolderInfo | undefined {
-  if (record === undefined) return undefined;
-  const { host, pid, startedAt, version } = record.holder;
-  return Object.freeze({ host, pid, startedAt, version });
 }
 
 let me: LeaseHolder | undefined;
@@ -567,16 +542,20 @@ function thisHolder(): LeaseHolder {
   return me;
 }
 
+/** A holder that runs where this process sees its pid (and is not this process). */
+function holderRunning(record: LeaseRecord): boolean {
+  const machine = record.holder.machine;
+  if (machine === undefined || machine.id !== pidScope()) return false;
+  const self = thisHolder();
+  if (record.holder.pid === self.pid && record.holder.startedAt === self.startedAt) return false;
+  return isRunning({ pid: record.holder.pid, start: machine.start });
+}
+
 /** A holder that ran where this process sees its pid, and no longer runs. */
 function holderGone(record: LeaseRecord): boolean {
   const machine = record.holder.machine;
   if (machine === undefined || machine.id !== pidScope()) return false;
   return !isRunning({ pid: record.holder.pid, start: machine.start });
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof LitestreamError) return error.message;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** This library's version, for the lease record. */

@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import type { LeaseHolderInfo } from '../errors.js';
 
 /** The process that holds a lease. */
 export interface LeaseHolder {
@@ -64,4 +65,11 @@ export function describeHolder(record: LeaseRecord | undefined): string {
   if (record === undefined) return 'an unknown holder (the lease object is not one litestream-node wrote)';
   const { host, pid, startedAt, version } = record.holder;
   return `${host} pid ${pid} (started ${startedAt}, litestream-node ${version})`;
+}
+
+/** The holder as errors and events show it (where its pid means something stays inside). */
+export function publicHolder(record: LeaseRecord | undefined): LeaseHolderInfo | undefined {
+  if (record === undefined) return undefined;
+  const { host, pid, startedAt, version } = record.holder;
+  return Object.freeze({ host, pid, startedAt, version });
 }
