@@ -86,6 +86,8 @@ export { ensureRestored, Litestream, startReplication } from './litestream.js';
 export type { LitestreamLogLine } from './log-lines.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
 export { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
+export type { ReplicaFailureKind } from './replica/failure-cause.js';
+export type { ReplicaFailure } from './replica-outage.js';
 export type {
   Replication,
   ReplicationEvents,

@@ -15,24 +15,49 @@ import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
+import { describeFailureKind, failureKindOfText } from './replica/failure-cause.js';
 import { checkReplica } from './replica/format-guard.js';
+import { replicaLocation } from './replica/layout.js';
+import { canProbe, probeReplica } from './replica/probe.js';
+import { type ReplicaFailure, ReplicaOutageWatch } from './replica-outage.js';
 import { redact } from './secret.js';
 import { type SpawnedChild, spawnChild } from './spawn.js';
 import { truncateWals } from './wal-truncate.js';
 
-/** Lifecycle state of a {@link Replication}. */
-export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+/**
+ * Lifecycle state of a {@link Replication}:
+ * - `disabled`: the config turns replication off;
+ * - `starting`: litestream is being started;
+ * - `running`: litestream runs (see `healthy` for whether the replica keeps up);
+ * - `restarting`: litestream exited unexpectedly and is restarted after a backoff (`restarts` counts these);
+ * - `paused`: litestream is stopped because the replica lease is not held — it could not be
+ *   taken or renewed (the replica is unreachable: `lastError` and `lease.error` say why);
+ *   replication resumes by itself once the lease is taken again;
+ * - `stopping`, `stopped`: `stop()` was called (or the lease was lost to another instance).
+ */
+export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'paused' | 'stopping' | 'stopped';
 
 /** A point-in-time view of replication. */
 export interface ReplicationStatus {
   readonly state: ReplicationState;
   /**
-   * True while running, no database reports an error, and no replica upload has stalled:
-   * a WAL segment upload running for five sync intervals (at least 5 s), or a snapshot
-   * upload running that much longer than sending the database at 1 MiB/s would take. An S3 outage that refuses connections shows as an error; one
-   * that accepts them and never answers shows as a stalled upload.
+   * True while running, the replica answers (see {@link ReplicationStatus.lastError}), no
+   * database reports an error, and no replica upload has stalled: a WAL segment upload
+   * running for five sync intervals (at least 5 s), or a snapshot upload running that much
+   * longer than sending the database at 1 MiB/s would take. An S3 outage turns it false
+   * within two sync intervals (at least 5 s) of the first failed request: once an upload is
+   * overdue (half a sync interval, at least 1 s), or a lease renewal failed, the library
+   * lists one key of the replica itself, once per sync interval, and a failed listing counts.
    */
   readonly healthy: boolean;
+  /**
+   * Why the replica cannot be reached now: the first failure seen since it last answered —
+   * what failed (`kind`: `refused`, `timeout`, `dns`, `credentials`, `server-error`, …), in
+   * words, when, and whether litestream's log, the library's own probe or the lease saw it.
+   * Cleared once a sync reaches the replica or a probe gets an answer. Alerts and the lease
+   * name the same cause.
+   */
+  readonly lastError: ReplicaFailure | undefined;
   /** The current litestream process id. */
   readonly pid: number | undefined;
   /** How many times a crashed litestream was restarted. */
@@ -155,6 +180,8 @@ const STUCK_GRACE_MS = 500;
 const MIN_STALL_MS = 5_000;
 /** The upload speed below which a replica counts as stalled rather than slow. */
 const SLOW_UPLOAD_BYTES_PER_S = 1024 * 1024;
+/** How often the outage watch looks whether a probe of the replica is due. */
+const OUTAGE_TICK_MS = 250;
 
 interface TerminateOutcome {
   /** Killed before its final sync was known to be complete. */
@@ -226,11 +253,18 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #leaseAttempt = 0;
   #leaseRetry: NodeJS.Timeout | undefined;
   #unwatchLeases: () => void = () => {};
+  /** Tells an outage within seconds, and keeps its first cause. */
+  readonly #outage: ReplicaOutageWatch;
+  #outageTimer: NodeJS.Timeout | undefined;
+  /** When a probe of each database's replica last got an answer. */
+  readonly #answeredAt = new Map<string, number>();
 
   constructor(config: LitestreamConfig, onStopped: () => void) {
     super();
     this.#config = config;
-    this.#stallMs = Math.max(MIN_STALL_MS, 5 * (parseDuration(config.syncInterval) ?? 10_000));
+    const syncIntervalMs = parseDuration(config.syncInterval) ?? 10_000;
+    this.#stallMs = Math.max(MIN_STALL_MS, 5 * syncIntervalMs);
+    this.#outage = this.#watchOutages(syncIntervalMs);
     this.#onStopped = onStopped;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
     // Replaced by the engine's own once the executable is known; until then nothing is logged.
@@ -254,7 +288,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   status(): ReplicationStatus {
-    const databases = this.#tracker.snapshot();
+    const databases = this.#databasesNow();
     const stalled = Object.freeze(this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)));
     return Object.freeze({
       state: this.#state,
@@ -262,8 +296,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         this.#state === 'running' &&
         !this.#leases.paused &&
         this.#leaseProblem === undefined &&
+        this.#outage.failure === undefined &&
         databases.every((db) => db.lastError === undefined) &&
         stalled.length === 0,
+      lastError: this.#outage.failure,
       pid: this.#child?.pid,
       restarts: this.#restarts,
       startedAt: this.#startedAt,
@@ -324,12 +360,15 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#configFile = await writeConfigFile(this.#config, runtime.engine);
       check();
       this.#startedAt = new Date();
-      if (this.#leaseProblem !== undefined || this.#leases.paused) this.#state = 'restarting';
+      if (this.#leaseProblem !== undefined || this.#leases.paused) this.#state = 'paused';
       else await this.#spawn();
       this.#watchdog = setInterval(() => this.#checkStalls(), 1_000);
       this.#watchdog.unref();
+      this.#outageTimer = setInterval(() => this.#outage.tick(), OUTAGE_TICK_MS);
+      this.#outageTimer.unref();
     } catch (error) {
       this.#state = 'stopped';
+      this.#outage.stop();
       // Claims made before the failure (releaseRecord leaves other processes' alone).
       await this.#releasePidfiles();
       this.#unwatchLeases();
@@ -517,11 +556,17 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     switch (event.kind) {
       case 'synced':
         this.#stallRestarts = 0;
+        this.#outage.cleared();
         this.#emit('sync', { db: event.db, generation: event.generation, txid: event.txid, position: event.position });
         this.#checkReady();
         break;
       case 'error':
         this.#errorsThisRun++;
+        if (this.#state === 'running') {
+          const kind = failureKindOfText(event.message);
+          const message = `${describeFailureKind(kind)}: ${event.message}`;
+          this.#outage.saw({ kind, message, database: event.db, source: 'litestream' });
+        }
         this.#emit('replicaError', { db: event.db, message: event.message });
         break;
     }
@@ -534,7 +579,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     if (this.#leases.paused) {
       // Killed for the lease: it runs again once the lease is renewed (or never, if lost).
-      this.#state = 'restarting';
+      this.#state = 'paused';
       return;
     }
 
@@ -588,6 +633,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
       const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);
       this.#leaseProblem = `the replica lease could not be taken (${(error as Error).message}); replication waits for it, retrying`;
+      this.#sawLeaseFailure((error as Error).message);
       this.#logger.error({ retryInMs: delayMs }, this.#leaseProblem);
       this.#leaseRetry = setTimeout(() => void this.#retryLeases(), delayMs);
       this.#leaseRetry.unref();
@@ -596,7 +642,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   async #retryLeases(): Promise<void> {
     this.#leaseRetry = undefined;
-    if (this.#state !== 'restarting' || this.#stopAborted.signal.aborted) return;
+    if (this.#state !== 'paused' || this.#stopAborted.signal.aborted) return;
     try {
       await this.#takeLeases(this.#stopAborted.signal);
     } catch (error) {
@@ -604,13 +650,80 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (error instanceof ReplicaLeaseError || error instanceof StaleDatabaseError) this.#leaseLost(error);
       return;
     }
-    if (this.#leaseProblem === undefined && this.#state === 'restarting' && !this.#child) {
+    if (this.#leaseProblem === undefined && this.#state === 'paused' && !this.#child) {
       this.#logger.info({}, 'replica lease taken; replication starts');
       this.#emit('lease', this.#leaseStatus());
       await this.#spawn().catch((error: unknown) => {
         this.#logger.error({ error: String(error) }, 'could not start litestream');
       });
     }
+  }
+
+  /** The outage watch of this replication: what it probes, and what it reports. */
+  #watchOutages(syncIntervalMs: number): ReplicaOutageWatch {
+    const locations = new Map(this.#config.databases.map((db) => [db.path, replicaLocation(this.#config, db)]));
+    return new ReplicaOutageWatch({
+      databases: this.#config.databases.map((db) => db.path),
+      syncIntervalMs,
+      pending: () =>
+        this.#state !== 'running'
+          ? []
+          : this.#tracker
+              .snapshot()
+              .flatMap((db) => (db.uploadingSince ? [{ db: db.path, since: db.uploadingSince.getTime() }] : [])),
+      suspect: () =>
+        this.#state !== 'running'
+          ? []
+          : this.#databasesNow()
+              .filter((db) => db.lastError && failureKindOfText(db.lastError.message) !== 'other')
+              .map((db) => db.path),
+      leaseTrouble: () => ['late', 'paused'].includes(this.#leaseStatus().state),
+      probe: (db, options) => {
+        const location = locations.get(db);
+        return location && canProbe(location) ? probeReplica(location, options) : undefined;
+      },
+      // Counted as failed syncs, as litestream's own errors are.
+      onProbeFailed: (db, failure) => this.#emit('replicaError', { db, message: failure.message }),
+      onAnswered: (db) => this.#answeredAt.set(db, Date.now()),
+      onChange: (failure, previous) => {
+        if (failure && previous) {
+          this.#logger.warn(
+            { kind: failure.kind, error: failure.message },
+            'replica unreachable: the cause is clearer now',
+          );
+        } else if (failure) {
+          this.#logger.error(
+            { kind: failure.kind, db: failure.database, source: failure.source, error: failure.message },
+            `replica unreachable: ${describeFailureKind(failure.kind)} (status is unhealthy until it answers)`,
+          );
+        } else if (previous) {
+          this.#logger.info(
+            { kind: previous.kind, unreachableForMs: Date.now() - previous.at.getTime() },
+            'the replica answers again',
+          );
+        }
+      },
+    });
+  }
+
+  /**
+   * Every database's status, without an error its replica has disproved since: a probe got
+   * an answer after it. (Litestream 0.3 clears an idle database's error only at its next
+   * write, which may not come for hours after the outage is over.)
+   */
+  #databasesNow(): DatabaseStatus[] {
+    return this.#tracker.snapshot().map((db) => {
+      const answeredAt = this.#answeredAt.get(db.path);
+      if (!db.lastError || answeredAt === undefined || answeredAt <= db.lastError.at.getTime()) return db;
+      return Object.freeze({ ...db, lastError: undefined });
+    });
+  }
+
+  /** A request for the lease failed (`text`): the outage's cause, unless another was seen first. */
+  #sawLeaseFailure(text: string | undefined): void {
+    if (text === undefined) return;
+    const kind = failureKindOfText(text);
+    this.#outage.saw({ kind, message: `${describeFailureKind(kind)}: ${text}`, database: undefined, source: 'lease' });
   }
 
   #leaseStatus(): ReplicationLeaseStatus {
@@ -622,7 +735,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #pauseForLease(): void {
     if (this.#state === 'stopped') return;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    if (this.#state === 'running') this.#state = 'restarting';
+    // A restart it cancelled is the lease's resume to make.
+    this.#restartTimer = undefined;
+    if (this.#state === 'running' || this.#state === 'restarting') this.#state = 'paused';
+    this.#sawLeaseFailure(this.#leaseStatus().error);
     this.#logger.error({ pid: this.#child?.pid }, 'replication paused: the replica lease could not be renewed in time');
     this.#child?.kill('SIGKILL');
     this.#emit('lease', this.#leaseStatus());
@@ -630,7 +746,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   /** Every lease is held again: litestream resumes from its shadow WAL. */
   #resumeAfterLease(): void {
-    if (this.#state !== 'restarting' || this.#child || this.#restartTimer) return;
+    if (this.#state !== 'paused' || this.#child || this.#restartTimer) return;
     this.#logger.info({}, 'replica lease renewed; replication resumes');
     this.#emit('lease', this.#leaseStatus());
     this.#spawn().catch((error: unknown) => {
@@ -693,8 +809,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (this.#restartTimer) clearTimeout(this.#restartTimer);
       clearTimeout(this.#leaseRetry);
       clearInterval(this.#watchdog);
-      const wasRunning = this.#state === 'running' || this.#state === 'restarting';
-      const between = this.#state === 'restarting' && !this.#child;
+      clearInterval(this.#outageTimer);
+      this.#outage.stop();
+      const wasRunning = this.#state === 'running' || this.#state === 'restarting' || this.#state === 'paused';
+      const between = (this.#state === 'restarting' || this.#state === 'paused') && !this.#child;
       this.#state = 'stopping';
       // Stopped between a crash and its restart: run litestream once more for the final sync.
       // (Not while a lease is paused: this instance may no longer be the replica's writer.)
@@ -948,6 +1066,7 @@ export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stoppe
   return Object.freeze({
     state,
     healthy: state === 'disabled',
+    lastError: undefined,
     pid: undefined,
     restarts: 0,
     startedAt: undefined,

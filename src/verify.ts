@@ -62,7 +62,8 @@ export async function verify(
   const db = findDatabase(config, database);
   const candidate = replication ?? runningReplication(db.path);
   const state = candidate?.status().state;
-  const running = state === 'running' || state === 'restarting' || state === 'starting' ? candidate : undefined;
+  const running =
+    state === 'running' || state === 'restarting' || state === 'paused' || state === 'starting' ? candidate : undefined;
   // Another live app may be the one replicating (the CLI's case): then poll the replica.
   const external = running ? undefined : await liveReplicator(db.path);
   if (!running && !external) {

@@ -25,6 +25,7 @@ function statusOf(state: { healthy: boolean; error?: string }): () => Replicatio
   return () => ({
     state: 'running',
     healthy: state.healthy,
+    lastError: undefined,
     pid: 1,
     restarts: 0,
     startedAt: new Date(),

@@ -16,6 +16,7 @@ function status(overrides: Partial<ReplicationStatus> = {}): ReplicationStatus {
   return {
     state: 'running',
     healthy: true,
+    lastError: undefined,
     pid: 42,
     restarts: 2,
     startedAt: new Date(NOW - 60_000),

@@ -48,27 +48,30 @@ export class MetricsRecorder {
     });
   }
 
-  /** The metrics of `status` and of what was recorded, in the Prometheus text format. */
-  render(status: ReplicationStatus): string {
+  /**
+   * The metrics of `status` and of what was recorded, in the Prometheus text format;
+   * `label` names each database (its `database` label).
+   */
+  render(status: ReplicationStatus, label: (database: string) => string = (database) => database): string {
     const now = this.#now();
     const databases = status.databases;
     const perDatabase = (value: (db: (typeof databases)[number]) => number | undefined): Sample[] =>
       databases.flatMap((db) => {
         const sample = value(db);
-        return sample === undefined ? [] : [{ labels: { database: db.path }, value: sample }];
+        return sample === undefined ? [] : [{ labels: { database: label(db.path) }, value: sample }];
       });
     const seconds = (ms: number) => ms / 1000;
     const families: MetricFamily[] = [
       {
         name: 'litestream_node_replication_up',
         type: 'gauge',
-        help: 'Whether litestream is running (1), or not: starting, restarting, stopped or disabled (0).',
+        help: 'Whether litestream is running (1), or not: starting, restarting, paused (the replica lease is not held), stopped or disabled (0).',
         samples: [{ value: status.state === 'running' ? 1 : 0 }],
       },
       {
         name: 'litestream_node_replication_healthy',
         type: 'gauge',
-        help: 'Whether replication is healthy: running, the lease held, no database error, no stalled upload.',
+        help: 'Whether replication is healthy: running, the lease held, the replica answering, no database error, no stalled upload.',
         samples: [{ value: status.healthy ? 1 : 0 }],
       },
       {
@@ -106,7 +109,7 @@ export class MetricsRecorder {
         type: 'gauge',
         help: 'Litestream 0.3: the generation the database replicates to (always 1).',
         samples: databases.flatMap((db) =>
-          db.generation ? [{ labels: { database: db.path, generation: db.generation }, value: 1 }] : [],
+          db.generation ? [{ labels: { database: label(db.path), generation: db.generation }, value: 1 }] : [],
         ),
       },
       {
@@ -130,15 +133,21 @@ export class MetricsRecorder {
       {
         name: 'litestream_node_sync_errors_total',
         type: 'counter',
-        help: 'Replication errors litestream reported for the database.',
+        help: "Failed syncs of the database: errors litestream reported, and failed probes of the database's replica while an upload was overdue.",
         samples: perDatabase((db) => this.#syncErrors.get(db.path) ?? 0),
+      },
+      {
+        name: 'litestream_node_replica_unreachable_info',
+        type: 'gauge',
+        help: 'Present while the replica cannot be reached, labelled with what failed first: refused, timeout, dns, credentials, server-error, reset, wrong-region, no-bucket or other (always 1).',
+        samples: status.lastError ? [{ labels: { kind: status.lastError.kind }, value: 1 }] : [],
       },
       {
         name: 'litestream_node_restore_info',
         type: 'gauge',
         help: 'How the boot restore of the database ended: exists, restored, no-backup, disabled or failed (always 1).',
         samples: [...this.#restores].map(([path, record]) => ({
-          labels: { database: path, outcome: record.outcome },
+          labels: { database: label(path), outcome: record.outcome },
           value: 1,
         })),
       },
@@ -147,7 +156,7 @@ export class MetricsRecorder {
         type: 'gauge',
         help: 'How long the boot restore of the database took.',
         samples: [...this.#restores].map(([path, record]) => ({
-          labels: { database: path },
+          labels: { database: label(path) },
           value: seconds(record.durationMs),
         })),
       },

@@ -113,6 +113,7 @@ try {
         writeErrors,
         lastWriteError,
         lease: status.lease,
+        lastError: status.lastError,
         uploading: status.databases.some((d) => d.uploadingSince !== undefined),
         errors: status.databases.map((d) => d.lastError?.message).filter(Boolean),
         // Every commit before this time is in the replica (the least of the databases').
