@@ -63,6 +63,29 @@ export class LitestreamBinaryError extends LitestreamError {}
 export class ReplicaUnreachableError extends LitestreamError {}
 
 /**
+ * The Node process has no AWS credentials for its own S3 requests (the replica lease, the
+ * replica format check), or the credential source it found failed. Static keys are looked
+ * for first (options, `LITESTREAM_*`, `AWS_*`), then the AWS default chain; {@link sources}
+ * names what was tried. Raised instead of skipping the checks those requests make.
+ */
+export class CredentialsError extends ReplicaUnreachableError {
+  /** The credential sources tried, in order. */
+  readonly sources: readonly string[];
+  /**
+   * True when a configured source failed in a way that may pass (an endpoint that did not
+   * answer, or answered 5xx, or handed out expired keys): retried like an unreachable replica.
+   * False when there are no credentials to be had.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, sources: readonly string[], transient: boolean, options: LitestreamErrorOptions = {}) {
+    super(message, options);
+    this.sources = Object.freeze([...sources]);
+    this.transient = transient;
+  }
+}
+
+/**
  * A call or option that exists for one Litestream release line only was used with the other
  * (e.g. `generations()` with Litestream 0.5, which has no generations). The message names
  * the equivalent for the running version.

@@ -65,6 +65,7 @@ export type { DatabaseStatus } from './engine/engine.js';
 export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
+  CredentialsError,
   FileSystemError,
   type LeaseHolderInfo,
   LitestreamAbortError,

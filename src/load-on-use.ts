@@ -26,3 +26,10 @@ export const loadWorkerThreads = (): typeof import('node:worker_threads') => req
 export const loadHttp = (secure: boolean): typeof import('node:https') | typeof import('node:http') =>
   secure ? require('node:https') : require('node:http');
 export const loadCrypto = (): typeof import('node:crypto') => require('node:crypto');
+
+/**
+ * The AWS default credential chain (~100 ms), only when the Node process has no static keys
+ * for its own S3 requests.
+ */
+export const loadCredentialProviders = (): typeof import('@aws-sdk/credential-providers') =>
+  require('@aws-sdk/credential-providers');

@@ -12,7 +12,13 @@ import { delay, HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { defineConfig, LitestreamAbortError, LitestreamError, ReplicaUnreachableError } from '../src/index.js';
+import {
+  CredentialsError,
+  defineConfig,
+  LitestreamAbortError,
+  LitestreamError,
+  ReplicaUnreachableError,
+} from '../src/index.js';
 import {
   inspectReplica,
   type ReplicaContents,
@@ -21,7 +27,7 @@ import {
   replicaLocations,
   type S3ReplicaLocation,
 } from '../src/replica/layout.js';
-import { listS3Prefix, type S3Bucket, s3Address, s3FailureOf } from '../src/replica/s3-request.js';
+import { listS3Prefix, type S3Bucket, type S3Credentials, s3Address, s3FailureOf } from '../src/replica/s3-request.js';
 import { Secret } from '../src/secret.js';
 import { closedPort, onCleanup, processAlive, s3Replica, tempDir, waitFor, writeRows } from './support/fixtures.js';
 import { listKeys, s3Ok } from './support/s3-client.js';
@@ -409,9 +415,10 @@ describe('replicaLocation', () => {
       { type: 'file', directory: path.resolve('relative-replica') },
     ]);
 
-    // No keys in the file: the Node process uses the environment, as litestream would.
+    // No keys in the file: the Node process uses the environment, as litestream would; with
+    // none there either (and no chain source here), it says so rather than skip the look.
     const location = replicaLocation(config, byPath(main)) as ReplicaLocation;
-    expect(await inspectReplica(location, { env: {} })).toMatchObject({ checked: false });
+    await expect(inspectReplica(location, { env: {} })).rejects.toBeInstanceOf(CredentialsError);
     writeRows(main, 'seed', 3);
     await replicateWith('0.5', main, s3ReplicaYaml(prefix), async () =>
       (await keysUnder(prefix)).some((key) => V05_S3_KEY.test(key)),
@@ -661,10 +668,12 @@ describe('S3 requests (msw)', () => {
     );
 
     fresh();
-    expect(await inspectReplica({ ...mockLocation(), credentials: undefined }, { env: {} })).toMatchObject({
-      checked: false,
-      reason: expect.stringContaining('credentials'),
-    });
+    // No static keys and no source of the AWS default chain: a typed error, no request.
+    const none = await inspectReplica({ ...mockLocation(), credentials: undefined }, { env: {} }).catch(
+      (error: unknown) => error,
+    );
+    expect(none).toBeInstanceOf(CredentialsError);
+    expect((none as CredentialsError).transient).toBe(false);
     expect(requests).toHaveLength(0);
   });
 
@@ -817,6 +826,6 @@ function mockLocation(): S3ReplicaLocation {
     region: 'us-east-1',
     forcePathStyle: undefined,
     skipVerify: false,
-    credentials: BUCKET.credentials,
+    credentials: BUCKET.credentials as S3Credentials,
   };
 }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
-import { FileSystemError, LitestreamError } from '../errors.js';
+import { CredentialsError, FileSystemError, LitestreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { s3FailureOf } from '../replica/s3-request.js';
 import { replicaError } from '../replica-errors.js';
@@ -39,6 +39,9 @@ export function leaseRetryDelay(
   call: LeaseCall,
   logger: Logger,
 ): number {
+  // No credentials for the Node process, or a source of them that keeps failing: that error
+  // names the sources tried (issue 29), which a generic "unreachable" would hide.
+  if (error instanceof CredentialsError && (!error.transient || Date.now() >= deadline)) throw error;
   const failure = s3FailureOf(error);
   const code = (error as NodeJS.ErrnoException).code;
   if (failure === undefined && code !== undefined && UNWRITABLE.has(code)) {

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { throwIfAborted } from '../abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
 import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings, TakenLeaseSettings } from '../config.js';
-import { LitestreamAbortError, ReplicaLeaseError, ReplicationError } from '../errors.js';
+import { CredentialsError, LitestreamAbortError, ReplicaLeaseError, ReplicationError } from '../errors.js';
 import { type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
 import { refuseIfClaimed } from '../pidfile.js';
@@ -304,6 +304,8 @@ export async function takeLeases(
         holdOne(config, settings, db, options).catch((error: unknown) => {
           if (error instanceof ReplicaLeaseError || error instanceof LitestreamAbortError) throw error;
           if (error instanceof ReplicationError) throw error;
+          // No credentials at all is no outage to wait out: the boot fails, naming the sources tried.
+          if (error instanceof CredentialsError && !error.transient) throw error;
           if (!options.deferrable?.(db)) throw error;
           options.logger.warn(
             { db: db.path, error: errorText(error) },

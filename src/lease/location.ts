@@ -36,13 +36,9 @@ export function leaseTarget(
     const file = `${location.directory.replace(/\/+$/, '')}${LEASE_SUFFIX}`;
     return { store: fileLeaseStore(file), where: file, conditionalWritesUnproven: false };
   }
+  // Static keys, else the AWS default chain: without either, the store's first request
+  // fails with a CredentialsError that names what was tried (never a lease skipped quietly).
   const bucket = s3BucketOf(location, env);
-  if (bucket === undefined) {
-    return {
-      unsupported:
-        'the Node process has no S3 credentials to write a lease with (instance roles and profiles are not read): set LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
-    };
-  }
   const key = `${location.prefix}${LEASE_SUFFIX}`;
   const store = s3LeaseStore(bucket, key, { env });
   return { store, where: `s3://${location.bucket}/${key}`, conditionalWritesUnproven: true };

@@ -1,7 +1,7 @@
 import type { LitestreamFamily } from '../binary.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../config.js';
 import type { Runtime } from '../engine/engine.js';
-import { ReplicaFormatError, RestoreError } from '../errors.js';
+import { CredentialsError, ReplicaFormatError, RestoreError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   type GenerationSpan,
@@ -58,8 +58,9 @@ export function checkReplica(
     const result = await looked;
     if (result.checked === true) return result;
     if (result.checked === 'failed') {
-      // Starting empty on a replica that could not be looked at might fork its history.
-      if (failClosed) throw result.error;
+      // Starting empty on a replica that could not be looked at might fork its history; with
+      // no credentials at all the check could never run, which is no reason to skip it.
+      if (failClosed || (result.error instanceof CredentialsError && !result.error.transient)) throw result.error;
       logger.warn(
         { db: db.path, error: String(result.error) },
         'could not check the replica for backups of another Litestream version',

@@ -25,7 +25,7 @@ import { throwIfAborted } from '../abort.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import { ReplicaUnreachableError } from '../errors.js';
 import { loadYaml } from '../load-on-use.js';
-import { Secret } from '../secret.js';
+import { credentialsFor } from './credentials.js';
 import { listS3Pages, listS3Prefix, type S3Bucket, type S3Credentials } from './s3-request.js';
 
 /** A Litestream replica format: 0.3 generations, or 0.5 LTX files. */
@@ -41,7 +41,7 @@ export interface S3ReplicaLocation {
   readonly region: string;
   readonly forcePathStyle: boolean | undefined;
   readonly skipVerify: boolean;
-  /** None: taken from the environment when inspecting (see {@link inspectReplica}). */
+  /** None: static keys from the environment, else the AWS default chain (see {@link inspectReplica}). */
   readonly credentials: S3Credentials | undefined;
 }
 
@@ -81,7 +81,7 @@ export interface GenerationSpan {
   readonly end: Date;
 }
 
-/** The replica was not looked at, and why (e.g. no credentials the Node process can use). */
+/** The replica was not looked at, and why (a replica type litestream-node cannot list). */
 export interface ReplicaNotChecked {
   readonly checked: false;
   readonly reason: string;
@@ -102,7 +102,10 @@ export interface InspectReplicaOptions {
    * generation's span in {@link ReplicaContents.generations}. Default false.
    */
   generationSpans?: boolean;
-  /** Where credentials and `AWS_CA_BUNDLE` come from when the location has none. Default `process.env`. */
+  /**
+   * Where static keys and `AWS_CA_BUNDLE` come from when the location has none. Default
+   * `process.env`. (The AWS default chain, used without static keys, reads the process's own.)
+   */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -157,11 +160,12 @@ export function ltxLevelDir(location: ReplicaLocation, level: number): string {
  *
  * S3 credentials: the location's, else `LITESTREAM_ACCESS_KEY_ID` / `LITESTREAM_SECRET_ACCESS_KEY`
  * or `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (each preferred in that order, as litestream
- * does) with `AWS_SESSION_TOKEN`. Without any it returns `{ checked: false }` rather than
- * guess: other AWS credential sources (profiles, instance roles) are not read.
+ * does) with `AWS_SESSION_TOKEN`, else the AWS default chain (profiles, web identity, ECS and
+ * EC2 roles; see `credentials.ts`).
  *
  * @throws ReplicaUnreachableError when the replica cannot be read or refuses the request
  *   (see `s3FailureOf` for the S3 status and code).
+ * @throws CredentialsError when the Node process has no credentials, or their source failed.
  * @throws LitestreamAbortError when `signal` aborts.
  */
 export async function inspectReplica(
@@ -170,42 +174,18 @@ export async function inspectReplica(
 ): Promise<ReplicaContents | ReplicaNotChecked> {
   throwIfAborted(options.signal, 'Inspecting the replica');
   if (location.type === 'file') return inspectDirectory(location.directory, options);
-  const bucket = s3BucketOf(location, options.env ?? process.env);
-  if (!bucket) {
-    return {
-      checked: false,
-      reason:
-        'no S3 credentials for the Node process: set replica.accessKeyId/secretAccessKey, or LITESTREAM_ACCESS_KEY_ID/LITESTREAM_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY',
-    };
-  }
-  return inspectBucket(bucket, location.prefix, options);
+  return inspectBucket(s3BucketOf(location, options.env ?? process.env), location.prefix, options);
 }
 
 /**
- * The bucket of an S3 replica path, signed with the location's keys or else the environment's
- * (see {@link inspectReplica}); undefined when neither has any.
+ * The bucket of an S3 replica path, signed with the location's keys, else the environment's
+ * static keys, else those of the AWS default chain (fetched by the first request that needs
+ * them; see {@link inspectReplica}).
  */
-export function s3BucketOf(
-  location: S3ReplicaLocation,
-  env: Readonly<Record<string, string | undefined>>,
-): S3Bucket | undefined {
-  const credentials = location.credentials ?? credentialsFromEnv(env);
-  if (!credentials) return undefined;
+export function s3BucketOf(location: S3ReplicaLocation, env: Readonly<Record<string, string | undefined>>): S3Bucket {
+  const credentials = credentialsFor(location.credentials, env);
   const { bucket, region, endpoint, forcePathStyle, skipVerify } = location;
   return { bucket, region, endpoint, forcePathStyle, skipVerify, credentials };
-}
-
-/** Litestream's own precedence: `LITESTREAM_*` overrides `AWS_*`, key by key. */
-function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): S3Credentials | undefined {
-  const accessKeyId = env.LITESTREAM_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.LITESTREAM_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  const sessionToken = env.AWS_SESSION_TOKEN;
-  return {
-    accessKeyId: new Secret(accessKeyId),
-    secretAccessKey: new Secret(secretAccessKey),
-    sessionToken: sessionToken ? new Secret(sessionToken) : undefined,
-  };
 }
 
 async function inspectBucket(bucket: S3Bucket, prefix: string, options: InspectReplicaOptions) {

@@ -15,15 +15,10 @@ import type https from 'node:https';
 import type { FailureKind } from '../classify.js';
 import { LitestreamAbortError, LitestreamError, ReplicaUnreachableError } from '../errors.js';
 import { loadCrypto, loadHttp } from '../load-on-use.js';
-import { redact, type Secret } from '../secret.js';
+import { redact } from '../secret.js';
+import { isCredentialSource, type S3CredentialSource, type S3Credentials } from './credentials.js';
 
-/** Keys to sign requests with. Only {@link signS3Request} reads their values. */
-export interface S3Credentials {
-  readonly accessKeyId: Secret;
-  readonly secretAccessKey: Secret;
-  /** Temporary credentials' token (`AWS_SESSION_TOKEN`), sent as `x-amz-security-token`. */
-  readonly sessionToken?: Secret | undefined;
-}
+export type { S3Credentials } from './credentials.js';
 
 /** A bucket and how to reach it. */
 export interface S3Bucket {
@@ -35,8 +30,12 @@ export interface S3Bucket {
   readonly forcePathStyle?: boolean | undefined;
   /** Accept any TLS certificate (self-signed MinIO). */
   readonly skipVerify?: boolean | undefined;
-  readonly credentials: S3Credentials;
+  /** Keys, or where to fetch them (the AWS default chain), each request asking it for current ones. */
+  readonly credentials: S3Credentials | S3CredentialSource;
 }
+
+/** A bucket with the keys one request is signed with. */
+type SignedBucket = S3Bucket & { readonly credentials: S3Credentials };
 
 /** Per-request options. */
 export interface S3CallOptions {
@@ -221,7 +220,11 @@ interface CallRequest {
  * which is how the AWS SDKs find a bucket's region when none is configured.
  */
 async function s3Call(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): Promise<S3Response> {
-  let target = bucket;
+  const source = isCredentialSource(bucket.credentials) ? bucket.credentials : undefined;
+  let target: SignedBucket = source
+    ? { ...bucket, credentials: await source.get({ signal: options.signal }) }
+    : (bucket as SignedBucket);
+  let refreshed = false;
   for (let attempt = 0; ; attempt++) {
     const response = await send(target, request, options);
     if ((response.status >= 200 && response.status < 300) || isAnswer(request, response)) return response;
@@ -230,9 +233,18 @@ async function s3Call(bucket: S3Bucket, request: CallRequest, options: S3CallOpt
       target = { ...target, region: failure.bucketRegion };
       continue;
     }
+    // Fetched keys the server calls expired (its clock, or a revoked session): fetch new ones once.
+    if (source && !refreshed && EXPIRED_KEYS.test(failure.code ?? '')) {
+      refreshed = true;
+      target = { ...target, credentials: await source.get({ signal: options.signal, forceRefresh: true }) };
+      continue;
+    }
     throw failureError(target, failure);
   }
 }
+
+/** S3 error codes for temporary keys that are no longer good. */
+const EXPIRED_KEYS = /^(ExpiredToken|TokenRefreshRequired)$/;
 
 /**
  * A status the caller takes as an answer. A 404 is one only for a missing key: a missing
@@ -264,7 +276,7 @@ function parseEndpoint(endpoint: string): URL {
   return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`);
 }
 
-function send(bucket: S3Bucket, request: CallRequest, options: S3CallOptions): Promise<S3Response> {
+function send(bucket: SignedBucket, request: CallRequest, options: S3CallOptions): Promise<S3Response> {
   const what = `S3 ${request.method} s3://${bucket.bucket}/${request.query?.prefix ?? request.key ?? ''}`;
   if (options.signal?.aborted) return Promise.reject(new LitestreamAbortError(what, options.signal.reason));
   const { url, host, encodedPath } = s3Address(bucket, request.key);
@@ -500,7 +512,7 @@ function socketFailure(error: NodeJS.ErrnoException): S3Failure {
   return transportFailure(code, error.message, tls ? 'other' : 'transient');
 }
 
-function responseFailure(bucket: S3Bucket, response: S3Response): S3Failure {
+function responseFailure(bucket: SignedBucket, response: S3Response): S3Failure {
   const code = xmlText(response.body, 'Code');
   const serverMessage = xmlText(response.body, 'Message');
   const header = response.headers['x-amz-bucket-region'];

@@ -8,6 +8,10 @@ import { S3Server } from './s3-server.js';
 if (inject('litestreamFamily') === '0.5') process.env.LITESTREAM_BINARY_PATH = inject('litestream05Binary');
 else delete process.env.LITESTREAM_BINARY_PATH;
 
+// Without keys, the AWS default chain (the Node process's, and litestream's) ends at EC2
+// instance metadata, 169.254.169.254: no test may send anything there.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
 const kind = inject('s3Kind');
 const start = () => S3Server.start(kind, inject('s3Tools')[kind], inject('s3RunDir'));
 const server = await start();
