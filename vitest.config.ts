@@ -24,6 +24,7 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/examples.test.ts',
   'test/run-app.test.ts',
   'test/rolling-deploy.test.ts',
+  'test/credentials-chain.test.ts',
   'test/lease-off.test.ts',
   'test/claim-race.test.ts',
   'test/reliability/*.test.ts',
