@@ -98,9 +98,7 @@ export function litestreamChildren(worker = process.pid): number[] {
 /** True when process `pid` carries this worker's mark in its environment. */
 function startedBy(pid: number, worker: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8')
-      .split('\0')
-      .includes(`${TEST_WORKER_VARIABLE}=${worker}`);
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${TEST_WORKER_VARIABLE}=${worker}`);
   } catch {
     return false; // Gone, or not ours to read.
   }
