@@ -7,9 +7,10 @@
  * took the lease since) stops this replication for good. `'off-write-over-live-holder'` reads
  * it once, for a warning, and goes on.
  *
- * Where the lease object cannot be read at all (an S3 replica the Node process has no keys
- * for, a replica that is neither S3 nor a directory) there is nothing to check: said once at
- * info level, since the lease-on warning for that case tells users to turn the lease off.
+ * Where there is no lease object to read (a replica that is neither S3 nor a directory) there
+ * is nothing to check: said once at info level, since the lease-on warning for that case
+ * tells users to turn the lease off. An S3 replica for which the Node process has no
+ * credentials at all fails as taking the lease does (a `CredentialsError`).
  * Where it can be read but the replica does not answer, the check waits and retries as taking
  * the lease does (replication does not start before it answers); once running, a read that
  * fails is a warning and is retried, and replication goes on.
