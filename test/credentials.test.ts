@@ -3,6 +3,7 @@
 // fails as real ones do (msw: it intercepts this process's HTTP), and the static-key path,
 // which must not load the chain at all.
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { delay, HttpResponse, http } from 'msw';
@@ -16,7 +17,7 @@ import {
   RefreshingCredentials,
 } from '../src/replica/credentials.js';
 import { listS3Prefix } from '../src/replica/s3-request.js';
-import { closedPort } from './support/fixtures.js';
+import { closedPort, tempDir } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
 const SECRET = 'chain-sEcReT-7a2e91-dont-leak';
@@ -262,6 +263,103 @@ describe('the AWS default chain, container endpoint (msw)', () => {
 
   it('one chain per process environment: the same source while it stays the same', () => {
     expect(defaultChain()).toBe(defaultChain());
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The chain's other remote sources, Node side (litestream's own use of them is not tested):
+// EC2 instance metadata (IMDSv2) and web identity with STS, both served by msw on loopback.
+
+const IMDS = `http://127.0.0.1:${await closedPort()}`;
+const STS = `http://127.0.0.1:${await closedPort()}`;
+
+describe('the AWS default chain, IMDSv2 and web identity (msw)', () => {
+  const server = setupServer();
+  const saved: Record<string, string | undefined> = {};
+  const setEnv = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (!(name in saved)) saved[name] = process.env[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  afterEach(() => {
+    server.resetHandlers();
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+      delete saved[name];
+    }
+  });
+  afterAll(() => server.close());
+  const source = () =>
+    new RefreshingCredentials('the AWS default credential chain', fetchFromDefaultChain, { timeoutMs: 8_000 });
+
+  it("EC2 instance metadata: a session token first (IMDSv2), then the role's keys", async () => {
+    setEnv({
+      AWS_EC2_METADATA_DISABLED: undefined,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: IMDS,
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    });
+    const imdsToken = 'imds-session-token-2c4e';
+    let withoutToken = 0;
+    const tokened = (request: Request) => {
+      if (request.headers.get('x-aws-ec2-metadata-token') === imdsToken) return true;
+      withoutToken++;
+      return false;
+    };
+    server.use(
+      http.put(`${IMDS}/latest/api/token`, () => new HttpResponse(imdsToken)),
+      http.get(`${IMDS}/latest/meta-data/iam/security-credentials/`, ({ request }) =>
+        tokened(request) ? new HttpResponse('app-role') : new HttpResponse(null, { status: 401 }),
+      ),
+      http.get(`${IMDS}/latest/meta-data/iam/security-credentials/app-role`, ({ request }) =>
+        tokened(request)
+          ? HttpResponse.json({
+              Code: 'Success',
+              Type: 'AWS-HMAC',
+              AccessKeyId: 'AKIDFROMIMDS',
+              SecretAccessKey: SECRET,
+              Token: TOKEN,
+              Expiration: new Date(Date.now() + 6 * 60 * 60_000).toISOString(),
+            })
+          : new HttpResponse(null, { status: 401 }),
+      ),
+    );
+    const keys = await source().get();
+    expect(keys.accessKeyId.reveal()).toBe('AKIDFROMIMDS');
+    expect(keys.sessionToken?.reveal()).toBe(TOKEN);
+    expect(withoutToken).toBe(0);
+  });
+
+  it("web identity: the token file is exchanged with STS for the role's keys", async () => {
+    const tokenFile = path.join(tempDir(), 'token');
+    writeFileSync(tokenFile, 'web-identity-jwt-6f1a');
+    setEnv({
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/app',
+      AWS_ROLE_SESSION_NAME: 'app',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_STS: STS,
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    });
+    const asked: string[] = [];
+    server.use(
+      http.post(`${STS}/`, async ({ request }) => {
+        const form = new URLSearchParams(await request.text());
+        asked.push(`${form.get('Action')} ${form.get('RoleArn')} ${form.get('WebIdentityToken')}`);
+        return new HttpResponse(
+          `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>AKIDFROMSTS</AccessKeyId><SecretAccessKey>${SECRET}</SecretAccessKey><SessionToken>${TOKEN}</SessionToken><Expiration>${new Date(Date.now() + 60 * 60_000).toISOString()}</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`,
+          { headers: { 'content-type': 'text/xml' } },
+        );
+      }),
+    );
+    const keys = await source().get();
+    expect(keys.accessKeyId.reveal()).toBe('AKIDFROMSTS');
+    expect(asked).toEqual(['AssumeRoleWithWebIdentity arn:aws:iam::123456789012:role/app web-identity-jwt-6f1a']);
   });
 });
 
