@@ -51,3 +51,37 @@ export function classifyFailure(text: string): FailureKind {
 export function expectedRegion(text: string): string | undefined {
   return /expecting ['"]([\w-]+)['"]/.exec(text)?.[1];
 }
+
+/** What the credential error codes S3 servers answer mean, for messages. */
+const CREDENTIAL_CODES: Readonly<Record<string, string>> = {
+  InvalidAccessKeyId: 'the server knows no such access key id',
+  // versitygw's answer to an unknown key.
+  XAdminUserNotFound: 'the server knows no such access key id',
+  SignatureDoesNotMatch: 'the secret access key does not belong to the access key id',
+  AccessDenied: 'the key may not do this, or the request was signed wrongly',
+  InvalidToken: 'the session token is malformed or not valid',
+  ExpiredToken: 'the session token has expired',
+  NoCredentialProviders: 'no credentials were found',
+};
+
+/**
+ * The error code the server answered, from litestream's or the Node side's error text:
+ * `InvalidToken`, `SignatureDoesNotMatch`, …, else `HTTP 403` when only the status shows.
+ */
+export function serverCode(text: string): string | undefined {
+  // aws-sdk-go v2 (Litestream 0.5): "… https response error StatusCode: 400, …, api error InvalidToken: …"
+  const api = /\bapi error ([A-Za-z]+)\b/.exec(text)?.[1];
+  if (api) return api;
+  const known = new RegExp(`\\b(${Object.keys(CREDENTIAL_CODES).join('|')})\\b`).exec(text)?.[1];
+  if (known) return known;
+  // aws-sdk-go v1 (Litestream 0.3): "Code: message\n\tstatus code: 400, request id: …"
+  const v1 = /\b([A-Z][A-Za-z]+): [^\n]*\n\s*status code: \d{3}/.exec(text)?.[1];
+  if (v1) return v1;
+  const status = /\bstatus ?code: (\d{3})\b/i.exec(text)?.[1];
+  return status ? `HTTP ${status}` : undefined;
+}
+
+/** What a credential error code means, when it is one of the common ones. */
+export function credentialCodeMeaning(code: string): string | undefined {
+  return Object.hasOwn(CREDENTIAL_CODES, code) ? CREDENTIAL_CODES[code] : undefined;
+}

@@ -35,6 +35,32 @@ export function parseLogLine(raw: string): LitestreamLogLine | undefined {
   };
 }
 
+/** What a forwarded line adds to the logger's own fields. */
+export interface ForwardedFields {
+  /** The database the line is about (absolute path), as the library's own lines name it. */
+  db?: string;
+  /**
+   * Everything else litestream printed: its attributes as it printed them (on 0.5's
+   * compaction lines `level` is the LTX level, a number), its own `time`, and `logLevel`
+   * when the line is logged at another level than litestream's (a routine error logged at
+   * debug).
+   */
+  litestream: Record<string, unknown>;
+}
+
+/**
+ * The fields to log a litestream line with: its attributes nested under one key, so none
+ * can repeat a key the logger writes itself (pino's `level`, `time`, `pid`, `hostname`,
+ * `msg`). A log pipeline that parses the line as JSON keeps the last of two equal keys, and
+ * a `level >= 50` filter would then miss an error that carried litestream's `level: 9`.
+ */
+export function forwardedFields(line: LitestreamLogLine, loggedAt: string = line.level): ForwardedFields {
+  const litestream: Record<string, unknown> = { ...line.fields };
+  if (line.time !== undefined) litestream.time = line.time;
+  if (loggedAt !== line.level) litestream.logLevel = line.level;
+  return line.db === undefined ? { litestream } : { db: line.db, litestream };
+}
+
 /**
  * When litestream logged `line`: its own clock (printed to the millisecond, rounded down),
  * else `now`, and never after `now`. A line is read here some time after it was printed.

@@ -62,14 +62,14 @@ export async function claimDatabase(
     const orphan = record ? await replicatorState(record.litestreamPid) : 'gone';
     if (record && orphan === 'replicating') {
       logger.warn(
-        { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
+        { db: database, litestreamPid: record.litestreamPid, ownerPid: record.ownerPid },
         'stopping an orphaned litestream left by a process that died',
       );
       await terminate(record.litestreamPid, timeoutMs, signal);
     } else if (record && orphan === 'unknown') {
       // Never signal a process that may not be litestream (its pid may have been reused).
       logger.warn(
-        { db: database, pid: record.litestreamPid, ownerPid: record.ownerPid },
+        { db: database, litestreamPid: record.litestreamPid, ownerPid: record.ownerPid },
         'the process that replicated this database died, and this system has neither /proc nor ps to tell whether its litestream (pid above) still runs: if it does, stop it — two replicators on one database corrupt its backup',
       );
     }

@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { LitestreamConfig } from './config.js';
 import type { Engine } from './engine/engine.js';
 import { FileSystemError } from './errors.js';
-import { type Logger, logOnce } from './logger.js';
+import type { Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
+import { noticeOncePerProcess } from './process-notices.js';
 import type { Secret } from './secret.js';
 
 /**
@@ -14,7 +15,7 @@ import type { Secret } from './secret.js';
  * `LITESTREAM_*` and `AWS_*` (Litestream copies the former only when the latter are
  * unset, so an unrelated `AWS_ACCESS_KEY_ID` in the parent would otherwise win), then
  * whatever the engine's release line needs. What the engine changed is logged once per
- * config, at warn.
+ * process at info, at debug after that.
  */
 export function childEnv(
   config: LitestreamConfig,
@@ -31,7 +32,8 @@ export function childEnv(
   }
   const notice = engine.adaptEnv(env);
   if (notice !== undefined) {
-    logOnce(config, config.logger, 'warn', { component: 'litestream', litestream: engine.family }, notice);
+    // The library handles it: worth knowing once per process, not on every command.
+    noticeOncePerProcess(config.logger, 'info', notice, { component: 'litestream', family: engine.family }, notice);
   }
   return env;
 }

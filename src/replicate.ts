@@ -10,7 +10,7 @@ import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, ReplicaLeaseError, ReplicationError, StaleDatabaseError } from './errors.js';
 import { LeaseSet, takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
-import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
+import { forwardedFields, type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
@@ -428,7 +428,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       stderr.end();
       this.#onExit(child, result.exitCode, result.signal);
     });
-    this.#logger.info({ pid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
+    this.#logger.info({ litestreamPid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
     this.#emit('spawn', { pid: child.pid });
     if (child.pid !== undefined) {
       const pid = child.pid;
@@ -526,7 +526,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const hung = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, restartAfterMs));
     if (hung.length > 0 && !child.killed) {
       this.#logger.error(
-        { databases: hung, stalledForMs: restartAfterMs, pid: child.pid },
+        { databases: hung, stalledForMs: restartAfterMs, litestreamPid: child.pid },
         'replica upload hung; restarting litestream to reconnect',
       );
       this.#stallRestarts++;
@@ -547,9 +547,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   #forward(line: LitestreamLogLine): void {
     const level = this.#tracker.isBenign(line) ? 'debug' : (LEVELS[line.level] ?? 'info');
-    const fields: Record<string, unknown> = { ...line.fields };
-    if (line.db !== undefined) fields.db = line.db;
-    this.#logger[level](fields, line.msg);
+    this.#logger[level](forwardedFields(line, level), line.msg);
   }
 
   #onSyncEvent(event: SyncEvent): void {
@@ -739,7 +737,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#restartTimer = undefined;
     if (this.#state === 'running' || this.#state === 'restarting') this.#state = 'paused';
     this.#sawLeaseFailure(this.#leaseStatus().error);
-    this.#logger.error({ pid: this.#child?.pid }, 'replication paused: the replica lease could not be renewed in time');
+    this.#logger.error(
+      { litestreamPid: this.#child?.pid },
+      'replication paused: the replica lease could not be renewed in time',
+    );
     this.#child?.kill('SIGKILL');
     this.#emit('lease', this.#leaseStatus());
   }
@@ -961,12 +962,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
     if (reason === 'stuck-after-final-sync') {
       this.#logger.warn(
-        { pid: child.pid },
+        { litestreamPid: child.pid },
         'litestream hung after its final sync reached the replica (a litestream 0.3.13 shutdown deadlock when a sync starts as it is signalled); killing it — nothing is lost',
       );
     } else if (reason) {
       this.#logger.error(
-        { pid: child.pid, timeoutMs, silentForMs: Date.now() - this.#lastOutputAt },
+        { litestreamPid: child.pid, timeoutMs, silentForMs: Date.now() - this.#lastOutputAt },
         reason === 'hung'
           ? 'litestream hung during its final sync; killing it'
           : 'litestream did not finish its final sync in time; killing it',

@@ -72,7 +72,7 @@ export async function runApp(
     // The app's own process group: a terminal's Ctrl-C reaches this process alone, which
     // passes it on once.
     child = spawnChild(command, args, process.env, { ownProcessGroup: true, inheritOutput: true });
-    logger.info({ command, pid: child.pid }, 'running the app');
+    logger.info({ command, appPid: child.pid }, 'running the app');
     const exit = await child.exited;
     const status =
       exit.error !== undefined ? 127 : exit.signal !== undefined ? signalStatus(exit.signal) : (exit.exitCode ?? 1);

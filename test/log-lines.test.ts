@@ -1,7 +1,10 @@
+import { hostname } from 'node:os';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, expectedRegion } from '../src/classify.js';
+import { classifyFailure, expectedRegion, serverCode } from '../src/classify.js';
 import { SyncTracker } from '../src/engine/v0_3/sync-tracker.js';
-import { lineSplitter, parseLogLine } from '../src/log-lines.js';
+import { LtxSyncTracker } from '../src/engine/v0_5/sync-tracker.js';
+import { forwardedFields, lineSplitter, parseLogLine } from '../src/log-lines.js';
 import { redact, Secret } from '../src/secret.js';
 
 describe('parseLogLine', () => {
@@ -30,6 +33,83 @@ describe('parseLogLine', () => {
     expect(parseLogLine('panic: runtime error')).toMatchObject({ level: 'info', msg: 'panic: runtime error' });
     expect(parseLogLine('   ')).toBeUndefined();
   });
+});
+
+/** A real pino logger (Fastify's) at debug, and the JSON lines it wrote, parsed as a log pipeline would. */
+function pinoLines() {
+  const written: string[] = [];
+  const app = Fastify({ logger: { level: 'debug', stream: { write: (line: string) => written.push(line) } } });
+  return { log: app.log, parsed: () => written.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+// A compaction error as Litestream 0.5.17 printed it in a stop right after start here: slog's
+// level, then the LTX level under the same key.
+const COMPACTION_FAILED =
+  '{"time":"2026-12-07T20:43:30.108371618Z","level":"ERROR","msg":"compaction failed","system":"store","db":"a.db","level":9,"error":"invalid argument"}';
+
+describe('forwardedFields', () => {
+  it("nests litestream's attributes: after JSON.parse, pino's level, pid, time and hostname are the logger's", () => {
+    const { log, parsed } = pinoLines();
+    const line = parseLogLine(COMPACTION_FAILED) as NonNullable<ReturnType<typeof parseLogLine>>;
+    log.error(forwardedFields(line), line.msg);
+    const [entry] = parsed();
+    // A `level >= 50` filter finds it: litestream's `level: 9` no longer overwrites pino's.
+    expect(entry).toMatchObject({
+      level: 50,
+      pid: process.pid,
+      hostname: hostname(),
+      msg: 'compaction failed',
+      db: 'a.db',
+    });
+    expect(typeof entry?.time).toBe('number');
+    expect(entry?.litestream).toEqual({
+      system: 'store',
+      level: 9,
+      error: 'invalid argument',
+      time: '2026-12-07T20:43:30.108371618Z',
+    });
+  });
+
+  it("says litestream's own level when the line is logged at another one", () => {
+    const line = parseLogLine(COMPACTION_FAILED) as NonNullable<ReturnType<typeof parseLogLine>>;
+    expect(forwardedFields(line, 'debug').litestream).toMatchObject({ logLevel: 'error', level: 9 });
+    expect(forwardedFields(line).litestream).not.toHaveProperty('logLevel');
+    // A bare line (a Go panic) has nothing but its message.
+    expect(forwardedFields(parseLogLine('panic: boom') as never)).toEqual({ litestream: {} });
+  });
+
+  it('a compaction that a stop interrupts (Litestream 0.5.17) is routine during shutdown, an error otherwise', () => {
+    const line = parseLogLine(COMPACTION_FAILED) as NonNullable<ReturnType<typeof parseLogLine>>;
+    const tracker = new LtxSyncTracker(['/data/a.db']);
+    expect(tracker.isBenign(line)).toBe(false);
+    tracker.apply(
+      parseLogLine('{"level":"INFO","msg":"signal received, litestream shutting down","signal":15}') as never,
+    );
+    expect(tracker.isBenign(line)).toBe(true);
+    // Another compaction error during shutdown is still one.
+    const other = parseLogLine(COMPACTION_FAILED.replace('invalid argument', 'write ltx file: timeout')) as never;
+    expect(tracker.isBenign(other)).toBe(false);
+  });
+});
+
+describe('serverCode', () => {
+  it.each([
+    // Litestream 0.5 (aws-sdk-go v2), as versitygw answered a bad AWS_SESSION_TOKEN.
+    [
+      'get v0.3.x time bounds: s3: list generations: operation error S3: ListObjectsV2, https response error StatusCode: 400, RequestID: YKD8, HostID: Mw4n, api error InvalidToken: The provided token is malformed or otherwise invalid.',
+      'InvalidToken',
+    ],
+    // Litestream 0.3 (aws-sdk-go v1).
+    [
+      'cannot fetch generations: InvalidToken: The provided token is malformed or otherwise invalid.\n\tstatus code: 400, request id: OR78',
+      'InvalidToken',
+    ],
+    ['cannot fetch generations: Forbidden: \n\tstatus code: 403, request id: x', 'Forbidden'],
+    // The Node side's own requests.
+    ['403 SignatureDoesNotMatch: The request signature we calculated does not match', 'SignatureDoesNotMatch'],
+    ['operation error S3: GetObject, https response error StatusCode: 403', 'HTTP 403'],
+    ['dial tcp 127.0.0.1:9: connect: connection refused', undefined],
+  ])('%s → %s', (text, code) => expect(serverCode(text)).toBe(code));
 });
 
 describe('lineSplitter', () => {

@@ -15,6 +15,13 @@ const BENIGN_ERRORS = [/context canceled/, /no database found/];
 // compaction: "compaction failed: invalid argument".
 const HOUSEKEEPING = /^(compaction failed|l0 retention enforcement failed)/;
 
+// Litestream 0.5.17 and earlier close each database before stopping the snapshot and
+// compaction monitors: one still running reads the database's file handle after the close
+// cleared it, and Go answers "invalid argument" (os.ErrInvalid, a nil *os.File). The final
+// sync ran before the close, and the next run redoes the snapshot: routine during shutdown.
+// Upstream stops the monitors first since 0.5.18 (commit c4f771a).
+const SHUTDOWN_RACE = /^invalid argument$/;
+
 interface MutableStatus {
   path: string;
   initialized: boolean;
@@ -89,6 +96,7 @@ export class LtxSyncTracker implements ReplicationTracker {
 
   isBenign(line: LitestreamLogLine): boolean {
     const error = typeof line.fields.error === 'string' ? line.fields.error : '';
+    if (this.#shuttingDown && HOUSEKEEPING.test(line.msg) && SHUTDOWN_RACE.test(error)) return true;
     return BENIGN_ERRORS.some((pattern) => pattern.test(error) || pattern.test(line.msg));
   }
 
