@@ -10,9 +10,9 @@ import { resolveRuntime } from './engine/select.js';
 import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
 import { IntegrityChecker } from './integrity-check.js';
 import { type LeaseSet, type LeaseWaitEvent, takeLeases } from './lease/keeper.js';
-import { checkLineage, type LineageAction, recordRestored } from './lineage/check.js';
+import { checkLineage, compareLineage, type LineageAction, recordRestored, stillCurrentHere } from './lineage/check.js';
 import { setAside } from './lineage/set-aside.js';
-import { forwardedFields, type LitestreamLogLine } from './log-lines.js';
+import type { LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.js';
@@ -83,6 +83,8 @@ interface BootRun {
   readonly createdDirs: Map<string, string>;
   readonly slots: ConcurrencyLimit;
   readonly integrity: IntegrityChecker;
+  /** Databases whose lease was found held by another instance: waited for, not free. */
+  readonly waitedFor: ReadonlySet<string>;
 }
 
 /** One database's restore, shared by the concurrent calls that asked for it. */
@@ -153,10 +155,14 @@ async function restoreAll(
   const createdDirs = new Map<string, string>();
   // One writer per replica path: nothing is read from a replica another instance still
   // writes. The leases are taken while the restores get ready; no download starts before.
+  const waitedFor = new Set<string>();
   const leasing = takeLeases(config, config.databases, {
     logger,
     signal,
-    onWaiting: options.onWaiting,
+    onWaiting: (event) => {
+      waitedFor.add(event.database);
+      options.onWaiting?.(event);
+    },
     deferrable: (db) => hasContent(db.path),
   });
   const leased = leasing.then(() => {});
@@ -170,6 +176,7 @@ async function restoreAll(
     createdDirs,
     slots: new ConcurrencyLimit(DATABASES_AT_ONCE),
     integrity: new IntegrityChecker(DATABASES_AT_ONCE),
+    waitedFor,
   };
   let failed = true;
   let leases: LeaseSet | undefined;
@@ -379,12 +386,19 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
 }
 
 /**
- * A database already on disk: once the replica lease is held (nothing is read from a replica
- * another instance still writes), compared with the replica's newest backup.
+ * A database already on disk, compared with the replica's newest backup beside the lease
+ * (a warm boot pays for one round trip, not two), and judged once the lease is held. When
+ * another instance held the lease, its final sync may have moved the replica on since: the
+ * comparison is made again.
  */
 async function checkExisting(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<LineageAction> {
-  const [runtime] = await Promise.all([resolveRuntime(run.config), run.leased]);
-  return checkLineage(run.config, runtime, db, run.logger, signal, 'boot');
+  if (stillCurrentHere(db.path)) return 'keep';
+  const runtime = await resolveRuntime(run.config);
+  const early = compareLineage(run.config, runtime, db, run.logger, signal);
+  await run.leased;
+  const comparison = run.waitedFor.has(db.path) ? undefined : early;
+  if (comparison === undefined) await early;
+  return checkLineage(run.config, runtime, db, run.logger, signal, 'boot', comparison);
 }
 
 /** The prefix of the temp copies a restore into `output` writes beside it. */
@@ -638,7 +652,7 @@ async function downloadWithRetry(
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(signal, 'the restore');
     const onLine = (line: LitestreamLogLine) => {
-      logger.debug({ ...forwardedFields(line, 'debug'), db: db.path }, redact(line.msg, secrets));
+      logger.debug({ db: db.path, ...line.fields }, redact(line.msg, secrets));
     };
     // Litestream 0.5 retries an unreachable replica by itself for minutes: an attempt that
     // has downloaded nothing when the budget runs out is given up (a first attempt gets at

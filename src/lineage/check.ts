@@ -3,6 +3,7 @@ import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
 import { LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
+import { heldLeaseOf } from '../lease/keeper.js';
 import type { Logger } from '../logger.js';
 import { sweepLeftovers } from '../owner.js';
 import { companionFiles, hasContent } from '../paths.js';
@@ -12,11 +13,21 @@ import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
 
 /**
  * Databases this process has found current (or restored) since they were last replicated
- * here: the replication that follows a boot does not compare them again. Per process, as
- * the files are: a database is checked once per boot, and again by a replication started
- * without one. Entries are taken by the replication that uses them.
+ * here, each with the replica lease it held then: the replication that follows a boot does
+ * not compare them again, nor does another boot call while that same lease is still held
+ * (no other instance can have written the replica meanwhile). Per process, as the files are.
+ * Entries are taken by the replication that uses them.
  */
-const currentHere = new Set<string>();
+const currentHere = new Map<string, object | undefined>();
+
+/**
+ * True when this process found `database` current while holding the replica lease it still
+ * holds, without a break: comparing again would find the same.
+ */
+export function stillCurrentHere(database: string): boolean {
+  const lease = currentHere.get(database);
+  return lease !== undefined && lease === heldLeaseOf(database);
+}
 
 /**
  * What to do with a database on disk, after {@link checkLineage}: keep it, set it aside and
@@ -28,11 +39,44 @@ export type LineageAction = 'keep' | 'set-aside' | 'deferred';
 /** Where the check runs: at boot, before the app opens the database, or when replication starts. */
 export type LineageMoment = 'boot' | 'replication';
 
+/** What comparing a database on disk with its replica found (or why it could not). */
+export interface LineageComparison {
+  readonly marker: LineageMark | undefined;
+  readonly verdict?: LineageVerdict;
+  readonly error?: unknown;
+}
+
 /**
- * Compares a database already on disk with its replica's newest backup, and applies
- * `restore.onStale` to a copy that is behind or diverged: throws (`refuse`), says to set
- * it aside and restore (`restore`), or warns and keeps it (`keep-local`). Also records the
- * replica state a current copy holds, for a later boot.
+ * Compares a database already on disk with its replica's newest backup; never rejects (a
+ * failure is in `error`). Side-effect free but for sweeping the record's temp files that
+ * dead processes left, so it can run beside the lease and be thrown away.
+ */
+export async function compareLineage(
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+): Promise<LineageComparison> {
+  const location = replicaLocation(config, db);
+  const markFile = companionFiles(db.path).lineage;
+  const swept = sweepLeftovers(path.dirname(markFile), `${path.basename(markFile)}.tmp-`, logger);
+  const marker = await readLineageMark(db.path);
+  try {
+    if (!location) throw new Error('this replica type is not one the Node process can read (S3 or a directory)');
+    return { marker, verdict: await runtime.engine.lineage.compare(db.path, location, marker, { signal }) };
+  } catch (error) {
+    return { marker, error };
+  } finally {
+    await swept;
+  }
+}
+
+/**
+ * Applies `restore.onStale` to what {@link compareLineage} found (`comparison`, or a
+ * comparison made now): a copy that is behind or diverged is refused (throws), to be set
+ * aside and restored (`restore`), or kept with a warning (`keep-local`). Records the replica
+ * state a current copy holds, for a later boot.
  *
  * @throws {@link StaleDatabaseError} for a stale copy under `refuse`, and (`unverifiable`)
  *   when the replica cannot be compared, unless `onStale` is `keep-local`.
@@ -45,18 +89,11 @@ export async function checkLineage(
   logger: Logger,
   signal: AbortSignal | undefined,
   moment: LineageMoment,
+  comparison?: Promise<LineageComparison>,
 ): Promise<LineageAction> {
   const onStale = config.restore.onStale;
-  const location = replicaLocation(config, db);
-  const markFile = companionFiles(db.path).lineage;
-  const swept = sweepLeftovers(path.dirname(markFile), `${path.basename(markFile)}.tmp-`, logger);
-  const marker = await readLineageMark(db.path);
-  let verdict: LineageVerdict;
-  try {
-    if (!location) throw new Error('this replica type is not one the Node process can read (S3 or a directory)');
-    verdict = await runtime.engine.lineage.compare(db.path, location, marker, { signal });
-  } catch (error) {
-    await swept;
+  const { marker, verdict, error } = await (comparison ?? compareLineage(config, runtime, db, logger, signal));
+  if (!verdict) {
     if (error instanceof LitestreamAbortError) throw error;
     // An outage does not keep an app with its database on disk from booting: the
     // replication compares before litestream writes anything, once the replica answers.
@@ -78,11 +115,10 @@ export async function checkLineage(
     }
     throw new StaleDatabaseError({ database: db.path, kind: 'unverifiable', why, cause: error });
   }
-  await swept;
   if (verdict.fits) {
     logger.debug({ db: db.path, why: verdict.why }, 'database on disk holds the replica’s newest backup');
     if (verdict.mark && !sameMark(verdict.mark, marker)) await recordMark(db.path, verdict.mark, logger);
-    currentHere.add(db.path);
+    currentHere.set(db.path, heldLeaseOf(db.path));
     return 'keep';
   }
   const stale = new StaleDatabaseError({
@@ -108,7 +144,7 @@ export async function checkLineage(
       { db: db.path, local: verdict.local, replica: verdict.replica },
       `${verdict.why}; replicating this copy anyway (restore.onStale is "keep-local"): the replica's newer writes are no longer its latest state`,
     );
-    currentHere.add(db.path);
+    currentHere.set(db.path, heldLeaseOf(db.path));
     return 'keep';
   }
   logger.warn(
@@ -120,7 +156,7 @@ export async function checkLineage(
 
 /** Records what a restore (or a new database) left the copy holding. */
 export async function recordRestored(database: string, mark: LineageMark | undefined, logger: Logger) {
-  currentHere.add(database);
+  currentHere.set(database, heldLeaseOf(database));
   if (mark) await recordMark(database, mark, logger);
 }
 
