@@ -69,8 +69,12 @@ describe('README.md', () => {
     const union = /export type RestoreOutcome =([\s\S]*?);\n/.exec(read('src/restore.ts'))?.[1] ?? '';
     const outcomes = [...union.matchAll(/\| '([\w-]+)'/g)].map(([, value]) => value);
     expect(outcomes).toEqual(['exists', 'restored', 'no-backup', 'disabled']);
-    const table = section('How it works')
-      .split('\n')
+    // The section's first table is the outcomes table (others follow it).
+    const lines = section('How it works').split('\n');
+    const start = lines.findIndex((line) => line.startsWith('| `outcome`'));
+    const end = lines.findIndex((line, index) => index > start && !line.startsWith('|'));
+    const table = lines
+      .slice(start, end)
       .filter((line) => line.startsWith('| `'))
       .map((line) => /^\| `([\w-]+)`/.exec(line)?.[1])
       .filter((value) => value !== 'outcome');
