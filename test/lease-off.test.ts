@@ -7,7 +7,14 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { type AppEvent, launchApp, readLoad, restoreFresh } from './reliability/harness.js';
+import {
+  type AppEvent,
+  LOSS_BUDGET_MS,
+  launchApp,
+  lossWindowMs,
+  readLoad,
+  restoreFresh,
+} from './reliability/harness.js';
 import { processAlive, tempDir, waitFor } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
 
@@ -91,6 +98,26 @@ describe('the lease turned off: no lease taken, no live holder written over', ()
       integrity: 'ok',
       maxId: writer.lastAcked(),
     });
+  });
+
+  it('a writer SIGKILLed on this machine is seen to be gone: the lease-off instance boots without waiting its ttl out, rows within the sync window', async () => {
+    const prefix = `lease-off-crash-${Date.now()}`;
+    const writer = launchApp(prefix, { env: { LITESTREAM_LEASE_TTL: '60s' } });
+    await writer.event('ready');
+    writer.send('load');
+    await waitFor(() => writer.acks.length > 20, 10_000, 'the writer to take writes');
+    const killedAt = await writer.killContainer();
+
+    // A 60 s ttl: only the dead holder's pid lets it in sooner.
+    const next = launchApp(prefix, { env: { LITESTREAM_LEASE: 'off', LITESTREAM_LEASE_TTL: '60s' } });
+    const restored = await next.event('restored', 30_000);
+    expect((restored.at as number) - killedAt).toBeLessThan(20_000);
+    expect(next.output()).toContain('names an instance that stopped renewing it');
+    await next.event('ready');
+    const rows = readLoad(next.database);
+    expect(rows.integrity).toBe('ok');
+    expect(lossWindowMs(writer.acks, rows.maxId, killedAt)).toBeLessThanOrEqual(LOSS_BUDGET_MS);
+    expect(await next.terminate()).toMatchObject({ clean: true });
   });
 
   it('"off-write-over-live-holder" lets it through, with a warning that names the holder', async () => {
