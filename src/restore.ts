@@ -83,6 +83,8 @@ interface BootRun {
   readonly createdDirs: Map<string, string>;
   readonly slots: ConcurrencyLimit;
   readonly integrity: IntegrityChecker;
+  /** Claims a missing database for this process (see {@link claimsInOrder}). */
+  readonly claim: (db: DatabaseConfig, signal: AbortSignal) => Promise<'fresh' | 'taken-over'>;
   /** Databases whose lease was found held by another instance: waited for, not free. */
   readonly waitedFor: ReadonlySet<string>;
 }
@@ -176,6 +178,7 @@ async function restoreAll(
     createdDirs,
     slots: new ConcurrencyLimit(DATABASES_AT_ONCE),
     integrity: new IntegrityChecker(DATABASES_AT_ONCE),
+    claim: claimsInOrder(config, logger),
     waitedFor,
   };
   let failed = true;
@@ -200,6 +203,21 @@ async function restoreAll(
       for (const [dir, created] of deepestFirst) await removeCreatedDirs(created, dir);
     }
   }
+}
+
+/**
+ * Claims databases one at a time, in the order asked (the config's), and none after one
+ * failed: of two apps booting at once on the same missing databases, the one that claims
+ * the first gets them all. Claimed side by side, each app could get one, and both would
+ * be refused the other's.
+ */
+function claimsInOrder(config: LitestreamConfig, logger: Logger): BootRun['claim'] {
+  let previous: Promise<unknown> = Promise.resolve();
+  return (db, signal) => {
+    const claim = previous.then(() => claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal));
+    previous = claim;
+    return claim;
+  };
 }
 
 /**
@@ -304,7 +322,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
   prepared.catch(() => {});
   // Two apps booting on one empty directory: one restores, the other is refused here, so
   // neither can remove the other's fresh WAL as a stale one or restore twice.
-  const claimed = claimDatabase(db.path, config.shutdownTimeoutMs, logger, signal);
+  const claimed = run.claim(db, signal);
   claimed.catch(() => {});
   /**
    * Restores into a temp file of this process, placed only under the claim. The first

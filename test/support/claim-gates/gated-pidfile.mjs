@@ -1,7 +1,9 @@
-// The library's real pidfile module, with gates: each claimDatabase call (numbered from 1 in
-// this process) waits at `claim N` before it claims and at `claimed N` after (refused or
-// not), and refuseIfClaimed reports what it found. The test sees each gate as an IPC message
-// and opens it with `{ open: name }`: it decides the order in which two apps claim.
+// The library's real pidfile module, with gates: the Nth claimDatabase call for a database
+// file in this process waits at `claim <file name> N` before it claims and at
+// `claimed <file name> N` after (refused or not), and refuseIfClaimed reports what it found.
+// The test sees each gate as an IPC message and opens it with `{ open: name }`: it decides
+// the order in which two apps claim.
+import path from 'node:path';
 import * as real from '../../../dist/pidfile.js';
 
 export * from '../../../dist/pidfile.js';
@@ -20,19 +22,21 @@ function gate(name, fields = {}) {
   return new Promise((resolve) => waiters.set(name, resolve));
 }
 
-let claims = 0;
+const claims = new Map();
 
-export async function claimDatabase(...args) {
-  const n = ++claims;
-  await gate(`claim ${n}`);
+export async function claimDatabase(database, ...rest) {
+  const name = path.basename(database);
+  const n = (claims.get(name) ?? 0) + 1;
+  claims.set(name, n);
+  await gate(`claim ${name} ${n}`);
   let outcome;
   try {
-    outcome = await real.claimDatabase(...args);
+    outcome = await real.claimDatabase(database, ...rest);
   } catch (error) {
-    await gate(`claimed ${n}`, { refused: true, error: error.message });
+    await gate(`claimed ${name} ${n}`, { refused: true, error: error.message });
     throw error;
   }
-  await gate(`claimed ${n}`, { refused: false, outcome });
+  await gate(`claimed ${name} ${n}`, { refused: false, outcome });
   return outcome;
 }
 
