@@ -9,15 +9,17 @@ import { promisify } from 'node:util';
 import { delay, HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialsError, LitestreamAbortError } from '../src/index.js';
+import type { Runtime } from '../src/engine/engine.js';
+import { CredentialsError, defineConfig, LitestreamAbortError } from '../src/index.js';
 import {
   type AwsIdentity,
   defaultChain,
   fetchFromDefaultChain,
   RefreshingCredentials,
 } from '../src/replica/credentials.js';
+import { checkReplica } from '../src/replica/format-guard.js';
 import { listS3Prefix } from '../src/replica/s3-request.js';
-import { closedPort, tempDir } from './support/fixtures.js';
+import { captureLogger, closedPort, onCleanup, tempDir } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
 const SECRET = 'chain-sEcReT-7a2e91-dont-leak';
@@ -360,6 +362,43 @@ describe('the AWS default chain, IMDSv2 and web identity (msw)', () => {
     const keys = await source().get();
     expect(keys.accessKeyId.reveal()).toBe('AKIDFROMSTS');
     expect(asked).toEqual(['AssumeRoleWithWebIdentity arn:aws:iam::123456789012:role/app web-identity-jwt-6f1a']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Without any credentials, the check for another Litestream version's backups is not skipped.
+
+describe('the replica format check with no credentials anywhere', () => {
+  it('fails with the CredentialsError instead of warning and going on (restored, replicating, no backup)', async () => {
+    const saved = { config: process.env.AWS_CONFIG_FILE, shared: process.env.AWS_SHARED_CREDENTIALS_FILE };
+    process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config';
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials';
+    onCleanup(() => {
+      for (const [name, value] of [
+        ['AWS_CONFIG_FILE', saved.config],
+        ['AWS_SHARED_CREDENTIALS_FILE', saved.shared],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    const config = defineConfig({
+      databases: [path.join(tempDir(), 'app.sqlite3')],
+      replica: { type: 's3', bucket: 'bucket', endpoint: S3_ENDPOINT, region: 'us-east-1' },
+      lease: false,
+      logger: false,
+    });
+    // Litestream 0.3, which cannot read what 0.5 writes: the check is what stands in the way.
+    const runtime = { engine: { family: '0.3', unreadableFormats: ['0.5'] } } as unknown as Runtime;
+    const logger = captureLogger();
+    const db = config.databases[0] as (typeof config.databases)[number];
+    for (const step of ['restored', 'replicating', 'noBackup'] as const) {
+      const check = checkReplica(config, runtime, db, logger, new AbortController().signal);
+      const error = await check[step]().catch((caught: unknown) => caught);
+      expect(error, step).toBeInstanceOf(CredentialsError);
+      expect((error as CredentialsError).transient).toBe(false);
+    }
+    expect(logger.lines.filter((line) => line.level === 'warn')).toEqual([]);
   });
 });
 
