@@ -10,8 +10,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { DatabaseConfig } from '../../src/config.js';
 import { Litestream } from '../../src/index.js';
 import { failureKindOfText } from '../../src/replica/failure-cause.js';
+import { type ReplicaLocation, replicaLocation } from '../../src/replica/layout.js';
+import { probeReplica } from '../../src/replica/probe.js';
 import type { ReplicaFailure } from '../../src/replica-outage.js';
 import { failingProxy, type ProxyFault } from '../support/failing-proxy.js';
 import { onCleanup, s3Replica, tempDir, testConfig, track, waitFor, writeRows } from '../support/fixtures.js';
@@ -103,6 +106,9 @@ describe('S3 outages of each kind', () => {
       async ({ task }) => {
         const scenario = new Scenario(`4c. S3 outage: ${kind}`, task);
         const times: number[] = [];
+        const causes = new Map<string, number>();
+        // Every trial runs (the figures need them all); the test fails at the end if one did.
+        const failed: string[] = [];
         for (let trial = 0; trial < trials(5, 1); trial++) {
           const proxy = await failingProxy(testS3().endpoint);
           const prefix = `outage-${kind}-${randomUUID()}`;
@@ -126,6 +132,9 @@ describe('S3 outages of each kind', () => {
           const tookMs = Date.now() - faultAt;
           times.push(tookMs);
           problems.push(...causeProblems(status, kind));
+          const failure = status.lastError as ReplicaFailure | undefined;
+          const named = `${failure?.kind} (seen by ${failure?.source})`;
+          causes.set(named, (causes.get(named) ?? 0) + 1);
           // The reliability run holds it to the target (DNS: after Go's 5 s cache of /etc/hosts).
           const bound = TARGET_MS + SYNC_INTERVAL_MS + (kind === 'dns' ? 5_000 : 0);
           if (FULL && tookMs > bound) problems.push(`unhealthy only after ${tookMs} ms (bound ${bound} ms)`);
@@ -137,9 +146,12 @@ describe('S3 outages of each kind', () => {
           );
           const end = await stopAndRestore(scenario, prefix, app, [], { LITESTREAM_S3_ENDPOINT: proxy.endpoint });
           problems.push(...end.problems);
-          scenario.row.notes = `unhealthy after the fault: ${figures(times)}; cause ${kind} every time`;
-          scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
+          const seen = [...causes].map(([cause, count]) => `${cause} ×${count}`).join(', ');
+          scenario.row.notes = `unhealthy after the fault: ${figures(times)}; lastError.kind: ${seen}`;
+          scenario.record(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
+          if (problems.length > 0) failed.push(`trial ${trial + 1}:\n${problems.join('\n')}`);
         }
+        if (failed.length > 0) throw new Error(`"${scenario.row.scenario}":\n${failed.join('\n')}`);
       },
       trials(5, 1) * 150_000,
     );
@@ -234,7 +246,14 @@ describe('alerts during an S3 outage', () => {
         ? []
         : ['no litestream_node_replica_unreachable_info{kind="refused"}']),
     ];
-    scenario.row.notes = `webhook ${unhealthyAlert.at - faultAt} ms after S3 went down (alert after 1 ms); heartbeat stopped`;
+    // What a probe costs: one listing request, this long against the test server.
+    const location = replicaLocation(config, config.databases[0] as DatabaseConfig) as ReplicaLocation;
+    const probes: number[] = [];
+    for (let probe = 0; probe < 20; probe++) {
+      const outcome = await probeReplica(location, { timeoutMs: 2_500 });
+      if (outcome.ok) probes.push(outcome.ms);
+    }
+    scenario.row.notes = `webhook ${unhealthyAlert.at - faultAt} ms after S3 went down (alert after 1 ms); heartbeat stopped; one probe (a listing): ${figures(probes)}`;
     await replication.stop();
     expect(replication.status().state).toBe('stopped');
     scenario.trial(problems);
