@@ -176,8 +176,9 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     configFile,
     lease,
     alerts,
-    restore,
     ...overrides,
+    // LITESTREAM_ON_STALE survives overrides that set other restore options.
+    ...(restore === undefined ? {} : { restore: { ...restore, ...overrides.restore } }),
   });
   if (options.databases === undefined && options.configFile === undefined) {
     problems.push({
