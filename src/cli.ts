@@ -13,7 +13,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { backupStatus } from './backup-status.js';
-import { backups, databases, findDatabase, generations, ltx, snapshots, wal } from './commands.js';
+import { backups, databases, findDatabase, type ListingNamer, listNamed } from './commands.js';
 import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from './config.js';
 import { formatGoDuration } from './duration.js';
 import type { Runtime } from './engine/engine.js';
@@ -244,6 +244,9 @@ function checkFlags(command: string, values: Values): void {
   }
 }
 
+/** A listing as this CLI runs it, for its error messages. */
+const cliName: ListingNamer = (listing) => `"litestream-node ${listing}"`;
+
 /** The restore options as this CLI spells them, for its error messages. */
 const CLI_NAMES: RestoreNames = {
   output: '--output',
@@ -275,13 +278,14 @@ function loadConfig(
   if (ONE_DATABASE.has(command) && positionals.length > 1) {
     throw new UsageError(`expected one database, got ${positionals.length}`);
   }
-  // A CLI invocation means "use litestream": only an explicit false turns it off.
-  const env = { ...io.env, [ENV.enabled]: io.env[ENV.enabled] ?? 'true' };
-  return configFromEnv(env, {
-    logger,
-    ...(configFile === undefined ? {} : { configFile }),
-    ...(listed ? {} : { databases: positionals }),
-  });
+  // A CLI invocation means "use litestream": only an explicit false turns it off. --config
+  // goes in as LITESTREAM_CONFIG, its variable, which messages about the file name.
+  const env = {
+    ...io.env,
+    [ENV.enabled]: io.env[ENV.enabled] ?? 'true',
+    ...(configFile === undefined ? {} : { [ENV.configFile]: configFile }),
+  };
+  return configFromEnv(env, { logger, ...(listed ? {} : { databases: positionals }) });
 }
 
 async function run(
@@ -294,7 +298,7 @@ async function run(
   const json = values.json === true;
   switch (command) {
     case 'generations':
-      return show(await generations(config, database(config, positionals)), json, {
+      return show(await listNamed('generations', config, database(config, positionals), {}, cliName), json, {
         replica: 'replica',
         generation: 'generation',
         lag: (row) => formatGoDuration(row.lagMs),
@@ -302,7 +306,7 @@ async function run(
         end: (row) => row.end.toISOString(),
       });
     case 'snapshots':
-      return show(await snapshots(config, database(config, positionals)), json, {
+      return show(await listNamed('snapshots', config, database(config, positionals), {}, cliName), json, {
         replica: 'replica',
         generation: 'generation',
         index: (row) => hex(row.index),
@@ -310,7 +314,7 @@ async function run(
         created: (row) => row.createdAt.toISOString(),
       });
     case 'wal':
-      return show(await wal(config, database(config, positionals)), json, {
+      return show(await listNamed('wal', config, database(config, positionals), {}, cliName), json, {
         replica: 'replica',
         generation: 'generation',
         index: (row) => hex(row.index),
@@ -329,7 +333,7 @@ async function run(
             : `--txid ${formatTxid(row.txid)}`,
       });
     case 'ltx':
-      return show(await ltx(config, database(config, positionals)), json, {
+      return show(await listNamed('ltx', config, database(config, positionals), {}, cliName), json, {
         level: 'level',
         min_txid: (row) => formatTxid(row.minTxid),
         max_txid: (row) => formatTxid(row.maxTxid),
@@ -520,7 +524,10 @@ function maskedYaml(config: LitestreamConfig, runtime: Runtime): string {
 function progressLogger(io: Io): Logger {
   const started = Date.now();
   const show = (fields: object, message?: string) => {
-    const detail = fields as { generation?: string; index?: number };
+    // The library's own fields, or litestream's (nested under `litestream`) on its restore lines.
+    type Position = { generation?: string; index?: number };
+    const given = fields as Position & { litestream?: Position };
+    const detail = { ...given.litestream, ...given };
     const what = [message, detail.generation, detail.index === undefined ? '' : `index ${detail.index}`]
       .filter(Boolean)
       .join(' ');

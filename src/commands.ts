@@ -55,15 +55,7 @@ export async function generations(
   database: string,
   options: ListingOptions = {},
 ): Promise<GenerationRow[]> {
-  return listingOf(
-    config,
-    database,
-    options,
-    '0.3',
-    'generations()',
-    'ltx() lists its LTX files, with their TXIDs and times',
-    listGenerations,
-  );
+  return listNamed('generations', config, database, options, apiName);
 }
 
 /**
@@ -76,15 +68,7 @@ export async function snapshots(
   database: string,
   options: ListingOptions = {},
 ): Promise<SnapshotRow[]> {
-  return listingOf(
-    config,
-    database,
-    options,
-    '0.3',
-    'snapshots()',
-    'ltx() lists its snapshots as the files of the highest level',
-    listSnapshots,
-  );
+  return listNamed('snapshots', config, database, options, apiName);
 }
 
 /**
@@ -93,15 +77,7 @@ export async function snapshots(
  * Throws when the replica cannot be read.
  */
 export async function wal(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<WalRow[]> {
-  return listingOf(
-    config,
-    database,
-    options,
-    '0.3',
-    'wal()',
-    'ltx() lists its LTX files (level 0 holds the recent changes)',
-    listWal,
-  );
+  return listNamed('wal', config, database, options, apiName);
 }
 
 /**
@@ -112,42 +88,84 @@ export async function wal(config: LitestreamConfig, database: string, options: L
  * @throws {@link LitestreamVersionError} on Litestream 0.3.
  */
 export async function ltx(config: LitestreamConfig, database: string, options: ListingOptions = {}): Promise<LtxRow[]> {
-  return listingOf(
-    config,
-    database,
-    options,
-    '0.5',
-    'ltx()',
-    'generations() lists its backups, snapshots() and wal() what each holds',
-    listLtx,
-  );
+  return listNamed('ltx', config, database, options, apiName);
+}
+
+/** The listings that exist for one release line only, and the rows each gives. */
+interface VersionedListings {
+  generations: GenerationRow;
+  snapshots: SnapshotRow;
+  wal: WalRow;
+  ltx: LtxRow;
+}
+
+/** A listing's name as a message shows it: `ltx()` to the API's users, `"litestream-node ltx"` to the CLI's. @internal */
+export type ListingNamer = (listing: keyof VersionedListings | 'backups') => string;
+
+const apiName: ListingNamer = (listing) => `${listing}()`;
+
+/** Each listing: the release line it needs, what it runs, and what does its job on the other line. */
+const LISTINGS: {
+  readonly [K in keyof VersionedListings]: {
+    readonly family: LitestreamFamily;
+    readonly list: (
+      config: LitestreamConfig,
+      runtime: Runtime,
+      db: DatabaseConfig,
+      options: ListingOptions,
+    ) => Promise<VersionedListings[K][]>;
+    readonly equivalent: (name: ListingNamer) => string;
+  };
+} = {
+  generations: {
+    family: '0.3',
+    list: listGenerations,
+    equivalent: (name) => `${name('ltx')} lists its LTX files, with their TXIDs and times`,
+  },
+  snapshots: {
+    family: '0.3',
+    list: listSnapshots,
+    equivalent: (name) => `${name('ltx')} lists its snapshots as the files of the highest level`,
+  },
+  wal: {
+    family: '0.3',
+    list: listWal,
+    equivalent: (name) => `${name('ltx')} lists its LTX files (level 0 holds the recent changes)`,
+  },
+  ltx: {
+    family: '0.5',
+    list: listLtx,
+    equivalent: (name) =>
+      `${name('generations')} lists its backups, ${name('snapshots')} and ${name('wal')} what each holds`,
+  },
+};
+
+/**
+ * A listing that exists for one release line: run when the config's executable is of that
+ * line; otherwise a {@link LitestreamVersionError} names, as `name` spells them, the
+ * listings that do the job on the line in use. @internal
+ */
+export async function listNamed<K extends keyof VersionedListings>(
+  listing: K,
+  config: LitestreamConfig,
+  database: string,
+  options: ListingOptions,
+  name: ListingNamer,
+): Promise<VersionedListings[K][]> {
+  const db = findDatabase(config, database);
+  const runtime = await resolveRuntime(config);
+  const { family, list, equivalent } = LISTINGS[listing];
+  if (runtime.engine.family !== family) {
+    const either = `${name('backups')} lists the points it can restore to on either version`;
+    throw new LitestreamVersionError(name(listing), family, await runtime.verified(), `${equivalent(name)}; ${either}`);
+  }
+  return list(config, runtime, db, options);
 }
 
 /** The databases litestream would replicate with this config, and their replicas. */
 export async function databases(config: LitestreamConfig, options: ListingOptions = {}): Promise<DatabaseRow[]> {
   const runtime = await resolveRuntime(config);
   return runtime.engine.listDatabases(config, runtime, options);
-}
-
-/**
- * A listing that exists for one release line: run with `list` when the config's executable
- * is of `family`; otherwise a {@link LitestreamVersionError} names the equivalent.
- */
-async function listingOf<Row>(
-  config: LitestreamConfig,
-  database: string,
-  options: ListingOptions,
-  family: LitestreamFamily,
-  call: string,
-  equivalent: string,
-  list: (config: LitestreamConfig, runtime: Runtime, db: DatabaseConfig, options: ListingOptions) => Promise<Row[]>,
-): Promise<Row[]> {
-  const db = findDatabase(config, database);
-  const runtime = await resolveRuntime(config);
-  if (runtime.engine.family !== family) {
-    throw new LitestreamVersionError(call, family, await runtime.verified(), equivalent);
-  }
-  return list(config, runtime, db, options);
 }
 
 /** The config's entry for `database` (a path, resolved against the current directory). */

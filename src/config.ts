@@ -270,6 +270,12 @@ export interface LitestreamConfig {
   readonly lease: LeaseSettings;
   /** Heartbeat and webhook alerts; undefined when neither URL is set. */
   readonly alerts: AlertSettings | undefined;
+  /**
+   * The environment variable that gave each option, by option path (`lease.whenHeld` →
+   * `LITESTREAM_LEASE`), when the config came from `configFromEnv`: messages name what the
+   * user set. @internal
+   */
+  readonly settingNames?: Readonly<Record<string, string>>;
 }
 
 /** The defaults: sync every 10 s, 7 days of history, a snapshot a day. */
@@ -777,6 +783,7 @@ export function buildConfig(
         ? Object.freeze({ accessKeyId: replica.accessKeyId, secretAccessKey: replica.secretAccessKey })
         : loaded?.credentials,
     logger: data.logger === false ? silentLogger : (data.logger ?? consoleLogger),
+    settingNames: Object.freeze({ ...names }),
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),

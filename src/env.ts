@@ -7,6 +7,7 @@ import {
   type LitestreamOptions,
 } from './config.js';
 import { parseDuration } from './duration.js';
+import { unknownVariables, warnUnknownVariables } from './env-typos.js';
 import { LitestreamConfigError } from './errors.js';
 
 /**
@@ -197,18 +198,32 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     }
   }
 
-  const names = replica?.type === 'file' ? FILE_FIELDS : S3_FIELDS;
+  const names = namesOf(replica?.type === 'file' ? FILE_FIELDS : S3_FIELDS, overrides);
   try {
     const config = buildConfig(options, names, env);
     if (problems.length > 0) throw new LitestreamConfigError(problems);
+    warnUnknownVariables(env, Object.values(ENV), config.logger);
     return config;
   } catch (error) {
     if (error instanceof LitestreamConfigError) {
       const issues = [...problems, ...error.issues.filter((issue) => !problems.some((p) => p.field === issue.field))];
+      // A misspelt variable is often why another one is missing: the error names both.
+      for (const { name, didYouMean } of unknownVariables(env, Object.values(ENV))) {
+        const hint = didYouMean ? `: did you mean ${didYouMean}?` : ': check the spelling';
+        issues.push({ field: name, message: `is read by neither litestream-node nor Litestream${hint}` });
+      }
       throw new LitestreamConfigError(issues);
     }
     throw error;
   }
+}
+
+/** The variable names of the options the environment gave: an option in `overrides` keeps its own name. */
+function namesOf(names: FieldNames, overrides: Partial<LitestreamOptions>): FieldNames {
+  const given = new Set(
+    Object.keys(overrides).filter((key) => overrides[key as keyof LitestreamOptions] !== undefined),
+  );
+  return Object.fromEntries(Object.entries(names).filter(([option]) => !given.has(option.split(/[.[]/)[0] ?? option)));
 }
 
 type Problems = { field: string; message: string }[];

@@ -1,7 +1,9 @@
 import path from 'node:path';
-import { expectedRegion, type FailureKind } from './classify.js';
+import { credentialCodeMeaning, expectedRegion, type FailureKind, serverCode } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
+import { credentialNames } from './credential-names.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
+import { settingName } from './setting-names.js';
 
 /** What was being done when litestream failed, for the message. */
 export interface FailureContext {
@@ -58,7 +60,7 @@ export function replicaError(
   switch (kind) {
     case 'credentials':
       return new ReplicaUnreachableError(
-        `The replica ${where} rejected the credentials (${doing}): check LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY (replica.accessKeyId / replica.secretAccessKey) and the key's permissions.${after}`,
+        `The replica ${where} rejected the credentials (${doing}): ${credentialsProblem(config, detail)}.${after}`,
         options,
       );
     case 'wrong-region': {
@@ -67,19 +69,19 @@ export function replicaError(
       const signedFor = region ? ` signed for region ${region}` : '';
       const wants = expected ? `the bucket's region is ${expected}` : `that is not the bucket's region`;
       return new ReplicaUnreachableError(
-        `The replica ${where} refused requests${signedFor} (${doing}): ${wants}; set LITESTREAM_S3_REGION (replica.region) to the bucket's region.${after}`,
+        `The replica ${where} refused requests${signedFor} (${doing}): ${wants}; set ${replicaSetting(config, 'region')} to the bucket's region.${after}`,
         options,
       );
     }
     case 'no-bucket':
       return new ReplicaUnreachableError(
-        `The bucket of ${where} does not exist (${doing}): create it, or fix LITESTREAM_S3_BUCKET (replica.bucket).${after}`,
+        `The bucket of ${where} does not exist (${doing}): create it, or fix ${replicaSetting(config, 'bucket')}.${after}`,
         options,
       );
     case 'damaged':
       return damaged(`litestream could not ${doing}: ${firstLine(detail)}`);
     case 'ended-early': {
-      if (context.attempts === undefined) return unreachable(where, doing, context, options);
+      if (context.attempts === undefined) return unreachable(config, where, doing, context, options);
       const attempts = `an object of it ended early on each of ${context.attempts} attempts over ${context.retryForMs ?? 0} ms (${doing}; last error: ${firstLine(detail)})`;
       if (context.damaged?.length) return damaged(attempts);
       // Every attempt read the same object to an early end: it is cut short on the server.
@@ -90,7 +92,7 @@ export function replicaError(
       );
     }
     case 'transient':
-      return unreachable(where, doing, context, options);
+      return unreachable(config, where, doing, context, options);
     case 'disk-full': {
       const ErrorClass = context.otherError ?? LitestreamError;
       const dir = path.dirname(db.path);
@@ -108,6 +110,7 @@ export function replicaError(
 
 /** The replica could not be reached: a `transient` failure once its retries are spent. */
 function unreachable(
+  config: LitestreamConfig,
   where: string,
   doing: string,
   context: FailureContext,
@@ -117,10 +120,37 @@ function unreachable(
     context.attempts === undefined ? '' : `, ${context.attempts} attempts over ${context.retryForMs ?? 0} ms`;
   const raise = context.attempts === undefined ? '' : ', or raise restore.retryForMs';
   const after = context.consequence ? ` ${context.consequence}` : '';
+  const endpoint = replicaSetting(config, 'endpoint');
   return new ReplicaUnreachableError(
-    `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(options.detail)}): check LITESTREAM_S3_ENDPOINT (replica.endpoint) and the network${raise}.${after}`,
+    `The replica ${where} could not be reached (${doing}${tries}; last error: ${firstLine(options.detail)}): check ${endpoint} and the network${raise}.${after}`,
     options,
   );
+}
+
+/**
+ * What the server said about the credentials (its error code, and what that code means),
+ * and the credentials in use, named as the user set them.
+ */
+export function credentialsProblem(config: LitestreamConfig, detail: string, env?: NodeJS.ProcessEnv): string {
+  const code = serverCode(detail);
+  const meaning = code === undefined ? undefined : credentialCodeMeaning(code);
+  const answered =
+    code === undefined
+      ? `the server refused them (${firstLine(detail)})`
+      : `the server answered ${code}${meaning ? `: ${meaning}` : ''}`;
+  const used = credentialNames(config, env);
+  const tokenProblem = code === 'InvalidToken' || code === 'ExpiredToken';
+  const check =
+    tokenProblem && used.sessionToken
+      ? `check ${used.sessionToken} (a session token belongs to the temporary keys it came with, and expires with them)`
+      : "check them and the key's permissions";
+  return `${answered}. The requests were signed with ${used.described}: ${check}`;
+}
+
+/** A replica setting as the user set it: its variable, its option, or its key in their litestream.yml. */
+function replicaSetting(config: LitestreamConfig, key: 'bucket' | 'region' | 'endpoint'): string {
+  if (config.configFile) return `the replica's ${key} in ${config.configFile.path}`;
+  return settingName(config, `replica.${key}`);
 }
 
 /**

@@ -61,7 +61,8 @@ describe('a replica that cannot be used', () => {
 
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
     expect(error.message).toContain(path.join(dir, 'storage'));
-    expect(error.message).toMatch(/could not be reached.*LITESTREAM_S3_ENDPOINT/);
+    // Named as this config set it: the option (configFromEnv's say LITESTREAM_S3_ENDPOINT).
+    expect(error.message).toMatch(/could not be reached.*check replica\.endpoint/);
     // Bounded: every database's waits between attempts fit in its budget.
     for (const db of config.databases) expect(waitedMs(retries(logger, db.path))).toBeLessThan(1_500);
     if (family === '0.3') {
@@ -91,7 +92,7 @@ describe('a replica that cannot be used', () => {
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
     expect(error.message).toContain(path.join(dir, 'storage'));
-    expect(error.message).toMatch(/could not be reached \(take the replica lease of .*LITESTREAM_S3_ENDPOINT/);
+    expect(error.message).toMatch(/could not be reached \(take the replica lease of .*check replica\.endpoint/);
     expect((error as ReplicaUnreachableError).detail).toMatch(/ECONNREFUSED/);
     // Retried, and every database's waits between attempts fit in its budget.
     expect(retries(logger).length).toBeGreaterThan(0);
@@ -107,7 +108,10 @@ describe('a replica that cannot be used', () => {
     });
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
-    expect(error.message).toMatch(/rejected the credentials.*LITESTREAM_ACCESS_KEY_ID/);
+    // The server's own code, and the credentials as this config set them.
+    expect(error.message).toMatch(
+      /rejected the credentials .*the server answered \w+.* signed with replica\.accessKeyId \/ replica\.secretAccessKey/,
+    );
     expect((error as ReplicaUnreachableError).detail).toMatch(ANSWERS.unknownKey);
     // Credentials do not get better by retrying.
     expect(retries(logger)).toEqual([]);
@@ -138,13 +142,13 @@ describe('a replica that cannot be used', () => {
     });
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
-    expect(error.message).toMatch(/The bucket of s3:\/\/no-such-bucket\/.* does not exist.*LITESTREAM_S3_BUCKET/);
+    expect(error.message).toMatch(/The bucket of s3:\/\/no-such-bucket\/.* does not exist.*fix replica\.bucket/);
     expect((error as ReplicaUnreachableError).detail).toMatch(/NoSuchBucket/);
     expect(retries(logger)).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('a wrong region is a config error naming LITESTREAM_S3_REGION, not an outage to retry', async () => {
+  it('a wrong region is a config error naming replica.region, not an outage to retry', async () => {
     const dir = tempDir();
     const { config, logger } = testConfig(dir, {
       replica: s3Replica({ region: 'eu-west-1' }),
@@ -158,7 +162,7 @@ describe('a replica that cannot be used', () => {
     const error = await rejection(ensureRestored(config));
     expect(error).toBeInstanceOf(ReplicaUnreachableError);
     expect(error.message).toMatch(
-      /refused requests signed for region eu-west-1 .*the bucket's region is us-east-1; set LITESTREAM_S3_REGION \(replica\.region\)/,
+      /refused requests signed for region eu-west-1 .*the bucket's region is us-east-1; set replica\.region to/,
     );
     expect((error as ReplicaUnreachableError).detail).toMatch(ANSWERS.wrongRegion);
     expect(retries(logger)).toEqual([]);

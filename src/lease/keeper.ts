@@ -19,6 +19,7 @@ import { type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
 import { refuseIfClaimed } from '../pidfile.js';
 import { s3FailureOf } from '../replica/s3-request.js';
+import { settingName } from '../setting-names.js';
 import { errorText, leaseRetryDelay } from './failures.js';
 import type { KeptLease, LeaseEvents, LeaseState, LeaseWaitEvent } from './kept.js';
 import { ReplicaLease } from './lease.js';
@@ -446,7 +447,7 @@ async function acquireOne(
           options.onWaiting?.({ database: db.path, lease: target.where, holder: publicHolder(record) });
         },
       });
-      if (!outcome.acquired) throw heldError(db, target.where, outcome.holder, settings, waitMs);
+      if (!outcome.acquired) throw heldError(config, db, target.where, outcome.holder, settings, waitMs);
       if (outcome.tookOverFrom) {
         logger.warn(
           { db: db.path, lease: target.where, previous: describeHolder(outcome.tookOverFrom.record) },
@@ -518,6 +519,7 @@ function warnUnconditional(config: LitestreamConfig, db: DatabaseConfig, where: 
 }
 
 function heldError(
+  config: LitestreamConfig,
   db: DatabaseConfig,
   where: string,
   record: LeaseRecord | undefined,
@@ -525,10 +527,14 @@ function heldError(
   waitMs: number,
 ): ReplicaLeaseError {
   const holder = describeHolder(record);
+  // Named as the user set them: LITESTREAM_LEASE_WAIT, or lease.waitMs.
+  const [waitName, ttlName, whenHeldName] = ['lease.waitMs', 'lease.ttlMs', 'lease.whenHeld'].map((option) =>
+    settingName(config, option),
+  );
   const why =
     waitMs > 0
-      ? `it did not release it within lease.waitMs (${waitMs} ms): stop that instance, or raise lease.waitMs above the time its final sync takes (a crashed holder's lease expires after lease.ttlMs, ${settings.ttlMs} ms)`
-      : `lease.whenHeld is "refuse": stop that instance first, or set lease.whenHeld to "wait" to wait for its final sync`;
+      ? `it did not release it within ${waitName} (${waitMs} ms): stop that instance, or raise ${waitName} above the time its final sync takes (a crashed holder's lease expires after ${ttlName}, ${settings.ttlMs} ms)`
+      : `${whenHeldName} is "refuse": stop that instance first, or set ${whenHeldName} to "wait" to wait for its final sync`;
   return new ReplicaLeaseError(
     `The replica of ${db.path} is held by another instance, ${holder} (lease ${where}), and ${why}. Nothing was restored or replicated.`,
     where,
