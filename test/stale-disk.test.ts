@@ -17,9 +17,11 @@ import {
   tempDir,
   testConfig,
   track,
+  waitFor,
   writeRows,
 } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
+import { holdingProxy } from './support/proxy.js';
 
 /** One instance's directory and config, all instances on one replica path. */
 function instance(replica: ReturnType<typeof s3Replica>, options: Record<string, unknown> = {}) {
@@ -221,6 +223,28 @@ describe(`a stale database on disk (Litestream ${family})`, () => {
     expect(logger.text()).toContain('keep-local');
     await replicateAndStop(keep);
     expect(await replicaIds(seed.config, seed.database)).toEqual(local);
+  });
+
+  it('the replica down at boot: the app boots on its stale copy, and replication, once the replica answers, refuses before litestream writes anything', async () => {
+    const { replica, a, aIds, bIds } = await staleDiskSequence();
+    const proxy = await holdingProxy(replica.endpoint);
+    const { config: viaProxy, logger } = testConfig(a.dir, {
+      databases: [a.database],
+      replica: { ...replica, endpoint: proxy.endpoint },
+    });
+    proxy.cut();
+    // An outage does not keep an app with its data on disk from booting.
+    expect((await ensureRestored(viaProxy))[0]?.outcome).toBe('exists');
+    const replication = track(startReplication(viaProxy));
+    const refused = replication.ready.catch((error: unknown) => error);
+    // Replication waits for the replica (its lease, then the comparison) and starts nothing.
+    await waitFor(() => logger.text().includes('replication waits for it, retrying'), 20_000, 'replication to wait');
+    expect(replication.status().pid).toBeUndefined();
+    proxy.restore();
+    expect(await refused).toBeInstanceOf(StaleDatabaseError);
+    expect(replication.status().pid).toBeUndefined();
+    await replication.stop();
+    expect(await replicaIds(a.config, a.database)).toEqual([...aIds, ...bIds]);
   });
 
   it('A stopping and booting again on its own disk, with nobody else writing, is current: it boots and replicates as before', async () => {
