@@ -758,6 +758,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** Another instance holds a replica now: stop at once, with no final sync (it would be a second writer). */
   #leaseLost(error: ReplicaLeaseError | StaleDatabaseError): void {
     this.#shutdownErrors.push(error.message);
+    // Before ready, ready says why replication ended.
+    this.#settleReady(error);
     this.#stopAborted.abort(error);
     this.#child?.kill('SIGKILL');
     this.#emit('lease', this.#leaseStatus());
