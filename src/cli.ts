@@ -102,18 +102,26 @@ If no app is replicating DB, litestream-node replicates it for the duration of t
     'Usage: litestream-node status [DB...] [--json]\n\nShows, per database, who replicates it and the newest backup.',
   config:
     'Usage: litestream-node config [DB...]\n\nPrints the litestream.yml litestream-node generates, secrets masked.',
-  run: `Usage: litestream-node run [DB...] [--metrics-port PORT] -- COMMAND [ARGS...]
+  run: `Usage: litestream-node run [DB...] [--metrics-port PORT [--health-details]] [--pass-secrets] -- COMMAND [ARGS...]
 
 Restores every missing database (as the app's ensureRestored does: no backup yet starts
 empty; an unreachable replica fails without starting COMMAND), starts replication, then runs
-COMMAND with this environment, its output, and the signals this process gets (SIGTERM,
+COMMAND with this environment (less litestream-node's own secrets: see --pass-secrets),
+its output, and the signals this process gets (SIGTERM,
 SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) passed on. When COMMAND exits, makes the final
 sync and exits with COMMAND's status (128 + the signal's number if a signal ended it; 127
 if it could not be started). Alerts (LITESTREAM_HEARTBEAT_URL, LITESTREAM_ALERT_WEBHOOK_URL)
 work as in the app.
 
-  --metrics-port PORT  serve GET /metrics (Prometheus) and GET /health (200 when healthy,
-                       503 otherwise) on 127.0.0.1:PORT`,
+  --metrics-port PORT  serve GET /metrics (Prometheus; databases labelled by file name)
+                       and GET /health (200 when healthy, 503 otherwise, with
+                       {state, healthy, reason}) on 127.0.0.1:PORT
+  --health-details     /health also shows the full status: absolute database paths,
+                       litestream's pid, error text, the lease holder's host and pid
+  --pass-secrets       give COMMAND LITESTREAM_ACCESS_KEY_ID, LITESTREAM_SECRET_ACCESS_KEY,
+                       LITESTREAM_HEARTBEAT_URL and LITESTREAM_ALERT_WEBHOOK_URL too
+                       (by default they are removed from its environment; litestream
+                       still gets them)`,
 };
 
 const COMMANDS = new Set(Object.keys(HELP).filter((name) => name !== 'main'));
@@ -190,6 +198,8 @@ function parse(argv: readonly string[]) {
       txid: { type: 'string' },
       timeout: { type: 'string' },
       'metrics-port': { type: 'string' },
+      'health-details': { type: 'boolean' },
+      'pass-secrets': { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -222,9 +232,14 @@ async function runCommand(
   if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
     throw new UsageError('--metrics-port takes a port number, e.g. 9090');
   }
+  if (values['health-details'] && metricsPort === undefined) {
+    throw new UsageError('--health-details needs --metrics-port: it changes what /health there answers');
+  }
   const config = loadConfig('run', values.config, positionals, io);
   return runApp(config, command, args, {
     metricsPort,
+    healthDetails: values['health-details'] === true,
+    passSecrets: values['pass-secrets'] === true,
     onMetricsListening: (listening) =>
       io.stderr(`litestream-node: metrics on http://127.0.0.1:${listening}/metrics, health on /health\n`),
   });
@@ -235,9 +250,20 @@ function checkFlags(command: string, values: Values): void {
   const allowed: Record<string, (keyof Values)[]> = {
     restore: ['output', 'timestamp', 'generation', 'index', 'txid'],
     verify: ['timeout'],
-    run: ['metrics-port'],
+    run: ['metrics-port', 'health-details', 'pass-secrets'],
   };
-  for (const flag of ['output', 'timestamp', 'generation', 'index', 'txid', 'timeout', 'metrics-port'] as const) {
+  const flags = [
+    'output',
+    'timestamp',
+    'generation',
+    'index',
+    'txid',
+    'timeout',
+    'metrics-port',
+    'health-details',
+    'pass-secrets',
+  ] as const;
+  for (const flag of flags) {
     if (values[flag] !== undefined && !allowed[command]?.includes(flag)) {
       throw new UsageError(`--${flag} does not apply to "${command}"`);
     }

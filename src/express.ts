@@ -1,13 +1,15 @@
 /**
  * Express integration: `expressLitestream(options)` returns
- * `{ gate, metrics, listen(app, port, host?), close(), litestream }`.
+ * `{ gate, health, metrics, listen(app, port, host?), close(), litestream }`.
  *
  * @packageDocumentation
  */
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import type { LeaseHolderInfo } from './errors.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
+import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
 import type { RestoreResult } from './restore.js';
 
@@ -17,6 +19,15 @@ export type { GateState } from './gate.js';
 export interface ExpressLitestreamOptions {
   /** Seconds clients are told to wait (`Retry-After`) while the restore runs. Default 5. */
   retryAfterSeconds?: number;
+  /**
+   * Whether {@link ExpressLitestream.health} also answers with the details: every
+   * database's absolute path, position and last error text, litestream's pid, and while
+   * waiting for the replica lease the previous holder's host, pid and start time. `true`
+   * gives them to every caller — only for a route that is not reachable from outside; a
+   * function decides per request (e.g. checks a token header) and gives them when it
+   * returns true. Default false: the health route usually sits on the app's public port.
+   */
+  healthDetails?: boolean | ((request: Request) => boolean | Promise<boolean>);
 }
 
 /** What {@link expressLitestream} returns. */
@@ -34,6 +45,13 @@ export interface ExpressLitestream {
    * choice, before the gate, e.g. `app.get('/metrics', litestream.metrics)`.
    */
   metrics: (request: Request, response: Response) => void;
+  /**
+   * A handler answering replication health for readiness probes, before the restore is done
+   * too: 200 when healthy, 503 otherwise, with `{ state, healthy, reason }` and nothing
+   * about the host (see {@link ExpressLitestreamOptions.healthDetails}). Mount it before the
+   * gate, e.g. `app.get('/healthz/litestream', litestream.health)`.
+   */
+  health: (request: Request, response: Response) => void;
   /**
    * Restores the databases and starts replication (once; later calls share the result).
    * `listen` calls it; call it yourself when you listen on your own.
@@ -77,6 +95,7 @@ export function expressLitestream(
   const litestream = new Litestream(isLitestreamConfig(options) ? options : defineConfig(options));
   const retryAfter = String(settings.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
   let state: GateState = 'idle';
+  let holder: LeaseHolderInfo | undefined;
   let started: Promise<RestoreResult[]> | undefined;
   let server: Server | undefined;
 
@@ -85,10 +104,12 @@ export function expressLitestream(
       state = 'restoring';
       try {
         const results = await litestream.ensureRestored({
-          onWaiting: () => {
+          onWaiting: (event) => {
             state = 'waiting';
+            holder = event.holder;
           },
         });
+        state = 'restoring';
         await litestream.startReplication().started;
         state = 'ready';
         return results;
@@ -107,6 +128,27 @@ export function expressLitestream(
 
   const metrics = (_request: Request, response: Response) => {
     response.set('Content-Type', Litestream.metricsContentType).send(litestream.metrics());
+  };
+
+  const health = (request: Request, response: Response) => {
+    const answer = (details: boolean) => {
+      const { statusCode, body } = healthAnswer({ gate: state, holder }, () => litestream.status(), details);
+      response.status(statusCode).json(body);
+    };
+    const { healthDetails = false } = settings;
+    if (typeof healthDetails !== 'function') return answer(healthDetails);
+    Promise.resolve()
+      .then(() => healthDetails(request))
+      .then(
+        (given) => answer(given === true),
+        (error: unknown) => {
+          litestream.config.logger.error(
+            { error: error instanceof Error ? error.message : String(error) },
+            'healthDetails threw; answering without the details',
+          );
+          answer(false);
+        },
+      );
   };
 
   const listen = async (app: Express, port: number, host?: string): Promise<Server> => {
@@ -164,6 +206,7 @@ export function expressLitestream(
   return {
     gate,
     metrics,
+    health,
     start,
     listen,
     close,

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { abortable, throwIfAborted } from './abort.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
@@ -19,6 +19,7 @@ import {
   RestoreError,
 } from './errors.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
+import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
 
@@ -34,9 +35,20 @@ export type FastifyLitestreamOptions = (
 ) & {
   /**
    * Serve replication health at this path (e.g. `/healthz/litestream`) for readiness
-   * probes: 200 with per-database status when healthy, 503 otherwise. Off by default.
+   * probes: 200 when healthy, 503 otherwise, with `{ state, healthy, reason }` — what a load
+   * balancer needs, and nothing about the host (see `healthDetails`). Off by default.
    */
   healthRoute?: string | false;
+  /**
+   * Whether the health route also answers with the details: every database's absolute
+   * path, position and last error text, litestream's pid, and while waiting for the
+   * replica lease the previous holder's host, pid and start time. `true` gives them to
+   * every caller — only for a route that is not reachable from outside; a function decides
+   * per request (e.g. checks a token header) and gives them when it returns true. Default
+   * false: anyone who can reach the port can reach the health route, and the details tell
+   * them about the machine.
+   */
+  healthDetails?: boolean | ((request: FastifyRequest) => boolean | Promise<boolean>);
   /**
    * Serve replication's Prometheus metrics at this path (e.g. `/metrics`; see
    * {@link Litestream.metrics}), while the databases are restored too. Off by default.
@@ -45,7 +57,7 @@ export type FastifyLitestreamOptions = (
   /**
    * Let the server listen before the databases are in place: registration returns at once,
    * and until every database is restored and replicating, routes answer `503` with
-   * `Retry-After` — except the health route (`503` with `{ state, message, holder }`, where
+   * `Retry-After` — except the health route (`503` with `{ state, healthy, reason }`, where
    * `state` is `restoring`, `waiting` for the previous instance, or `failed`) and routes
    * declared with `config: { litestream: { gate: false } }` (a liveness `/up`). For deploys
    * that health-check the new instance before they stop the old one (Kamal, Fly.io
@@ -80,6 +92,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     );
   }
   const healthRoute = options.healthRoute ?? false;
+  const healthDetails = options.healthDetails ?? false;
   const metricsRoute = options.metricsRoute ?? false;
   const config = toConfig(options, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
   const litestream = new Litestream(config);
@@ -140,10 +153,10 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   }
 
   if (healthRoute) {
-    app.get(healthRoute, async (_request, reply) => {
-      if (gate !== 'ready') return reply.code(503).send({ state: gate, message: GATE_MESSAGES[gate], holder });
-      const status = litestream.status();
-      return reply.code(status.healthy ? 200 : 503).send(status);
+    app.get(healthRoute, async (request, reply) => {
+      const details = typeof healthDetails === 'function' ? (await healthDetails(request)) === true : healthDetails;
+      const answer = healthAnswer({ gate, holder }, () => litestream.status(), details);
+      return reply.code(answer.statusCode).send(answer.body);
     });
   }
 };
@@ -153,6 +166,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
   if (isLitestreamConfig(options)) return options;
   const {
     healthRoute: _,
+    healthDetails: ____,
     listenWhileRestoring: __,
     metricsRoute: ___,
     ...given
@@ -165,7 +179,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
       unknown.map((key) => ({
         field: key,
         message:
-          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute, metricsRoute and listenWhileRestoring.',
+          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute, healthDetails, metricsRoute and listenWhileRestoring.',
       })),
     );
   }

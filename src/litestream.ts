@@ -17,6 +17,7 @@ import { defineConfig, isLitestreamConfig, type LitestreamConfig, type Litestrea
 import { LitestreamError, ReplicationError } from './errors.js';
 import { releaseLeases } from './lease/keeper.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics/exposition.js';
+import { databaseLabels } from './metrics/labels.js';
 import { MetricsRecorder } from './metrics/recorder.js';
 import { releaseClaim } from './pidfile.js';
 import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
@@ -130,9 +131,16 @@ export class Litestream {
    * replica's position, errors, uploads in flight and stalled, the boot restore's outcome and
    * duration; litestream's restarts, the lease, and the last stop's final sync. Every name
    * starts with `litestream_node_`.
+   *
+   * Databases are labelled by file name (`database="production.sqlite3"`; two with the same
+   * name get as many trailing directories as tell them apart), so that a scrape says
+   * nothing about the host's directories; `{ databaseLabel: 'path' }` labels them by
+   * absolute path instead.
    */
-  metrics(): string {
-    return this.#metrics.render(this.status());
+  metrics(options: { databaseLabel?: 'file' | 'path' } = {}): string {
+    const paths = this.config.databases.map((db) => db.path);
+    const label = options.databaseLabel === 'path' ? (database: string) => database : databaseLabels(paths);
+    return this.#metrics.render(this.status(), label);
   }
 
   /** The running replication, if started. */

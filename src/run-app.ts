@@ -5,15 +5,31 @@
  */
 import { createServer, type Server } from 'node:http';
 import { constants } from 'node:os';
+import { appEnvironment } from './app-env.js';
 import type { LitestreamConfig } from './config.js';
 import { LitestreamAbortError, LitestreamError } from './errors.js';
+import { type BootState, healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
 import { spawnChild } from './spawn.js';
 
 /** Options of {@link runApp}. */
 export interface RunAppOptions {
-  /** Serve `/metrics` and `/health` on 127.0.0.1 at this port (0: any free one). */
+  /**
+   * Serve `/metrics` (databases labelled by file name) and `/health` (`{ state, healthy,
+   * reason }`) on 127.0.0.1 at this port (0: any free one).
+   */
   metricsPort?: number | undefined;
+  /**
+   * `/health` also answers with the full status: absolute database paths, litestream's
+   * pid, the last error's text, the lease holder's host and pid. Default false.
+   */
+  healthDetails?: boolean | undefined;
+  /**
+   * Give the app litestream-node's own secret variables too (the replica's keys, the alert
+   * URLs: see `LIBRARY_SECRET_VARIABLES`). Default false: the app gets its environment
+   * without them; litestream still gets what it needs.
+   */
+  passSecrets?: boolean | undefined;
   /** Called once the metrics server listens, with its port. */
   onMetricsListening?: (port: number) => void;
 }
@@ -36,6 +52,8 @@ export async function runApp(
   const litestream = new Litestream(config);
   const logger = config.logger;
   const boot = new AbortController();
+  // Where the boot stands, for /health.
+  let booting: BootState = { gate: 'restoring' };
   let child: ReturnType<typeof spawnChild> | undefined;
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -53,14 +71,22 @@ export async function runApp(
   try {
     // First, so that a port in use fails before anything is restored, and the restore shows.
     if (options.metricsPort !== undefined) {
-      metrics = await serveMetrics(litestream, options.metricsPort);
+      metrics = await serveMetrics(litestream, options.metricsPort, () => booting, options.healthDetails === true);
       options.onMetricsListening?.((metrics.address() as { port: number }).port);
     }
     try {
-      await litestream.ensureRestored({ signal: boot.signal });
+      await litestream.ensureRestored({
+        signal: boot.signal,
+        onWaiting: (event) => {
+          booting = { gate: 'waiting', holder: event.holder };
+        },
+      });
+      booting = { gate: 'restoring' };
       const replication = litestream.startReplication();
       await replication.started;
+      booting = { gate: 'ready' };
     } catch (error) {
+      booting = { gate: 'failed' };
       await litestream.stop().catch(() => {});
       if (stoppedBy && error instanceof LitestreamAbortError) return signalStatus(stoppedBy);
       throw error;
@@ -70,8 +96,12 @@ export async function runApp(
       return signalStatus(stoppedBy);
     }
     // The app's own process group: a terminal's Ctrl-C reaches this process alone, which
-    // passes it on once.
-    child = spawnChild(command, args, process.env, { ownProcessGroup: true, inheritOutput: true });
+    // passes it on once. Its environment lacks litestream-node's secrets unless asked for:
+    // litestream got them already, and the app has no use for the replica's keys.
+    child = spawnChild(command, args, appEnvironment(process.env, options.passSecrets === true), {
+      ownProcessGroup: true,
+      inheritOutput: true,
+    });
     logger.info({ command, appPid: child.pid }, 'running the app');
     const exit = await child.exited;
     const status =
@@ -100,8 +130,17 @@ function signalStatus(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
-/** `/metrics` (Prometheus) and `/health` (status JSON; 200 when healthy, else 503) on the loopback interface. */
-async function serveMetrics(litestream: Litestream, port: number): Promise<Server> {
+/**
+ * `/metrics` (Prometheus; databases labelled by file name) and `/health` (200 when healthy,
+ * else 503; `{ state, healthy, reason }`, the full status with `details`) on the loopback
+ * interface.
+ */
+async function serveMetrics(
+  litestream: Litestream,
+  port: number,
+  booting: () => BootState,
+  details: boolean,
+): Promise<Server> {
   const server = createServer((request, response) => {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
     if (request.method === 'GET' && pathname === '/metrics') {
@@ -110,9 +149,9 @@ async function serveMetrics(litestream: Litestream, port: number): Promise<Serve
       return;
     }
     if (request.method === 'GET' && pathname === '/health') {
-      const status = litestream.status();
-      response.writeHead(status.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(status));
+      const answer = healthAnswer(booting(), () => litestream.status(), details);
+      response.writeHead(answer.statusCode, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(answer.body));
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' });

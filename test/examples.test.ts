@@ -33,7 +33,7 @@ function startExample(name: string, cwd: string, prefix: string) {
   const { child, exited, output } = runNode([path.join(EXAMPLES, name, 'server.mjs')], {
     cwd,
     // The example names its databases itself.
-    env: { ...process.env, PORT: '0', ...seedEnv(prefix, []) },
+    env: { ...process.env, PORT: '0', HEALTH_TOKEN: 'operator-token', ...seedEnv(prefix, []) },
   });
   // The app's own line ("listening on", Fastify's "Server listening at"): litestream's log
   // names the S3 endpoint, another loopback URL, and may come first.
@@ -83,7 +83,8 @@ describe.each(['fastify', 'express', 'plain-node'])('examples/%s', (name) => {
     let lastWrite = writtenAt;
     await waitFor(
       async () => {
-        const status = (await (await fetch(`${base3}/healthz/litestream`)).json()) as {
+        const health = await fetch(`${base3}/healthz/litestream`, { headers: { 'x-health-token': 'operator-token' } });
+        const status = (await health.json()) as {
           databases: { lastSyncAt?: string }[];
         };
         if (status.databases.every((db) => db.lastSyncAt && Date.parse(db.lastSyncAt) > writtenAt)) return true;

@@ -1,7 +1,7 @@
 // `litestream-node run -- COMMAND`: any app, unchanged, between a restore and a final sync,
 // against the real litestream and S3 server. The example app under it, end to end, is in
 // examples.test.ts.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,59 @@ describe('litestream-node run', () => {
     },
   );
 
+  it("gives the app its environment without litestream-node's secrets, and /health and /metrics say nothing about the host unless asked", async () => {
+    const dir = tempDir();
+    const database = path.join(dir, 'app.sqlite3');
+    const env = containerEnv(`run-env-${Date.now()}`, database);
+    // The app reads what run serves on 127.0.0.1 once healthy, and what its environment holds.
+    const probe = async (flags: string[]) => {
+      const port = await closedPort();
+      const out = path.join(dir, `probe-${flags.length}.json`);
+      const script = `
+        const get = async (route) => {
+          const answer = await fetch('http://127.0.0.1:${port}' + route);
+          return { status: answer.status, body: await answer.text() };
+        };
+        (async () => {
+          let health = await get('/health');
+          while (health.status !== 200) health = await new Promise((r) => setTimeout(r, 50)).then(() => get('/health'));
+          const metrics = await get('/metrics');
+          const variables = Object.keys(process.env).filter((name) => name.startsWith('LITESTREAM_'));
+          require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ health, metrics, variables }));
+        })();
+      `;
+      const run = await cli(
+        ['run', '--metrics-port', String(port), ...flags, '--', process.execPath, '-e', script],
+        env,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8')) as {
+        health: { body: string };
+        metrics: { body: string };
+        variables: string[];
+      };
+    };
+
+    const plain = await probe([]);
+    expect(JSON.parse(plain.health.body)).toEqual({ state: 'running', healthy: true });
+    expect(plain.metrics.body).toMatch(
+      /^litestream_node_restore_info\{database="app\.sqlite3",outcome="no-backup"\} 1$/m,
+    );
+    expect(plain.metrics.body).not.toContain(dir);
+    expect(plain.variables).toContain('LITESTREAM_S3_BUCKET');
+    expect(plain.variables).not.toContain('LITESTREAM_SECRET_ACCESS_KEY');
+    expect(plain.variables).not.toContain('LITESTREAM_ACCESS_KEY_ID');
+
+    const asked = await probe(['--health-details', '--pass-secrets']);
+    expect(JSON.parse(asked.health.body)).toMatchObject({ state: 'running', healthy: true, pid: expect.any(Number) });
+    expect(asked.health.body).toContain(database);
+    expect(asked.metrics.body).not.toContain(dir);
+    expect(asked.variables).toEqual(
+      expect.arrayContaining(['LITESTREAM_SECRET_ACCESS_KEY', 'LITESTREAM_ACCESS_KEY_ID']),
+    );
+    expect(litestreamChildren()).toEqual([]);
+  });
+
   it('names what is wrong with its own arguments (exit 2)', async () => {
     const env = containerEnv(`run-usage-${Date.now()}`, path.join(tempDir(), 'app.sqlite3'));
     const noCommand = await cli(['run'], env);
@@ -91,5 +144,8 @@ describe('litestream-node run', () => {
     const badPort = await cli(['run', '--metrics-port', 'x', '--', 'true'], env);
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toMatch(/--metrics-port takes a port number/);
+    const detailsAlone = await cli(['run', '--health-details', '--', 'true'], env);
+    expect(detailsAlone.code).toBe(2);
+    expect(detailsAlone.stderr).toMatch(/--health-details needs --metrics-port/);
   });
 });

@@ -8,7 +8,12 @@ import { expressLitestream } from 'litestream-node/express';
 const MAIN = 'storage/production.sqlite3';
 const QUEUE = 'storage/production_queue.sqlite3';
 
-const litestream = expressLitestream(configFromEnv(process.env, { databases: [MAIN, QUEUE] }));
+const litestream = expressLitestream(configFromEnv(process.env, { databases: [MAIN, QUEUE] }), {
+  // A load balancer gets { state, healthy, reason }; the details (database paths, litestream's
+  // pid, error text) only a caller that sends the operator's token.
+  healthDetails: (request) =>
+    Boolean(process.env.HEALTH_TOKEN) && request.get('x-health-token') === process.env.HEALTH_TOKEN,
+});
 
 const app = express();
 // Answers 503 + Retry-After until the databases are restored (matters only if something
@@ -28,10 +33,7 @@ app.post('/items/:name', (request, response) => {
 app.get('/jobs', (_request, response) => {
   response.json(queue.prepare('SELECT id, kind, done FROM jobs ORDER BY id').all());
 });
-app.get('/healthz/litestream', (_request, response) => {
-  const status = litestream.litestream.status();
-  response.status(status.healthy ? 200 : 503).json(status);
-});
+app.get('/healthz/litestream', litestream.health);
 
 // Restore first, then open the databases, then listen.
 await litestream.start();

@@ -15,6 +15,10 @@ const app = Fastify({ logger: true, pluginTimeout: 120_000 });
 await app.register(litestream, {
   config: configFromEnv(process.env, { databases: [MAIN, QUEUE], logger: app.log.child({ plugin: 'litestream' }) }),
   healthRoute: '/healthz/litestream',
+  // A load balancer gets { state, healthy, reason }; the details (database paths, litestream's
+  // pid, error text) only a caller that sends the operator's token.
+  healthDetails: (request) =>
+    Boolean(process.env.HEALTH_TOKEN) && request.headers['x-health-token'] === process.env.HEALTH_TOKEN,
 });
 
 // Open the databases only now: they are restored (or new).
