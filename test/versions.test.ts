@@ -325,7 +325,8 @@ describe('Litestream 0.5', () => {
 
     const wrong = await cli(['generations', main], env);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/generations\(\) needs Litestream 0\.3.*ltx\(\)/);
+    // In the CLI's own terms: its commands, not the API's functions.
+    expect(wrong.stderr).toMatch(/"litestream-node generations" needs Litestream 0\.3.*"litestream-node ltx"/);
     const wrongFlag = await cli(['restore', main, '-o', path.join(dir, 'g.db'), '--generation', 'abc'], env);
     expect(wrongFlag.code).toBe(1);
     expect(wrongFlag.stderr).toMatch(/--generation needs Litestream 0\.3.*--txid/);
