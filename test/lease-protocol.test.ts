@@ -114,8 +114,9 @@ describe('replica lease protocol (msw)', () => {
     await waitFor(() => bucket.requests.filter((request) => request === `PUT ${key}`).length === 2, 5_000, 'the probe');
     const lost: unknown[] = [];
     for (const set of [first, second]) set?.watch({ paused: () => {}, resumed: () => {}, lost: (e) => lost.push(e) });
-    // Through a few renewals.
-    await new Promise((resolve) => setTimeout(resolve, TTL_MS));
+    // Through three renewals (a whole ttl's worth): each lands, neither call's lease is lost.
+    const puts = () => bucket.requests.filter((request) => request === `PUT ${key}`).length;
+    await waitFor(() => puts() >= 2 + 3, 3 * TTL_MS, 'three renewals');
     expect(lost).toEqual([]);
     expect(first?.status()).toEqual({ state: 'held', error: undefined });
     expect(second?.status()).toEqual({ state: 'held', error: undefined });
@@ -123,6 +124,10 @@ describe('replica lease protocol (msw)', () => {
 
   it('a renewal answered 412 (another instance wrote the lease) loses it once, and it is never renewed again', async () => {
     const { key, take } = setup();
+    // A second lease of this process, renewed on the same schedule: its renewals show the time
+    // in which the lost one would have been renewed.
+    const other = setup();
+    await other.take();
     const leases = await take();
     const lost = nextChange(leases, 'lost');
     bucket.objects.set(key, { body: '{"someone":"else"}\n', etag: '"other"' });
@@ -130,9 +135,11 @@ describe('replica lease protocol (msw)', () => {
     expect(error.name).toBe('ReplicaLeaseError');
     expect(error.message).toMatch(/Another instance took over the replica of .*app\.db/);
     expect(leases.status().state).toBe('lost');
-    const puts = bucket.requests.filter((request) => request.startsWith('PUT')).length;
-    await new Promise((resolve) => setTimeout(resolve, TTL_MS));
-    expect(bucket.requests.filter((request) => request.startsWith('PUT')).length).toBe(puts);
+    const putsOf = (of: string) => bucket.requests.filter((request) => request === `PUT ${of}`).length;
+    const puts = putsOf(key);
+    const otherPuts = putsOf(other.key);
+    await waitFor(() => putsOf(other.key) >= otherPuts + 3, 3 * TTL_MS, 'three renewals of the other lease');
+    expect(putsOf(key)).toBe(puts);
     // Theirs stays.
     expect(bucket.objects.get(key)?.etag).toBe('"other"');
   });
@@ -146,11 +153,12 @@ describe('replica lease protocol (msw)', () => {
     // Wait for a renewal to land, then fail every later one.
     const renewed = bucket.requests.length;
     await waitFor(() => bucket.requests.length > renewed, TTL_MS, 'a renewal');
-    const lastLanded = Date.now();
+    const lastLanded = performance.now();
     bucket.fault = (method) => (method === 'PUT' ? answer() : undefined);
     await nextChange(leases, 'paused');
-    // Four fifths of the ttl after the last renewal that landed (sent a little before it).
-    expect(Date.now() - lastLanded).toBeLessThan(TTL_MS);
+    // Time is the behaviour here: paused four fifths of the ttl after the last renewal that
+    // landed (sent a little before it), before another instance could take the lease over.
+    expect(performance.now() - lastLanded).toBeLessThan(TTL_MS);
     expect(leases.paused).toBe(true);
     expect(leases.status()).toMatchObject({ state: 'paused', error: expect.stringMatching(/could not be renewed/) });
 
@@ -182,8 +190,9 @@ describe('replica lease expiry and clocks (msw)', () => {
     try {
       const started = performance.now();
       const taking = takeLeases(waiting, waiting.databases, { logger });
-      // Three ttls of a live holder: never taken.
-      await new Promise((resolve) => setTimeout(resolve, 3 * TTL_MS));
+      // Twelve looks at a holder that keeps renewing (three ttls, polled every quarter): never taken.
+      const looks = () => bucket.requests.filter((request) => request === `GET ${key}`).length;
+      await waitFor(() => looks() >= 12, 6 * TTL_MS, 'twelve looks at the live lease');
       expect(bucket.objects.get(key)?.body).toContain('other-host');
       clearInterval(renewer);
       const silentSince = performance.now();
