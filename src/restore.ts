@@ -12,7 +12,7 @@ import { IntegrityChecker } from './integrity-check.js';
 import { type LeaseSet, type LeaseWaitEvent, takeLeases } from './lease/keeper.js';
 import { checkLineage, compareLineage, type LineageAction, recordRestored, stillCurrentHere } from './lineage/check.js';
 import { setAside } from './lineage/set-aside.js';
-import type { LitestreamLogLine } from './log-lines.js';
+import { forwardedFields, type LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
 import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.js';
@@ -670,7 +670,7 @@ async function downloadWithRetry(
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(signal, 'the restore');
     const onLine = (line: LitestreamLogLine) => {
-      logger.debug({ db: db.path, ...line.fields }, redact(line.msg, secrets));
+      logger.debug({ ...forwardedFields(line, 'debug'), db: db.path }, redact(line.msg, secrets));
     };
     // Litestream 0.5 retries an unreachable replica by itself for minutes: an attempt that
     // has downloaded nothing when the budget runs out is given up (a first attempt gets at

@@ -15,7 +15,7 @@ import { throwIfAborted } from '../abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
 import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings, TakenLeaseSettings } from '../config.js';
 import { CredentialsError, LitestreamAbortError, ReplicaLeaseError, ReplicationError } from '../errors.js';
-import { type Logger, logOnce } from '../logger.js';
+import { childLogger, type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
 import { refuseIfClaimed } from '../pidfile.js';
 import { s3FailureOf } from '../replica/s3-request.js';
@@ -455,7 +455,7 @@ async function acquireOne(
         );
       }
       // Its renewals go on long after the restore that took it: they log as the lease's own.
-      const kept = new HeldLease(db.path, target.where, lease, settings, logger);
+      const kept = new HeldLease(db.path, target.where, lease, settings, leaseLogger(config));
       if (target.conditionalWritesUnproven) {
         // Off the boot's path: until it answers, the lease guards as far as the server lets it.
         void honoursConditionalWrites(target.store).then(
@@ -506,6 +506,11 @@ async function honoursConditionalWrites(store: LeaseStore): Promise<boolean> {
 
 function isNotImplemented(status: number | undefined, code: string | undefined): boolean {
   return status === 501 || code === 'NotImplemented';
+}
+
+/** The logger of a held lease's renewals, pauses and release. */
+function leaseLogger(config: LitestreamConfig): Logger {
+  return childLogger(config.logger, { component: 'lease' });
 }
 
 function warnUnconditional(config: LitestreamConfig, db: DatabaseConfig, where: string, logger: Logger): void {
