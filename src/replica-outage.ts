@@ -149,7 +149,7 @@ export class ReplicaOutageWatch {
 
   /**
    * The databases to probe now: those with an overdue upload or a replica error, or all of
-   * them while the lease has trouble.
+   * them while the lease has trouble or an outage is not over.
    */
   #targets(now: number): string[] {
     const overdue = this.#deps
@@ -158,7 +158,8 @@ export class ReplicaOutageWatch {
       .map((upload) => upload.db);
     const targets = new Set([...overdue, ...this.#deps.suspect()]);
     if (targets.size > 0) return [...targets];
-    return this.#deps.leaseTrouble() ? [...this.#deps.databases] : [];
+    // During an outage, until the replica answers: an idle database would not say when it is over.
+    return this.#deps.leaseTrouble() || this.#failure ? [...this.#deps.databases] : [];
   }
 
   async #probe(databases: readonly string[]): Promise<void> {

@@ -560,8 +560,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         break;
       case 'error':
         this.#errorsThisRun++;
-        if (this.#state === 'running') {
-          const kind = failureKindOfText(event.message);
+        // A failure to reach the replica (not, say, a full disk: that shows as the database's error).
+        const kind = failureKindOfText(event.message);
+        if (this.#state === 'running' && kind !== 'other') {
           const message = `${describeFailureKind(kind)}: ${event.message}`;
           this.#outage.saw({ kind, message, database: event.db, source: 'litestream' });
         }

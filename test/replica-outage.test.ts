@@ -195,6 +195,25 @@ describe('ReplicaOutageWatch', () => {
     expect(suspect.probed).toEqual(['/b.db']);
   });
 
+  it('probes on after the upload that showed the outage is gone, until the replica answers', async () => {
+    const t = watchWith();
+    t.watch.saw({ kind: 'refused', message: 'refused', database: undefined, source: 'lease' });
+    t.answer(REFUSED);
+    t.watch.tick();
+    await t.settle();
+    expect(t.probed).toEqual(['/a.db', '/b.db']);
+    expect(t.watch.failure?.kind).toBe('refused');
+    t.answer({ ok: true, ms: 1 });
+    t.advance(1_000);
+    t.watch.tick();
+    await t.settle();
+    expect(t.watch.failure).toBeUndefined();
+    t.advance(1_000);
+    t.watch.tick();
+    await t.settle();
+    expect(t.probed).toHaveLength(4);
+  });
+
   it('drops a failure that comes back after the upload landed', async () => {
     const t = watchWith();
     t.pending.push({ db: '/a.db', since: t.now() });
