@@ -4,9 +4,11 @@
 // outage, when it is over. The probe and the clock are injected; the real thing runs in
 // test/reliability/outage-kinds.test.ts.
 import { describe, expect, it } from 'vitest';
+import { unhealthyCauses } from '../src/alerts/causes.js';
 import { failureKindOfS3, failureKindOfText } from '../src/replica/failure-cause.js';
 import type { ProbeOutcome } from '../src/replica/probe.js';
 import { type PendingUpload, probeTimings, type ReplicaFailure, ReplicaOutageWatch } from '../src/replica-outage.js';
+import type { ReplicationStatus } from '../src/replicate.js';
 
 describe('failureKindOfText', () => {
   it.each([
@@ -241,5 +243,55 @@ describe('ReplicaOutageWatch', () => {
       // Overdue, then the next tick (250 ms), then a probe that hangs until its timeout.
       expect(overdueMs + 250 + timeoutMs).toBeLessThanOrEqual(Math.max(2 * interval, 5_000));
     }
+  });
+});
+
+describe('unhealthyCauses', () => {
+  const base: ReplicationStatus = {
+    state: 'running',
+    healthy: false,
+    lastError: undefined,
+    pid: 1,
+    restarts: 0,
+    startedAt: new Date(),
+    databases: [],
+    stalled: [],
+    lease: { state: 'held', error: undefined },
+  };
+
+  it("names the outage first, with its kind, as status().lastError does; a paused lease reads 'paused'", () => {
+    const said = 'monitor error: dial tcp 127.0.0.1:9: connect: connection refused';
+    const status: ReplicationStatus = {
+      ...base,
+      state: 'paused',
+      lastError: {
+        kind: 'refused',
+        message: `the replica refused the connection: ${said}`,
+        at: new Date(),
+        database: '/a.db',
+        source: 'litestream',
+      },
+      databases: [
+        {
+          path: '/a.db',
+          initialized: true,
+          synced: true,
+          generation: undefined,
+          txid: 1,
+          lastSyncAt: undefined,
+          lastError: { message: said, at: new Date() },
+          uploadingSince: undefined,
+        },
+      ],
+      stalled: ['/a.db'],
+      lease: { state: 'paused', error: 'the lease could not be renewed: connect ECONNREFUSED 127.0.0.1:9' },
+    };
+    const causes = unhealthyCauses(status);
+    expect(causes[0]).toEqual({ database: '/a.db', kind: 'refused', cause: status.lastError?.message });
+    expect(causes.map((cause) => cause.cause)).toContain('replication is paused until the replica lease is held again');
+    // The database's error is the outage's own: not listed twice.
+    expect(causes.filter((cause) => cause.cause === said)).toEqual([]);
+    // A stall during a known outage does not claim S3 accepts connections.
+    expect(causes.map((cause) => cause.cause).join('\n')).not.toContain('accepts connections');
   });
 });
