@@ -81,6 +81,7 @@ const S3_FIELDS: FieldNames = {
   'alerts.heartbeatUrl': ENV.heartbeatUrl,
   'alerts.webhookUrl': ENV.alertWebhookUrl,
   'alerts.unhealthyAfterMs': ENV.alertAfter,
+  'restore.onStale': ENV.onStale,
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
@@ -223,7 +224,13 @@ function namesOf(names: FieldNames, overrides: Partial<LitestreamOptions>): Fiel
   const given = new Set(
     Object.keys(overrides).filter((key) => overrides[key as keyof LitestreamOptions] !== undefined),
   );
-  return Object.fromEntries(Object.entries(names).filter(([option]) => !given.has(option.split(/[.[]/)[0] ?? option)));
+  // `restore` is merged with the environment's (LITESTREAM_ON_STALE), not replaced: only its own keys count.
+  const overridden = (option: string) => {
+    const [top = option, nested] = option.split(/[.[]/);
+    if (top === 'restore' && nested !== undefined) return overrides.restore?.[nested as 'onStale'] !== undefined;
+    return given.has(top);
+  };
+  return Object.fromEntries(Object.entries(names).filter(([option]) => !overridden(option)));
 }
 
 type Problems = { field: string; message: string }[];

@@ -152,9 +152,12 @@ export class StaleDatabaseError extends LitestreamError {
     why: string;
     local?: string | undefined;
     replica?: string | undefined;
+    /** How the message names `restore.onStale`: the option, or the variable that set it. */
+    setting?: string | undefined;
     cause?: unknown;
   }) {
     const { database, kind, why, local, replica } = details;
+    const setting = details.setting ?? 'restore.onStale';
     const what = {
       behind: `${database} is behind its replica: ${why}`,
       diverged: `${database} and its replica have diverged: ${why}`,
@@ -164,8 +167,8 @@ export class StaleDatabaseError extends LitestreamError {
     const positions = local === undefined ? '' : ` This copy: ${local}; the replica's newest: ${replica ?? 'unknown'}.`;
     const fixes =
       kind === 'unverifiable'
-        ? ' Give the Node process access to the replica (the same credentials litestream uses), or set restore.onStale (LITESTREAM_ON_STALE) to "keep-local" to replicate this copy without the comparison.'
-        : ' If the replica holds the writes to keep (a persistent volume or a machine that came back with an old copy), set restore.onStale (LITESTREAM_ON_STALE) to "restore": this copy is moved aside (kept, never deleted) and the newest backup restored in its place. If this copy is the one to keep (a deliberate rollback), set it to "keep-local" for one boot; the replica\'s newer writes stay restorable by point in time.';
+        ? ` Give the Node process access to the replica (the same credentials litestream uses), or set ${setting} to "keep-local" to replicate this copy without the comparison.`
+        : ` If the replica holds the writes to keep (a persistent volume or a machine that came back with an old copy), set ${setting} to "restore": this copy is moved aside (kept, never deleted) and the newest backup restored in its place. If this copy is the one to keep (a deliberate rollback), set it to "keep-local" for one boot; the replica's newer writes stay restorable by point in time.`;
     super(
       `${what}.${positions} Replicating it would put this copy's state over writes the replica holds, so nothing was replicated and nothing on disk was changed.${fixes}`,
       { database, ...(details.cause === undefined ? {} : { cause: details.cause }) },

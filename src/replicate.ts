@@ -7,7 +7,13 @@ import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
-import { LitestreamAbortError, ReplicaLeaseError, ReplicationError, StaleDatabaseError } from './errors.js';
+import {
+  CredentialsError,
+  LitestreamAbortError,
+  ReplicaLeaseError,
+  ReplicationError,
+  StaleDatabaseError,
+} from './errors.js';
 import { LeaseSet, takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
 import { forwardedFields, type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
@@ -628,6 +634,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     } catch (error) {
       if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
       if (error instanceof StaleDatabaseError) throw error;
+      // No credentials anywhere will not pass by waiting: the start fails, naming the sources
+      // tried (later, as in an outage, replication waits and retries).
+      if (error instanceof CredentialsError && !error.transient && this.#startedAt === undefined) throw error;
       if (error instanceof ReplicationError) throw error;
       const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
       const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);

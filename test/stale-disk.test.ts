@@ -114,8 +114,8 @@ describe(`a stale database on disk (Litestream ${family})`, () => {
     const error = (await boot.catch((caught: unknown) => caught)) as StaleDatabaseError;
     expect(error.kind).toBe('behind');
     expect(error.database).toBe(a.database);
-    expect(error.message).toContain('restore.onStale');
-    expect(error.message).toContain('LITESTREAM_ON_STALE');
+    // Named as the app set it (configFromEnv: by its variable; see scenario 16).
+    expect(error.message).toContain('set restore.onStale to "restore"');
     expect(error.local).toMatch(family === '0.5' ? /TXID [0-9a-f]{16}/ : /generation [0-9a-f]{16}/);
     expect(error.replica).toMatch(family === '0.5' ? /TXID [0-9a-f]{16}/ : /generation [0-9a-f]{16}/);
     expect(snapshotOf(a.database)).toBe(before);

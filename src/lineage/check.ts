@@ -2,13 +2,14 @@ import path from 'node:path';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
-import { LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
+import { CredentialsError, LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
 import { heldLeaseOf } from '../lease/keeper.js';
 import type { Logger } from '../logger.js';
 import { sweepLeftovers } from '../owner.js';
 import { companionFiles, hasContent } from '../paths.js';
 import { replicaLocation } from '../replica/layout.js';
 import { s3FailureOf } from '../replica/s3-request.js';
+import { settingName } from '../setting-names.js';
 import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
 
 /**
@@ -92,12 +93,15 @@ export async function checkLineage(
   comparison?: Promise<LineageComparison>,
 ): Promise<LineageAction> {
   const onStale = config.restore.onStale;
+  const setting = settingName(config, 'restore.onStale');
   const { marker, verdict, error } = await (comparison ?? compareLineage(config, runtime, db, logger, signal));
   if (!verdict) {
     if (error instanceof LitestreamAbortError) throw error;
+    // No credentials anywhere: the error names the sources tried.
+    if (error instanceof CredentialsError && !error.transient) throw error;
     // An outage does not keep an app with its database on disk from booting: the
     // replication compares before litestream writes anything, once the replica answers.
-    if (s3FailureOf(error)?.kind === 'transient') {
+    if (s3FailureOf(error)?.kind === 'transient' || error instanceof CredentialsError) {
       if (moment === 'replication') throw error;
       logger.warn(
         { db: db.path, error: (error as Error).message },
@@ -109,11 +113,11 @@ export async function checkLineage(
     if (onStale === 'keep-local') {
       logger.warn(
         { db: db.path, error: why },
-        'could not compare the database with its replica; replicating it as it is (restore.onStale is "keep-local")',
+        `could not compare the database with its replica; replicating it as it is (${setting} is "keep-local")`,
       );
       return 'keep';
     }
-    throw new StaleDatabaseError({ database: db.path, kind: 'unverifiable', why, cause: error });
+    throw new StaleDatabaseError({ database: db.path, kind: 'unverifiable', why, setting, cause: error });
   }
   if (verdict.fits) {
     logger.debug({ db: db.path, why: verdict.why }, 'database on disk holds the replica’s newest backup');
@@ -127,6 +131,7 @@ export async function checkLineage(
     why: verdict.why,
     local: verdict.local,
     replica: verdict.replica,
+    setting,
   });
   if (onStale === 'refuse') throw stale;
   if (onStale === 'restore' && moment === 'replication') {
@@ -134,22 +139,23 @@ export async function checkLineage(
     throw new StaleDatabaseError({
       database: db.path,
       kind: verdict.kind,
-      why: `${verdict.why} (found when replication started; restore.onStale "restore" sets a copy aside only at boot, before the app opens it: restart the app)`,
+      why: `${verdict.why} (found when replication started; ${setting} "restore" sets a copy aside only at boot, before the app opens it: restart the app)`,
       local: verdict.local,
       replica: verdict.replica,
+      setting,
     });
   }
   if (onStale === 'keep-local') {
     logger.warn(
       { db: db.path, local: verdict.local, replica: verdict.replica },
-      `${verdict.why}; replicating this copy anyway (restore.onStale is "keep-local"): the replica's newer writes are no longer its latest state`,
+      `${verdict.why}; replicating this copy anyway (${setting} is "keep-local"): the replica's newer writes are no longer its latest state`,
     );
     currentHere.set(db.path, heldLeaseOf(db.path));
     return 'keep';
   }
   logger.warn(
     { db: db.path, local: verdict.local, replica: verdict.replica },
-    `${verdict.why}; setting this copy aside and restoring the newest backup (restore.onStale is "restore")`,
+    `${verdict.why}; setting this copy aside and restoring the newest backup (${setting} is "restore")`,
   );
   return 'set-aside';
 }

@@ -35,6 +35,9 @@ async function staleBootRefused(prefix: string, dir: string): Promise<string[]> 
   const error = again.events.find((event) => event.event === 'error');
   const started = again.events.find((event) => event.event === 'ready' || event.event === 'spawn');
   return [
+    ...(String(error?.message).includes('set LITESTREAM_ON_STALE to "restore"')
+      ? []
+      : [`the refusal does not name the variable to set: ${String(error?.message)}`]),
     ...(error?.name === 'StaleDatabaseError'
       ? []
       : [`the stale instance did not refuse with StaleDatabaseError: ${JSON.stringify(again.events)}`]),
