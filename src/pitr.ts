@@ -6,6 +6,7 @@ import { describeReplica, type LitestreamConfig } from './config.js';
 import type { RestoreNames } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { LitestreamError, RestoreError } from './errors.js';
+import { recordRestored } from './lineage/check.js';
 import { childLogger } from './logger.js';
 import { writeConfigFile } from './render.js';
 import { positionFields, restoreInto } from './restore.js';
@@ -107,12 +108,13 @@ export async function restoreNamed(
     names,
   );
   const file = await writeConfigFile(config, runtime.engine);
+  const logger = childLogger(config.logger, { component: 'restore' });
   try {
     const result = await restoreInto(config, runtime, db, {
       output,
       target,
       configFile: file.path,
-      logger: childLogger(config.logger, { component: 'restore' }),
+      logger,
       signal: options.signal,
       ifReplicaExists: true,
     });
@@ -128,6 +130,9 @@ export async function restoreNamed(
     if (!result.placed) {
       throw new LitestreamError(`${names.output} ${output} appeared during the restore; it was left alone.`);
     }
+    // Put in place: the next boot compares the copy by what was restored (a point in time
+    // before the newest is a rollback, which the boot refuses unless told to keep it).
+    if (output === db.path) await recordRestored(db.path, runtime.engine.lineage.markOf(result.position), logger);
     return Object.freeze({
       path: output,
       ...positionFields(result.position),
