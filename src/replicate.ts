@@ -564,7 +564,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         this.#emit('sync', { db: event.db, generation: event.generation, txid: event.txid, position: event.position });
         this.#checkReady();
         break;
-      case 'error':
+      case 'error': {
         this.#errorsThisRun++;
         // A failure to reach the replica (not, say, a full disk: that shows as the database's error).
         const kind = failureKindOfText(event.message);
@@ -574,6 +574,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         }
         this.#emit('replicaError', { db: event.db, message: event.message });
         break;
+      }
     }
   }
 
@@ -715,14 +716,16 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   /**
-   * Every database's status, without an error its replica has disproved since: a probe got
-   * an answer after it. (Litestream 0.3 clears an idle database's error only at its next
-   * write, which may not come for hours after the outage is over.)
+   * Every database's status, without a failure to reach its replica that the replica has
+   * disproved since: a probe got an answer after it. (Litestream 0.3 clears an idle
+   * database's error only at its next write, which may not come for hours after the outage
+   * is over.) Other errors, such as a full disk, stay until litestream clears them.
    */
   #databasesNow(): DatabaseStatus[] {
     return this.#tracker.snapshot().map((db) => {
       const answeredAt = this.#answeredAt.get(db.path);
       if (!db.lastError || answeredAt === undefined || answeredAt <= db.lastError.at.getTime()) return db;
+      if (failureKindOfText(db.lastError.message) === 'other') return db;
       return Object.freeze({ ...db, lastError: undefined });
     });
   }
