@@ -304,7 +304,7 @@ export async function takeLeases(
   if (!config.enabled) return new LeaseSet([], []);
   if (settings.mode === 'off-write-over-live-holder') {
     await Promise.all(
-      databases.map((db) => warnWritingOverHolder(config, settings, db, options.logger, options.signal)),
+      databases.map((db) => warnWritingOverHolder(config, settings, db, leaseLogger(config), options.signal)),
     );
     return new LeaseSet([], []);
   }
@@ -388,6 +388,7 @@ async function watchOne(
 ): Promise<WatchedLease | undefined> {
   const watched = await watchLease(config, settings, db, {
     ...options,
+    logger: leaseLogger(config),
     holders: { gone: holderGone, running: holderRunning },
   });
   if (watched === undefined) return undefined;
