@@ -53,12 +53,15 @@ export {
   type FileReplicaOptions,
   isLitestreamConfig,
   type LeaseOptions,
+  type LeaseSettings,
   type LitestreamConfig,
   type LitestreamOptions,
+  type OffLeaseSettings,
   type RestorePolicyOptions,
   type S3ReplicaConfig,
   type S3ReplicaOptions,
   type SupervisorOptions,
+  type TakenLeaseSettings,
 } from './config.js';
 export type { LoadedConfigFile } from './config-file.js';
 export type { DatabaseStatus } from './engine/engine.js';
