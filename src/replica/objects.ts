@@ -14,6 +14,8 @@ export interface ReplicaObject {
   /** Its name in the directory. */
   readonly name: string;
   readonly size: number;
+  /** When it was last written, by the storage's clock (S3 `LastModified`, a file's mtime). */
+  readonly modified: Date;
 }
 
 /**
@@ -52,11 +54,8 @@ export function replicaObjects(
           entries
             .filter((entry) => entry.isFile())
             .map(async (entry) => {
-              const size = await stat(path.join(file(dir), entry.name)).then(
-                (info) => info.size,
-                () => undefined,
-              );
-              return size === undefined ? [] : [{ name: entry.name, size }];
+              const info = await stat(path.join(file(dir), entry.name)).catch(() => undefined);
+              return info === undefined ? [] : [{ name: entry.name, size: info.size, modified: info.mtime }];
             }),
         );
         return objects.flat();
@@ -85,7 +84,9 @@ export function replicaObjects(
       const prefix = `${root}${dir}/`;
       const objects: ReplicaObject[] = [];
       for await (const page of listS3Pages(bucket, { prefix, signal: options.signal })) {
-        for (const object of page.objects) objects.push({ name: object.key.slice(prefix.length), size: object.size });
+        for (const object of page.objects) {
+          objects.push({ name: object.key.slice(prefix.length), size: object.size, modified: object.lastModified });
+        }
       }
       return objects;
     },

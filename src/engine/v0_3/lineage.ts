@@ -1,14 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ConcurrencyLimit } from '../../concurrency.js';
 import { companionFiles } from '../../paths.js';
-import { type GenerationSpan, inspectReplica } from '../../replica/layout.js';
+import { replicaObjects } from '../../replica/objects.js';
 import type { LineageDialect, LineageVerdict } from '../engine.js';
 
 // Litestream 0.3 writes one generation per run of history: a copy replicated by one instance
 // stays in its generation, and any other instance (one that restored, or a stale copy coming
-// back) starts a new one, which becomes "the latest" by its last write. So a copy whose
-// generation is the replica's newest holds the newest history (possibly more); a copy on any
-// other generation does not, whatever its size.
+// back) starts a new one, which begins with a snapshot. One writer at a time (the lease), so
+// the generation with the newest snapshot is the one written last: a copy whose generation is
+// that one holds the newest history (possibly more); a copy on any other does not.
+
+const GENERATION = /^[0-9a-f]{16}$/;
+/** Generations' snapshot listings at once (a replica holds one generation per restored boot in its retention). */
+const LISTINGS_AT_ONCE = 8;
 
 /** The generation litestream 0.3 last replicated `database` in (`.<name>-litestream/generation`). */
 async function localGeneration(database: string): Promise<string | undefined> {
@@ -18,36 +23,43 @@ async function localGeneration(database: string): Promise<string | undefined> {
   return generation === undefined || generation === '' ? undefined : generation;
 }
 
-/** The generations last written in the replica's newest second (litestream 0.3 picks among them). */
-function newestGenerations(spans: readonly GenerationSpan[]): GenerationSpan[] {
-  const newestSecond = Math.max(...spans.map((span) => Math.floor(span.end.getTime() / 1000)));
-  return spans.filter((span) => Math.floor(span.end.getTime() / 1000) === newestSecond);
-}
-
 export const lineageV0_3: LineageDialect = Object.freeze<LineageDialect>({
   markOf: (position) => (position.generation === undefined ? undefined : { generation: position.generation }),
 
   async compare(database, location, marker, options): Promise<LineageVerdict> {
-    const [local, contents] = await Promise.all([
-      localGeneration(database),
-      inspectReplica(location, { generationSpans: true, ...(options.signal ? { signal: options.signal } : {}) }),
-    ]);
-    if (!contents.checked) throw new Error(contents.reason);
-    const spans = contents.generations ?? [];
-    if (!contents.formats.has('0.3') || spans.length === 0) {
-      return { fits: true, why: 'the replica holds no backup of this format', mark: undefined };
-    }
-    const newest = newestGenerations(spans);
-    const names = newest.map((span) => span.generation);
-    const replica = `generation ${names.join(' or ')} (last written ${newest[0]?.end.toISOString()})`;
-    const mark = newest.length === 1 ? { generation: names[0] as string } : undefined;
-    if (local !== undefined && names.includes(local)) {
+    const objects = replicaObjects(location, options);
+    if (!objects) throw new Error('the Node process has no S3 credentials to read the replica with');
+    const [local, names] = await Promise.all([localGeneration(database), objects.dirs('generations')]);
+    // One listing of the generations, then each one's snapshots (a few objects each): never
+    // the WAL segments, which a busy week fills with tens of thousands.
+    const slots = new ConcurrencyLimit(LISTINGS_AT_ONCE);
+    const spans = (
+      await Promise.all(
+        names
+          .filter((name) => GENERATION.test(name))
+          .map((generation) =>
+            slots.run(async () => {
+              const snapshots = await objects.list(`generations/${generation}/snapshots`);
+              const newest = Math.max(...snapshots.map((snapshot) => snapshot.modified.getTime()));
+              return snapshots.length === 0 ? [] : [{ generation, newest }];
+            }),
+          ),
+      )
+    ).flat();
+    if (spans.length === 0) return { fits: true, why: 'the replica holds no backup of this format', mark: undefined };
+    // Litestream dates objects to the second: generations begun in the same second are a tie.
+    const newestSecond = Math.max(...spans.map((span) => Math.floor(span.newest / 1000)));
+    const newest = spans.filter((span) => Math.floor(span.newest / 1000) === newestSecond);
+    const ids = newest.map((span) => span.generation);
+    const replica = `generation ${ids.join(' or ')} (newest snapshot ${new Date(newestSecond * 1000).toISOString()})`;
+    const mark = ids.length === 1 ? { generation: ids[0] as string } : undefined;
+    if (local !== undefined && ids.includes(local)) {
       return { fits: true, why: 'this copy’s generation is the replica’s newest', mark: { generation: local } };
     }
     // A generation litestream began here but never uploaded (it stopped within seconds, or the
     // replica was down): the copy descends from what it held before, which the marker says.
     const inReplica = local !== undefined && spans.some((span) => span.generation === local);
-    if (!inReplica && marker !== undefined && 'generation' in marker && names.includes(marker.generation)) {
+    if (!inReplica && marker !== undefined && 'generation' in marker && ids.includes(marker.generation)) {
       return { fits: true, why: 'this copy descends from the replica’s newest generation', mark };
     }
     const localText =
@@ -68,7 +80,7 @@ export const lineageV0_3: LineageDialect = Object.freeze<LineageDialect>({
       why:
         local === undefined && marker === undefined
           ? 'nothing shows that this copy holds the replica’s newest backup'
-          : 'another instance wrote a newer generation to the replica after this copy’s last write there',
+          : 'another instance began a newer generation in the replica after this copy’s last write there',
     };
   },
 });
