@@ -7,7 +7,13 @@ import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
-import { FileSystemError, LitestreamAbortError, ReplicationError, RestoreError } from './errors.js';
+import {
+  FileSystemError,
+  LitestreamAbortError,
+  LitestreamBinaryError,
+  ReplicationError,
+  RestoreError,
+} from './errors.js';
 import { IntegrityChecker } from './integrity-check.js';
 import { type LeaseSet, type LeaseWaitEvent, takeLeases } from './lease/keeper.js';
 import { checkLineage, compareLineage, type LineageAction, recordRestored, stillCurrentHere } from './lineage/check.js';
@@ -188,8 +194,14 @@ async function restoreAll(
     const swept = sweepTempDirs(logger);
     const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
     await swept;
+    const [leaseOutcome, runtimeOutcome] = await Promise.allSettled([leasing, resolveRuntime(config)]);
+    if (leaseOutcome.status === 'fulfilled') leases = leaseOutcome.value;
+    // A broken litestream executable is the first thing to fix, whatever else failed with it.
+    if (runtimeOutcome.status === 'rejected' && runtimeOutcome.reason instanceof LitestreamBinaryError) {
+      throw runtimeOutcome.reason;
+    }
     // A lease that could not be taken is the cause of the restores' failure too: said first.
-    leases = await leasing;
+    if (leaseOutcome.status === 'rejected') throw leaseOutcome.reason;
     const failure = settled.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     failed = false;

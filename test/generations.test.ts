@@ -10,7 +10,16 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, generations, restore, startReplication } from '../src/index.js';
 import { spawnEvents } from '../src/spawn.js';
-import { deleteDatabase, readIds, stopCleanly, tempDir, testConfig, track, writeRows } from './support/fixtures.js';
+import {
+  deleteDatabase,
+  readIds,
+  s3Replica,
+  stopCleanly,
+  tempDir,
+  testConfig,
+  track,
+  writeRows,
+} from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
 /** Every file under `dir`. */
@@ -28,10 +37,8 @@ describe('choosing the generation to restore', () => {
     async (kind) => {
       const dir = tempDir();
       const fileReplica = path.join(tempDir(), 'replica');
-      const { config, logger } = testConfig(
-        dir,
-        kind === 'file' ? { replica: { type: 'file', path: fileReplica } } : {},
-      );
+      const replica = kind === 'file' ? ({ type: 'file', path: fileReplica } as const) : s3Replica();
+      const { config, logger } = testConfig(dir, { replica });
       const db = config.databases[0] as (typeof config.databases)[number];
 
       // Generation 1: rows 1-3. Then litestream's local state is lost (a new container that
@@ -42,7 +49,12 @@ describe('choosing the generation to restore', () => {
       await stopCleanly(first);
       for (const entry of readdirSync(dir)) if (entry.endsWith('-litestream')) deleteDatabase(path.join(dir, entry));
       const all = [...readIds(db.path), ...writeRows(db.path, 'second', 3)];
-      const second = track(startReplication(config));
+      // A copy without litestream's record is refused as possibly stale; replicated on purpose here.
+      const keepLocal = testConfig(dir, {
+        replica,
+        restore: { retryForMs: 2_000, stallTimeoutMs: 20_000, onStale: 'keep-local' },
+      }).config;
+      const second = track(startReplication(keepLocal));
       await second.ready;
       await stopCleanly(second);
 

@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { takeLeases } from '../src/lease/keeper.js';
 import { type LeaseClock, ReplicaLease } from '../src/lease/lease.js';
 import { describeHolder, type LeaseHolder } from '../src/lease/record.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
-import { s3Bucket, tempDir } from './support/fixtures.js';
+import { s3Bucket, s3Replica, tempDir, testConfig } from './support/fixtures.js';
 
 /** One object with ETags, as a bucket keeps it; `down` makes every call of one client fail. */
 function memoryStore() {
@@ -250,5 +251,22 @@ describe('lease on the real S3 server', () => {
     expect((await second.acquire({ waitMs: 0 })).acquired).toBe(true);
     expect(await first.renew()).toBe('lost');
     expect(await second.release()).toBe(true);
+  });
+
+  it('a lease given back at once (a boot that failed right after taking it) leaves nothing in its place for the next boot to wait for', async () => {
+    for (let trial = 0; trial < 10; trial++) {
+      const dir = tempDir();
+      const replica = s3Replica();
+      const { config, logger } = testConfig(dir, { databases: [path.join(dir, 'app.sqlite3')], replica });
+      const leases = await takeLeases(config, config.databases, { logger });
+      await leases.releaseTaken();
+      const store = s3LeaseStore(s3Bucket(), `${replica.path}/app.sqlite3.litestream-node-lease`);
+      // The check that the server honours conditional writes ran before the release, not after
+      // it: nothing stands in the lease's place, and the next boot takes it at once.
+      expect(await store.read()).toBeUndefined();
+      const next = await takeLeases(config, config.databases, { logger, signal: AbortSignal.timeout(5_000) });
+      await next.release();
+      expect(logger.text()).not.toContain('ignores conditional writes');
+    }
   });
 });

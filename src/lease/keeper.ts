@@ -79,6 +79,16 @@ class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
     return this.#state === 'held' || this.#state === 'late' || this.#state === 'paused';
   }
 
+  /**
+   * Runs `task` between renewals and before any release: the lease is held throughout (a
+   * probe that writes the lease's key must not run after a release deleted it).
+   */
+  whileHeld<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#work.then(task);
+    this.#work = run.catch(() => {});
+    return run;
+  }
+
   /** The server turned out to ignore conditional writes: the lease guards nothing; stop keeping it. */
   async disable(): Promise<void> {
     await this.release();
@@ -459,14 +469,19 @@ async function acquireOne(
       const kept = new HeldLease(db.path, target.where, lease, settings, leaseLogger(config));
       if (target.conditionalWritesUnproven) {
         // Off the boot's path: until it answers, the lease guards as far as the server lets it.
-        void honoursConditionalWrites(target.store).then(
-          async (honoured) => {
-            if (honoured) return;
-            warnUnconditional(config, db, target.where, logger);
-            await kept.disable();
-          },
-          () => {}, // Unknown: the next boot asks again.
-        );
+        // Its create must find the lease there: it runs before any release deletes it (a boot
+        // that fails at once gives its leases back), or it would leave an object in the lease's
+        // place that every later boot waits a ttl for.
+        void kept
+          .whileHeld(() => honoursConditionalWrites(target.store))
+          .then(
+            async (honoured) => {
+              if (honoured) return;
+              warnUnconditional(config, db, target.where, logger);
+              await kept.disable();
+            },
+            () => {}, // Unknown: the next boot asks again.
+          );
       }
       held.set(db.path, kept);
       kept.on('lost', () => {
