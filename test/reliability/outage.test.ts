@@ -93,8 +93,11 @@ describe('S3 outages', () => {
     async ({ task }) => {
       const scenario = new Scenario(`4. S3 outage under load (${OUTAGE_MS / 1000} s drop / stall / half-open)`, task);
       const worst = new WorstPerMode();
-      for (let trial = 0; trial < trials(9, 3); trial++) {
-        const mode = (['drop', 'stall', 'half-open'] as const)[trial % 3] as 'drop' | 'stall' | 'half-open';
+      // npm test runs the half-open link only: a refused and an unanswered replica are
+      // scenario 4c's refused and timeout cases, under load too; the full run has all three.
+      const modes = FULL ? (['drop', 'stall', 'half-open'] as const) : (['half-open'] as const);
+      for (let trial = 0; trial < trials(9, 1); trial++) {
+        const mode = modes[trial % modes.length] as 'drop' | 'stall' | 'half-open';
         const proxy = await holdingProxy(testS3().endpoint);
         const prefix = `outage-${randomUUID()}`;
         const app = await launchUnderLoad(prefix, {
@@ -128,7 +131,7 @@ describe('S3 outages', () => {
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
-    trials(9, 3) * 120_000,
+    trials(9, 1) * 120_000,
   );
 
   it(
