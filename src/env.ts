@@ -47,6 +47,8 @@ export const ENV = Object.freeze({
   leaseTtl: 'LITESTREAM_LEASE_TTL',
   /** What to do with a database on disk that is behind its replica: `refuse` (default), `restore` or `keep-local`. */
   onStale: 'LITESTREAM_ON_STALE',
+  /** How long a boot retries a replica it cannot reach before it fails, as a Go duration (`30s`). */
+  restoreRetryFor: 'LITESTREAM_RESTORE_RETRY_FOR',
   /** A URL pinged while replication is healthy (healthchecks.io style). */
   heartbeatUrl: 'LITESTREAM_HEARTBEAT_URL',
   /** A URL called (POST, JSON) when replication has been unhealthy for a while, and when it recovers. */
@@ -82,6 +84,7 @@ const S3_FIELDS: FieldNames = {
   'alerts.webhookUrl': ENV.alertWebhookUrl,
   'alerts.unhealthyAfterMs': ENV.alertAfter,
   'restore.onStale': ENV.onStale,
+  'restore.retryForMs': ENV.restoreRetryFor,
 };
 const FILE_FIELDS: FieldNames = { ...S3_FIELDS, replica: ENV.fileReplica, 'replica.path': ENV.fileReplica };
 
@@ -160,7 +163,11 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
       message: `${JSON.stringify(onStale)} is not one of "refuse", "restore" or "keep-local"`,
     });
   }
-  const restore = onStale === 'refuse' || onStale === 'restore' || onStale === 'keep-local' ? { onStale } : undefined;
+  const retryForMs = durationFromEnv(read, problems, ENV.restoreRetryFor);
+  const restore = stripUndefined({
+    onStale: onStale === 'refuse' || onStale === 'restore' || onStale === 'keep-local' ? onStale : undefined,
+    retryForMs,
+  });
 
   const databases = read(ENV.databases)
     ?.split(',')
@@ -179,8 +186,8 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
     lease,
     alerts,
     ...overrides,
-    // LITESTREAM_ON_STALE survives overrides that set other restore options.
-    ...(restore === undefined ? {} : { restore: { ...restore, ...overrides.restore } }),
+    // LITESTREAM_ON_STALE and _RESTORE_RETRY_FOR survive overrides that set other restore options.
+    ...(Object.keys(restore).length === 0 ? {} : { restore: { ...restore, ...overrides.restore } }),
   });
   if (options.databases === undefined && options.configFile === undefined) {
     problems.push({
@@ -227,7 +234,9 @@ function namesOf(names: FieldNames, overrides: Partial<LitestreamOptions>): Fiel
   // `restore` is merged with the environment's (LITESTREAM_ON_STALE), not replaced: only its own keys count.
   const overridden = (option: string) => {
     const [top = option, nested] = option.split(/[.[]/);
-    if (top === 'restore' && nested !== undefined) return overrides.restore?.[nested as 'onStale'] !== undefined;
+    if (top === 'restore' && nested !== undefined) {
+      return overrides.restore?.[nested as keyof NonNullable<LitestreamOptions['restore']>] !== undefined;
+    }
     return given.has(top);
   };
   return Object.fromEntries(Object.entries(names).filter(([option]) => !overridden(option)));

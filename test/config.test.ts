@@ -300,6 +300,8 @@ describe('configFromEnv', () => {
     ],
     ['a secret without a key id', { ...env, LITESTREAM_ACCESS_KEY_ID: '' }, 'LITESTREAM_ACCESS_KEY_ID', /both keys/],
     ['a bad sync interval', { ...env, LITESTREAM_SYNC_INTERVAL: '10' }, 'LITESTREAM_SYNC_INTERVAL', /duration/],
+    ['a bad stale-copy policy', { ...env, LITESTREAM_ON_STALE: 'overwrite' }, 'LITESTREAM_ON_STALE', /keep-local/],
+    ['a bad restore retry', { ...env, LITESTREAM_RESTORE_RETRY_FOR: '30' }, 'LITESTREAM_RESTORE_RETRY_FOR', /duration/],
     [
       'a bad path-style flag',
       { ...env, LITESTREAM_S3_FORCE_PATH_STYLE: 'on' },
@@ -311,6 +313,15 @@ describe('configFromEnv', () => {
     const issue = error.issues.find((candidate) => candidate.field === field);
     expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined();
     expect(issue?.message).toMatch(message);
+  });
+
+  it('reads the restore policy variables, and keeps them when overrides set other restore options', () => {
+    const values = { ...env, LITESTREAM_ON_STALE: 'restore', LITESTREAM_RESTORE_RETRY_FOR: '5s' };
+    expect(configFromEnv(values, { databases }).restore).toMatchObject({ onStale: 'restore', retryForMs: 5_000 });
+    const merged = configFromEnv(values, { databases, restore: { stallTimeoutMs: 1_000 } }).restore;
+    expect(merged).toMatchObject({ onStale: 'restore', retryForMs: 5_000, stallTimeoutMs: 1_000 });
+    // An override of the same option wins.
+    expect(configFromEnv(values, { databases, restore: { retryForMs: 7_000 } }).restore.retryForMs).toBe(7_000);
   });
 
   it('asks for the databases when neither LITESTREAM_DATABASES nor overrides give them', () => {

@@ -58,8 +58,8 @@ describe('litestream-node run', () => {
     expect(litestreamChildren()).toEqual([]);
   });
 
-  // The 30 s of retries are the library's own, whatever the version (failures.test.ts covers an
-  // unreachable replica on 0.5): run once, in the 0.3 project.
+  // The retries are the library's own, whatever the version (failures.test.ts covers an
+  // unreachable replica on 0.5): run once, in the 0.3 project, with 2 s of them.
   it.runIf(family === '0.3')(
     'never starts the command when the replica cannot be reached: exit 1, no database, nothing left running',
     async () => {
@@ -68,6 +68,7 @@ describe('litestream-node run', () => {
       const marker = path.join(dir, 'the-app-started');
       const env = containerEnv(`run-outage-${Date.now()}`, database, {
         LITESTREAM_S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+        LITESTREAM_RESTORE_RETRY_FOR: '2s',
       });
       const run = await cli(
         ['run', '--', process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')`],

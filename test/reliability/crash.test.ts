@@ -33,7 +33,7 @@ describe('reliability under load', () => {
     async ({ task }) => {
       const scenario = new Scenario('1. Hard crash (SIGKILL app + litestream)', task);
       let slowest = Number.POSITIVE_INFINITY;
-      for (let trial = 0; trial < trials(20, 2); trial++) {
+      for (let trial = 0; trial < trials(20, 1); trial++) {
         const prefix = `crash-${randomUUID()}`;
         const app = await launchUnderLoad(prefix);
         await runFor(between(1_000, 4_000));
@@ -54,14 +54,14 @@ describe('reliability under load', () => {
         scenario.trial(problems, { windowMs, lostAcknowledged: windowMs > LOSS_BUDGET_MS });
       }
     },
-    trials(20, 2) * TRIAL_TIMEOUT_MS,
+    trials(20, 1) * TRIAL_TIMEOUT_MS,
   );
 
   it(
     '2. graceful stop: SIGTERM under load loses no acknowledged write',
     async ({ task }) => {
       const scenario = new Scenario('2. Graceful stop (SIGTERM)', task);
-      for (let trial = 0; trial < trials(20, 2); trial++) {
+      for (let trial = 0; trial < trials(20, 1); trial++) {
         const prefix = `graceful-${randomUUID()}`;
         const app = await launchUnderLoad(prefix);
         await runFor(between(1_000, 4_000));
@@ -70,7 +70,7 @@ describe('reliability under load', () => {
         scenario.trial(problems, { windowMs, lostAcknowledged: lost > 0 });
       }
     },
-    trials(20, 2) * TRIAL_TIMEOUT_MS,
+    trials(20, 1) * TRIAL_TIMEOUT_MS,
   );
 
   // On Litestream 0.5 this found a hole (commits the app checkpointed while litestream was

@@ -143,10 +143,11 @@ describe('S3 outages', () => {
       );
       const worst = new WorstPerMode();
       // The full run kills the server 20 times under load (uploads every second, so most
-      // kills land mid-upload), and freezes it 4 times.
+      // kills land mid-upload), and freezes it 4 times; npm test kills it once (a server that
+      // accepts and never answers is scenario 4c's timeout case, under load too).
       const modes: ('frozen' | 'crashed')[] = FULL
         ? [...Array<'crashed'>(20).fill('crashed'), ...Array<'frozen'>(4).fill('frozen')]
-        : ['frozen', 'crashed'];
+        : ['crashed'];
       for (const mode of modes) {
         const server = await startS3Server();
         const prefix = `server-down-${randomUUID()}`;
@@ -174,7 +175,7 @@ describe('S3 outages', () => {
         scenario.trial(problems, { windowMs: 0, lostAcknowledged: end.lost > 0 });
       }
     },
-    trials(24, 2) * 120_000,
+    trials(24, 1) * 120_000,
   );
 
   it(
