@@ -1,4 +1,5 @@
 import { mkdirSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FileSystemError } from './errors.js';
 
@@ -46,4 +47,11 @@ export function hasContent(database: string): boolean {
 /** The size of `file`, or -1 when it does not exist. */
 export function fileSize(file: string): number {
   return statSync(file, { throwIfNoEntry: false })?.size ?? -1;
+}
+
+/** Removes `file`; one that is already gone is not an error. */
+export async function removeFile(file: string): Promise<void> {
+  await unlink(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
 }

@@ -1,4 +1,4 @@
-import { chmod, link, rm, rmdir, unlink } from 'node:fs/promises';
+import { chmod, link, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortable, throwIfAborted } from './abort.js';
@@ -21,7 +21,7 @@ import { setAside } from './lineage/set-aside.js';
 import { forwardedFields, type LitestreamLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { ownedName, sweepLeftovers } from './owner.js';
-import { companionFiles, fileSize, hasContent, makeDirectoryOf } from './paths.js';
+import { companionFiles, fileSize, hasContent, makeDirectoryOf, removeFile } from './paths.js';
 import { claimDatabase, releaseClaim } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { checkReplica, type ReplicaCheck } from './replica/format-guard.js';
@@ -780,10 +780,4 @@ async function removeStaleCompanions(database: string): Promise<void> {
 /** Removes a restore's temp file and everything litestream and SQLite put beside it. */
 async function removeTemps(runtime: Runtime, temp: string): Promise<void> {
   await Promise.all([temp, ...runtime.engine.restore.tempFiles(temp), `${temp}-wal`, `${temp}-shm`].map(removeFile));
-}
-
-async function removeFile(file: string): Promise<void> {
-  await unlink(file).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
 }

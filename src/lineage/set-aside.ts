@@ -1,7 +1,7 @@
-import { link, rename, unlink } from 'node:fs/promises';
+import { link, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FileSystemError } from '../errors.js';
-import { companionFiles } from '../paths.js';
+import { companionFiles, removeFile } from '../paths.js';
 
 /**
  * Moves a stale database and its WAL aside (`<file>.stale-<time>` and `…-wal`, so SQLite
@@ -27,10 +27,10 @@ export async function setAside(database: string, now = new Date()): Promise<stri
   };
   await linkIfThere(database, aside);
   const walKept = await linkIfThere(files.wal, `${aside}-wal`);
-  await unlinkIfThere(database);
-  if (walKept) await unlinkIfThere(files.wal);
-  await unlinkIfThere(files.shm);
-  await unlinkIfThere(files.lineage);
+  await removeFile(database);
+  if (walKept) await removeFile(files.wal);
+  await removeFile(files.shm);
+  await removeFile(files.lineage);
   // Litestream's record of the old copy goes with it: the restored database starts its own.
   await rename(files.metaDir, path.join(path.dirname(database), `.${path.basename(aside)}-litestream`)).catch(
     (error: NodeJS.ErrnoException) => {
@@ -38,10 +38,4 @@ export async function setAside(database: string, now = new Date()): Promise<stri
     },
   );
   return aside;
-}
-
-async function unlinkIfThere(file: string): Promise<void> {
-  await unlink(file).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
 }

@@ -40,11 +40,8 @@ export interface ReplicaReadOptions {
   env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
-/** The reader of `location`'s objects; undefined when Node has no S3 credentials to read it with. */
-export function replicaObjects(
-  location: ReplicaLocation,
-  options: ReplicaReadOptions = {},
-): ReplicaObjects | undefined {
+/** The reader of `location`'s objects (on S3, signed as {@link s3BucketOf} says). */
+export function replicaObjects(location: ReplicaLocation, options: ReplicaReadOptions = {}): ReplicaObjects {
   if (location.type === 'file') {
     const file = (key: string) => path.join(location.directory, ...key.split('/'));
     return {
@@ -77,7 +74,6 @@ export function replicaObjects(
     };
   }
   const bucket = s3BucketOf(location, options.env ?? process.env);
-  if (!bucket) return undefined;
   const root = location.prefix === '' ? '' : `${location.prefix}/`;
   return {
     list: async (dir) => {

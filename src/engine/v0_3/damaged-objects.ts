@@ -17,7 +17,6 @@ export async function findDamagedObjects(
   options: ReplicaReadOptions = {},
 ): Promise<string[]> {
   const objects = replicaObjects(location, options);
-  if (!objects) return [];
   const candidates: string[] = [];
   const wal = /cannot download wal ([0-9a-f]{16})\/([0-9a-f]{8,16})/.exec(detail);
   if (wal) {

@@ -28,7 +28,6 @@ export const lineageV0_3: LineageDialect = Object.freeze<LineageDialect>({
 
   async compare(database, location, marker, options): Promise<LineageVerdict> {
     const objects = replicaObjects(location, options);
-    if (!objects) throw new Error('the Node process has no S3 credentials to read the replica with');
     const [local, names] = await Promise.all([localGeneration(database), objects.dirs('generations')]);
     // One listing of the generations, then each one's snapshots (a few objects each): never
     // the WAL segments, which a busy week fills with tens of thousands.

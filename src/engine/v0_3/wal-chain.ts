@@ -10,8 +10,7 @@ import { lz4BlockLengths } from './lz4-frame.js';
 /**
  * Where a restore of `generation`'s latest state would silently skip bytes of the WAL: the
  * first WAL segment, from the newest snapshot's index on, that does not start where the one
- * before it ended. Undefined when the chain is whole, or when Node cannot read the replica
- * (no credentials of its own): litestream's own checks are then all there is.
+ * before it ended. Undefined when the chain is whole.
  */
 export async function walChainGap(
   location: ReplicaLocation,
@@ -19,7 +18,6 @@ export async function walChainGap(
   options: ReplicaReadOptions = {},
 ): Promise<string | undefined> {
   const objects = replicaObjects(location, options);
-  if (!objects) return undefined;
   const dir = `generations/${generation}`;
   const snapshots = (await objects.list(`${dir}/snapshots`)).flatMap(({ name }) => v03SnapshotIndex(name) ?? []);
   if (snapshots.length === 0) return undefined;

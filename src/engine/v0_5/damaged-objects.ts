@@ -37,7 +37,6 @@ export async function findDamagedObjects(
     ];
   }
   const objects = replicaObjects(location, options);
-  if (!objects) return [];
   const files: LtxFile[] = [];
   for (let level = 0; level <= SNAPSHOT_LEVEL; level++) {
     const dir = ltxLevelDir(location, level);
