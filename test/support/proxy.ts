@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import { onCleanup } from './fixtures.js';
@@ -239,4 +240,61 @@ export function skewedClockProxy(target: string, offsetMs: number): Promise<{ en
     });
   };
   return pipingProxy(target, { toClient: shifting });
+}
+
+/**
+ * An HTTP proxy to an S3 server that holds every conditional create (`PUT` with
+ * `If-None-Match: *`) after the first for `delayMs` before passing it on; other requests go
+ * through at once. `idle()` resolves when no request is in flight.
+ */
+export async function slowCreatesProxy(
+  target: string,
+  delayMs: number,
+): Promise<{ endpoint: string; creates(): number; idle(): Promise<void> }> {
+  const upstream = new URL(target);
+  let creates = 0;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  const server = createHttpServer((request, response) => {
+    inFlight++;
+    const isCreate = request.method === 'PUT' && request.headers['if-none-match'] === '*';
+    const delay = isCreate && creates++ > 0 ? delayMs : 0;
+    const body: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => body.push(chunk));
+    request.on('end', () => {
+      setTimeout(() => {
+        const forwarded = httpRequest(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method: request.method,
+            path: request.url,
+            headers: request.headers,
+          },
+          (answer) => {
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(response);
+            answer.on('end', () => {
+              inFlight--;
+              if (inFlight === 0) wake?.();
+            });
+          },
+        );
+        forwarded.on('error', () => response.destroy());
+        forwarded.end(Buffer.concat(body));
+      }, delay);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    creates: () => creates,
+    idle: () =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            wake = resolve;
+          }),
+  };
 }
