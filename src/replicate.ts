@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { LeaseSet, takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
-import { forwardedFields, type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
+import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
@@ -28,6 +28,8 @@ import { canProbe, probeReplica } from './replica/probe.js';
 import { type ReplicaFailure, ReplicaOutageWatch } from './replica-outage.js';
 import { redact } from './secret.js';
 import { type SpawnedChild, spawnChild } from './spawn.js';
+import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
+import { emitSafely } from './supervision/safe-emit.js';
 import { truncateWals } from './wal-truncate.js';
 
 /**
@@ -201,20 +203,13 @@ interface TerminateOutcome {
   signal: string | undefined;
 }
 
-const LEVELS: Readonly<Record<string, 'debug' | 'info' | 'warn' | 'error'>> = {
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-};
-
 class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
   readonly ready: Promise<void>;
   readonly #config: LitestreamConfig;
   readonly #logger: Logger;
   #tracker: ReplicationTracker;
   readonly #secrets;
+  readonly #forwarding: LogForwarding;
   readonly #onStopped: () => void;
   #state: ReplicationState = 'starting';
   #child: SpawnedChild | undefined;
@@ -276,6 +271,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // Replaced by the engine's own once the executable is known; until then nothing is logged.
     this.#tracker = idleTracker(config.databases.map((db) => db.path));
     this.#secrets = secretsOf(config);
+    // The tracker is replaced once the executable is known: ask the current one.
+    this.#forwarding = new LogForwarding(this.#logger, (line) => this.#tracker.isBenign(line));
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -464,14 +461,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    * error is logged, and the listeners after it for that event are skipped (as with emit).
    */
   #emit<K extends keyof ReplicationEvents>(event: K, ...args: ReplicationEvents[K]): void {
-    try {
-      (this.emit as (event: K, ...args: ReplicationEvents[K]) => boolean)(event, ...args);
-    } catch (error) {
-      this.#logger.error(
-        { event, error: error instanceof Error ? error.message : String(error) },
-        `a listener of the "${event}" event threw; replication goes on`,
-      );
-    }
+    emitSafely(this, this.#logger, event, ...args);
   }
 
   /**
@@ -497,10 +487,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#childSpoke = true;
       this.#checkReady();
     }
-    this.#forward(parsed);
+    this.#forwarding.forward(parsed);
     this.#emit('log', parsed);
     if (this.#state === 'stopping' && parsed.level === 'error' && !this.#tracker.isBenign(parsed)) {
-      this.#shutdownErrors.push(describe(parsed));
+      this.#shutdownErrors.push(describeLine(parsed));
     }
     if (event) this.#onSyncEvent(event);
     this.#wakeWaiters();
@@ -549,11 +539,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #allowedUploadMs(db: string, kind: 'snapshot' | 'wal', baseMs: number): number {
     const bytes = kind === 'snapshot' ? Math.max(0, fileSize(db)) : 0;
     return baseMs + (bytes / SLOW_UPLOAD_BYTES_PER_S) * 1000;
-  }
-
-  #forward(line: LitestreamLogLine): void {
-    const level = this.#tracker.isBenign(line) ? 'debug' : (LEVELS[line.level] ?? 'info');
-    this.#logger[level](forwardedFields(line, level), line.msg);
   }
 
   #onSyncEvent(event: SyncEvent): void {
@@ -1069,12 +1054,6 @@ function idleTracker(paths: readonly string[]): ReplicationTracker {
     writing: () => false,
     snapshot,
   };
-}
-
-function describe(line: LitestreamLogLine): string {
-  const error = line.fields.error;
-  const where = line.db ? ` (${line.db})` : '';
-  return typeof error === 'string' ? `${line.msg}${where}: ${error}` : `${line.msg}${where}`;
 }
 
 /** The status of replication that is not running. @internal */
