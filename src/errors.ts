@@ -301,3 +301,66 @@ function fixFor(code: string | undefined, file: string): string {
       return `Check that ${dir} exists and is a writable directory.`;
   }
 }
+
+/**
+ * `registerMetrics` (or an adapter's `metricsRegistry` option) was given something that is
+ * not a prom-client `Registry`. Nothing was registered.
+ */
+export class MetricsRegistryError extends LitestreamError {
+  /** What the registry was passed as, e.g. `registerMetrics(registry)` or the option `metricsRegistry`. */
+  readonly setting: string;
+
+  constructor(setting: string, given: unknown, options: LitestreamErrorOptions = {}) {
+    super(
+      `${setting} must be a prom-client Registry (prom-client's default \`register\`, or a \`new Registry()\`), but it is ${describeGiven(given)}. Install prom-client 15 in the app (\`npm install prom-client\`) and pass its registry, e.g. \`import { register } from 'prom-client'\`.`,
+      options,
+    );
+    this.setting = setting;
+  }
+}
+
+function describeGiven(given: unknown): string {
+  if (given === null || given === undefined) return String(given);
+  if (typeof given === 'function') return 'a function (a class? pass an instance: `new Registry()`)';
+  if (typeof given === 'object') return 'an object without registerMetric, getSingleMetric and removeSingleMetric';
+  return `a ${typeof given}`;
+}
+
+/** A metric name that a registry already holds, and whether litestream-node's own collector holds it. */
+export interface MetricNameTaken {
+  readonly name: string;
+  /** True when it is litestream-node's own metric, from an earlier registration in the same registry. */
+  readonly ours: boolean;
+}
+
+/**
+ * The prom-client registry given to `registerMetrics` (or an adapter's `metricsRegistry`
+ * option) already has a metric of the name of one of litestream-node's: an earlier
+ * registration in the same registry, or a metric of the app's own. Nothing was registered.
+ */
+export class MetricNameClashError extends LitestreamError {
+  /** The names the registry already had. */
+  readonly names: readonly string[];
+
+  constructor(taken: readonly MetricNameTaken[], options: LitestreamErrorOptions = {}) {
+    const ours = taken.filter((metric) => metric.ours).map((metric) => metric.name);
+    const theirs = taken.filter((metric) => !metric.ours).map((metric) => metric.name);
+    const reasons: string[] = [];
+    if (ours.length > 0) {
+      reasons.push(
+        `litestream-node's metrics are already registered there (${list(ours)}): register once per registry, or call unregister() on what the first registration returned before registering again; a second Litestream instance needs a registry of its own`,
+      );
+    }
+    if (theirs.length > 0) {
+      reasons.push(
+        `the registry has metrics of its own named ${list(theirs)}: rename them (names starting with litestream_node_ are litestream-node's), or give litestream-node another Registry`,
+      );
+    }
+    super(`litestream-node's metrics were not added to the prom-client registry: ${reasons.join('; and ')}.`, options);
+    this.names = Object.freeze(taken.map((metric) => metric.name));
+  }
+}
+
+function list(names: readonly string[]): string {
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+}

@@ -77,6 +77,9 @@ export {
   LitestreamError,
   type LitestreamErrorOptions,
   LitestreamVersionError,
+  MetricNameClashError,
+  type MetricNameTaken,
+  MetricsRegistryError,
   ReplicaFormatError,
   ReplicaLeaseError,
   ReplicationError,
@@ -86,9 +89,16 @@ export {
   VerificationError,
 } from './errors.js';
 export type { LeaseWaitEvent } from './lease/keeper.js';
-export { ensureRestored, Litestream, startReplication } from './litestream.js';
+export {
+  ensureRestored,
+  Litestream,
+  type MetricsOptions,
+  registerMetrics,
+  startReplication,
+} from './litestream.js';
 export type { LitestreamLogLine } from './log-lines.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export type { MetricsRegistration, PrometheusRegistry } from './metrics/registry.js';
 export { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 export type { ReplicaFailureKind } from './replica/failure-cause.js';
 export type { ReplicaFailure } from './replica-outage.js';

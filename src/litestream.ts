@@ -16,9 +16,10 @@ import {
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
 import { LitestreamError, ReplicationError } from './errors.js';
 import { releaseLeases } from './lease/keeper.js';
-import { PROMETHEUS_CONTENT_TYPE } from './metrics/exposition.js';
+import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderExposition } from './metrics/exposition.js';
 import { databaseLabels } from './metrics/labels.js';
 import { MetricsRecorder } from './metrics/recorder.js';
+import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
 import { releaseClaim } from './pidfile.js';
 import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
 import {
@@ -35,6 +36,16 @@ import { type EnsureRestoredOptions, type RestoreResult, ensureRestored as resto
 import { type VerificationReport, type VerifyOptions, verify } from './verify.js';
 
 let lastConfig: LitestreamConfig | undefined;
+// What registerMetrics reads for the module functions: their restores, and the replication
+// startReplication started last.
+const moduleMetrics = new MetricsRecorder();
+let moduleReplication: { readonly config: LitestreamConfig; readonly replication: Replication } | undefined;
+
+/** How metrics label databases: see {@link Litestream.metrics}. */
+export interface MetricsOptions {
+  /** `'file'` (default): by file name, with as many trailing directories as tell two apart; `'path'`: by absolute path. */
+  databaseLabel?: 'file' | 'path';
+}
 
 /**
  * Makes sure every database is in place before the app opens it. See
@@ -48,7 +59,7 @@ let lastConfig: LitestreamConfig | undefined;
  */
 export function ensureRestored(config: LitestreamConfig, options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
   lastConfig = config;
-  return restoreDatabases(config, options);
+  return restoreRecorded(config, options, moduleMetrics);
 }
 
 /**
@@ -71,7 +82,74 @@ export function startReplication(config: LitestreamConfig | undefined = lastConf
       'startReplication() has no config: call ensureRestored(config) first, or pass the config to startReplication(config).',
     );
   }
-  return replicate(config);
+  const replication = replicate(config);
+  moduleMetrics.watch(replication);
+  moduleReplication = { config, replication };
+  return replication;
+}
+
+/**
+ * Adds litestream-node's metrics to an app's prom-client `Registry` (prom-client 15, an
+ * optional peer dependency: install it in the app), for the databases of the module
+ * functions: the last {@link startReplication}, or before it the last
+ * {@link ensureRestored} (until either is called, the metrics have no samples). The same
+ * names, types, help and labels as {@link Litestream.metrics}' text, read from replication
+ * each time the registry is scraped. For a {@link Litestream} instance, use its own
+ * {@link Litestream.registerMetrics}.
+ *
+ * Returns the names added and `unregister()`, which takes them out again.
+ *
+ * @example
+ * ```ts
+ * import { register } from 'prom-client';
+ * registerMetrics(register); // once, at startup: the app's /metrics now has litestream_node_* too
+ * ```
+ * @throws {@link MetricNameClashError} when the registry already has a metric of one of these
+ *   names (registered twice, or an app metric of that name); nothing is added.
+ * @throws {@link MetricsRegistryError} when `registry` is not a prom-client registry.
+ */
+export function registerMetrics(registry: PrometheusRegistry, options: MetricsOptions = {}): MetricsRegistration {
+  return addCollectors(registry, () => {
+    const config = moduleReplication?.config ?? lastConfig;
+    if (config === undefined) return [];
+    return metricFamilies(moduleMetrics, config, moduleReplication?.replication, options);
+  });
+}
+
+/** The metrics of `config`'s replication (idle when there is none) and of what `recorder` recorded. */
+function metricFamilies(
+  recorder: MetricsRecorder,
+  config: LitestreamConfig,
+  replication: Replication | undefined,
+  options: MetricsOptions,
+): MetricFamily[] {
+  const status = replication?.status() ?? idleStatus(config, config.enabled ? 'stopped' : 'disabled');
+  const label =
+    options.databaseLabel === 'path'
+      ? (database: string) => database
+      : databaseLabels(config.databases.map((db) => db.path));
+  return recorder.families(status, label);
+}
+
+/** Restores missing databases, and records how it went in `recorder`. */
+async function restoreRecorded(
+  config: LitestreamConfig,
+  options: EnsureRestoredOptions | undefined,
+  recorder: MetricsRecorder,
+): Promise<RestoreResult[]> {
+  const startedAt = Date.now();
+  try {
+    const results = await restoreDatabases(config, options);
+    recorder.recordRestore(results);
+    return results;
+  } catch (error) {
+    const database = error instanceof LitestreamError ? error.database : undefined;
+    recorder.recordRestoreFailure(
+      database ? [database] : config.databases.map((db) => db.path),
+      Date.now() - startedAt,
+    );
+    throw error;
+  }
 }
 
 /**
@@ -100,20 +178,8 @@ export class Litestream {
   }
 
   /** Restores missing databases; see {@link ensureRestored}. Its outcome shows in {@link Litestream.metrics}. */
-  async ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
-    const startedAt = Date.now();
-    try {
-      const results = await restoreDatabases(this.config, options);
-      this.#metrics.recordRestore(results);
-      return results;
-    } catch (error) {
-      const database = error instanceof LitestreamError ? error.database : undefined;
-      this.#metrics.recordRestoreFailure(
-        database ? [database] : this.config.databases.map((db) => db.path),
-        Date.now() - startedAt,
-      );
-      throw error;
-    }
+  ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
+    return restoreRecorded(this.config, options, this.#metrics);
   }
 
   /** Starts replication, or returns the running handle. */
@@ -137,10 +203,40 @@ export class Litestream {
    * nothing about the host's directories; `{ databaseLabel: 'path' }` labels them by
    * absolute path instead.
    */
-  metrics(options: { databaseLabel?: 'file' | 'path' } = {}): string {
-    const paths = this.config.databases.map((db) => db.path);
-    const label = options.databaseLabel === 'path' ? (database: string) => database : databaseLabels(paths);
-    return this.#metrics.render(this.status(), label);
+  metrics(options: MetricsOptions = {}): string {
+    return renderExposition(this.#families(options));
+  }
+
+  /**
+   * Adds the metrics of {@link Litestream.metrics} to an app's prom-client `Registry`
+   * (prom-client 15, an optional peer dependency: install it in the app), so that they are
+   * in the app's own `/metrics`: the same names, types, help and labels, read from this
+   * instance each time the registry is scraped. prom-client is not loaded by this call (the
+   * registry reads the collectors as it reads its own metrics), and nothing of it is loaded
+   * without it.
+   *
+   * Returns the names added and `unregister()`, which takes them out again (e.g. on
+   * shutdown, before registering a new instance in the same registry).
+   *
+   * @example
+   * ```ts
+   * import { Registry } from 'prom-client';
+   * const registry = new Registry();
+   * const registration = litestream.registerMetrics(registry);
+   * // GET /metrics → await registry.metrics(), with content type registry.contentType
+   * registration.unregister(); // on shutdown
+   * ```
+   * @throws {@link MetricNameClashError} when the registry already has a metric of one of these
+   *   names (this instance's or another's, registered before, or an app metric of that name);
+   *   nothing is added.
+   * @throws {@link MetricsRegistryError} when `registry` is not a prom-client registry.
+   */
+  registerMetrics(registry: PrometheusRegistry, options: MetricsOptions = {}): MetricsRegistration {
+    return addCollectors(registry, () => this.#families(options));
+  }
+
+  #families(options: MetricsOptions): MetricFamily[] {
+    return metricFamilies(this.#metrics, this.config, this.#replication, options);
   }
 
   /** The running replication, if started. */

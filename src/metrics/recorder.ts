@@ -1,5 +1,6 @@
 import type { Replication, ReplicationStatus, StopResult } from '../replicate.js';
 import type { RestoreResult } from '../restore.js';
+import { METRICS } from './catalogue.js';
 import { type MetricFamily, renderExposition, type Sample } from './exposition.js';
 
 /** How one database's boot restore ended: an outcome of `ensureRestored`, or `failed`. */
@@ -53,6 +54,14 @@ export class MetricsRecorder {
    * `label` names each database (its `database` label).
    */
   render(status: ReplicationStatus, label: (database: string) => string = (database) => database): string {
+    return renderExposition(this.families(status, label));
+  }
+
+  /**
+   * Every metric of {@link METRICS}, in its order, with the samples of `status` and of what
+   * was recorded; a metric with nothing to say has no samples.
+   */
+  families(status: ReplicationStatus, label: (database: string) => string = (database) => database): MetricFamily[] {
     const now = this.#now();
     const databases = status.databases;
     const perDatabase = (value: (db: (typeof databases)[number]) => number | undefined): Sample[] =>
@@ -63,136 +72,90 @@ export class MetricsRecorder {
     const seconds = (ms: number) => ms / 1000;
     const families: MetricFamily[] = [
       {
-        name: 'litestream_node_replication_up',
-        type: 'gauge',
-        help: 'Whether litestream is running (1), or not: starting, restarting, paused (the replica lease is not held), stopped or disabled (0).',
+        ...METRICS.replicationUp,
         samples: [{ value: status.state === 'running' ? 1 : 0 }],
       },
       {
-        name: 'litestream_node_replication_healthy',
-        type: 'gauge',
-        help: 'Whether replication is healthy: running, the lease held, the replica answering, no database error, no stalled upload.',
+        ...METRICS.replicationHealthy,
         samples: [{ value: status.healthy ? 1 : 0 }],
       },
       {
-        name: 'litestream_node_litestream_restarts_total',
-        type: 'counter',
-        help: 'Times a crashed or hung litestream was restarted since replication started.',
+        ...METRICS.litestreamRestartsTotal,
         samples: [{ value: status.restarts }],
       },
       {
-        name: 'litestream_node_database_synced',
-        type: 'gauge',
-        help: 'Whether the replica has caught up with the database at least once since replication started.',
+        ...METRICS.databaseSynced,
         samples: perDatabase((db) => (db.synced ? 1 : 0)),
       },
       {
-        name: 'litestream_node_last_sync_timestamp_seconds',
-        type: 'gauge',
-        help: 'Every commit before this time is in the replica (Unix time).',
+        ...METRICS.lastSyncTimestampSeconds,
         samples: perDatabase((db) => db.lastSyncAt && seconds(db.lastSyncAt.getTime())),
       },
       {
-        name: 'litestream_node_last_sync_age_seconds',
-        type: 'gauge',
-        help: 'Seconds since the last sync time: the most a commit made now may lag behind in the replica once it is synced.',
+        ...METRICS.lastSyncAgeSeconds,
         samples: perDatabase((db) => db.lastSyncAt && Math.max(0, seconds(now - db.lastSyncAt.getTime()))),
       },
       {
-        name: 'litestream_node_replica_txid',
-        type: 'gauge',
-        help: 'Litestream 0.5: the last transaction id known to be in the replica.',
+        ...METRICS.replicaTxid,
         samples: perDatabase((db) => db.txid),
       },
       {
-        name: 'litestream_node_replica_generation_info',
-        type: 'gauge',
-        help: 'Litestream 0.3: the generation the database replicates to (always 1).',
+        ...METRICS.replicaGenerationInfo,
         samples: databases.flatMap((db) =>
           db.generation ? [{ labels: { database: label(db.path), generation: db.generation }, value: 1 }] : [],
         ),
       },
       {
-        name: 'litestream_node_upload_in_flight_seconds',
-        type: 'gauge',
-        help: 'How long the oldest replica upload now in flight has been running (0 when none is).',
+        ...METRICS.uploadInFlightSeconds,
         samples: perDatabase((db) => (db.uploadingSince ? Math.max(0, seconds(now - db.uploadingSince.getTime())) : 0)),
       },
       {
-        name: 'litestream_node_upload_stalled',
-        type: 'gauge',
-        help: 'Whether an upload in flight has run far longer than its size explains: S3 accepts connections but does not answer.',
+        ...METRICS.uploadStalled,
         samples: perDatabase((db) => (status.stalled.includes(db.path) ? 1 : 0)),
       },
       {
-        name: 'litestream_node_database_error',
-        type: 'gauge',
-        help: 'Whether litestream reports an error for the database now (cleared by the next successful sync).',
+        ...METRICS.databaseError,
         samples: perDatabase((db) => (db.lastError ? 1 : 0)),
       },
       {
-        name: 'litestream_node_sync_errors_total',
-        type: 'counter',
-        help: "Failed syncs of the database: errors litestream reported, and failed probes of the database's replica while an upload was overdue.",
+        ...METRICS.syncErrorsTotal,
         samples: perDatabase((db) => this.#syncErrors.get(db.path) ?? 0),
       },
       {
-        name: 'litestream_node_replica_unreachable_info',
-        type: 'gauge',
-        help: 'Present while the replica cannot be reached, labelled with what failed first: refused, timeout, dns, credentials, server-error, reset, wrong-region, no-bucket or other (always 1).',
+        ...METRICS.replicaUnreachableInfo,
         samples: status.lastError ? [{ labels: { kind: status.lastError.kind }, value: 1 }] : [],
       },
       {
-        name: 'litestream_node_restore_info',
-        type: 'gauge',
-        help: 'How the boot restore of the database ended: exists, restored, no-backup, disabled or failed (always 1).',
+        ...METRICS.restoreInfo,
         samples: [...this.#restores].map(([path, record]) => ({
           labels: { database: label(path), outcome: record.outcome },
           value: 1,
         })),
       },
       {
-        name: 'litestream_node_restore_duration_seconds',
-        type: 'gauge',
-        help: 'How long the boot restore of the database took.',
+        ...METRICS.restoreDurationSeconds,
         samples: [...this.#restores].map(([path, record]) => ({
           labels: { database: label(path) },
           value: seconds(record.durationMs),
         })),
       },
       {
-        name: 'litestream_node_lease_info',
-        type: 'gauge',
-        help: 'The replica lease: held, late, paused, lost, released or off (always 1).',
+        ...METRICS.leaseInfo,
         samples: [{ labels: { state: status.lease.state }, value: 1 }],
       },
       ...this.#finalSyncFamilies(),
     ];
-    return renderExposition(families);
+    return families;
   }
 
+  /** The last stop's final sync; without samples until a stop. */
   #finalSyncFamilies(): MetricFamily[] {
     const result = this.#finalSync;
-    if (!result) return [];
+    const sample = (value: (stop: StopResult) => number): Sample[] => (result ? [{ value: value(result) }] : []);
     return [
-      {
-        name: 'litestream_node_final_sync_clean',
-        type: 'gauge',
-        help: "Whether the last stop's final sync reached the replica for every database.",
-        samples: [{ value: result.clean ? 1 : 0 }],
-      },
-      {
-        name: 'litestream_node_final_sync_killed',
-        type: 'gauge',
-        help: 'Whether litestream was killed at the last stop before its final sync finished.',
-        samples: [{ value: result.killed ? 1 : 0 }],
-      },
-      {
-        name: 'litestream_node_final_sync_duration_seconds',
-        type: 'gauge',
-        help: 'How long the last stop, with its final sync, took.',
-        samples: [{ value: result.durationMs / 1000 }],
-      },
+      { ...METRICS.finalSyncClean, samples: sample((stop) => (stop.clean ? 1 : 0)) },
+      { ...METRICS.finalSyncKilled, samples: sample((stop) => (stop.killed ? 1 : 0)) },
+      { ...METRICS.finalSyncDurationSeconds, samples: sample((stop) => stop.durationMs / 1000) },
     ];
   }
 }
