@@ -17,8 +17,8 @@ import { backups, databases, findDatabase, type ListingNamer, listNamed } from '
 import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from './config.js';
 import { formatGoDuration } from './duration.js';
 import type { Runtime } from './engine/engine.js';
+import { formatTxid, formatWalIndex, describePosition as positionOf } from './engine/positions.js';
 import { resolveRuntime } from './engine/select.js';
-import { formatTxid } from './engine/v0_5/sync-tracker.js';
 import { configFromEnv, ENV } from './env.js';
 import { LitestreamError } from './errors.js';
 import { formatJson, formatTable } from './format.js';
@@ -335,7 +335,7 @@ async function run(
       return show(await listNamed('snapshots', config, database(config, positionals), {}, cliName), json, {
         replica: 'replica',
         generation: 'generation',
-        index: (row) => hex(row.index),
+        index: (row) => formatWalIndex(row.index),
         size: 'size',
         created: (row) => row.createdAt.toISOString(),
       });
@@ -343,7 +343,7 @@ async function run(
       return show(await listNamed('wal', config, database(config, positionals), {}, cliName), json, {
         replica: 'replica',
         generation: 'generation',
-        index: (row) => hex(row.index),
+        index: (row) => formatWalIndex(row.index),
         offset: 'offset',
         size: 'size',
         created: (row) => row.createdAt.toISOString(),
@@ -355,7 +355,7 @@ async function run(
         size: 'size',
         position: (row) =>
           row.txid === undefined
-            ? `--generation ${row.generation} --index ${hex(row.index ?? 0)}`
+            ? `--generation ${row.generation} --index ${formatWalIndex(row.index ?? 0)}`
             : `--txid ${formatTxid(row.txid)}`,
       });
     case 'ltx':
@@ -385,7 +385,8 @@ async function run(
         },
         CLI_NAMES,
       );
-      const from = describePosition(result, ' from generation ', ' up to TXID ');
+      const position = positionOf(result);
+      const from = position === undefined ? '' : result.txid === undefined ? ` from ${position}` : ` up to ${position}`;
       return json
         ? formatJson(result)
         : `restored ${result.path}${from} (${result.size} bytes) in ${result.durationMs} ms`;
@@ -396,7 +397,8 @@ async function run(
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
         throw new UsageError('--timeout takes milliseconds, e.g. 60000');
       const report = await verifyWithReplicator(config, db, timeoutMs, signal);
-      const from = describePosition(report, ' generation ', ' TXID ', ',');
+      const position = positionOf(report);
+      const from = position === undefined ? '' : ` ${position},`;
       if (json) return formatJson(report);
       const changes = describeChanges(report);
       return `verified ${report.database}:${from} ${report.restoredSize} bytes restored, ${report.durationMs} ms${changes ? `\n${changes}` : ''}`;
@@ -519,20 +521,6 @@ function show<T extends object>(rows: readonly T[], json: boolean, columns: Reco
     ),
   );
   return formatTable(Object.keys(columns), cells);
-}
-
-const hex = (index: number) => index.toString(16).padStart(8, '0');
-
-/** " from generation G" (0.3) or " up to TXID N" (0.5), or nothing when litestream named neither. */
-function describePosition(
-  result: { readonly generation?: string; readonly txid?: number },
-  generation: string,
-  txid: string,
-  after = '',
-): string {
-  if (result.generation !== undefined) return `${generation}${result.generation}${after}`;
-  if (result.txid !== undefined) return `${txid}${formatTxid(result.txid)}${after}`;
-  return '';
 }
 
 /** The generated YAML with every credential shown as `[redacted]`. */

@@ -1,21 +1,12 @@
 import path from 'node:path';
-import type { LitestreamFamily } from './binary.js';
 import type { DatabaseConfig, LitestreamConfig } from './config.js';
-import type { BackupRow, Runtime } from './engine/engine.js';
-import { resolveRuntime } from './engine/select.js';
-import {
-  type GenerationRow,
-  listGenerations,
-  listSnapshots,
-  listWal,
-  type SnapshotRow,
-  type WalRow,
-} from './engine/v0_3/listings.js';
-import { type LtxRow, listLtx } from './engine/v0_5/ltx.js';
+import type { BackupRow, ListingNamer, VersionedListing, VersionedListings } from './engine/engine.js';
+import type { GenerationRow, LtxRow, SnapshotRow, WalRow } from './engine/listing-rows.js';
+import { familyWithListing, resolveRuntime } from './engine/select.js';
 import { LitestreamError, LitestreamVersionError } from './errors.js';
 import type { ListingOptions } from './listing.js';
 
-export type { BackupRow, GenerationRow, ListingOptions, LtxRow, SnapshotRow, WalRow };
+export type { BackupRow, GenerationRow, ListingNamer, ListingOptions, LtxRow, SnapshotRow, WalRow };
 
 /** One database of the config (`litestream databases`). */
 export interface DatabaseRow {
@@ -91,61 +82,14 @@ export async function ltx(config: LitestreamConfig, database: string, options: L
   return listNamed('ltx', config, database, options, apiName);
 }
 
-/** The listings that exist for one release line only, and the rows each gives. */
-interface VersionedListings {
-  generations: GenerationRow;
-  snapshots: SnapshotRow;
-  wal: WalRow;
-  ltx: LtxRow;
-}
-
-/** A listing's name as a message shows it: `ltx()` to the API's users, `"litestream-node ltx"` to the CLI's. @internal */
-export type ListingNamer = (listing: keyof VersionedListings | 'backups') => string;
-
 const apiName: ListingNamer = (listing) => `${listing}()`;
-
-/** Each listing: the release line it needs, what it runs, and what does its job on the other line. */
-const LISTINGS: {
-  readonly [K in keyof VersionedListings]: {
-    readonly family: LitestreamFamily;
-    readonly list: (
-      config: LitestreamConfig,
-      runtime: Runtime,
-      db: DatabaseConfig,
-      options: ListingOptions,
-    ) => Promise<VersionedListings[K][]>;
-    readonly equivalent: (name: ListingNamer) => string;
-  };
-} = {
-  generations: {
-    family: '0.3',
-    list: listGenerations,
-    equivalent: (name) => `${name('ltx')} lists its LTX files, with their TXIDs and times`,
-  },
-  snapshots: {
-    family: '0.3',
-    list: listSnapshots,
-    equivalent: (name) => `${name('ltx')} lists its snapshots as the files of the highest level`,
-  },
-  wal: {
-    family: '0.3',
-    list: listWal,
-    equivalent: (name) => `${name('ltx')} lists its LTX files (level 0 holds the recent changes)`,
-  },
-  ltx: {
-    family: '0.5',
-    list: listLtx,
-    equivalent: (name) =>
-      `${name('generations')} lists its backups, ${name('snapshots')} and ${name('wal')} what each holds`,
-  },
-};
 
 /**
  * A listing that exists for one release line: run when the config's executable is of that
  * line; otherwise a {@link LitestreamVersionError} names, as `name` spells them, the
  * listings that do the job on the line in use. @internal
  */
-export async function listNamed<K extends keyof VersionedListings>(
+export async function listNamed<K extends VersionedListing>(
   listing: K,
   config: LitestreamConfig,
   database: string,
@@ -154,10 +98,11 @@ export async function listNamed<K extends keyof VersionedListings>(
 ): Promise<VersionedListings[K][]> {
   const db = findDatabase(config, database);
   const runtime = await resolveRuntime(config);
-  const { family, list, equivalent } = LISTINGS[listing];
-  if (runtime.engine.family !== family) {
+  const list = runtime.engine.listings.own[listing];
+  if (list === undefined) {
     const either = `${name('backups')} lists the points it can restore to on either version`;
-    throw new LitestreamVersionError(name(listing), family, await runtime.verified(), `${equivalent(name)}; ${either}`);
+    const instead = `${runtime.engine.listings.instead(listing, name)}; ${either}`;
+    throw new LitestreamVersionError(name(listing), familyWithListing(listing), await runtime.verified(), instead);
   }
   return list(config, runtime, db, options);
 }

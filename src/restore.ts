@@ -6,6 +6,7 @@ import { classifyFailure } from './classify.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from './engine/engine.js';
+import { describePosition } from './engine/positions.js';
 import { resolveRuntime } from './engine/select.js';
 import {
   FileSystemError,
@@ -594,10 +595,8 @@ export async function restoreInto(
     if (integrityCheck !== 'off') {
       const integrity = await checker.check(temp, integrityCheck);
       if (!integrity.ok) {
-        const at =
-          position.generation ??
-          (position.txid === undefined ? undefined : `TXID ${position.txid.toString(16).padStart(16, '0')}`);
-        const backup = `The backup of ${db.path}${at === undefined ? '' : ` (${position.generation === undefined ? at : `generation ${at}`})`}`;
+        const at = describePosition(position);
+        const backup = `The backup of ${db.path}${at === undefined ? '' : ` (${at})`}`;
         throw new RestoreError(
           integrity.unreadable
             ? `${backup} was restored, but SQLite could not open the restored copy to check it, so it was not put in place: ${integrity.problems[0] ?? 'unknown error'}.`

@@ -9,6 +9,37 @@ import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import type { LitestreamLogLine } from '../log-lines.js';
 import type { GenerationSpan, ReplicaLocation } from '../replica/layout.js';
 import type { CommandResult } from '../run.js';
+import type { GenerationRow, LtxRow, SnapshotRow, WalRow } from './listing-rows.js';
+
+/** The listings one release line has and the other has not, and the rows each gives. */
+export interface VersionedListings {
+  generations: GenerationRow;
+  snapshots: SnapshotRow;
+  wal: WalRow;
+  ltx: LtxRow;
+}
+
+/** The name of a listing one release line alone has. */
+export type VersionedListing = keyof VersionedListings;
+
+/** A listing's name as a message shows it: `ltx()` to the API's users, `"litestream-node ltx"` to the CLI's. */
+export type ListingNamer = (listing: VersionedListing | 'backups') => string;
+
+/** Runs one listing of `db`'s replica. */
+export type ListingRunner<K extends VersionedListing> = (
+  config: LitestreamConfig,
+  runtime: Runtime,
+  db: DatabaseConfig,
+  options: { signal?: AbortSignal | undefined },
+) => Promise<VersionedListings[K][]>;
+
+/** The listings of one release line, and what does the job of the other line's. */
+export interface EngineListings {
+  /** The listings this line has. */
+  readonly own: { readonly [K in VersionedListing]?: ListingRunner<K> };
+  /** For a listing of the other line: what to run on this one instead, named by `name`. */
+  instead(listing: VersionedListing, name: ListingNamer): string;
+}
 
 /** Replication state of one database, as read from litestream's log. */
 export interface DatabaseStatus {
@@ -292,6 +323,8 @@ export interface Engine {
     runtime: Runtime,
     options: { signal?: AbortSignal | undefined },
   ): Promise<{ path: string; replicas: string[] }[]>;
+  /** The listings this line alone has. */
+  readonly listings: EngineListings;
   /** Every point the replica of `db` can restore to, oldest first. Throws when it cannot be read. */
   listBackups(
     config: LitestreamConfig,

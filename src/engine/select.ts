@@ -1,7 +1,7 @@
 import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily, locateBinary } from '../binary.js';
 import type { LitestreamConfig } from '../config.js';
 import { logOnce } from '../logger.js';
-import type { Engine, Runtime } from './engine.js';
+import type { Engine, Runtime, VersionedListing } from './engine.js';
 import { engineV0_3 } from './v0_3/index.js';
 import { engineV0_5 } from './v0_5/index.js';
 
@@ -10,6 +10,15 @@ const ENGINES: Readonly<Record<LitestreamFamily, Engine>> = { '0.3': engineV0_3,
 /** The engine for a release line. @internal */
 export function engineFor(family: LitestreamFamily): Engine {
   return ENGINES[family];
+}
+
+/** The release line that has `listing` (each versioned listing exists on exactly one). @internal */
+export function familyWithListing(listing: VersionedListing): LitestreamFamily {
+  const [family] = Object.values(ENGINES)
+    .filter((engine) => engine.listings.own[listing] !== undefined)
+    .map((engine) => engine.family);
+  if (family === undefined) throw new Error(`no engine lists ${listing}`);
+  return family;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { findDamagedObjects } from './damaged-objects.js';
 import { latestGenerationOf } from './generation-choice.js';
 import { lineageV0_3 } from './lineage.js';
-import { listBackups, listDatabases, listGenerations } from './listings.js';
+import { listBackups, listDatabases, listGenerations, listSnapshots, listWal } from './listings.js';
 import { planTarget } from './point-in-time.js';
 import { SyncTracker } from './sync-tracker.js';
 import { walChainGap } from './wal-chain.js';
@@ -32,6 +32,13 @@ export const engineV0_3 = Object.freeze<Engine>({
   replicationProblem: () => undefined,
   planTarget,
   listBackups,
+  listings: {
+    own: { generations: listGenerations, snapshots: listSnapshots, wal: listWal },
+    instead: (listing, name) =>
+      listing === 'ltx'
+        ? `${name('generations')} lists its backups, ${name('snapshots')} and ${name('wal')} what each holds`
+        : `${name(listing)} is what it lists`,
+  },
   listDatabases,
   newestBackup: async (config, runtime, db) => {
     const rows = await listGenerations(config, runtime, db);

@@ -3,41 +3,7 @@ import { parseGoDuration } from '../../duration.js';
 import { LitestreamError } from '../../errors.js';
 import { type ListingOptions, runListing } from '../../listing.js';
 import type { BackupRow, Runtime } from '../engine.js';
-
-/** One generation of a database in the replica (`litestream generations`, Litestream 0.3). */
-export interface GenerationRow {
-  /** Replica name (`s3`, `file`, or the name given in a config file). */
-  readonly replica: string;
-  readonly generation: string;
-  /**
-   * How far the end of this generation is behind the local database's last change, or
-   * behind now when the database is not there locally. Never negative: a replica written
-   * after the last local change has all of it, which is a lag of 0 (litestream itself prints
-   * a negative duration then, because the upload is stamped after the write).
-   */
-  readonly lagMs: number;
-  readonly start: Date;
-  readonly end: Date;
-}
-
-/** One snapshot (`litestream snapshots`, Litestream 0.3). */
-export interface SnapshotRow {
-  readonly replica: string;
-  readonly generation: string;
-  readonly index: number;
-  readonly size: number;
-  readonly createdAt: Date;
-}
-
-/** One WAL segment (`litestream wal`, Litestream 0.3). */
-export interface WalRow {
-  readonly replica: string;
-  readonly generation: string;
-  readonly index: number;
-  readonly offset: number;
-  readonly size: number;
-  readonly createdAt: Date;
-}
+import type { GenerationRow, SnapshotRow, WalRow } from '../listing-rows.js';
 
 /** The generations of `db`, oldest first (by start, then end; litestream sorts them by their random id). */
 export async function listGenerations(

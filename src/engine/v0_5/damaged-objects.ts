@@ -1,8 +1,8 @@
 import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
 import { faultyObjects, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
+import { formatTxid } from '../positions.js';
 import { ltxFileProblem } from './ltx-file.js';
-import { formatTxid } from './sync-tracker.js';
 
 const SNAPSHOT_LEVEL = 9;
 

@@ -5,12 +5,13 @@
  */
 import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
+import { formatTxid, parseTxid } from '../positions.js';
 import { findDamagedObjects } from './damaged-objects.js';
 import { adaptEnv } from './env.js';
 import { lineageV0_5 } from './lineage.js';
 import { listLtx, listLtxBackups } from './ltx.js';
 import { planTarget } from './point-in-time.js';
-import { formatTxid, LtxSyncTracker, parseTxid, sameFileName } from './sync-tracker.js';
+import { LtxSyncTracker, sameFileName } from './sync-tracker.js';
 import { renderYaml } from './yaml.js';
 
 export const engineV0_5 = Object.freeze<Engine>({
@@ -34,6 +35,17 @@ export const engineV0_5 = Object.freeze<Engine>({
   },
   planTarget,
   listBackups: listLtxBackups,
+  listings: {
+    own: { ltx: listLtx },
+    instead: (listing, name) =>
+      listing === 'generations'
+        ? `${name('ltx')} lists its LTX files, with their TXIDs and times`
+        : listing === 'snapshots'
+          ? `${name('ltx')} lists its snapshots as the files of the highest level`
+          : listing === 'wal'
+            ? `${name('ltx')} lists its LTX files (level 0 holds the recent changes)`
+            : `${name(listing)} is what it lists`,
+  },
   // Its `databases` command reads a running replicator's control socket; the config says the
   // same without one (one replica per database).
   listDatabases: async (config) =>

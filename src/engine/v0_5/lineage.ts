@@ -4,7 +4,7 @@ import { companionFiles } from '../../paths.js';
 import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
 import { readFileTail, replicaObjects } from '../../replica/objects.js';
 import type { LineageDialect, LineageMark, LineageVerdict } from '../engine.js';
-import { formatTxid } from './sync-tracker.js';
+import { formatTxid } from '../positions.js';
 
 // Litestream 0.5 keeps the LTX files it wrote in `.<name>-litestream/ltx/<level>/`, and uploads
 // each level-0 file to the replica as it is; neither side ever removes its newest level-0 file.

@@ -2,23 +2,8 @@ import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamError } from '../../errors.js';
 import { type ListingOptions, runListing } from '../../listing.js';
 import type { BackupRow, Runtime } from '../engine.js';
-import { parseTxid } from './sync-tracker.js';
-
-/** One LTX file of a database in the replica (`litestream ltx`, Litestream 0.5). */
-export interface LtxRow {
-  /**
-   * Compaction level: 0 holds each sync's changes, higher levels merge them over longer
-   * windows, and the highest (9) holds full snapshots.
-   */
-  readonly level: number;
-  /** The first transaction id the file holds. */
-  readonly minTxid: number;
-  /** The last transaction id the file holds: a restore with `txid` can stop here. */
-  readonly maxTxid: number;
-  readonly size: number;
-  /** When the file was written (whole seconds). */
-  readonly createdAt: Date;
-}
+import type { LtxRow } from '../listing-rows.js';
+import { parseTxid } from '../positions.js';
 
 /** The LTX files of `db` at every level, oldest first (then by level and transaction id). */
 export async function listLtx(

@@ -1,9 +1,9 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamError, LitestreamVersionError, RestoreError } from '../../errors.js';
 import type { PointInTimeRequest, RestoreNames, RestoreTarget, Runtime } from '../engine.js';
+import { formatTxid } from '../positions.js';
 import { refuseFuture } from '../timestamp-bounds.js';
 import { listLtx } from './ltx.js';
-import { formatTxid } from './sync-tracker.js';
 
 /**
  * Litestream 0.5's point-in-time restore: a transaction id or a timestamp, checked against

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type LitestreamLogLine, loggedAt } from '../../log-lines.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
+import { formatTxid, parseTxid } from '../positions.js';
 
 // Lines logged every second per database and level that say nothing about replication.
 const NOISE =
@@ -306,18 +307,6 @@ export class LtxSyncTracker implements ReplicationTracker {
       }),
     );
   }
-}
-
-/** A transaction id as litestream 0.5 prints it: 16 hex digits. */
-export function parseTxid(value: unknown): number | undefined {
-  if (typeof value !== 'string' || !/^[0-9a-f]{1,16}$/i.test(value)) return undefined;
-  const txid = Number.parseInt(value, 16);
-  return Number.isSafeInteger(txid) ? txid : undefined;
-}
-
-/** A transaction id the way litestream 0.5 prints and reads it. */
-export function formatTxid(txid: number): string {
-  return txid.toString(16).padStart(16, '0');
 }
 
 /** Two of `paths` with the same file name, if any (litestream 0.5 logs databases by file name). */
