@@ -38,9 +38,26 @@ export default class SummaryReporter implements Reporter {
       })
       .join(', ');
     process.stdout.write(`\nS3 servers: ${servers}\n`);
+    process.stdout.write(`\n${slowestFiles(testModules, 12)}\n`);
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${tail}\n`);
   }
+}
+
+/**
+ * The files that took longest, each with its project: where the suite's time goes, for the
+ * CI log (the suite is kept under ten minutes).
+ */
+function slowestFiles(testModules: readonly TestModule[], count: number): string {
+  const timed = testModules
+    .map((module) => ({
+      name: `${module.project.name} ${module.moduleId.replace(`${process.cwd()}/`, '')}`,
+      ms: module.diagnostic().duration,
+    }))
+    .sort((a, b) => b.ms - a.ms);
+  const total = timed.reduce((sum, file) => sum + file.ms, 0);
+  const lines = timed.slice(0, count).map((file) => `  ${(file.ms / 1000).toFixed(1).padStart(6)} s  ${file.name}`);
+  return [`slowest files (of ${(total / 1000).toFixed(0)} s in all files, two at a time):`, ...lines].join('\n');
 }
 
 /** The reliability results as a markdown table, scenarios in order, secrets summed last. */
