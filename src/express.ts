@@ -11,6 +11,7 @@ import type { LeaseHolderInfo } from './errors.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
 import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
+import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
 import type { RestoreResult } from './restore.js';
 
 export type { GateState } from './gate.js';
@@ -28,6 +29,17 @@ export interface ExpressLitestreamOptions {
    * returns true. Default false: the health route usually sits on the app's public port.
    */
   healthDetails?: boolean | ((request: Request) => boolean | Promise<boolean>);
+  /**
+   * Add replication's metrics to the app's own prom-client `Registry` (prom-client 15, e.g.
+   * its default `register`), so that the app's own `/metrics` route serves them beside its
+   * metrics: the names, help and labels of {@link Litestream.metrics}, read at each scrape
+   * (see {@link Litestream.registerMetrics}). They are added by
+   * {@link ExpressLitestream.start} (and so `listen`) before the restore, and taken out
+   * again by {@link ExpressLitestream.close} or when the server `listen` opened closes. A
+   * metric of the same name already in the registry fails `start` (`MetricNameClashError`)
+   * before anything is restored. Off by default; prom-client is never loaded by litestream-node.
+   */
+  metricsRegistry?: PrometheusRegistry;
 }
 
 /** What {@link expressLitestream} returns. */
@@ -92,17 +104,22 @@ export function expressLitestream(
   options: LitestreamOptions | LitestreamConfig,
   settings: ExpressLitestreamOptions = {},
 ): ExpressLitestream {
+  const { metricsRegistry } = settings;
+  if (metricsRegistry !== undefined) assertRegistry(metricsRegistry, 'The option metricsRegistry');
   const litestream = new Litestream(isLitestreamConfig(options) ? options : defineConfig(options));
   const retryAfter = String(settings.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
   let state: GateState = 'idle';
   let holder: LeaseHolderInfo | undefined;
   let started: Promise<RestoreResult[]> | undefined;
   let server: Server | undefined;
+  let registration: MetricsRegistration | undefined;
 
   const start = () => {
     started ??= (async () => {
       state = 'restoring';
       try {
+        // Before the restore, so that a scrape shows how it goes; taken out by stop().
+        if (metricsRegistry !== undefined) registration = litestream.registerMetrics(metricsRegistry);
         const results = await litestream.ensureRestored({
           onWaiting: (event) => {
             state = 'waiting';
@@ -151,6 +168,14 @@ export function expressLitestream(
       );
   };
 
+  const stop = async () => {
+    try {
+      await litestream.stop();
+    } finally {
+      registration?.unregister();
+    }
+  };
+
   const listen = async (app: Express, port: number, host?: string): Promise<Server> => {
     await start();
     server = await new Promise<Server>((resolve, reject) => {
@@ -166,7 +191,7 @@ export function expressLitestream(
     server.on('close', () => {
       // Nobody awaits this: a failure is logged, never left as an unhandled rejection
       // (which Node turns into a crash by default).
-      litestream.stop().catch((error: unknown) => {
+      stop().catch((error: unknown) => {
         litestream.config.logger.error(
           { error: error instanceof Error ? error.message : String(error) },
           'stopping replication after the server closed failed',
@@ -181,7 +206,7 @@ export function expressLitestream(
     if (open?.listening) {
       await new Promise<void>((resolve, reject) => open.close((error) => (error ? reject(error) : resolve())));
     }
-    await litestream.stop();
+    await stop();
   };
 
   const closeOnSignals = (signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']) => {

@@ -22,6 +22,7 @@ import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './ga
 import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logger.js';
+import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
 
 /**
  * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built
@@ -54,6 +55,16 @@ export type FastifyLitestreamOptions = (
    * {@link Litestream.metrics}), while the databases are restored too. Off by default.
    */
   metricsRoute?: string | false;
+  /**
+   * Add replication's metrics to the app's own prom-client `Registry` (prom-client 15, e.g.
+   * its default `register`), so that the app's own `/metrics` route serves them beside its
+   * metrics: the names, help and labels of {@link Litestream.metrics}, read at each scrape
+   * (see {@link Litestream.registerMetrics}). They are added when the plugin registers,
+   * before the restore, and taken out again when the app closes. A metric of the same name
+   * already in the registry fails the registration (`MetricNameClashError`) before anything
+   * is restored. Off by default; prom-client is never loaded by litestream-node.
+   */
+  metricsRegistry?: PrometheusRegistry;
   /**
    * Let the server listen before the databases are in place: registration returns at once,
    * and until every database is restored and replicating, routes answer `503` with
@@ -94,8 +105,19 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   const healthRoute = options.healthRoute ?? false;
   const healthDetails = options.healthDetails ?? false;
   const metricsRoute = options.metricsRoute ?? false;
+  const { metricsRegistry } = options;
+  if (metricsRegistry !== undefined) assertRegistry(metricsRegistry, 'The option metricsRegistry');
   const config = toConfig(options, app.log.child({ plugin: 'litestream' }) as unknown as Logger);
   const litestream = new Litestream(config);
+  // Before the restore, so that a scrape shows how it goes; taken out when the app closes.
+  const registration: MetricsRegistration | undefined = metricsRegistry && litestream.registerMetrics(metricsRegistry);
+  const stop = async () => {
+    try {
+      await litestream.stop();
+    } finally {
+      registration?.unregister();
+    }
+  };
   let gate: GateState = 'restoring';
   let holder: LeaseHolderInfo | undefined;
   const boot = async (signal: AbortSignal) => {
@@ -136,13 +158,16 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     app.addHook('onClose', async () => {
       cancel.abort();
       await booted;
-      await litestream.stop();
+      await stop();
     });
   } else {
-    await withinPluginTimeout(app, boot);
-    app.addHook('onClose', async () => {
-      await litestream.stop();
-    });
+    try {
+      await withinPluginTimeout(app, boot);
+    } catch (error) {
+      registration?.unregister();
+      throw error;
+    }
+    app.addHook('onClose', stop);
   }
 
   if (metricsRoute) {
@@ -169,6 +194,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
     healthDetails: ____,
     listenWhileRestoring: __,
     metricsRoute: ___,
+    metricsRegistry: _____,
     ...given
   } = withoutKeys(options, FASTIFY_REGISTER_OPTIONS) as Record<string, unknown>;
   if (!('config' in given)) return withLogger(given as LitestreamOptions, log, '');
@@ -179,7 +205,7 @@ function toConfig(options: FastifyLitestreamOptions, log: Logger): LitestreamCon
       unknown.map((key) => ({
         field: key,
         message:
-          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute, healthDetails, metricsRoute and listenWhileRestoring.',
+          'is not an option of the plugin: check the spelling. Beside config, it takes only healthRoute, healthDetails, metricsRoute, metricsRegistry and listenWhileRestoring.',
       })),
     );
   }

@@ -23,7 +23,7 @@ export class MetricsRecorder {
 
   /** `now`: the clock ages are measured with (ms since the epoch). */
   constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => Date.now());
   }
 
   /** What `ensureRestored` resolved to. */
