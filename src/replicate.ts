@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { finished } from 'node:stream/promises';
 import { throwIfAborted } from './abort.js';
 import { HealthAlerts } from './alerts/health-alerts.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
@@ -16,7 +15,7 @@ import {
 } from './errors.js';
 import { LeaseSet, takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
-import { type LitestreamLogLine, lineSplitter, parseLogLine } from './log-lines.js';
+import { type LitestreamLogLine, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
 import { fileSize, hasContent } from './paths.js';
 import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
@@ -27,8 +26,11 @@ import { replicaLocation } from './replica/layout.js';
 import { canProbe, probeReplica } from './replica/probe.js';
 import { type ReplicaFailure, ReplicaOutageWatch } from './replica-outage.js';
 import { redact } from './secret.js';
-import { type SpawnedChild, spawnChild } from './spawn.js';
+import { type SpawnOptions, spawnChild } from './spawn.js';
+import { type Clock, systemClock } from './supervision/clock.js';
+import { type ChildExit, type ChildProcessLike, SupervisedProcess } from './supervision/core.js';
 import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
+import { RestartBackoff } from './supervision/restart-backoff.js';
 import { emitSafely } from './supervision/safe-emit.js';
 import { truncateWals } from './wal-truncate.js';
 
@@ -203,6 +205,17 @@ interface TerminateOutcome {
   signal: string | undefined;
 }
 
+/** What a {@link Supervisor} starts processes with and tells time by; tests replace them. */
+interface SupervisorDeps {
+  readonly clock?: Clock;
+  readonly spawn?: (
+    binary: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    options: SpawnOptions,
+  ) => ChildProcessLike;
+}
+
 class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
   readonly ready: Promise<void>;
   readonly #config: LitestreamConfig;
@@ -212,23 +225,17 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #forwarding: LogForwarding;
   readonly #onStopped: () => void;
   #state: ReplicationState = 'starting';
-  #child: SpawnedChild | undefined;
-  /** The current litestream has exited and its output has been read to the end. */
-  #childDone: Promise<void> = Promise.resolve();
-  #childStartedAt = 0;
+  readonly #clock: Clock;
+  /** The litestream child: spawn, output lines, exit (its signal handler is installed once it spoke). */
+  readonly #process: SupervisedProcess;
   /** A start of litestream under way. */
   #spawning: Promise<void> | undefined;
-  /** The current litestream has printed a line, so its signal handler is installed. */
-  #childSpoke = false;
   /** Replication errors the current litestream has logged. */
   #errorsThisRun = 0;
-  /** When litestream last printed anything (for hang detection during stop). */
-  #lastOutputAt = 0;
   #configFile: ConfigFile | undefined;
   #runtime: Runtime | undefined;
-  #restarts = 0;
-  #backoffAttempt = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
+  /** Restarts a crashed litestream after a growing delay. */
+  readonly #backoff: RestartBackoff;
   #startedAt: Date | undefined;
   #stopping: Promise<StopResult> | undefined;
   #shutdownErrors: string[] = [];
@@ -237,7 +244,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #readySettled = false;
-  #changeWaiters: (() => void)[] = [];
   /** An upload in flight this long means the replica stalled. */
   readonly #stallMs: number;
   /** Databases already warned about as stalled (warned once per stall). */
@@ -260,9 +266,25 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** When a probe of each database's replica last got an answer. */
   readonly #answeredAt = new Map<string, number>();
 
-  constructor(config: LitestreamConfig, onStopped: () => void) {
+  constructor(config: LitestreamConfig, onStopped: () => void, deps: SupervisorDeps = {}) {
     super();
     this.#config = config;
+    this.#clock = deps.clock ?? systemClock;
+    const spawn = deps.spawn ?? spawnChild;
+    this.#process = new SupervisedProcess({
+      clock: this.#clock,
+      spawn: () => {
+        const runtime = this.#runtime as Runtime;
+        const configFile = this.#configFile as ConfigFile;
+        const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
+        // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
+        // runs the one shutdown. It still dies with the app (see Replication).
+        return spawn(runtime.binary, args, childEnv(this.#config, runtime.engine), { ownProcessGroup: true });
+      },
+      onLine: (raw) => this.#onLine(raw),
+      onExit: (exit) => this.#onExit(exit),
+    });
+    this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
     const syncIntervalMs = parseDuration(config.syncInterval) ?? 10_000;
     this.#stallMs = Math.max(MIN_STALL_MS, 5 * syncIntervalMs);
     this.#outage = this.#watchOutages(syncIntervalMs);
@@ -303,8 +325,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         databases.every((db) => db.lastError === undefined) &&
         stalled.length === 0,
       lastError: this.#outage.failure,
-      pid: this.#child?.pid,
-      restarts: this.#restarts,
+      pid: this.#process.child?.pid,
+      restarts: this.#backoff.restarts,
       startedAt: this.#startedAt,
       databases,
       stalled,
@@ -397,8 +419,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   async #spawnOnce(): Promise<void> {
     const runtime = this.#runtime as Runtime;
-    // A litestream has run before (its start time is set): this one resumes after it.
-    if (this.#childStartedAt !== 0 && runtime.engine.resumeNeedsTruncatedWal) {
+    // A litestream has run before: this one resumes after it.
+    if (this.#process.hasRun && runtime.engine.resumeNeedsTruncatedWal) {
       await truncateWals(
         this.#config.databases.map((db) => db.path),
         { logger: this.#logger, signal: this.#stopAborted.signal },
@@ -406,31 +428,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       // Stopped for good, paused for the lease, or given up meanwhile: nothing to start.
       if (this.#state === 'stopped' || this.#leases.paused || this.#stopAborted.signal.aborted) return;
     }
-    const configFile = this.#configFile as ConfigFile;
-    const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
-    // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
-    // runs the one shutdown. It still dies with the app (see Replication).
-    const child = spawnChild(runtime.binary, args, childEnv(this.#config, runtime.engine), {
-      ownProcessGroup: true,
-    });
-    this.#child = child;
-    this.#childStartedAt = Date.now();
-    this.#childSpoke = false;
+    const child = this.#process.start();
     this.#errorsThisRun = 0;
     this.#tracker.restarted();
     if (this.#state !== 'stopping') this.#state = 'running';
-    const onLine = (raw: string) => this.#onLine(raw);
-    const stdout = lineSplitter(onLine);
-    const stderr = lineSplitter(onLine);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    // Exited, and every line it printed read: its last lines decide how its shutdown went.
-    const drained = (stream: NodeJS.ReadableStream) => finished(stream).catch(() => {});
-    this.#childDone = Promise.all([child.exited, drained(child.stdout), drained(child.stderr)]).then(([result]) => {
-      stdout.end();
-      stderr.end();
-      this.#onExit(child, result.exitCode, result.signal);
-    });
     this.#logger.info({ litestreamPid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
     this.#emit('spawn', { pid: child.pid });
     if (child.pid !== undefined) {
@@ -469,7 +470,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    * database is synced or holds nothing yet (missing, or empty and never written).
    */
   #checkReady(): void {
-    if (this.#readySettled || !this.#childSpoke || this.#state !== 'running') return;
+    if (this.#readySettled || !this.#process.spoke || this.#state !== 'running') return;
     if (!this.#tracker.allSynced(false, (db) => !hasContent(db))) return;
     if (this.#settleReady()) {
       this.#logger.info({}, 'every database with data is synced to the replica');
@@ -477,14 +478,14 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
   }
 
-  #onLine(raw: string): void {
-    this.#lastOutputAt = Date.now();
-    if (this.#tracker.ignores(raw)) return;
+  /** One line litestream printed; true when it meant something (waiters look again). */
+  #onLine(raw: string): boolean {
+    if (this.#tracker.ignores(raw)) return false;
     const parsed = parseLogLine(redact(raw, this.#secrets));
-    if (!parsed) return;
+    if (!parsed) return false;
     const event = this.#tracker.apply(parsed);
-    if (!this.#childSpoke) {
-      this.#childSpoke = true;
+    if (!this.#process.spoke) {
+      this.#process.markSpoke();
       this.#checkReady();
     }
     this.#forwarding.forward(parsed);
@@ -493,7 +494,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#shutdownErrors.push(describeLine(parsed));
     }
     if (event) this.#onSyncEvent(event);
-    this.#wakeWaiters();
+    return true;
   }
 
   /**
@@ -502,7 +503,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    * restarted (the restart resumes from its shadow WAL over a new connection).
    */
   #checkStalls(): void {
-    const child = this.#child;
+    const child = this.#process.child;
     if (this.#state !== 'running' || !child) return;
     // A database deleted meanwhile no longer holds `ready` back.
     this.#checkReady();
@@ -563,10 +564,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     }
   }
 
-  #onExit(child: SpawnedChild, exitCode: number | undefined, signal: string | undefined): void {
-    if (child !== this.#child) return;
-    this.#child = undefined;
-    this.#wakeWaiters();
+  #onExit({ exitCode, signal, ranForMs }: ChildExit): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     if (this.#leases.paused) {
       // Killed for the lease: it runs again once the lease is renewed (or never, if lost).
@@ -574,27 +572,20 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       return;
     }
 
-    // A litestream that ran long enough was healthy: its crash starts the backoff over.
-    if (Date.now() - this.#childStartedAt >= this.#config.supervisor.resetAfterMs) this.#backoffAttempt = 0;
-    const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
-    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#backoffAttempt);
-    const delayMs = Math.round(ceiling * (0.5 + Math.random() / 2));
-    this.#backoffAttempt++;
-    this.#restarts++;
     this.#state = 'restarting';
-    this.#logger.error(
-      { exitCode, signal, restartInMs: delayMs, restarts: this.#restarts },
-      'litestream exited unexpectedly; restarting',
-    );
-    this.#emit('restart', { exitCode, signal, delayMs, restarts: this.#restarts });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
+    const delayMs = this.#backoff.schedule(ranForMs, () => {
       // A lease paused meanwhile: its renewal resumes replication.
       if (this.#state !== 'restarting' || this.#leases.paused) return;
       this.#spawn().catch((error: unknown) => {
         this.#logger.error({ error: String(error) }, 'could not restart litestream');
       });
-    }, delayMs);
+    });
+    const restarts = this.#backoff.restarts;
+    this.#logger.error(
+      { exitCode, signal, restartInMs: delayMs, restarts },
+      'litestream exited unexpectedly; restarting',
+    );
+    this.#emit('restart', { exitCode, signal, delayMs, restarts });
   }
 
   /**
@@ -644,7 +635,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (error instanceof ReplicaLeaseError || error instanceof StaleDatabaseError) this.#leaseLost(error);
       return;
     }
-    if (this.#leaseProblem === undefined && this.#state === 'paused' && !this.#child) {
+    if (this.#leaseProblem === undefined && this.#state === 'paused' && !this.#process.child) {
       this.#logger.info({}, 'replica lease taken; replication starts');
       this.#emit('lease', this.#leaseStatus());
       await this.#spawn().catch((error: unknown) => {
@@ -678,7 +669,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       },
       // Counted as failed syncs, as litestream's own errors are.
       onProbeFailed: (db, failure) => this.#emit('replicaError', { db, message: failure.message }),
-      onAnswered: (db) => this.#answeredAt.set(db, Date.now()),
+      onAnswered: (db) => this.#answeredAt.set(db, this.#clock.now()),
       onChange: (failure, previous) => {
         if (failure && previous) {
           this.#logger.warn(
@@ -692,7 +683,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
           );
         } else if (previous) {
           this.#logger.info(
-            { kind: previous.kind, unreachableForMs: Date.now() - previous.at.getTime() },
+            { kind: previous.kind, unreachableForMs: this.#clock.now() - previous.at.getTime() },
             'the replica answers again',
           );
         }
@@ -730,22 +721,21 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** A lease went unrenewed too long: no write may reach the replica until it is renewed. */
   #pauseForLease(): void {
     if (this.#state === 'stopped') return;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
     // A restart it cancelled is the lease's resume to make.
-    this.#restartTimer = undefined;
+    this.#backoff.cancel();
     if (this.#state === 'running' || this.#state === 'restarting') this.#state = 'paused';
     this.#sawLeaseFailure(this.#leaseStatus().error);
     this.#logger.error(
-      { litestreamPid: this.#child?.pid },
+      { litestreamPid: this.#process.child?.pid },
       'replication paused: the replica lease could not be renewed in time',
     );
-    this.#child?.kill('SIGKILL');
+    this.#process.kill('SIGKILL');
     this.#emit('lease', this.#leaseStatus());
   }
 
   /** Every lease is held again: litestream resumes from its shadow WAL. */
   #resumeAfterLease(): void {
-    if (this.#state !== 'paused' || this.#child || this.#restartTimer) return;
+    if (this.#state !== 'paused' || this.#process.child || this.#backoff.pending) return;
     this.#logger.info({}, 'replica lease renewed; replication resumes');
     this.#emit('lease', this.#leaseStatus());
     this.#spawn().catch((error: unknown) => {
@@ -759,9 +749,9 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // Before ready, ready says why replication ended.
     this.#settleReady(error);
     this.#stopAborted.abort(error);
-    this.#child?.kill('SIGKILL');
+    this.#process.kill('SIGKILL');
     this.#emit('lease', this.#leaseStatus());
-    this.#wakeWaiters();
+    this.#process.wake();
     this.#stopping ??= this.#stop(this.#config.shutdownTimeoutMs);
   }
 
@@ -769,8 +759,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const { signal } = options;
     const killNow = () => {
       this.#stopAborted.abort();
-      this.#child?.kill('SIGKILL');
-      this.#wakeWaiters();
+      this.#process.kill('SIGKILL');
+      this.#process.wake();
     };
     if (signal?.aborted) killNow();
     else signal?.addEventListener('abort', killNow, { once: true });
@@ -793,7 +783,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #stopAborted = new AbortController();
 
   async #stop(timeoutMs: number): Promise<StopResult> {
-    const startedAt = Date.now();
+    const startedAt = this.#clock.now();
     const deadline = startedAt + timeoutMs;
     const aborted = () => this.#stopAborted.signal.aborted;
     let outcome: TerminateOutcome = {
@@ -807,13 +797,13 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     // temp files removed, the handle gone from the registry.
     try {
       await this.#started.catch(() => {});
-      if (this.#restartTimer) clearTimeout(this.#restartTimer);
+      this.#backoff.cancel();
       clearTimeout(this.#leaseRetry);
       clearInterval(this.#watchdog);
       clearInterval(this.#outageTimer);
       this.#outage.stop();
       const wasRunning = this.#state === 'running' || this.#state === 'restarting' || this.#state === 'paused';
-      const between = (this.#state === 'restarting' || this.#state === 'paused') && !this.#child;
+      const between = (this.#state === 'restarting' || this.#state === 'paused') && !this.#process.child;
       this.#state = 'stopping';
       // Stopped between a crash and its restart: run litestream once more for the final sync.
       // (Not while a lease is paused: this instance may no longer be the replica's writer.)
@@ -823,13 +813,14 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         this.#shutdownErrors.push(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
       }
       if (between && !aborted() && leased) await this.#spawn();
-      if (this.#child && wasRunning) {
+      if (this.#process.child && wasRunning) {
         for (let attempt = 1; ; attempt++) {
           outcome = await this.#terminate(deadline, timeoutMs);
           const failed = !this.#finalSyncDone(outcome);
           const hopeless = outcome.killed && !outcome.hung;
           const stopped = aborted() || this.#leases.paused;
-          if (!failed || hopeless || stopped || attempt >= MAX_FINAL_SYNC_ATTEMPTS || Date.now() >= deadline) break;
+          if (!failed || hopeless || stopped || attempt >= MAX_FINAL_SYNC_ATTEMPTS || this.#clock.now() >= deadline)
+            break;
           // The final sync can fail when a regular sync was still writing the same segment
           // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
           this.#logger.warn(
@@ -841,16 +832,17 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
           await this.#spawn();
           // Until it has caught up, or has failed again (then the next attempt reports it).
           if (this.#runtime?.engine.finalSyncRetryWaitsForCatchUp !== false) {
-            await this.#waitUntil(
+            await this.#process.waitUntil(
               () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !hasContent(db)),
               deadline,
+              this.#stopAborted.signal,
             );
           }
         }
       }
     } catch (error) {
       this.#shutdownErrors.push(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-      const child = this.#child;
+      const child = this.#process.child;
       if (child) {
         child.kill('SIGKILL');
         const result = await child.exited;
@@ -883,7 +875,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       killed,
       exitCode: outcome.exitCode,
       errors: Object.freeze([...errors]),
-      durationMs: Date.now() - startedAt,
+      durationMs: this.#clock.now() - startedAt,
     });
     if (result.clean) this.#logger.info({ durationMs: result.durationMs }, 'litestream stopped after its final sync');
     else this.#logger.error({ ...result }, 'litestream stopped, but its final sync may be incomplete');
@@ -912,27 +904,32 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
    * litestream has gone silent for `hangMs` (`hung`: worth running it again).
    */
   async #terminate(deadline: number, timeoutMs: number): Promise<TerminateOutcome> {
-    const child = this.#child;
+    const child = this.#process.child;
     if (!child) return { killed: false, hung: false, landed: false, exitCode: undefined, signal: undefined };
     // Before litestream opens a database, SIGTERM skips its final sync (and before its
     // first log line, SIGTERM kills it outright). A database that does not exist yet has
     // nothing to sync.
-    await this.#waitUntil(() => this.#childSpoke && this.#tracker.allInitialized((db) => !hasContent(db)), deadline);
+    await this.#process.waitUntil(
+      () => this.#process.spoke && this.#tracker.allInitialized((db) => !hasContent(db)),
+      deadline,
+      this.#stopAborted.signal,
+    );
     // An upload in flight when SIGTERM lands makes a hang (below) likelier: let it finish.
     // This narrows the race, it cannot close it — the check after SIGTERM does.
     // (A litestream already shutting down, signalled by someone else, has nothing to wait for.)
     const quirks = this.#runtime?.engine.shutdown;
     if (quirks?.hangsOnSignalDuringUpload !== false) {
-      await this.#waitUntil(
+      await this.#process.waitUntil(
         () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
         // A quarter of the timeout at most: the final sync needs the rest.
-        Math.min(deadline, Date.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
+        Math.min(deadline, this.#clock.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
+        this.#stopAborted.signal,
       );
     }
     // From the child itself: it may have exited during the waits above, before any waiter.
-    const exited = this.#childDone.then(() => 'exited' as const);
+    const exited = this.#process.done.then(() => 'exited' as const);
     child.kill('SIGTERM');
-    this.#lastOutputAt = Date.now();
+    this.#process.resetSilence();
     // Silence means a hang only where litestream talks through its final sync (0.3); 0.5
     // retries a slow replica silently, and gives up by itself at its shutdown-sync-timeout.
     const hangMs = quirks?.silentWhileRetrying ? Number.POSITIVE_INFINITY : Math.max(MIN_HANG_MS, timeoutMs / 4);
@@ -940,24 +937,24 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     let stuckSince: number | undefined;
     for (;;) {
       const stuck = this.#stuckAfterFinalSync();
-      stuckSince = stuck ? (stuckSince ?? Date.now()) : undefined;
+      stuckSince = stuck ? (stuckSince ?? this.#clock.now()) : undefined;
       const wakeAt = Math.min(
         deadline,
-        this.#lastOutputAt + hangMs,
+        this.#process.lastOutputAt + hangMs,
         stuckSince === undefined ? Number.POSITIVE_INFINITY : stuckSince + STUCK_GRACE_MS,
       );
       // Every line litestream prints may complete the picture: look again then.
-      const woke = await Promise.race([exited, this.#nextChange(wakeAt).then(() => 'tick' as const)]);
+      const woke = await Promise.race([exited, this.#process.nextChange(wakeAt).then(() => 'tick' as const)]);
       if (woke === 'exited') {
-        this.#wakeWaiters();
+        this.#process.wake();
         break;
       }
-      if (stuck && stuckSince !== undefined && Date.now() - stuckSince >= STUCK_GRACE_MS) {
+      if (stuck && stuckSince !== undefined && this.#clock.now() - stuckSince >= STUCK_GRACE_MS) {
         // Every database up to the stuck one has its final sync in the replica. If it is the
         // last, nothing is missing; otherwise the rest still need theirs (hung: run again).
         reason = stuck === 'last' ? 'stuck-after-final-sync' : 'hung';
-      } else if (Date.now() >= deadline) reason = 'timeout';
-      else if (Date.now() - this.#lastOutputAt >= hangMs) reason = 'hung';
+      } else if (this.#clock.now() >= deadline) reason = 'timeout';
+      else if (this.#clock.now() - this.#process.lastOutputAt >= hangMs) reason = 'hung';
       if (reason) break;
     }
     if (reason === 'stuck-after-final-sync') {
@@ -967,7 +964,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       );
     } else if (reason) {
       this.#logger.error(
-        { litestreamPid: child.pid, timeoutMs, silentForMs: Date.now() - this.#lastOutputAt },
+        { litestreamPid: child.pid, timeoutMs, silentForMs: this.#clock.now() - this.#process.lastOutputAt },
         reason === 'hung'
           ? 'litestream hung during its final sync; killing it'
           : 'litestream did not finish its final sync in time; killing it',
@@ -1008,32 +1005,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       if (this.#tracker.hasOpenUpload(db)) return index === databases.length - 1 ? 'last' : 'more';
     }
     return undefined;
-  }
-
-  /** Resolves when `done()` holds, litestream exits, or the deadline passes (exits wake change waiters too). */
-  async #waitUntil(done: () => boolean, deadline: number): Promise<void> {
-    while (!done() && this.#child && Date.now() < deadline && !this.#stopAborted.signal.aborted) {
-      await this.#nextChange(deadline);
-    }
-  }
-
-  /** Resolves at the next change — a log line, litestream's exit, an aborted stop — or at `at`. */
-  #nextChange(at: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(wake, Math.max(0, at - Date.now()));
-      // A wait left behind (litestream exited first) must not keep the process alive until
-      // its deadline: an app that ends by letting the event loop drain would linger.
-      timer.unref();
-      function wake() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#changeWaiters.push(wake);
-    });
-  }
-
-  #wakeWaiters(): void {
-    for (const wake of this.#changeWaiters.splice(0)) wake();
   }
 }
 
