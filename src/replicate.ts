@@ -32,6 +32,7 @@ import { type ChildExit, type ChildProcessLike, SupervisedProcess } from './supe
 import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
 import { RestartBackoff } from './supervision/restart-backoff.js';
 import { emitSafely } from './supervision/safe-emit.js';
+import { MIN_STALL_MS, StallWatchdog } from './supervision/stall-watchdog.js';
 import { truncateWals } from './wal-truncate.js';
 
 /**
@@ -186,10 +187,6 @@ const UPLOAD_GRACE_MS = 10_000;
 const MIN_HANG_MS = 5_000;
 /** A litestream that finished its final syncs exits within milliseconds; one still there this much later is stuck. */
 const STUCK_GRACE_MS = 500;
-/** An upload in flight this long (at least; five sync intervals if longer, plus its size's time) is a stalled replica. */
-const MIN_STALL_MS = 5_000;
-/** The upload speed below which a replica counts as stalled rather than slow. */
-const SLOW_UPLOAD_BYTES_PER_S = 1024 * 1024;
 /** How often the outage watch looks whether a probe of the replica is due. */
 const OUTAGE_TICK_MS = 250;
 
@@ -244,13 +241,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #readySettled = false;
-  /** An upload in flight this long means the replica stalled. */
-  readonly #stallMs: number;
-  /** Databases already warned about as stalled (warned once per stall). */
-  #warnedStalled = new Set<string>();
-  #watchdog: NodeJS.Timeout | undefined;
-  /** Restarts for a hung upload since the last upload that completed. */
-  #stallRestarts = 0;
+  /** Tells stalled uploads; kills a litestream whose upload hangs (the backoff restarts it). */
+  readonly #watchdog: StallWatchdog;
   /** Pidfile writes and removals, in order: a removal never overtakes a write. */
   #pidfileWork: Promise<void> = Promise.resolve();
   /** The replica leases: litestream runs only while every one is held. */
@@ -286,7 +278,18 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     });
     this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
     const syncIntervalMs = parseDuration(config.syncInterval) ?? 10_000;
-    this.#stallMs = Math.max(MIN_STALL_MS, 5 * syncIntervalMs);
+    this.#watchdog = new StallWatchdog({
+      clock: this.#clock,
+      logger: this.#logger,
+      // Five sync intervals (at least 5 s), plus a snapshot's time at a slow 1 MiB/s.
+      stallMs: Math.max(MIN_STALL_MS, 5 * syncIntervalMs),
+      restartStalledAfterMs: config.supervisor.restartStalledAfterMs,
+      stalled: (allowedMs, now) => this.#tracker.stalled(allowedMs, now),
+      sizeOf: fileSize,
+      running: () => (this.#state === 'running' ? this.#process.child : undefined),
+      // A database deleted meanwhile no longer holds `ready` back.
+      onCheck: () => this.#checkReady(),
+    });
     this.#outage = this.#watchOutages(syncIntervalMs);
     this.#onStopped = onStopped;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
@@ -314,7 +317,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   status(): ReplicationStatus {
     const databases = this.#databasesNow();
-    const stalled = Object.freeze(this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs)));
+    const stalled = Object.freeze(this.#watchdog.stalledNow());
     return Object.freeze({
       state: this.#state,
       healthy:
@@ -387,8 +390,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#startedAt = new Date();
       if (this.#leaseProblem !== undefined || this.#leases.paused) this.#state = 'paused';
       else await this.#spawn();
-      this.#watchdog = setInterval(() => this.#checkStalls(), 1_000);
-      this.#watchdog.unref();
+      this.#watchdog.start();
       this.#outageTimer = setInterval(() => this.#outage.tick(), OUTAGE_TICK_MS);
       this.#outageTimer.unref();
     } catch (error) {
@@ -497,55 +499,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     return true;
   }
 
-  /**
-   * Runs every second while replicating. An upload that hangs makes status unhealthy and is
-   * warned about once; one that hangs for `restartStalledAfterMs` gets litestream killed and
-   * restarted (the restart resumes from its shadow WAL over a new connection).
-   */
-  #checkStalls(): void {
-    const child = this.#process.child;
-    if (this.#state !== 'running' || !child) return;
-    // A database deleted meanwhile no longer holds `ready` back.
-    this.#checkReady();
-    const stalled = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, this.#stallMs));
-    for (const db of stalled) {
-      if (this.#warnedStalled.has(db)) continue;
-      this.#warnedStalled.add(db);
-      this.#logger.warn(
-        { db, stalledForMs: this.#stallMs },
-        'replica upload is not progressing: the replica may be unreachable (status is unhealthy until it completes)',
-      );
-    }
-    for (const db of this.#warnedStalled) if (!stalled.includes(db)) this.#warnedStalled.delete(db);
-    // Each restart that did not get an upload through doubles the patience (a huge snapshot
-    // on a slow link must not be killed over and over); a completed upload resets it.
-    const restartAfterMs = this.#config.supervisor.restartStalledAfterMs * 2 ** this.#stallRestarts;
-    const hung = this.#tracker.stalled((db, kind) => this.#allowedUploadMs(db, kind, restartAfterMs));
-    if (hung.length > 0 && !child.killed) {
-      this.#logger.error(
-        { databases: hung, stalledForMs: restartAfterMs, litestreamPid: child.pid },
-        'replica upload hung; restarting litestream to reconnect',
-      );
-      this.#stallRestarts++;
-      child.kill('SIGKILL');
-    }
-  }
-
-  /**
-   * How long an upload may take before it counts as stalled: `baseMs`, plus, for a
-   * snapshot, the time to send the database at a slow 1 MiB/s — a snapshot of a large
-   * database is slow, not stalled. (A WAL segment's size is not known while it uploads; a
-   * huge one on a slow link is covered by the doubling after each fruitless restart.)
-   */
-  #allowedUploadMs(db: string, kind: 'snapshot' | 'wal', baseMs: number): number {
-    const bytes = kind === 'snapshot' ? Math.max(0, fileSize(db)) : 0;
-    return baseMs + (bytes / SLOW_UPLOAD_BYTES_PER_S) * 1000;
-  }
-
   #onSyncEvent(event: SyncEvent): void {
     switch (event.kind) {
       case 'synced':
-        this.#stallRestarts = 0;
+        this.#watchdog.uploadCompleted();
         this.#outage.cleared();
         this.#emit('sync', { db: event.db, generation: event.generation, txid: event.txid, position: event.position });
         this.#checkReady();
@@ -799,7 +756,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       await this.#started.catch(() => {});
       this.#backoff.cancel();
       clearTimeout(this.#leaseRetry);
-      clearInterval(this.#watchdog);
+      this.#watchdog.stop();
       clearInterval(this.#outageTimer);
       this.#outage.stop();
       const wasRunning = this.#state === 'running' || this.#state === 'restarting' || this.#state === 'paused';
