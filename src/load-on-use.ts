@@ -26,6 +26,8 @@ export const loadWorkerThreads = (): typeof import('node:worker_threads') => req
 export const loadHttp = (secure: boolean): typeof import('node:https') | typeof import('node:http') =>
   secure ? require('node:https') : require('node:http');
 export const loadCrypto = (): typeof import('node:crypto') => require('node:crypto');
+/** aws4 (the SigV4 signer; little beyond node:crypto, which it loads), for those same requests. */
+export const loadAws4 = (): typeof import('aws4') => require('aws4');
 
 /**
  * The AWS default credential chain (~100 ms), only when the Node process has no static keys

@@ -18,7 +18,7 @@ import {
   RefreshingCredentials,
 } from '../src/replica/credentials.js';
 import { checkReplica } from '../src/replica/format-guard.js';
-import { listS3Prefix } from '../src/replica/s3-request.js';
+import { listS3Prefix } from '../src/replica/s3/operations.js';
 import { captureLogger, closedPort, onCleanup, tempDir } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 
@@ -414,7 +414,7 @@ describe('static keys', () => {
     const script = `
       import { createRequire } from 'node:module';
       const { s3BucketOf } = await import(${JSON.stringify(path.join(DIST, 'replica/layout.js'))});
-      const { listS3Prefix } = await import(${JSON.stringify(path.join(DIST, 'replica/s3-request.js'))});
+      const { listS3Prefix } = await import(${JSON.stringify(path.join(DIST, 'replica/s3/operations.js'))});
       const location = { type: 's3', bucket: ${JSON.stringify(s3.bucket)}, prefix: 'x', endpoint: ${JSON.stringify(s3.endpoint)},
         region: ${JSON.stringify(s3.region)}, forcePathStyle: undefined, skipVerify: false, credentials: undefined };
       let outcome = 'listed';

@@ -19,6 +19,7 @@ import {
   LitestreamError,
   ReplicaUnreachableError,
 } from '../src/index.js';
+import type { S3Credentials } from '../src/replica/credentials.js';
 import {
   inspectReplica,
   type ReplicaContents,
@@ -27,7 +28,9 @@ import {
   replicaLocations,
   type S3ReplicaLocation,
 } from '../src/replica/layout.js';
-import { listS3Prefix, type S3Bucket, type S3Credentials, s3Address, s3FailureOf } from '../src/replica/s3-request.js';
+import { type S3Bucket, s3Address } from '../src/replica/s3/bucket.js';
+import { s3FailureOf } from '../src/replica/s3/failures.js';
+import { listS3Prefix } from '../src/replica/s3/operations.js';
 import { Secret } from '../src/secret.js';
 import { closedPort, onCleanup, processAlive, s3Replica, tempDir, waitFor, writeRows } from './support/fixtures.js';
 import { listKeys, s3Ok } from './support/s3-client.js';

@@ -8,7 +8,7 @@
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import { CredentialsError, FileSystemError, LitestreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { s3FailureOf } from '../replica/s3-request.js';
+import { s3FailureOf } from '../replica/s3/failures.js';
 import { replicaError } from '../replica-errors.js';
 
 /** Errors of a file lease that retrying does not mend. */

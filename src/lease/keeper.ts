@@ -18,7 +18,7 @@ import { CredentialsError, LitestreamAbortError, ReplicaLeaseError, ReplicationE
 import { childLogger, type Logger, logOnce } from '../logger.js';
 import { currentProcess, isRunning, pidScope } from '../owner.js';
 import { refuseIfClaimed } from '../pidfile.js';
-import { s3FailureOf } from '../replica/s3-request.js';
+import { s3FailureOf } from '../replica/s3/failures.js';
 import { settingName } from '../setting-names.js';
 import { errorText, leaseRetryDelay } from './failures.js';
 import type { KeptLease, LeaseEvents, LeaseState, LeaseWaitEvent } from './kept.js';

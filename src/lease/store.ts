@@ -3,14 +3,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
 import { ownedName, sweepLeftovers } from '../owner.js';
-import {
-  deleteS3Object,
-  getS3Object,
-  putS3Object,
-  type S3Bucket,
-  type S3CallOptions,
-  sha256Hex,
-} from '../replica/s3-request.js';
+import type { S3Bucket, S3CallOptions } from '../replica/s3/bucket.js';
+import { deleteS3Object, getS3Object, putS3Object } from '../replica/s3/operations.js';
+import { sha256Hex } from '../replica/s3/signing.js';
 
 /** A lease object as read: its bytes and the version tag a conditional write names. */
 export interface StoredLease {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { sweepLeftovers } from '../owner.js';
 import { companionFiles, hasContent } from '../paths.js';
 import { replicaLocation } from '../replica/layout.js';
-import { s3FailureOf } from '../replica/s3-request.js';
+import { s3FailureOf } from '../replica/s3/failures.js';
 import { settingName } from '../setting-names.js';
 import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
 

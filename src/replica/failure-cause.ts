@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { S3Failure } from './s3-request.js';
+import type { S3Failure } from './s3/failures.js';
 
 /**
  * What failed:

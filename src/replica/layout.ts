@@ -25,8 +25,10 @@ import { throwIfAborted } from '../abort.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config.js';
 import { ReplicaUnreachableError } from '../errors.js';
 import { loadYaml } from '../load-on-use.js';
+import type { S3Credentials } from './credentials.js';
 import { credentialsFor } from './credentials.js';
-import { listS3Pages, listS3Prefix, type S3Bucket, type S3Credentials } from './s3-request.js';
+import type { S3Bucket } from './s3/bucket.js';
+import { listS3Pages, listS3Prefix } from './s3/operations.js';
 
 /** A Litestream replica format: 0.3 generations, or 0.5 LTX files. */
 export type ReplicaFormat = '0.3' | '0.5';

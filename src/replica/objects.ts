@@ -1,7 +1,8 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type ReplicaLocation, s3BucketOf } from './layout.js';
-import { getS3Bytes, getS3Tail, listS3Pages, s3FailureOf } from './s3-request.js';
+import { s3FailureOf } from './s3/failures.js';
+import { getS3Bytes, getS3Tail, listS3Pages } from './s3/operations.js';
 
 /**
  * The largest object Node reads (whole, into memory) to check it; a larger one is left to

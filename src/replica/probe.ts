@@ -9,7 +9,8 @@
 import { LitestreamAbortError } from '../errors.js';
 import { describeFailureKind, failureKindOfS3, failureKindOfText, type ReplicaFailureKind } from './failure-cause.js';
 import { type ReplicaLocation, s3BucketOf } from './layout.js';
-import { listS3Pages, s3FailureOf } from './s3-request.js';
+import { s3FailureOf } from './s3/failures.js';
+import { listS3Pages } from './s3/operations.js';
 
 /** What one probe found. */
 export type ProbeOutcome =

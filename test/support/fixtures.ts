@@ -14,7 +14,7 @@ import {
   restore,
   startReplication,
 } from '../../src/index.js';
-import type { S3Bucket } from '../../src/replica/s3-request.js';
+import type { S3Bucket } from '../../src/replica/s3/bucket.js';
 import { Secret } from '../../src/secret.js';
 import { processes } from './proc.js';
 import { testS3 } from './s3-per-file.js';

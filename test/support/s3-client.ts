@@ -1,7 +1,8 @@
 // A minimal S3 client for the test harness: create the test bucket, wait for a server to
 // answer, and look at (or damage) what litestream wrote. It signs with the library's own
-// SigV4 signer (src/replica/s3-request.ts), so there is one signer, and sends with fetch.
-import { s3Address, sha256Hex, signS3Request } from '../../src/replica/s3-request.js';
+// SigV4 signing (src/replica/s3/signing.ts), so there is one signer, and sends with fetch.
+import { s3Address } from '../../src/replica/s3/bucket.js';
+import { sha256Hex, signS3Request } from '../../src/replica/s3/signing.js';
 import { Secret } from '../../src/secret.js';
 
 /** Where and as whom to talk to a test server. */
