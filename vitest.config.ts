@@ -8,6 +8,7 @@ const ALSO_ON_SEAWEEDFS = [
   'test/verify.test.ts',
   'test/s3-servers.test.ts',
   'test/s3-objects.test.ts',
+  'test/s3-signing.test.ts',
   'test/lease.test.ts',
 ];
 

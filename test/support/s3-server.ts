@@ -27,6 +27,12 @@ export const S3_CREDENTIALS = {
   secretAccessKey: 'sEcReT-lsnode-0c9b7e51-dont-leak',
 };
 
+/** The key pair a server accepts (another one than {@link S3_CREDENTIALS}'s, for a test of unusual keys). */
+export interface S3Keys {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
 const READY_WITHIN_MS = 30_000;
 const STOP_WITHIN_MS = 5_000;
 
@@ -73,18 +79,18 @@ interface Launch {
   strays: string[];
 }
 
-async function launchVersitygw(dataDir: string): Promise<Launch & { port: number }> {
+async function launchVersitygw(dataDir: string, keys: S3Keys): Promise<Launch & { port: number }> {
   const [port] = (await freePorts(1)) as [number];
   return {
     port,
     args: ['--port', `127.0.0.1:${port}`, '--region', S3_CREDENTIALS.region, '--quiet', 'posix', dataDir],
     // In its environment, not its arguments: the suite checks that the secret never shows in `ps`.
-    env: { ROOT_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, ROOT_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey },
+    env: { ROOT_ACCESS_KEY_ID: keys.accessKeyId, ROOT_SECRET_ACCESS_KEY: keys.secretAccessKey },
     strays: [],
   };
 }
 
-async function launchSeaweedfs(instanceDir: string, dataDir: string): Promise<Launch & { port: number }> {
+async function launchSeaweedfs(instanceDir: string, dataDir: string, keys: S3Keys): Promise<Launch & { port: number }> {
   const ports = await freePorts(9);
   const admin = await adminPortPair(ports);
   const [s3, s3Grpc, master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, metrics] = ports as [
@@ -105,7 +111,7 @@ async function launchSeaweedfs(instanceDir: string, dataDir: string): Promise<La
       identities: [
         {
           name: 'test',
-          credentials: [{ accessKey: S3_CREDENTIALS.accessKeyId, secretKey: S3_CREDENTIALS.secretAccessKey }],
+          credentials: [{ accessKey: keys.accessKeyId, secretKey: keys.secretAccessKey }],
           actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
         },
       ],
@@ -149,8 +155,8 @@ async function launchSeaweedfs(instanceDir: string, dataDir: string): Promise<La
 export class S3Server implements S3Target {
   readonly bucket = S3_CREDENTIALS.bucket;
   readonly region = S3_CREDENTIALS.region;
-  readonly accessKeyId = S3_CREDENTIALS.accessKeyId;
-  readonly secretAccessKey = S3_CREDENTIALS.secretAccessKey;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
   readonly endpoint: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
@@ -162,19 +168,28 @@ export class S3Server implements S3Target {
     readonly instanceDir: string,
     readonly dataDir: string,
     private readonly launch: Launch & { port: number },
+    keys: S3Keys,
   ) {
     this.endpoint = `http://127.0.0.1:${launch.port}`;
+    this.accessKeyId = keys.accessKeyId;
+    this.secretAccessKey = keys.secretAccessKey;
   }
 
   /** Starts a server of `kind` with an empty bucket, in a new directory under `runDir`. */
-  static async start(kind: S3ServerKind, tool: S3Tool, runDir: string): Promise<S3Server> {
+  static async start(
+    kind: S3ServerKind,
+    tool: S3Tool,
+    runDir: string,
+    keys: S3Keys = S3_CREDENTIALS,
+  ): Promise<S3Server> {
     await mkdir(runDir, { recursive: true });
     const instanceDir = await mkdtemp(path.join(runDir, `${kind}-`));
     const dataDir = path.join(instanceDir, 'data');
     await mkdir(dataDir);
-    const launch = kind === 'versitygw' ? await launchVersitygw(dataDir) : await launchSeaweedfs(instanceDir, dataDir);
+    const launch =
+      kind === 'versitygw' ? await launchVersitygw(dataDir, keys) : await launchSeaweedfs(instanceDir, dataDir, keys);
     await writeFile(path.join(instanceDir, 'strays.json'), JSON.stringify(launch.strays));
-    const server = new S3Server(kind, tool, instanceDir, dataDir, launch);
+    const server = new S3Server(kind, tool, instanceDir, dataDir, launch, keys);
     try {
       await server.#spawn();
       const created = await s3Request(server, { method: 'PUT' });
