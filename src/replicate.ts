@@ -261,6 +261,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   constructor(config: LitestreamConfig, onStopped: () => void, deps: SupervisorDeps = {}) {
     super();
     this.#config = config;
+    this.#logger = childLogger(config.logger, { component: 'replicate' });
     this.#clock = deps.clock ?? systemClock;
     const spawn = deps.spawn ?? spawnChild;
     this.#process = new SupervisedProcess({
@@ -292,7 +293,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     });
     this.#outage = this.#watchOutages(syncIntervalMs);
     this.#onStopped = onStopped;
-    this.#logger = childLogger(config.logger, { component: 'replicate' });
     // Replaced by the engine's own once the executable is known; until then nothing is logged.
     this.#tracker = idleTracker(config.databases.map((db) => db.path));
     this.#secrets = secretsOf(config);
