@@ -152,5 +152,8 @@ function apiReport(types: string, name: string): string {
   });
   if (!result.succeeded || errors.length > 0)
     throw new Error(`API Extractor failed for ${types}: ${errors.join('\n')}`);
-  return readFileSync(path.join(work, reportFileName), 'utf8');
+  // A warning that belongs to no declaration is listed at the end with its source file and
+  // line (`// src/fastify.ts:67:3 - (ae-forgotten-export) …`): without them, a move of that
+  // file leaves the report as it was.
+  return readFileSync(path.join(work, reportFileName), 'utf8').replace(/^\/\/ \S+:\d+:\d+ - \(/gm, '// (');
 }
