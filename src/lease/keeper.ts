@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { throwIfAborted } from '../abort.js';
@@ -600,7 +601,8 @@ function holderGone(record: LeaseRecord): boolean {
 /** This library's version, for the lease record. */
 function packageVersion(): string {
   try {
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    // By the package's own name: found wherever the build puts this code (dist/ is bundled).
+    const text = readFileSync(createRequire(import.meta.url).resolve('litestream-node/package.json'), 'utf8');
     return (JSON.parse(text) as { version?: string }).version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -1,7 +1,7 @@
 // An app that boots the way a user's does (ensureRestored, then startReplication), run with
 // register.mjs so its claims wait at the test's gates. It reports over IPC: `restored`,
 // `ready` (replicating) or `error`, each log line as `log`, and `stopped` after SIGTERM.
-import { configFromEnv, ensureRestored, startReplication } from '../../../dist/index.js';
+import { configFromEnv, ensureRestored, startReplication } from '../../../.cache/dist-modules/index.js';
 
 const send = (message) => new Promise((resolve) => process.send(message, () => resolve()));
 const log = (level) => (fields, msg) => void send({ event: 'log', level, msg, ...fields });

@@ -1,12 +1,13 @@
-// The library's real pidfile module, with gates: the Nth claimDatabase call for a database
-// file in this process waits at `claim <file name> N` before it claims and at
-// `claimed <file name> N` after (refused or not), and refuseIfClaimed reports what it found.
+// The library's real pidfile module (from tsc's unbundled build: dist/ is bundled), with
+// gates: the Nth claimDatabase call for a database file in this process waits at
+// `claim <file name> N` before it claims and at `claimed <file name> N` after (refused or
+// not), and refuseIfClaimed reports what it found.
 // The test sees each gate as an IPC message and opens it with `{ open: name }`: it decides
 // the order in which two apps claim.
 import path from 'node:path';
-import * as real from '../../../dist/pidfile.js';
+import * as real from '../../../.cache/dist-modules/pidfile.js';
 
-export * from '../../../dist/pidfile.js';
+export * from '../../../.cache/dist-modules/pidfile.js';
 
 const opened = new Set();
 const waiters = new Map();
