@@ -29,6 +29,7 @@ import { redact } from './secret.js';
 import { type SpawnOptions, spawnChild } from './spawn.js';
 import { type Clock, systemClock } from './supervision/clock.js';
 import { type ChildExit, type ChildProcessLike, SupervisedProcess } from './supervision/core.js';
+import { FinalSync, NOTHING_RAN, type TerminateOutcome } from './supervision/final-sync.js';
 import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
 import { RestartBackoff } from './supervision/restart-backoff.js';
 import { emitSafely } from './supervision/safe-emit.js';
@@ -179,28 +180,8 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
   stop(options?: StopOptions): Promise<StopResult>;
 }
 
-/** How many times stop() runs litestream to get a final sync through. */
-const MAX_FINAL_SYNC_ATTEMPTS = 3;
-/** How long stop() lets a replica upload in flight finish before SIGTERM. */
-const UPLOAD_GRACE_MS = 10_000;
-/** Silence after SIGTERM that means litestream hung (at least; a quarter of the timeout if longer). */
-const MIN_HANG_MS = 5_000;
-/** A litestream that finished its final syncs exits within milliseconds; one still there this much later is stuck. */
-const STUCK_GRACE_MS = 500;
 /** How often the outage watch looks whether a probe of the replica is due. */
 const OUTAGE_TICK_MS = 250;
-
-interface TerminateOutcome {
-  /** Killed before its final sync was known to be complete. */
-  killed: boolean;
-  /** Killed for going silent, not for running out of time: running it again may help. */
-  hung: boolean;
-  /** The log shows every database's final sync in the replica (whatever the exit). */
-  landed: boolean;
-  exitCode: number | undefined;
-  /** The signal litestream died of, if it did (then `exitCode` is undefined). */
-  signal: string | undefined;
-}
 
 /** What a {@link Supervisor} starts processes with and tells time by; tests replace them. */
 interface SupervisorDeps {
@@ -235,9 +216,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #backoff: RestartBackoff;
   #startedAt: Date | undefined;
   #stopping: Promise<StopResult> | undefined;
-  #shutdownErrors: string[] = [];
-  /** Errors of earlier final-sync attempts in this stop, reported when none succeeded. */
-  #earlierShutdownErrors: string[] = [];
+  /** The final sync on stop: SIGTERM, waits, SIGKILL at the deadline, runs again when that may help. */
+  readonly #finalSync: FinalSync;
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #readySettled = false;
@@ -278,6 +258,16 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       onExit: (exit) => this.#onExit(exit),
     });
     this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
+    this.#finalSync = new FinalSync({
+      process: this.#process,
+      clock: this.#clock,
+      logger: this.#logger,
+      signal: this.#stopAborted.signal,
+      databases: config.databases.map((db) => db.path),
+      hasContent,
+      tracker: () => this.#tracker,
+      engine: () => this.#runtime?.engine,
+    });
     const syncIntervalMs = parseDuration(config.syncInterval) ?? 10_000;
     this.#watchdog = new StallWatchdog({
       clock: this.#clock,
@@ -493,7 +483,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#forwarding.forward(parsed);
     this.#emit('log', parsed);
     if (this.#state === 'stopping' && parsed.level === 'error' && !this.#tracker.isBenign(parsed)) {
-      this.#shutdownErrors.push(describeLine(parsed));
+      this.#finalSync.noteError(describeLine(parsed));
     }
     if (event) this.#onSyncEvent(event);
     return true;
@@ -702,7 +692,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   /** Another instance holds a replica now: stop at once, with no final sync (it would be a second writer). */
   #leaseLost(error: ReplicaLeaseError | StaleDatabaseError): void {
-    this.#shutdownErrors.push(error.message);
+    this.#finalSync.noteError(error.message);
     // Before ready, ready says why replication ended.
     this.#settleReady(error);
     this.#stopAborted.abort(error);
@@ -743,13 +733,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const startedAt = this.#clock.now();
     const deadline = startedAt + timeoutMs;
     const aborted = () => this.#stopAborted.signal.aborted;
-    let outcome: TerminateOutcome = {
-      killed: false,
-      hung: false,
-      landed: false,
-      exitCode: undefined,
-      signal: undefined,
-    };
+    let outcome: TerminateOutcome = NOTHING_RAN;
     // Whatever fails in here, the replication ends stopped: ready settled, pidfiles and
     // temp files removed, the handle gone from the registry.
     try {
@@ -767,38 +751,22 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       const leased = !this.#leases.paused && this.#leaseProblem === undefined;
       if (!leased && !this.#leases.lost) {
         // Nothing reached the replica since the pause, and no final sync may be made now.
-        this.#shutdownErrors.push(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
+        this.#finalSync.noteError(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
       }
       if (between && !aborted() && leased) await this.#spawn();
       if (this.#process.child && wasRunning) {
-        for (let attempt = 1; ; attempt++) {
-          outcome = await this.#terminate(deadline, timeoutMs);
-          const failed = !this.#finalSyncDone(outcome);
-          const hopeless = outcome.killed && !outcome.hung;
-          const stopped = aborted() || this.#leases.paused;
-          if (!failed || hopeless || stopped || attempt >= MAX_FINAL_SYNC_ATTEMPTS || this.#clock.now() >= deadline)
-            break;
-          // The final sync can fail when a regular sync was still writing the same segment
-          // (seen with file replicas). Run litestream again: it resumes from its shadow WAL.
-          this.#logger.warn(
-            { attempt, errors: this.#shutdownErrors },
-            'final sync failed; running litestream again to finish it',
-          );
-          this.#earlierShutdownErrors.push(...this.#shutdownErrors);
-          this.#shutdownErrors = [];
-          await this.#spawn();
-          // Until it has caught up, or has failed again (then the next attempt reports it).
-          if (this.#runtime?.engine.finalSyncRetryWaitsForCatchUp !== false) {
-            await this.#process.waitUntil(
-              () => this.#errorsThisRun > 0 || this.#tracker.allSynced(true, (db) => !hasContent(db)),
-              deadline,
-              this.#stopAborted.signal,
-            );
-          }
-        }
+        outcome = await this.#finalSync.run({
+          deadline,
+          timeoutMs,
+          respawn: () => this.#spawn(),
+          errorsThisRun: () => this.#errorsThisRun,
+          paused: () => this.#leases.paused,
+        });
       }
     } catch (error) {
-      this.#shutdownErrors.push(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.#finalSync.noteError(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+      // A failed run again leaves the outcome of the attempt before it.
+      outcome = this.#finalSync.lastOutcome;
       const child = this.#process.child;
       if (child) {
         child.kill('SIGKILL');
@@ -818,15 +786,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         ),
       );
     }
-    const killed = outcome.killed || (aborted() && outcome.exitCode !== 0 && !outcome.landed);
-    const clean = !killed && this.#finalSyncDone(outcome);
-    const errors = clean ? this.#shutdownErrors : [...this.#earlierShutdownErrors, ...this.#shutdownErrors];
-    if (!clean && errors.length === 0) {
-      const unconfirmed = this.#databasesWithContent().filter((db) => !this.#tracker.finalSyncLanded(db));
-      errors.push(
-        `litestream ${killed ? 'was killed' : `exited ${outcome.exitCode ?? ''}`.trim()} without its log showing the final sync of ${unconfirmed.join(', ') || 'every database'} in the replica`,
-      );
-    }
+    const { clean, killed, errors } = this.#finalSync.summarize(outcome, aborted());
     const result: StopResult = Object.freeze({
       clean,
       killed,
@@ -839,129 +799,6 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#onStopped();
     this.#emit('stopped', result);
     return result;
-  }
-
-  /**
-   * The final sync is complete: the log shows it in the replica for every database (even if
-   * litestream then exited 1 over a cancelled checkpoint, or had to be killed while stuck),
-   * or — where the engine's exit status proves it (not 0.5's) — litestream exited 0 with no
-   * error logged.
-   */
-  #finalSyncDone(outcome: TerminateOutcome): boolean {
-    if (outcome.killed) return false;
-    if (outcome.landed) return true;
-    // Nothing was running to stop (a litestream that died of a signal made no final sync).
-    if (outcome.exitCode === undefined) return outcome.signal === undefined && this.#shutdownErrors.length === 0;
-    const exitProves = this.#runtime?.engine.exitCodeProvesFinalSync ?? true;
-    return exitProves && outcome.exitCode === 0 && this.#shutdownErrors.length === 0;
-  }
-
-  /**
-   * SIGTERM once and wait for the final sync; SIGKILL at the deadline, or earlier when
-   * litestream has gone silent for `hangMs` (`hung`: worth running it again).
-   */
-  async #terminate(deadline: number, timeoutMs: number): Promise<TerminateOutcome> {
-    const child = this.#process.child;
-    if (!child) return { killed: false, hung: false, landed: false, exitCode: undefined, signal: undefined };
-    // Before litestream opens a database, SIGTERM skips its final sync (and before its
-    // first log line, SIGTERM kills it outright). A database that does not exist yet has
-    // nothing to sync.
-    await this.#process.waitUntil(
-      () => this.#process.spoke && this.#tracker.allInitialized((db) => !hasContent(db)),
-      deadline,
-      this.#stopAborted.signal,
-    );
-    // An upload in flight when SIGTERM lands makes a hang (below) likelier: let it finish.
-    // This narrows the race, it cannot close it — the check after SIGTERM does.
-    // (A litestream already shutting down, signalled by someone else, has nothing to wait for.)
-    const quirks = this.#runtime?.engine.shutdown;
-    if (quirks?.hangsOnSignalDuringUpload !== false) {
-      await this.#process.waitUntil(
-        () => !this.#tracker.writing() || this.#tracker.isShuttingDown,
-        // A quarter of the timeout at most: the final sync needs the rest.
-        Math.min(deadline, this.#clock.now() + Math.min(UPLOAD_GRACE_MS, timeoutMs / 4)),
-        this.#stopAborted.signal,
-      );
-    }
-    // From the child itself: it may have exited during the waits above, before any waiter.
-    const exited = this.#process.done.then(() => 'exited' as const);
-    child.kill('SIGTERM');
-    this.#process.resetSilence();
-    // Silence means a hang only where litestream talks through its final sync (0.3); 0.5
-    // retries a slow replica silently, and gives up by itself at its shutdown-sync-timeout.
-    const hangMs = quirks?.silentWhileRetrying ? Number.POSITIVE_INFINITY : Math.max(MIN_HANG_MS, timeoutMs / 4);
-    let reason: 'timeout' | 'hung' | 'stuck-after-final-sync' | undefined;
-    let stuckSince: number | undefined;
-    for (;;) {
-      const stuck = this.#stuckAfterFinalSync();
-      stuckSince = stuck ? (stuckSince ?? this.#clock.now()) : undefined;
-      const wakeAt = Math.min(
-        deadline,
-        this.#process.lastOutputAt + hangMs,
-        stuckSince === undefined ? Number.POSITIVE_INFINITY : stuckSince + STUCK_GRACE_MS,
-      );
-      // Every line litestream prints may complete the picture: look again then.
-      const woke = await Promise.race([exited, this.#process.nextChange(wakeAt).then(() => 'tick' as const)]);
-      if (woke === 'exited') {
-        this.#process.wake();
-        break;
-      }
-      if (stuck && stuckSince !== undefined && this.#clock.now() - stuckSince >= STUCK_GRACE_MS) {
-        // Every database up to the stuck one has its final sync in the replica. If it is the
-        // last, nothing is missing; otherwise the rest still need theirs (hung: run again).
-        reason = stuck === 'last' ? 'stuck-after-final-sync' : 'hung';
-      } else if (this.#clock.now() >= deadline) reason = 'timeout';
-      else if (this.#clock.now() - this.#process.lastOutputAt >= hangMs) reason = 'hung';
-      if (reason) break;
-    }
-    if (reason === 'stuck-after-final-sync') {
-      this.#logger.warn(
-        { litestreamPid: child.pid },
-        'litestream hung after its final sync reached the replica (a litestream 0.3.13 shutdown deadlock when a sync starts as it is signalled); killing it — nothing is lost',
-      );
-    } else if (reason) {
-      this.#logger.error(
-        { litestreamPid: child.pid, timeoutMs, silentForMs: this.#clock.now() - this.#process.lastOutputAt },
-        reason === 'hung'
-          ? 'litestream hung during its final sync; killing it'
-          : 'litestream did not finish its final sync in time; killing it',
-      );
-    }
-    if (reason) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    const landed = this.#databasesWithContent().every((db) => this.#tracker.finalSyncLanded(db));
-    const result = await child.exited;
-    return {
-      killed: reason === 'timeout' || reason === 'hung',
-      hung: reason === 'hung',
-      landed,
-      exitCode: result.exitCode,
-      signal: result.signal,
-    };
-  }
-
-  /** The configured databases that hold data, in config order (the order litestream closes them). */
-  #databasesWithContent(): string[] {
-    return this.#config.databases.map((db) => db.path).filter((db) => hasContent(db));
-  }
-
-  /**
-   * Litestream 0.3.13 closes databases one by one, each with its final sync, and then waits
-   * for the database's regular sync. A regular sync that started as the signal arrived never
-   * finishes (its upload was cancelled before it read anything), so litestream waits forever.
-   * Seen from the log: a database whose final sync reached the replica still has an upload
-   * open, and every database before it has its final sync too. `'last'` when it is the last
-   * database (nothing is missing), `'more'` when others still wait for their final sync.
-   */
-  #stuckAfterFinalSync(): 'last' | 'more' | undefined {
-    const databases = this.#databasesWithContent();
-    for (const [index, db] of databases.entries()) {
-      if (!this.#tracker.finalSyncLanded(db)) return undefined;
-      if (this.#tracker.hasOpenUpload(db)) return index === databases.length - 1 ? 'last' : 'more';
-    }
-    return undefined;
   }
 }
 
