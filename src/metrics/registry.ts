@@ -9,8 +9,11 @@ import type { MetricFamily, Sample } from './exposition.js';
  * way it reads its own metrics.
  */
 export interface PrometheusRegistry {
+  /** Adds a metric; throws when one of its name is there already. */
   registerMetric(metric: never): void;
+  /** The metric of that name, or undefined. */
   getSingleMetric(name: string): unknown;
+  /** Removes the metric of that name. */
   removeSingleMetric(name: string): void;
 }
 
