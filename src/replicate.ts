@@ -7,13 +7,12 @@ import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import {
-  CredentialsError,
   LitestreamAbortError,
-  ReplicaLeaseError,
+  type ReplicaLeaseError,
   ReplicationError,
-  StaleDatabaseError,
+  type StaleDatabaseError,
 } from './errors.js';
-import { LeaseSet, takeLeases } from './lease/keeper.js';
+import { takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
 import { type LitestreamLogLine, parseLogLine } from './log-lines.js';
 import { childLogger, type Logger } from './logger.js';
@@ -30,6 +29,7 @@ import { type SpawnOptions, spawnChild } from './spawn.js';
 import { type Clock, systemClock } from './supervision/clock.js';
 import { type ChildExit, type ChildProcessLike, SupervisedProcess } from './supervision/core.js';
 import { FinalSync, NOTHING_RAN, type TerminateOutcome } from './supervision/final-sync.js';
+import { LeaseGate } from './supervision/lease-gate.js';
 import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
 import { RestartBackoff } from './supervision/restart-backoff.js';
 import { emitSafely } from './supervision/safe-emit.js';
@@ -226,12 +226,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   /** Pidfile writes and removals, in order: a removal never overtakes a write. */
   #pidfileWork: Promise<void> = Promise.resolve();
   /** The replica leases: litestream runs only while every one is held. */
-  #leases = new LeaseSet([], []);
-  /** Why the leases could not be taken yet (the replica did not answer); retried meanwhile. */
-  #leaseProblem: string | undefined;
-  #leaseAttempt = 0;
-  #leaseRetry: NodeJS.Timeout | undefined;
-  #unwatchLeases: () => void = () => {};
+  readonly #lease: LeaseGate;
   /** Tells an outage within seconds, and keeps its first cause. */
   readonly #outage: ReplicaOutageWatch;
   #outageTimer: NodeJS.Timeout | undefined;
@@ -258,6 +253,22 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       onExit: (exit) => this.#onExit(exit),
     });
     this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
+    this.#lease = new LeaseGate({
+      take: (signal) => takeLeases(config, config.databases, { logger: this.#logger, signal }),
+      afterTaken: (signal) => compareWithReplica(config, this.#runtime as Runtime, this.#logger, signal),
+      clock: this.#clock,
+      logger: this.#logger,
+      backoff: config.supervisor,
+      signal: this.#stopAborted.signal,
+      host: {
+        paused: () => this.#pauseForLease(),
+        resumed: () => this.#resumeAfterLease(),
+        lost: (error) => this.#leaseLost(error),
+        waiting: () => this.#state === 'paused',
+        taken: () => this.#leaseTaken(),
+        sawFailure: (text) => this.#sawLeaseFailure(text),
+      },
+    });
     this.#finalSync = new FinalSync({
       process: this.#process,
       clock: this.#clock,
@@ -312,8 +323,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       state: this.#state,
       healthy:
         this.#state === 'running' &&
-        !this.#leases.paused &&
-        this.#leaseProblem === undefined &&
+        this.#lease.held &&
         this.#outage.failure === undefined &&
         databases.every((db) => db.lastError === undefined) &&
         stalled.length === 0,
@@ -373,12 +383,12 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         check();
       }
       // Held since ensureRestored as a rule; taken here when replication starts without it.
-      await this.#takeLeases(stopAborted);
+      await this.#lease.take(true);
       check();
       this.#configFile = await writeConfigFile(this.#config, runtime.engine);
       check();
       this.#startedAt = new Date();
-      if (this.#leaseProblem !== undefined || this.#leases.paused) this.#state = 'paused';
+      if (!this.#lease.held) this.#state = 'paused';
       else await this.#spawn();
       this.#watchdog.start();
       this.#outageTimer = setInterval(() => this.#outage.tick(), OUTAGE_TICK_MS);
@@ -388,8 +398,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#outage.stop();
       // Claims made before the failure (releaseRecord leaves other processes' alone).
       await this.#releasePidfiles();
-      this.#unwatchLeases();
-      await this.#leases.release();
+      this.#lease.stop();
+      await this.#lease.release();
       await this.#configFile?.dispose();
       this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
       this.#settleReady(error as Error);
@@ -418,7 +428,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
         { logger: this.#logger, signal: this.#stopAborted.signal },
       );
       // Stopped for good, paused for the lease, or given up meanwhile: nothing to start.
-      if (this.#state === 'stopped' || this.#leases.paused || this.#stopAborted.signal.aborted) return;
+      if (this.#state === 'stopped' || this.#lease.paused || this.#stopAborted.signal.aborted) return;
     }
     const child = this.#process.start();
     this.#errorsThisRun = 0;
@@ -513,7 +523,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
 
   #onExit({ exitCode, signal, ranForMs }: ChildExit): void {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    if (this.#leases.paused) {
+    if (this.#lease.paused) {
       // Killed for the lease: it runs again once the lease is renewed (or never, if lost).
       this.#state = 'paused';
       return;
@@ -522,7 +532,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#state = 'restarting';
     const delayMs = this.#backoff.schedule(ranForMs, () => {
       // A lease paused meanwhile: its renewal resumes replication.
-      if (this.#state !== 'restarting' || this.#leases.paused) return;
+      if (this.#state !== 'restarting' || this.#lease.paused) return;
       this.#spawn().catch((error: unknown) => {
         this.#logger.error({ error: String(error) }, 'could not restart litestream');
       });
@@ -535,60 +545,14 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#emit('restart', { exitCode, signal, delayMs, restarts });
   }
 
-  /**
-   * Takes the replica leases. Another instance holding one fails the start (after waiting, as
-   * configured); a replica that cannot be reached does not: replication starts paused and
-   * takes them once it answers, so an app whose databases are present boots during an outage.
-   */
-  async #takeLeases(signal: AbortSignal): Promise<void> {
-    try {
-      const leases = await takeLeases(this.#config, this.#config.databases, { logger: this.#logger, signal });
-      this.#leases = leases;
-      this.#leaseProblem = undefined;
-      this.#leaseAttempt = 0;
-      this.#unwatchLeases();
-      this.#unwatchLeases = leases.watch({
-        paused: () => this.#pauseForLease(),
-        resumed: () => this.#resumeAfterLease(),
-        lost: (error) => this.#leaseLost(error),
-      });
-      // A database on disk not compared with its replica in this process (no boot ran
-      // here, or the replica was down then) is compared before litestream writes anything.
-      await compareWithReplica(this.#config, this.#runtime as Runtime, this.#logger, signal);
-    } catch (error) {
-      if (error instanceof LitestreamAbortError || error instanceof ReplicaLeaseError) throw error;
-      if (error instanceof StaleDatabaseError) throw error;
-      // No credentials anywhere will not pass by waiting: the start fails, naming the sources
-      // tried (later, as in an outage, replication waits and retries).
-      if (error instanceof CredentialsError && !error.transient && this.#startedAt === undefined) throw error;
-      if (error instanceof ReplicationError) throw error;
-      const { initialBackoffMs, maxBackoffMs } = this.#config.supervisor;
-      const delayMs = Math.min(maxBackoffMs, initialBackoffMs * 2 ** this.#leaseAttempt++);
-      this.#leaseProblem = `the replica lease could not be taken (${(error as Error).message}); replication waits for it, retrying`;
-      this.#sawLeaseFailure((error as Error).message);
-      this.#logger.error({ retryInMs: delayMs }, this.#leaseProblem);
-      this.#leaseRetry = setTimeout(() => void this.#retryLeases(), delayMs);
-      this.#leaseRetry.unref();
-    }
-  }
-
-  async #retryLeases(): Promise<void> {
-    this.#leaseRetry = undefined;
-    if (this.#state !== 'paused' || this.#stopAborted.signal.aborted) return;
-    try {
-      await this.#takeLeases(this.#stopAborted.signal);
-    } catch (error) {
-      // Another instance took the replica meanwhile, or it holds newer writes than this copy.
-      if (error instanceof ReplicaLeaseError || error instanceof StaleDatabaseError) this.#leaseLost(error);
-      return;
-    }
-    if (this.#leaseProblem === undefined && this.#state === 'paused' && !this.#process.child) {
-      this.#logger.info({}, 'replica lease taken; replication starts');
-      this.#emit('lease', this.#leaseStatus());
-      await this.#spawn().catch((error: unknown) => {
-        this.#logger.error({ error: String(error) }, 'could not start litestream');
-      });
-    }
+  /** A retry took the leases: replication starts, unless it started or stopped meanwhile. */
+  #leaseTaken(): void {
+    if (this.#state !== 'paused' || this.#process.child) return;
+    this.#logger.info({}, 'replica lease taken; replication starts');
+    this.#emit('lease', this.#leaseStatus());
+    this.#spawn().catch((error: unknown) => {
+      this.#logger.error({ error: String(error) }, 'could not start litestream');
+    });
   }
 
   /** The outage watch of this replication: what it probes, and what it reports. */
@@ -661,8 +625,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   }
 
   #leaseStatus(): ReplicationLeaseStatus {
-    if (this.#leaseProblem !== undefined) return Object.freeze({ state: 'paused', error: this.#leaseProblem });
-    return Object.freeze(this.#leases.status());
+    return this.#lease.status();
   }
 
   /** A lease went unrenewed too long: no write may reach the replica until it is renewed. */
@@ -739,7 +702,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     try {
       await this.#started.catch(() => {});
       this.#backoff.cancel();
-      clearTimeout(this.#leaseRetry);
+      this.#lease.stop();
       this.#watchdog.stop();
       clearInterval(this.#outageTimer);
       this.#outage.stop();
@@ -748,8 +711,8 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopping';
       // Stopped between a crash and its restart: run litestream once more for the final sync.
       // (Not while a lease is paused: this instance may no longer be the replica's writer.)
-      const leased = !this.#leases.paused && this.#leaseProblem === undefined;
-      if (!leased && !this.#leases.lost) {
+      const leased = this.#lease.held;
+      if (!leased && !this.#lease.lost) {
         // Nothing reached the replica since the pause, and no final sync may be made now.
         this.#finalSync.noteError(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
       }
@@ -760,7 +723,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
           timeoutMs,
           respawn: () => this.#spawn(),
           errorsThisRun: () => this.#errorsThisRun,
-          paused: () => this.#leases.paused,
+          paused: () => this.#lease.paused,
         });
       }
     } catch (error) {
@@ -777,8 +740,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
       this.#state = 'stopped';
       await this.#releasePidfiles();
       // Litestream has exited: the next instance may take the replica over.
-      this.#unwatchLeases();
-      await this.#leases.release();
+      await this.#lease.release();
       await this.#configFile?.dispose().catch(() => {});
       this.#settleReady(
         new ReplicationError(

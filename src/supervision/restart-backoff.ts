@@ -19,7 +19,10 @@ export interface BackoffSettings {
 }
 
 /** The `attempt`-th delay (from 0) before jitter: doubling from the first, up to the longest. */
-export function backoffCeiling(settings: BackoffSettings, attempt: number): number {
+export function backoffCeiling(
+  settings: Pick<BackoffSettings, 'initialBackoffMs' | 'maxBackoffMs'>,
+  attempt: number,
+): number {
   return Math.min(settings.maxBackoffMs, settings.initialBackoffMs * 2 ** attempt);
 }
 
