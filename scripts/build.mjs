@@ -29,8 +29,20 @@ const { values: flags } = parseArgs({ options: { modules: { type: 'string' } } }
 
 // Beside dist/, so the declaration maps' relative paths to src/ are the same.
 const next = path.join(root, `.dist-next-${process.pid}`);
-const old = path.join(root, `.dist-old-${process.pid}`);
-rmSync(next, { recursive: true, force: true });
+const modules = flags.modules ? path.resolve(root, flags.modules) : undefined;
+const nextModules = modules && `${modules}.next-${process.pid}`;
+const leftovers = [next, nextModules].filter(Boolean);
+
+/**
+ * Puts `staged` in `dir`'s place with two renames (a process that looks meanwhile sees the
+ * old one or the new one: the suites of a shared checkout build while others run).
+ */
+function replace(dir, staged) {
+  const old = `${dir}.old-${process.pid}`;
+  leftovers.push(old);
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(staged, dir);
+}
 
 try {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -40,11 +52,7 @@ try {
   });
   // tsc has printed its errors; dist/ stays as it was.
   if (compiled.status !== 0) throw new BuildError(`tsc exited with ${compiled.status ?? compiled.signal}`);
-  if (flags.modules) {
-    const modules = path.resolve(root, flags.modules);
-    rmSync(modules, { recursive: true, force: true });
-    cpSync(next, modules, { recursive: true });
-  }
+  if (modules) cpSync(next, nextModules, { recursive: true });
   // tsc's JavaScript gives way to the bundles.
   for (const entry of readdirSync(next, { recursive: true, withFileTypes: true })) {
     if (entry.isFile() && /\.js(\.map)?$/.test(entry.name))
@@ -70,12 +78,11 @@ try {
     logLevel: 'warning',
   });
 
-  if (existsSync(path.join(root, 'dist'))) renameSync(path.join(root, 'dist'), old);
-  renameSync(next, path.join(root, 'dist'));
+  replace(path.join(root, 'dist'), next);
+  if (modules) replace(modules, nextModules);
 } catch (error) {
   console.error(`build failed: ${error instanceof BuildError ? error.message : error}`);
   process.exitCode = 1;
 } finally {
-  rmSync(next, { recursive: true, force: true });
-  rmSync(old, { recursive: true, force: true });
+  for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
 }
