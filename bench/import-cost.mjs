@@ -6,7 +6,7 @@
 // time on a loaded machine; `npm run bench -- --only import` states the wall ratio.
 //
 // For a before/after of the build: `npm run build` leaves the bundle in dist/, and
-// `node scripts/build.mjs --modules .cache/dist-modules` also keeps tsc's unbundled modules:
+// `node esbuild.config.mjs --modules .cache/dist-modules` also keeps tsc's unbundled modules:
 //   node bench/import-cost.mjs .cache/dist-modules/index.js dist/index.js
 import { spawn } from 'node:child_process';
 import path from 'node:path';

@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/logger.js';
 import { sweepTempDirs } from '../../src/render.js';
 
 export default async function setup() {
-  await execa(process.execPath, ['scripts/build.mjs', '--modules', '.cache/dist-modules'], { stdio: 'inherit' });
+  await execa(process.execPath, ['esbuild.config.mjs', '--modules', '.cache/dist-modules'], { stdio: 'inherit' });
   return async () => {
     await sweepTempDirs(silentLogger);
     const left = readdirSync(os.tmpdir()).filter((name) => /^litestream-node-\d+-/.test(name));

@@ -1,4 +1,5 @@
-// `npm run build`: dist/ as the package ships it.
+// `npm run build`: dist/ as the package ships it (esbuild has no config file of its own:
+// this script is its configuration and runs it).
 //
 // - Each entry (index, fastify, express, cli — the `exports` and the `bin`) is one bundled
 //   ES module, with the code two entries share in dist/chunks/: importing the package
@@ -24,7 +25,7 @@ import { build } from 'esbuild';
 
 class BuildError extends Error {}
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({ options: { modules: { type: 'string' } } });
 
 // Beside dist/, so the declaration maps' relative paths to src/ are the same.
