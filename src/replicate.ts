@@ -6,12 +6,7 @@ import { type LitestreamConfig, secretsOf } from './config.js';
 import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
-import {
-  LitestreamAbortError,
-  type ReplicaLeaseError,
-  ReplicationError,
-  type StaleDatabaseError,
-} from './errors.js';
+import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from './errors.js';
 import { takeLeases } from './lease/keeper.js';
 import { compareWithReplica } from './lineage/check.js';
 import { type LitestreamLogLine, parseLogLine } from './log-lines.js';
@@ -29,7 +24,7 @@ import { type SpawnOptions, spawnChild } from './spawn.js';
 import { type Clock, systemClock } from './supervision/clock.js';
 import { type ChildExit, type ChildProcessLike, SupervisedProcess } from './supervision/core.js';
 import { FinalSync, NOTHING_RAN, type TerminateOutcome } from './supervision/final-sync.js';
-import { LeaseGate } from './supervision/lease-gate.js';
+import { LeaseGate, type Leases } from './supervision/lease-gate.js';
 import { describeLine, LogForwarding } from './supervision/log-forwarding.js';
 import { RestartBackoff } from './supervision/restart-backoff.js';
 import { emitSafely } from './supervision/safe-emit.js';
@@ -183,8 +178,11 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
 /** How often the outage watch looks whether a probe of the replica is due. */
 const OUTAGE_TICK_MS = 250;
 
-/** What a {@link Supervisor} starts processes with and tells time by; tests replace them. */
-interface SupervisorDeps {
+/**
+ * What a {@link Supervisor} starts processes with, tells time by and asks the outside world;
+ * tests replace them with fakes (a fake child, a fake clock, fake leases). @internal
+ */
+export interface SupervisorDeps {
   readonly clock?: Clock;
   readonly spawn?: (
     binary: string,
@@ -192,9 +190,21 @@ interface SupervisorDeps {
     env: NodeJS.ProcessEnv,
     options: SpawnOptions,
   ) => ChildProcessLike;
+  /** The executable and its engine. */
+  readonly resolveRuntime?: (config: LitestreamConfig) => Promise<Runtime>;
+  /** Takes (or finds held) every database's replica lease. */
+  readonly takeLeases?: (signal: AbortSignal) => Promise<Leases>;
+  /** Compares the databases on disk with their replicas before litestream writes anything. */
+  readonly compareWithReplica?: (signal: AbortSignal) => Promise<void>;
 }
 
-class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
+/**
+ * The supervised `litestream replicate` behind a {@link Replication}: the core that owns the
+ * child, and the policies beside it (restart backoff, stall watchdog, lease gate, final
+ * sync, log forwarding), composed with the replication's state, `ready` and status.
+ * @internal the public entry is `startReplication` in litestream.ts.
+ */
+export class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
   readonly ready: Promise<void>;
   readonly #config: LitestreamConfig;
   readonly #logger: Logger;
@@ -202,6 +212,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
   readonly #secrets;
   readonly #forwarding: LogForwarding;
   readonly #onStopped: () => void;
+  readonly #resolveRuntime: (config: LitestreamConfig) => Promise<Runtime>;
   #state: ReplicationState = 'starting';
   readonly #clock: Clock;
   /** The litestream child: spawn, output lines, exit (its signal handler is installed once it spoke). */
@@ -238,6 +249,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     this.#config = config;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
     this.#clock = deps.clock ?? systemClock;
+    this.#resolveRuntime = deps.resolveRuntime ?? resolveRuntime;
     const spawn = deps.spawn ?? spawnChild;
     this.#process = new SupervisedProcess({
       clock: this.#clock,
@@ -254,8 +266,10 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     });
     this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
     this.#lease = new LeaseGate({
-      take: (signal) => takeLeases(config, config.databases, { logger: this.#logger, signal }),
-      afterTaken: (signal) => compareWithReplica(config, this.#runtime as Runtime, this.#logger, signal),
+      take: deps.takeLeases ?? ((signal) => takeLeases(config, config.databases, { logger: this.#logger, signal })),
+      afterTaken:
+        deps.compareWithReplica ??
+        ((signal) => compareWithReplica(config, this.#runtime as Runtime, this.#logger, signal)),
       clock: this.#clock,
       logger: this.#logger,
       backoff: config.supervisor,
@@ -354,7 +368,7 @@ class Supervisor extends EventEmitter<ReplicationEvents> implements Replication 
     const stopAborted = this.#stopAborted.signal;
     const check = () => throwIfAborted(stopAborted, 'starting replication');
     try {
-      const runtime = await resolveRuntime(this.#config);
+      const runtime = await this.#resolveRuntime(this.#config);
       await runtime.verified();
       const problem = runtime.engine.replicationProblem(this.#config.databases.map((db) => db.path));
       if (problem) throw new ReplicationError(`Cannot replicate: ${problem}.`);

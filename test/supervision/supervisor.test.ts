@@ -1,0 +1,168 @@
+// The Supervisor as the composition of core and policies: a lost lease ends replication for
+// good (no final sync, unhealthy), and listeners that throw do not break supervision — with a
+// fake litestream child, a fake clock and fake leases. The runtime is the bundled 0.3 engine
+// (its log-line tracker is real); pidfiles and the child's config file are real files.
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineConfig } from '../../src/config.js';
+import type { Runtime } from '../../src/engine/engine.js';
+import { engineFor } from '../../src/engine/select.js';
+import { ReplicaLeaseError } from '../../src/errors.js';
+import type { LeaseState } from '../../src/lease/kept.js';
+import { Supervisor } from '../../src/replicate.js';
+import type { Leases } from '../../src/supervision/lease-gate.js';
+import { FakeChild, FakeClock, recordingLogger, settle } from './fakes.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A held lease the test can take away, as another instance's takeover would. */
+class FakeLeases extends EventEmitter implements Leases {
+  state: LeaseState = 'held';
+  error: string | undefined;
+
+  watch(watcher: Parameters<Leases['watch']>[0]): () => void {
+    this.on('paused', watcher.paused);
+    this.on('resumed', watcher.resumed);
+    this.on('lost', watcher.lost);
+    return () => this.removeAllListeners();
+  }
+
+  get paused(): boolean {
+    return this.state === 'paused' || this.state === 'lost';
+  }
+
+  get lost(): boolean {
+    return this.state === 'lost';
+  }
+
+  status() {
+    return { state: this.state, error: this.error };
+  }
+
+  async release(): Promise<void> {
+    // A lost lease is not ours to release.
+    if (this.state !== 'lost') this.state = 'released';
+  }
+
+  loseTo(holder: string, replica: string): void {
+    this.state = 'lost';
+    this.error = `${holder} holds it now`;
+    this.emit('lost', new ReplicaLeaseError(`another instance (${holder}) took ${replica} over`, replica, undefined));
+  }
+}
+
+function supervised(options: { withData?: boolean } = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'supervisor-unit-'));
+  dirs.push(dir);
+  const logger = recordingLogger();
+  // Without data (a first deployment) there is nothing to sync: ready and a clean final
+  // sync need no replica positions from the fake child. With data, only litestream's log
+  // could show its final sync in the replica.
+  const database = path.join(dir, 'app.db');
+  if (options.withData) writeFileSync(database, 'rows the app committed');
+  const config = defineConfig({
+    databases: [database],
+    replica: { type: 'file', path: path.join(dir, 'replica') },
+    logger,
+    shutdownTimeoutMs: 30_000,
+    supervisor: { initialBackoffMs: 1_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 },
+  });
+  const clock = new FakeClock();
+  const leases = new FakeLeases();
+  const children: FakeChild[] = [];
+  const runtime: Runtime = {
+    engine: engineFor('0.3'),
+    binary: '/nonexistent/litestream',
+    verified: async () => ({
+      path: '/nonexistent/litestream',
+      version: 'v0.3.13',
+      family: '0.3',
+      source: 'binaryPath option',
+    }),
+    diagnose: async () => {},
+  };
+  let stopped = 0;
+  const supervisor = new Supervisor(config, () => stopped++, {
+    clock,
+    resolveRuntime: async () => runtime,
+    takeLeases: async () => leases,
+    compareWithReplica: async () => {},
+    spawn: () => {
+      const child = new FakeChild();
+      children.push(child);
+      // Litestream 0.3 says it is running as soon as it starts; on SIGTERM it exits 0.
+      queueMicrotask(() => child.print({ level: 'INFO', msg: 'litestream v0.3.13' }));
+      child.onSignal = (self, signal) =>
+        self.exit(signal === 'SIGTERM' ? 0 : undefined, signal === 'SIGTERM' ? undefined : signal);
+      return child;
+    },
+  });
+  return { supervisor, clock, leases, children, logger, database, stopped: () => stopped };
+}
+
+describe('Supervisor', () => {
+  it('a lease lost to another instance: litestream is killed with no final sync, replication stops and reports unhealthy', async () => {
+    const { supervisor, leases, children, logger, database, stopped } = supervised({ withData: true });
+    supervisor.start();
+    await supervisor.started;
+    await settle();
+    expect(supervisor.status()).toMatchObject({ state: 'running', healthy: true, lease: { state: 'held' } });
+
+    const events: string[] = [];
+    supervisor.on('lease', (lease) => events.push(`lease ${lease.state}`));
+    const result = new Promise((resolve) => supervisor.once('stopped', resolve));
+    leases.loseTo('host-b', `${database}-replica`);
+    await result;
+
+    // SIGKILL only: a final sync would make this instance a second writer.
+    expect(children.map((child) => child.signals)).toEqual([['SIGKILL']]);
+    expect(events).toEqual(['lease lost']);
+    const status = supervisor.status();
+    expect(status).toMatchObject({ state: 'stopped', healthy: false, lease: { state: 'lost' }, pid: undefined });
+    const outcome = await supervisor.stop();
+    // Its data never reached the replica: not clean, and ready says why replication ended.
+    expect(outcome).toMatchObject({ clean: false, killed: true });
+    await expect(supervisor.ready).rejects.toBeInstanceOf(ReplicaLeaseError);
+    expect(outcome.errors).toContain(`another instance (host-b) took ${database}-replica over`);
+    expect(stopped()).toBe(1);
+    expect(
+      logger.lines.some((line) => line.message === 'litestream stopped, but its final sync may be incomplete'),
+    ).toBe(true);
+  });
+
+  it('listeners that throw are logged; litestream is still restarted after a crash and stopped cleanly', async () => {
+    const { supervisor, clock, children, logger } = supervised();
+    for (const event of ['spawn', 'log', 'restart', 'ready'] as const) {
+      supervisor.on(event, () => {
+        throw new Error(`${event} listener bug`);
+      });
+    }
+    supervisor.start();
+    await supervisor.started;
+    await supervisor.ready;
+    (children[0] as FakeChild).exit(1);
+    await settle();
+    expect(supervisor.status()).toMatchObject({ state: 'restarting', restarts: 1 });
+    await clock.advance(1_000);
+    expect(children).toHaveLength(2);
+    await settle();
+    expect(supervisor.status()).toMatchObject({ state: 'running', pid: children[1]?.pid });
+
+    const result = await supervisor.stop();
+    expect(result).toMatchObject({ clean: true, killed: false, exitCode: 0 });
+    expect(children[1]?.signals).toEqual(['SIGTERM']);
+    expect(supervisor.status().state).toBe('stopped');
+    for (const event of ['spawn', 'log', 'restart', 'ready']) {
+      expect(
+        logger.lines.some((line) => line.message === `a listener of the "${event}" event threw; replication goes on`),
+        event,
+      ).toBe(true);
+    }
+  });
+});
