@@ -1,14 +1,14 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { LitestreamFamily } from './engine/release-line.js';
 import { LitestreamBinaryError } from './errors.js';
 import { errorOutput, runCommand } from './run.js';
 
 /** The environment variable that overrides the bundled litestream executable. */
 export const BINARY_ENV = 'LITESTREAM_BINARY_PATH';
 
-/** The Litestream release lines this library drives, each by an engine of its own. */
-export type LitestreamFamily = '0.3' | '0.5';
+export type { LitestreamFamily };
 
 /** What the supported versions are, for messages. */
 export const SUPPORTED_VERSIONS = 'v0.3.x (v0.3.13 is bundled) and v0.5.7 or later';

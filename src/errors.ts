@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-import type { LitestreamFamily } from './binary.js';
+import type { LitestreamFamily } from './engine/release-line.js';
 
 /** Options shared by every error class. */
 export interface LitestreamErrorOptions {

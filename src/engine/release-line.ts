@@ -1,0 +1,2 @@
+/** The Litestream release lines this library drives, each by an engine of its own. */
+export type LitestreamFamily = '0.3' | '0.5';
