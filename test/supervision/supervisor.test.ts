@@ -9,10 +9,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineConfig } from '../../src/config.js';
 import type { Runtime } from '../../src/engine/engine.js';
-import { engineFor } from '../../src/engine/select.js';
-import { ReplicaLeaseError } from '../../src/errors.js';
+import { engineV0_3 } from '../../src/engine/v0_3/index.js';
+import { LitestreamAbortError, ReplicaLeaseError } from '../../src/errors.js';
 import type { LeaseState } from '../../src/lease/kept.js';
-import { Supervisor } from '../../src/replicate.js';
+import { type StopResult, Supervisor } from '../../src/replicate.js';
 import type { Leases } from '../../src/supervision/lease-gate.js';
 import { FakeChild, FakeClock, recordingLogger, settle } from './fakes.js';
 
@@ -77,7 +77,7 @@ function supervised(options: { withData?: boolean } = {}) {
   const leases = new FakeLeases();
   const children: FakeChild[] = [];
   const runtime: Runtime = {
-    engine: engineFor('0.3'),
+    engine: engineV0_3,
     binary: '/nonexistent/litestream',
     verified: async () => ({
       path: '/nonexistent/litestream',
@@ -164,5 +164,47 @@ describe('Supervisor', () => {
         event,
       ).toBe(true);
     }
+  });
+
+  it('stop() twice sends one SIGTERM, and both calls get the same result', async () => {
+    const { supervisor, children } = supervised();
+    supervisor.start();
+    await supervisor.ready;
+    const [a, b] = await Promise.all([supervisor.stop(), supervisor.stop()]);
+    expect(children.map((child) => child.signals)).toEqual([['SIGTERM']]);
+    expect(a).toBe(b);
+    expect(a).toMatchObject({ clean: true, killed: false, exitCode: 0 });
+  });
+
+  it('a stop while a crashed litestream waits for its restart runs it once more for the final sync, and no restart follows', async () => {
+    const { supervisor, clock, children } = supervised();
+    supervisor.start();
+    await supervisor.ready;
+    (children[0] as FakeChild).exit(1);
+    await settle();
+    expect(supervisor.status().state).toBe('restarting');
+    const result = await supervisor.stop();
+    expect(result).toMatchObject({ clean: true, exitCode: 0 });
+    expect(children.map((child) => child.signals)).toEqual([[], ['SIGTERM']]);
+    await clock.advance(60_000);
+    expect(children).toHaveLength(2);
+  });
+
+  it('stop({ signal }) given up: litestream is SIGKILLed at once, stopped says killed, and the call rejects', async () => {
+    const { supervisor, children } = supervised({ withData: true });
+    supervisor.start();
+    await supervisor.started;
+    const stopped: StopResult[] = [];
+    supervisor.on('stopped', (result) => stopped.push(result));
+    const giveUp = new AbortController();
+    const stopping = supervisor.stop({ signal: giveUp.signal, timeoutMs: 30_000 });
+    await settle();
+    // Litestream has not said it opened the database: no SIGTERM yet (it would skip the final sync).
+    expect(children[0]?.signals).toEqual([]);
+    giveUp.abort();
+    await expect(stopping).rejects.toBeInstanceOf(LitestreamAbortError);
+    expect(children[0]?.signals).toEqual(['SIGKILL']);
+    expect(stopped).toEqual([expect.objectContaining({ clean: false, killed: true })]);
+    expect(supervisor.status().state).toBe('stopped');
   });
 });
