@@ -1,5 +1,11 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import {
+  describeLocation,
+  locationInReplica,
+  locationsInYaml,
+  type ReplicaLocation,
+} from './config/replica-location.js';
 import { type LoadedConfigFile, loadConfigFile } from './config-file.js';
 import { parseDuration } from './duration.js';
 import { type ConfigIssue, LitestreamConfigError } from './errors.js';
@@ -227,6 +233,13 @@ export interface AlertSettings {
 export interface DatabaseConfig {
   readonly path: string;
   readonly replicaPath: string;
+  /**
+   * Where this database's backups live, resolved once from `replica` (one) or from its entry
+   * in the user's litestream.yml (each S3 or file replica, in file order; other types left
+   * out): the first is the one the Node process reads. Empty when replication is disabled.
+   * @internal
+   */
+  readonly replicas: readonly ReplicaLocation[];
 }
 
 /** A validated S3 replica; credentials are wrapped so they never print. */
@@ -257,6 +270,12 @@ export interface LitestreamConfig {
   readonly syncInterval: string;
   readonly retention: string;
   readonly snapshotInterval: string;
+  /** {@link LitestreamConfig.syncInterval} in milliseconds. @internal */
+  readonly syncIntervalMs: number;
+  /** {@link LitestreamConfig.retention} in milliseconds. @internal */
+  readonly retentionMs: number;
+  /** {@link LitestreamConfig.snapshotInterval} in milliseconds. @internal */
+  readonly snapshotIntervalMs: number;
   readonly binaryPath: string | undefined;
   /** The user's own litestream.yml, sanitized, when `configFile` was given. */
   readonly configFile: LoadedConfigFile | undefined;
@@ -334,13 +353,9 @@ export function secretsOf(config: LitestreamConfig): Secret[] {
 
 /** Where a database's backup lives, for messages (never includes credentials). @internal */
 export function describeReplica(config: LitestreamConfig, db: DatabaseConfig): string {
-  const replica = config.replica;
   if (config.configFile) return `the replica of ${db.path} in ${config.configFile.path}`;
-  if (replica?.type === 's3') {
-    const key = path.posix.join(replica.path, db.replicaPath);
-    return `s3://${replica.bucket}/${key}${replica.endpoint ? ` at ${replica.endpoint}` : ''}`;
-  }
-  return replica ? path.join(replica.path, db.replicaPath) : 'no replica (disabled)';
+  const location = db.replicas[0];
+  return location ? describeLocation(location) : 'no replica (disabled)';
 }
 
 /** True when `value` was returned by {@link defineConfig}. */
@@ -380,9 +395,16 @@ function makeOptionsSchema() {
     z
       .string({ error: 'must be a Go duration string such as "10s", "5m" or "168h"' })
       .default(fallback)
-      .refine((value) => parseDuration(value) !== undefined, {
-        error: (issue) =>
-          `${JSON.stringify(issue.input)} is not a positive duration: use a number with a unit, e.g. "10s", "5m" or "168h"`,
+      // Parsed here, once: the config carries the text for litestream and the milliseconds for us.
+      .transform((text, context) => {
+        const ms = parseDuration(text);
+        if (ms !== undefined) return { text, ms };
+        context.addIssue({
+          code: 'custom',
+          input: text,
+          message: `${JSON.stringify(text)} is not a positive duration: use a number with a unit, e.g. "10s", "5m" or "168h"`,
+        });
+        return z.NEVER;
       });
 
   const positiveMs = (what: string) =>
@@ -697,7 +719,7 @@ export function buildConfig(
     if (loaded && data.databases !== undefined && !loaded.databases.includes(absolute)) {
       issues.push({ field: where, message: `${absolute} is not in ${loaded.path}: add it there, or remove it here` });
     }
-    return Object.freeze({ path: absolute, replicaPath: replicaPath ?? '' });
+    return { path: absolute, replicaPath: replicaPath ?? '' };
   });
 
   const seenPaths = new Map<string, number>();
@@ -769,25 +791,37 @@ export function buildConfig(
 
   if (issues.length > 0) throw new LitestreamConfigError(issues);
 
+  const credentials =
+    replica?.type === 's3' && replica.accessKeyId && replica.secretAccessKey
+      ? Object.freeze({ accessKeyId: replica.accessKeyId, secretAccessKey: replica.secretAccessKey })
+      : loaded?.credentials;
+  const replicasOf = (db: { path: string; replicaPath: string }): readonly ReplicaLocation[] => {
+    if (loaded) {
+      const entry = loaded.document.dbs.find((candidate) => candidate.path === db.path);
+      return Object.freeze(entry ? locationsInYaml(entry, credentials) : []);
+    }
+    return Object.freeze(replica ? [locationInReplica(replica, db.replicaPath, credentials)] : []);
+  };
+
   const config: LitestreamConfig = Object.freeze({
     enabled: data.enabled,
-    databases: Object.freeze(databases),
+    databases: Object.freeze(databases.map((db) => Object.freeze({ ...db, replicas: replicasOf(db) }))),
     replica,
-    syncInterval: data.syncInterval,
-    retention: data.retention,
-    snapshotInterval: data.snapshotInterval,
+    syncInterval: data.syncInterval.text,
+    retention: data.retention.text,
+    snapshotInterval: data.snapshotInterval.text,
+    syncIntervalMs: data.syncInterval.ms,
+    retentionMs: data.retention.ms,
+    snapshotIntervalMs: data.snapshotInterval.ms,
     binaryPath: data.binaryPath === undefined ? undefined : path.resolve(data.binaryPath),
     configFile: loaded,
-    credentials:
-      replica?.type === 's3' && replica.accessKeyId && replica.secretAccessKey
-        ? Object.freeze({ accessKeyId: replica.accessKeyId, secretAccessKey: replica.secretAccessKey })
-        : loaded?.credentials,
+    credentials,
     logger: data.logger === false ? silentLogger : (data.logger ?? consoleLogger),
     settingNames: Object.freeze({ ...names }),
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),
-    lease: leaseSettings(data.lease === false ? { mode: 'off' } : data.lease, data.syncInterval),
+    lease: leaseSettings(data.lease === false ? { mode: 'off' } : data.lease, data.syncInterval.ms),
     alerts:
       data.alerts && (data.alerts.heartbeatUrl || data.alerts.webhookUrl)
         ? Object.freeze({
@@ -804,9 +838,9 @@ export function buildConfig(
 }
 
 /** The lease's defaults, from the sync interval: a ttl of six syncs (a minute at least). */
-function leaseSettings(given: LeaseOptions, syncInterval: string): LeaseSettings {
+function leaseSettings(given: LeaseOptions, syncIntervalMs: number): LeaseSettings {
   const { minTtlMs, syncIntervalsPerTtl, minWaitMs } = DEFAULTS.lease;
-  const ttlMs = given.ttlMs ?? Math.max(minTtlMs, syncIntervalsPerTtl * (parseDuration(syncInterval) ?? 0));
+  const ttlMs = given.ttlMs ?? Math.max(minTtlMs, syncIntervalsPerTtl * syncIntervalMs);
   const mode = given.mode ?? 'take';
   if (mode !== 'take') return Object.freeze({ mode, ttlMs });
   return Object.freeze({

@@ -3,7 +3,6 @@ import { throwIfAborted } from './abort.js';
 import { HealthAlerts } from './alerts/health-alerts.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from './concurrency.js';
 import { type LitestreamConfig, secretsOf } from './config.js';
-import { parseDuration } from './duration.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from './engine/engine.js';
 import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from './errors.js';
@@ -16,7 +15,6 @@ import { claimDatabase, releaseRecord, writeRecord } from './pidfile.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from './render.js';
 import { describeFailureKind, failureKindOfText } from './replica/failure-cause.js';
 import { checkReplica } from './replica/format-guard.js';
-import { replicaLocation } from './replica/layout.js';
 import { canProbe, probeReplica } from './replica/probe.js';
 import { type ReplicaFailure, ReplicaOutageWatch } from './replica-outage.js';
 import { redact } from './secret.js';
@@ -293,7 +291,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       tracker: () => this.#tracker,
       engine: () => this.#runtime?.engine,
     });
-    const syncIntervalMs = parseDuration(config.syncInterval) ?? 10_000;
+    const syncIntervalMs = config.syncIntervalMs;
     this.#watchdog = new StallWatchdog({
       clock: this.#clock,
       logger: this.#logger,
@@ -571,7 +569,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
 
   /** The outage watch of this replication: what it probes, and what it reports. */
   #watchOutages(syncIntervalMs: number): ReplicaOutageWatch {
-    const locations = new Map(this.#config.databases.map((db) => [db.path, replicaLocation(this.#config, db)]));
+    const locations = new Map(this.#config.databases.map((db) => [db.path, db.replicas[0]]));
     return new ReplicaOutageWatch({
       databases: this.#config.databases.map((db) => db.path),
       syncIntervalMs,

@@ -5,7 +5,6 @@ import type Database from 'better-sqlite3';
 import { throwIfAborted } from './abort.js';
 import { findDatabase } from './commands.js';
 import type { LitestreamConfig } from './config.js';
-import { parseDuration } from './duration.js';
 import { resolveRuntime } from './engine/select.js';
 import { LitestreamAbortError, VerificationError } from './errors.js';
 import { IntegrityChecker } from './integrity-check.js';
@@ -88,7 +87,7 @@ export async function verify(
   // Listen before writing, so no sync that carries the sentinel can be missed.
   const syncs = running
     ? syncSignal(running, db.path)
-    : pollSignal(Math.min(2_000, Math.max(250, parseDuration(config.syncInterval) ?? 1_000)));
+    : pollSignal(Math.min(2_000, Math.max(250, config.syncIntervalMs)));
   try {
     try {
       writeSentinel(db.path, sentinel);

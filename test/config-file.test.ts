@@ -62,7 +62,8 @@ describe("the user's own litestream.yml", () => {
   it("round-trips the seed's two databases through the seed's YAML, with no secret in the rendered copy", async () => {
     const dir = tempDir();
     const file = path.join(dir, 'litestream.yml');
-    const original = seedYaml(dir, `yaml-${Date.now()}`);
+    const prefix = `yaml-${Date.now()}`;
+    const original = seedYaml(dir, prefix);
     writeFileSync(file, original);
     const logger = captureLogger();
     const config = configFromEnv(seedEnv(file), { logger });
@@ -78,6 +79,25 @@ describe("the user's own litestream.yml", () => {
     expect(rendered).not.toContain('exec');
     expect(rendered).toMatch(/type: json/);
     expect(rendered).toContain(testS3().endpoint);
+    // Parsed once, when the config was built: the document is frozen and shared, rendering it
+    // again gives the same file, and each database's replica comes from it, with the file's keys.
+    expect(Object.isFrozen(config.configFile?.document.dbs[0])).toBe(true);
+    expect(engine.renderYaml(config)).toBe(rendered);
+    expect(config.databases.map((db) => db.replicas)).toEqual(
+      ['production.sqlite3', 'production_queue.sqlite3'].map((name) => [
+        {
+          type: 's3',
+          bucket: testS3().bucket,
+          prefix: `${prefix}/${name}`,
+          endpoint: testS3().endpoint,
+          region: testS3().region,
+          forcePathStyle: undefined,
+          skipVerify: false,
+          credentials: config.credentials,
+        },
+      ]),
+    );
+    expect(config.credentials?.secretAccessKey.reveal()).toBe(testS3().secretAccessKey);
 
     expect((await ensureRestored(config)).map((r) => r.outcome)).toEqual(['no-backup', 'no-backup']);
     const { mkdirSync } = await import('node:fs');

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { withDatabases } from '../src/config.js';
 import { formatGoDuration, parseDuration, parseGoDuration } from '../src/duration.js';
 import {
   configFromEnv,
@@ -36,13 +37,66 @@ describe('defineConfig', () => {
     expect(config.retention).toBe('168h');
     expect(config.snapshotInterval).toBe('24h');
     expect(config.shutdownTimeoutMs).toBe(DEFAULTS.shutdownTimeoutMs);
+    // Resolved once, for everything downstream: the intervals in milliseconds, and where
+    // each database's backup lives.
+    expect([config.syncIntervalMs, config.retentionMs, config.snapshotIntervalMs]).toEqual([
+      10_000,
+      168 * 3_600_000,
+      24 * 3_600_000,
+    ]);
+    const inBucket = (prefix: string) => ({
+      type: 's3',
+      bucket: 'my-bucket',
+      prefix,
+      endpoint: undefined,
+      region: 'us-east-1',
+      forcePathStyle: undefined,
+      skipVerify: false,
+      credentials: undefined,
+    });
     expect(config.databases).toEqual([
-      { path: path.resolve('storage/production.sqlite3'), replicaPath: 'production.sqlite3' },
-      { path: path.resolve('storage/production_queue.sqlite3'), replicaPath: 'production_queue.sqlite3' },
+      {
+        path: path.resolve('storage/production.sqlite3'),
+        replicaPath: 'production.sqlite3',
+        replicas: [inBucket('production.sqlite3')],
+      },
+      {
+        path: path.resolve('storage/production_queue.sqlite3'),
+        replicaPath: 'production_queue.sqlite3',
+        replicas: [inBucket('production_queue.sqlite3')],
+      },
     ]);
     expect(config.replica).toMatchObject({ type: 's3', bucket: 'my-bucket', region: 'us-east-1', path: '' });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.databases[0])).toBe(true);
+    expect(Object.isFrozen(config.databases[0]?.replicas[0])).toBe(true);
+  });
+
+  it("resolves each database's replica location under the replica's path, and keeps them in a subset", () => {
+    const config = defineConfig({
+      databases: ['storage/a.sqlite3', { path: 'storage/b.sqlite3', replicaPath: 'queues/b' }],
+      replica: {
+        ...s3,
+        path: '/apps/shop/',
+        endpoint: 'http://127.0.0.1:9000',
+        accessKeyId: 'id',
+        secretAccessKey: 'key',
+      },
+      syncInterval: '1m30s',
+    });
+    expect(config.syncIntervalMs).toBe(90_000);
+    expect(config.databases.map((db) => db.replicas.map((r) => r.type === 's3' && r.prefix))).toEqual([
+      ['apps/shop/a.sqlite3'],
+      ['apps/shop/queues/b'],
+    ]);
+    const [a, b] = config.databases;
+    expect(a?.replicas[0]).toMatchObject({ endpoint: 'http://127.0.0.1:9000', credentials: config.credentials });
+    const subset = withDatabases(config, [b?.path as string]);
+    expect(subset.databases).toEqual([b]);
+    expect(subset.syncIntervalMs).toBe(90_000);
+
+    const files = defineConfig({ databases: ['storage/a.sqlite3'], replica: { type: 'file', path: 'backups' } });
+    expect(files.databases[0]?.replicas).toEqual([{ type: 'file', directory: path.resolve('backups', 'a.sqlite3') }]);
   });
 
   it('never prints credentials, however the config is logged', () => {

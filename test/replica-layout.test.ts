@@ -24,8 +24,6 @@ import {
   inspectReplica,
   type ReplicaContents,
   type ReplicaLocation,
-  replicaLocation,
-  replicaLocations,
   type S3ReplicaLocation,
 } from '../src/replica/layout.js';
 import { type S3Bucket, s3Address } from '../src/replica/s3/bucket.js';
@@ -327,7 +325,7 @@ describe('inspectReplica on a file replica', () => {
   });
 });
 
-describe('replicaLocation', () => {
+describe("a database's replica locations, resolved with the config", () => {
   it("is the config's S3 prefix for the database, with the config's credentials", () => {
     const dir = tempDir();
     const replica = s3Replica({ path: 'apps/shop' });
@@ -336,7 +334,7 @@ describe('replicaLocation', () => {
       replica,
       logger: false,
     });
-    const location = replicaLocation(config, config.databases[0] as (typeof config.databases)[number]);
+    const location = config.databases[0]?.replicas[0];
     expect(location).toMatchObject({
       type: 's3',
       bucket: replica.bucket,
@@ -356,12 +354,14 @@ describe('replicaLocation', () => {
       logger: false,
     });
     const [db] = config.databases;
-    expect(db && replicaLocation(config, db)).toEqual({
-      type: 'file',
-      directory: path.join(dir, 'replica', 'main.sqlite3'),
-    });
+    expect(db?.replicas).toEqual([
+      {
+        type: 'file',
+        directory: path.join(dir, 'replica', 'main.sqlite3'),
+      },
+    ]);
     const disabled = defineConfig({ enabled: false, databases: [path.join(dir, 'main.sqlite3')], logger: false });
-    expect(disabled.databases[0] && replicaLocation(disabled, disabled.databases[0])).toBeUndefined();
+    expect(disabled.databases[0]?.replicas).toEqual([]);
   });
 
   it("reads a litestream.yml's replicas (0.3 form, 0.5 form, urls), and inspects what 0.5 wrote through it", async () => {
@@ -394,7 +394,7 @@ describe('replicaLocation', () => {
     const byPath = (file: string) =>
       config.databases.find((db) => db.path === file) as (typeof config.databases)[number];
 
-    expect(replicaLocations(config, byPath(main))).toEqual([
+    expect(byPath(main).replicas).toEqual([
       {
         type: 's3',
         bucket: s3.bucket,
@@ -406,21 +406,21 @@ describe('replicaLocation', () => {
         credentials: undefined,
       },
     ]);
-    expect(replicaLocation(config, byPath(other))).toMatchObject({
+    expect(byPath(other).replicas[0]).toMatchObject({
       type: 's3',
       bucket: s3.bucket,
       prefix: 'apps/other',
       endpoint: s3.endpoint,
       region: 'eu-west-1',
     });
-    expect(replicaLocations(config, byPath(third))).toEqual([
+    expect(byPath(third).replicas).toEqual([
       { type: 'file', directory: path.join(dir, 'third-replica') },
       { type: 'file', directory: path.resolve('relative-replica') },
     ]);
 
     // No keys in the file: the Node process uses the environment, as litestream would; with
     // none there either (and no chain source here), it says so rather than skip the look.
-    const location = replicaLocation(config, byPath(main)) as ReplicaLocation;
+    const location = byPath(main).replicas[0] as ReplicaLocation;
     await expect(inspectReplica(location, { env: {} })).rejects.toBeInstanceOf(CredentialsError);
     writeRows(main, 'seed', 3);
     await replicateWith('0.5', main, s3ReplicaYaml(prefix), async () =>

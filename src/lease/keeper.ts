@@ -416,7 +416,7 @@ async function acquireOne(
   db: DatabaseConfig,
   options: TakeLeasesOptions,
 ): Promise<HeldLease | undefined> {
-  const target = leaseTarget(config, db);
+  const target = leaseTarget(db);
   if ('unsupported' in target) {
     logOnce(
       config,

@@ -4,8 +4,8 @@
  *
  * @packageDocumentation
  */
-import type { DatabaseConfig, LitestreamConfig } from '../config.js';
-import { replicaLocation, s3BucketOf } from '../replica/layout.js';
+import type { DatabaseConfig } from '../config.js';
+import { s3BucketOf } from '../replica/layout.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from './store.js';
 
 /** The suffix of a lease object's name: `<replica path>.litestream-node-lease`. */
@@ -24,11 +24,10 @@ export type LeaseTarget =
 
 /** The lease store of `db`'s replica path (the first replica, with a litestream.yml). */
 export function leaseTarget(
-  config: LitestreamConfig,
   db: DatabaseConfig,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): LeaseTarget {
-  const location = replicaLocation(config, db);
+  const location = db.replicas[0];
   if (location === undefined) {
     return { unsupported: 'its replica is neither S3 nor a directory, where litestream-node can keep a lease' };
   }

@@ -156,7 +156,7 @@ export async function watchLease(
   db: DatabaseConfig,
   options: WatchLeaseOptions,
 ): Promise<WatchedLease | undefined> {
-  const target = leaseTarget(config, db);
+  const target = leaseTarget(db);
   const logger = options.logger;
   if ('unsupported' in target) {
     logOnce(
@@ -227,7 +227,7 @@ export async function warnWritingOverHolder(
   logger: Logger,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const target = leaseTarget(config, db);
+  const target = leaseTarget(db);
   let found: string;
   if ('unsupported' in target) {
     found = `No lease object can be read here: ${target.unsupported}`;

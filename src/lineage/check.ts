@@ -7,7 +7,6 @@ import { heldLeaseOf } from '../lease/keeper.js';
 import type { Logger } from '../logger.js';
 import { sweepLeftovers } from '../owner.js';
 import { companionFiles, hasContent } from '../paths.js';
-import { replicaLocation } from '../replica/layout.js';
 import { s3FailureOf } from '../replica/s3/failures.js';
 import { settingName } from '../setting-names.js';
 import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
@@ -53,13 +52,14 @@ export interface LineageComparison {
  * dead processes left, so it can run beside the lease and be thrown away.
  */
 export async function compareLineage(
-  config: LitestreamConfig,
+  // The replica's location is the database's own (resolved with the config); kept for the caller.
+  _config: LitestreamConfig,
   runtime: Runtime,
   db: DatabaseConfig,
   logger: Logger,
   signal: AbortSignal | undefined,
 ): Promise<LineageComparison> {
-  const location = replicaLocation(config, db);
+  const location = db.replicas[0];
   const markFile = companionFiles(db.path).lineage;
   const swept = sweepLeftovers(path.dirname(markFile), `${path.basename(markFile)}.tmp-`, logger);
   const marker = await readLineageMark(db.path);

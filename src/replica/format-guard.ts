@@ -3,13 +3,7 @@ import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../
 import type { Runtime } from '../engine/engine.js';
 import { CredentialsError, ReplicaFormatError, RestoreError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import {
-  type GenerationSpan,
-  inspectReplica,
-  type ReplicaContents,
-  type ReplicaNotChecked,
-  replicaLocation,
-} from './layout.js';
+import { type GenerationSpan, inspectReplica, type ReplicaContents, type ReplicaNotChecked } from './layout.js';
 
 /**
  * Litestream's answer checked against what the replica path holds, seen from Node: it is
@@ -44,7 +38,7 @@ export function checkReplica(
   signal: AbortSignal,
   options: { generationSpans?: boolean } = {},
 ): ReplicaCheck {
-  const location = replicaLocation(config, db);
+  const location = db.replicas[0];
   const looked: Promise<ReplicaContents | ReplicaNotChecked | { checked: 'failed'; error: unknown }> = location
     ? inspectReplica(location, { signal, generationSpans: options.generationSpans }).catch((error: unknown) => ({
         checked: 'failed' as const,

@@ -19,13 +19,10 @@
  * @packageDocumentation
  */
 import { readdir, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { throwIfAborted } from '../abort.js';
-import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import type { ReplicaLocation, S3ReplicaLocation } from '../config/replica-location.js';
 import { ReplicaUnreachableError } from '../errors.js';
-import { loadYaml } from '../load-on-use.js';
-import type { S3Credentials } from './credentials.js';
 import { credentialsFor } from './credentials.js';
 import type { S3Bucket } from './s3/bucket.js';
 import { listS3Pages, listS3Prefix } from './s3/operations.js';
@@ -33,29 +30,8 @@ import { listS3Pages, listS3Prefix } from './s3/operations.js';
 /** A Litestream replica format: 0.3 generations, or 0.5 LTX files. */
 export type ReplicaFormat = '0.3' | '0.5';
 
-/** One database's replica path in a bucket. */
-export interface S3ReplicaLocation {
-  readonly type: 's3';
-  readonly bucket: string;
-  /** The database's key prefix, without a trailing slash (`''` for the bucket's root). */
-  readonly prefix: string;
-  readonly endpoint: string | undefined;
-  readonly region: string;
-  readonly forcePathStyle: boolean | undefined;
-  readonly skipVerify: boolean;
-  /** None: static keys from the environment, else the AWS default chain (see {@link inspectReplica}). */
-  readonly credentials: S3Credentials | undefined;
-}
-
-/** One database's replica directory. */
-export interface FileReplicaLocation {
-  readonly type: 'file';
-  /** Absolute directory. */
-  readonly directory: string;
-}
-
-/** Where one database's backup lives. */
-export type ReplicaLocation = S3ReplicaLocation | FileReplicaLocation;
+// Where a database's backup lives is resolved with the config (config/replica-location.ts).
+export type { FileReplicaLocation, ReplicaLocation, S3ReplicaLocation } from '../config/replica-location.js';
 
 /** What a replica path holds. */
 export interface ReplicaContents {
@@ -374,109 +350,4 @@ async function statOrUndefined(file: string) {
     // Removed by retention between readdir and stat: the next newest is close enough.
     return undefined;
   }
-}
-
-/**
- * Where one database's backup lives: from `config.replica`, or from the user's
- * litestream.yml (`config.configFile`). Undefined when there is nothing this module can
- * inspect (disabled, or a replica type other than S3 and file). With several replicas in a
- * litestream.yml it is the first inspectable one; see {@link replicaLocations} for all.
- */
-export function replicaLocation(config: LitestreamConfig, db: DatabaseConfig): ReplicaLocation | undefined {
-  return replicaLocations(config, db)[0];
-}
-
-/** Every inspectable replica of one database, in configuration order. */
-export function replicaLocations(config: LitestreamConfig, db: DatabaseConfig): ReplicaLocation[] {
-  if (config.configFile) return locationsFromYaml(config.configFile.yaml, db.path, config.credentials);
-  const replica = config.replica;
-  if (!replica) return [];
-  if (replica.type === 'file') return [{ type: 'file', directory: path.join(replica.path, db.replicaPath) }];
-  return [
-    {
-      type: 's3',
-      bucket: replica.bucket,
-      prefix: path.posix.join(replica.path, db.replicaPath),
-      endpoint: replica.endpoint,
-      region: replica.region,
-      forcePathStyle: replica.forcePathStyle,
-      skipVerify: replica.skipVerify,
-      credentials: config.credentials,
-    },
-  ];
-}
-
-type Yaml = Record<string, unknown>;
-
-/**
- * The replicas of `database` in a (sanitized) litestream.yml: the 0.3 form
- * (`replicas: [...]`) and the 0.5 form (`replica: {...}`), each given by `type` with
- * `bucket`/`path`/… or by `url` (`s3://bucket/path`, `file:///dir`).
- */
-function locationsFromYaml(
-  yaml: string,
-  database: string,
-  credentials: LitestreamConfig['credentials'],
-): ReplicaLocation[] {
-  const doc = loadYaml().parse(yaml) as unknown;
-  if (!isObject(doc) || !Array.isArray(doc.dbs)) return [];
-  const db = doc.dbs.find((entry): entry is Yaml => isObject(entry) && entry.path === database);
-  if (!db) return [];
-  const replicas: unknown[] = Array.isArray(db.replicas) ? db.replicas : isObject(db.replica) ? [db.replica] : [];
-  return replicas.flatMap((replica) => {
-    const location = isObject(replica) ? locationFromYaml(replica, credentials) : undefined;
-    return location ? [location] : [];
-  });
-}
-
-function locationFromYaml(replica: Yaml, credentials: LitestreamConfig['credentials']): ReplicaLocation | undefined {
-  const url = typeof replica.url === 'string' && replica.url !== '' ? parseUrl(replica.url) : undefined;
-  // Litestream's rule: the explicit type, else the URL's scheme, else a file replica.
-  const type = text(replica.type) ?? url?.protocol.replace(/:$/, '') ?? 'file';
-  if (type === 'file') {
-    const dir = text(replica.path) ?? (url ? decodeURIComponent(url.pathname) : undefined);
-    if (!dir) return undefined;
-    return {
-      type: 'file',
-      directory: path.resolve(dir.startsWith('~/') ? path.join(os.homedir(), dir.slice(2)) : dir),
-    };
-  }
-  if (type !== 's3') return undefined;
-  const query = url?.searchParams;
-  const bucket = text(replica.bucket) ?? url?.hostname;
-  if (!bucket) return undefined;
-  return {
-    type: 's3',
-    bucket,
-    prefix: (text(replica.path) ?? (url ? decodeURIComponent(url.pathname) : '')).replace(/^\/+|\/+$/g, ''),
-    endpoint: text(replica.endpoint) ?? text(query?.get('endpoint')),
-    // No region: us-east-1, and the server's `x-amz-bucket-region` answer corrects it.
-    region: text(replica.region) ?? text(query?.get('region')) ?? 'us-east-1',
-    forcePathStyle: flag(replica['force-path-style']) ?? flag(query?.get('forcePathStyle')),
-    skipVerify: flag(replica['skip-verify']) ?? flag(query?.get('skipVerify')) ?? false,
-    credentials,
-  };
-}
-
-function parseUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-}
-
-function flag(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  return undefined;
-}
-
-function isObject(value: unknown): value is Yaml {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { DatabaseConfig } from '../../src/config.js';
 import { Litestream } from '../../src/index.js';
 import { failureKindOfText } from '../../src/replica/failure-cause.js';
-import { type ReplicaLocation, replicaLocation } from '../../src/replica/layout.js';
+import type { ReplicaLocation } from '../../src/replica/layout.js';
 import { probeReplica } from '../../src/replica/probe.js';
 import type { ReplicaFailure } from '../../src/replica-outage.js';
 import { failingProxy, type ProxyFault } from '../support/failing-proxy.js';
@@ -247,7 +247,7 @@ describe('alerts during an S3 outage', () => {
         : ['no litestream_node_replica_unreachable_info{kind="refused"}']),
     ];
     // What a probe costs: one listing request, this long against the test server.
-    const location = replicaLocation(config, config.databases[0] as DatabaseConfig) as ReplicaLocation;
+    const location = (config.databases[0] as DatabaseConfig).replicas[0] as ReplicaLocation;
     const probes: number[] = [];
     for (let probe = 0; probe < 20; probe++) {
       const outcome = await probeReplica(location, { timeoutMs: 2_500 });

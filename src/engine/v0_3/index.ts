@@ -3,7 +3,6 @@
  * shadow WAL beside each database, `replicas:` in its config.
  * @internal
  */
-import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { findDamagedObjects } from './damaged-objects.js';
 import { latestGenerationOf } from './generation-choice.js';
@@ -77,13 +76,13 @@ export const engineV0_3 = Object.freeze<Engine>({
           : undefined;
     },
     // 0.3.13 does not check that WAL segments follow one another without a gap.
-    findGap: async (config, db, restored, signal) => {
-      const location = replicaLocation(config, db);
+    findGap: async (_config, db, restored, signal) => {
+      const location = db.replicas[0];
       if (!location || restored.generation === undefined) return undefined;
       return walChainGap(location, restored.generation, { signal });
     },
-    findDamaged: async (config, db, target, detail, signal) => {
-      const location = replicaLocation(config, db);
+    findDamaged: async (_config, db, target, detail, signal) => {
+      const location = db.replicas[0];
       return location ? findDamagedObjects(location, target, detail, { signal }) : [];
     },
   }),

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { HEADER, quote, userConfigDoc } from '../yaml.js';
 
@@ -27,24 +26,24 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
 }
 
 function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
-  const replica = config.replica;
   const timing = [
     `  sync-interval: ${config.syncInterval}`,
     `  retention: ${config.retention}`,
     `  snapshot-interval: ${config.snapshotInterval}`,
   ];
-  if (replica === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
-  if (replica.type === 'file') {
-    return [`- type: file`, `  path: ${quote(path.join(replica.path, db.replicaPath))}`, ...timing];
+  const location = db.replicas[0];
+  if (location === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
+  if (location.type === 'file') {
+    return [`- type: file`, `  path: ${quote(location.directory)}`, ...timing];
   }
   const lines = [
     '- type: s3',
-    `  bucket: ${quote(replica.bucket)}`,
-    `  path: ${quote(path.posix.join(replica.path, db.replicaPath))}`,
-    `  region: ${quote(replica.region)}`,
+    `  bucket: ${quote(location.bucket)}`,
+    `  path: ${quote(location.prefix)}`,
+    `  region: ${quote(location.region)}`,
   ];
-  if (replica.endpoint !== undefined) lines.push(`  endpoint: ${quote(replica.endpoint)}`);
-  if (replica.forcePathStyle !== undefined) lines.push(`  force-path-style: ${replica.forcePathStyle}`);
-  if (replica.skipVerify) lines.push('  skip-verify: true');
+  if (location.endpoint !== undefined) lines.push(`  endpoint: ${quote(location.endpoint)}`);
+  if (location.forcePathStyle !== undefined) lines.push(`  force-path-style: ${location.forcePathStyle}`);
+  if (location.skipVerify) lines.push('  skip-verify: true');
   return [...lines, ...timing];
 }

@@ -3,7 +3,6 @@
  * database, compaction levels, local LTX files beside each database.
  * @internal
  */
-import { replicaLocation } from '../../replica/layout.js';
 import type { Engine, RestoreDialect, RestoredPosition } from '../engine.js';
 import { formatTxid, parseTxid } from '../positions.js';
 import { findDamagedObjects } from './damaged-objects.js';
@@ -77,8 +76,8 @@ export const engineV0_5 = Object.freeze<Engine>({
     saysNoBackup: (result, errorText) =>
       /no matching backups found|no matching backup files available/.test(errorText) ||
       result.lines.some((line) => line.msg === 'no matching backups found'),
-    findDamaged: async (config, db, target, detail, signal) => {
-      const location = replicaLocation(config, db);
+    findDamaged: async (_config, db, target, detail, signal) => {
+      const location = db.replicas[0];
       return location ? findDamagedObjects(location, target, detail, { signal }) : [];
     },
   }),
