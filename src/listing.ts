@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { classifyFailure } from './classify.js';
 import { type DatabaseConfig, type LitestreamConfig, secretsOf } from './config.js';
 import type { Runtime } from './engine/engine.js';
 import { LitestreamAbortError, LitestreamError } from './errors.js';
 import { childEnv, writeConfigFile } from './render.js';
+import { classifyFailure } from './replica/failure-cause.js';
 import { replicaError } from './replica-errors.js';
 import { type CommandResult, errorOutput, runCommand } from './run.js';
 import { redact } from './secret.js';

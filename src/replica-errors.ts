@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { credentialCodeMeaning, expectedRegion, type FailureKind, serverCode } from './classify.js';
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from './config.js';
 import { credentialNames } from './credential-names.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from './errors.js';
+import { credentialCodeMeaning, expectedRegion, type FailureKind, serverCode } from './replica/failure-cause.js';
 import { settingName } from './setting-names.js';
 
 /** What was being done when litestream failed, for the message. */

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, expectedRegion, serverCode } from '../src/classify.js';
 import { SyncTracker } from '../src/engine/v0_3/sync-tracker.js';
 import { LtxSyncTracker } from '../src/engine/v0_5/sync-tracker.js';
 import { forwardedFields, lineSplitter, parseLogLine } from '../src/log-lines.js';
+import { classifyFailure, expectedRegion, serverCode } from '../src/replica/failure-cause.js';
 import { redact, Secret } from '../src/secret.js';
 
 describe('parseLogLine', () => {

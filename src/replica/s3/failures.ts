@@ -5,10 +5,10 @@
  * @packageDocumentation
  */
 import type http from 'node:http';
-import type { FailureKind } from '../../classify.js';
 import { LitestreamError, ReplicaUnreachableError } from '../../errors.js';
 import { redact } from '../../secret.js';
 import type { S3Credentials } from '../credentials.js';
+import type { FailureKind } from '../failure-cause.js';
 import type { S3Bucket } from './bucket.js';
 import { xmlText } from './xml.js';
 
