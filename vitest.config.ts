@@ -33,6 +33,20 @@ const ALSO_ON_LITESTREAM_05 = [
   'test/versions.test.ts',
 ];
 
+// Pure units: no S3 server, no litestream, no build. They run in a project of their own, so
+// that no file of theirs starts an S3 server it never uses.
+const UNITS = [
+  'test/supervision/**/*.test.ts',
+  'test/codecs.test.ts',
+  'test/engine-v0_5.test.ts',
+  'test/failure-cause.test.ts',
+  'test/log-lines.test.ts',
+  'test/ltx-file.test.ts',
+  'test/lz4-frame.test.ts',
+  'test/metrics.test.ts',
+  'test/replica-outage.test.ts',
+];
+
 // What every project shares. The global setup is the root's alone, so it runs once.
 const perProject = {
   setupFiles: ['test/support/s3-per-file.ts'],
@@ -50,11 +64,19 @@ export default defineConfig({
     projects: [
       {
         test: {
+          name: 'unit',
+          include: UNITS,
+          pool: 'forks' as const,
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           ...perProject,
           name: 'versitygw',
           include: ['test/**/*.test.ts'],
-          // It runs both versions itself.
-          exclude: ['test/versions.test.ts'],
+          // It runs both versions itself; units need no server.
+          exclude: ['test/versions.test.ts', ...UNITS],
           provide: { s3Kind: 'versitygw', litestreamFamily: '0.3' },
         },
       },

@@ -20,6 +20,7 @@ import {
   waitFor,
   writeRows,
 } from './support/fixtures.js';
+import { family } from './support/litestream-version.js';
 
 /** The built package's entry, as an app imports it. */
 const DIST_INDEX = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -109,72 +110,40 @@ describe('ready on a first deployment', () => {
 });
 
 describe('listeners that throw', () => {
-  it('a throwing log, sync or restart listener is logged; replication goes on and stops cleanly', async () => {
-    const dir = tempDir();
-    const { config, logger } = testConfig(dir);
-    const main = config.databases[0]?.path as string;
-    const ids = writeRows(main, 'before', 5);
-    writeRows(config.databases[1]?.path as string, 'jobs', 1);
-    const replication = track(startReplication(config));
-    let restarted = 0;
-    replication.on('log', () => {
-      throw new Error('log listener bug');
-    });
-    replication.on('sync', () => {
-      throw new Error('sync listener bug');
-    });
-    replication.on('restart', () => {
-      restarted++;
-      throw new Error('restart listener bug');
-    });
-    await replication.ready;
-    const firstPid = replication.status().pid as number;
-    process.kill(firstPid, 'SIGKILL');
-    await waitFor(() => {
-      const { pid, state } = replication.status();
-      return state === 'running' && pid !== firstPid;
-    });
-    expect(restarted).toBe(1);
-    ids.push(...writeRows(main, 'after', 5));
-    await stopCleanly(replication);
-    for (const event of ['log', 'sync', 'restart']) {
-      expect(
-        logger.lines.some(
-          (line) =>
-            line.level === 'error' && line.message === `a listener of the "${event}" event threw; replication goes on`,
-        ),
-        event,
-      ).toBe(true);
-    }
-    expect(await replicaIds(config, main)).toEqual(ids);
-  });
+  // A throwing log, sync or restart listener is logged while a crash is still restarted and the
+  // stop is clean: test/supervision/supervisor.test.ts and safe-emit.test.ts (a fake child).
 
-  it('stop() ends stopped even when a listener throws while it runs litestream again', async () => {
-    const dir = tempDir();
-    const { config, logger, replication } = await startReplicating(dir, {
-      syncInterval: '1h',
-      supervisor: { initialBackoffMs: 30_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 },
-    });
-    const crashed = new Promise((resolve) => replication.once('restart', resolve));
-    process.kill(replication.status().pid as number, 'SIGKILL');
-    await crashed;
-    // stop() now spawns litestream for the final sync; its `spawn` listener throws.
-    replication.on('spawn', () => {
-      throw new Error('spawn listener bug');
-    });
-    const stopped: StopResult[] = [];
-    replication.on('stopped', (result) => stopped.push(result));
-    const result = await within(replication.stop(), 30_000, 'stop()');
-    expect(result.clean, JSON.stringify(result)).toBe(true);
-    expect(replication.status().state).toBe('stopped');
-    await expect(replication.ready).resolves.toBeUndefined();
-    expect(stopped).toEqual([result]);
-    expect(logger.text()).toMatch(/a listener of the "spawn" event threw/);
-    // The registry let go of it: a new start gets a new handle.
-    const again = track(startReplication(config));
-    expect(again).not.toBe(replication);
-    await again.stop();
-  });
+  // The listener guard is version-neutral (unit-tested as above); this proves it around a real
+  // final-sync run of litestream, on one version.
+  it.runIf(family === '0.3')(
+    'stop() ends stopped even when a listener throws while it runs litestream again',
+    async () => {
+      const dir = tempDir();
+      const { config, logger, replication } = await startReplicating(dir, {
+        syncInterval: '1h',
+        supervisor: { initialBackoffMs: 30_000, maxBackoffMs: 30_000, resetAfterMs: 60_000 },
+      });
+      const crashed = new Promise((resolve) => replication.once('restart', resolve));
+      process.kill(replication.status().pid as number, 'SIGKILL');
+      await crashed;
+      // stop() now spawns litestream for the final sync; its `spawn` listener throws.
+      replication.on('spawn', () => {
+        throw new Error('spawn listener bug');
+      });
+      const stopped: StopResult[] = [];
+      replication.on('stopped', (result) => stopped.push(result));
+      const result = await within(replication.stop(), 30_000, 'stop()');
+      expect(result.clean, JSON.stringify(result)).toBe(true);
+      expect(replication.status().state).toBe('stopped');
+      await expect(replication.ready).resolves.toBeUndefined();
+      expect(stopped).toEqual([result]);
+      expect(logger.text()).toMatch(/a listener of the "spawn" event threw/);
+      // The registry let go of it: a new start gets a new handle.
+      const again = track(startReplication(config));
+      expect(again).not.toBe(replication);
+      await again.stop();
+    },
+  );
 });
 
 // stop() racing a restart's pidfile write: test/pidfile-order.test.ts (it wraps the pidfile module).

@@ -33,6 +33,7 @@ export default class SummaryReporter implements Reporter {
     const servers = [...filesPerServer]
       .map(([key, files]) => {
         const [server = '', family] = key.split('\0');
+        if (server === 'unit') return `unit tests, no S3 server or litestream (${files} files)`;
         const litestream = family === '0.5' ? label('litestream05') : 'Litestream v0.3.13';
         return `${label(server)} with ${litestream} (${files} files)`;
       })
