@@ -1,5 +1,5 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
-import { HEADER, quote, userConfigDoc } from '../yaml.js';
+import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
 
 /**
  * The litestream.yml litestream 0.3 reads: `replicas:` per database, with the sync,
@@ -25,25 +25,13 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
   return `${lines.join('\n')}\n`;
 }
 
+/** The database's one entry under `replicas:`, with the timing keys 0.3 reads per replica. */
 function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
-  const timing = [
-    `  sync-interval: ${config.syncInterval}`,
-    `  retention: ${config.retention}`,
-    `  snapshot-interval: ${config.snapshotInterval}`,
+  const entry = [
+    ...replicaEntry(db),
+    `sync-interval: ${config.syncInterval}`,
+    `retention: ${config.retention}`,
+    `snapshot-interval: ${config.snapshotInterval}`,
   ];
-  const location = db.replicas[0];
-  if (location === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
-  if (location.type === 'file') {
-    return [`- type: file`, `  path: ${quote(location.directory)}`, ...timing];
-  }
-  const lines = [
-    '- type: s3',
-    `  bucket: ${quote(location.bucket)}`,
-    `  path: ${quote(location.prefix)}`,
-    `  region: ${quote(location.region)}`,
-  ];
-  if (location.endpoint !== undefined) lines.push(`  endpoint: ${quote(location.endpoint)}`);
-  if (location.forcePathStyle !== undefined) lines.push(`  force-path-style: ${location.forcePathStyle}`);
-  if (location.skipVerify) lines.push('  skip-verify: true');
-  return [...lines, ...timing];
+  return entry.map((line, at) => (at === 0 ? `- ${line}` : `  ${line}`));
 }

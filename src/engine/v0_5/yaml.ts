@@ -1,6 +1,6 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
 import { LitestreamConfigError } from '../../errors.js';
-import { HEADER, quote, userConfigDoc } from '../yaml.js';
+import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
 
 /**
  * The litestream.yml litestream 0.5 reads: one `replica:` per database with its sync
@@ -56,21 +56,9 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
   return `${lines.join('\n')}\n`;
 }
 
+/** The database's `replica:` mapping, with the one timing key 0.5 reads per replica. */
 function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
-  const location = db.replicas[0];
-  if (location === undefined) throw new Error('renderYaml needs a replica; the config is disabled');
-  const timing = `sync-interval: ${config.syncInterval}`;
-  if (location.type === 'file') return ['type: file', `path: ${quote(location.directory)}`, timing];
-  const lines = [
-    'type: s3',
-    `bucket: ${quote(location.bucket)}`,
-    `path: ${quote(location.prefix)}`,
-    `region: ${quote(location.region)}`,
-  ];
-  if (location.endpoint !== undefined) lines.push(`endpoint: ${quote(location.endpoint)}`);
-  if (location.forcePathStyle !== undefined) lines.push(`force-path-style: ${location.forcePathStyle}`);
-  if (location.skipVerify) lines.push('skip-verify: true');
-  return [...lines, timing];
+  return [...replicaEntry(db), `sync-interval: ${config.syncInterval}`];
 }
 
 /**
