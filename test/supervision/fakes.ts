@@ -1,9 +1,13 @@
 // Fakes for supervision's unit tests: a clock moved by hand, a child process that prints
 // and exits on command, a logger that records. No real process, no real time.
+import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
+import { ReplicaLeaseError } from '../../src/errors.js';
+import type { LeaseState } from '../../src/lease/kept.js';
 import type { Logger } from '../../src/logger.js';
 import type { ProcessExit } from '../../src/spawn.js';
 import type { Cancel, Clock } from '../../src/supervision/clock.js';
+import type { Leases } from '../../src/supervision/lease-gate.js';
 
 /** A logger that keeps every line. */
 export function recordingLogger(): Logger & {
@@ -127,5 +131,59 @@ export class FakeChild {
     this.signals.push(signal);
     this.onSignal(this, signal);
     return true;
+  }
+}
+
+/**
+ * One instance's replica leases, driven by the test as the keeper's renewals would drive
+ * them: paused by an outage, resumed, or lost to another instance's takeover.
+ */
+export class FakeLeases extends EventEmitter implements Leases {
+  state: LeaseState = 'held';
+  error: string | undefined;
+  /** `release()` was called. */
+  released = false;
+
+  watch(watcher: Parameters<Leases['watch']>[0]): () => void {
+    this.on('paused', watcher.paused);
+    this.on('resumed', watcher.resumed);
+    this.on('lost', watcher.lost);
+    return () => this.removeAllListeners();
+  }
+
+  get paused(): boolean {
+    return this.state === 'paused' || this.state === 'lost';
+  }
+
+  get lost(): boolean {
+    return this.state === 'lost';
+  }
+
+  status() {
+    return { state: this.state, error: this.error };
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+    // A lost lease is not ours to release.
+    if (this.state !== 'lost') this.state = 'released';
+  }
+
+  pause(error: string): void {
+    this.state = 'paused';
+    this.error = error;
+    this.emit('paused');
+  }
+
+  resume(): void {
+    this.state = 'held';
+    this.error = undefined;
+    this.emit('resumed');
+  }
+
+  loseTo(holder: string, replica = 's3://bucket/app.db'): void {
+    this.state = 'lost';
+    this.error = `taken over by ${holder}`;
+    this.emit('lost', new ReplicaLeaseError(`another instance (${holder}) took ${replica} over`, replica, undefined));
   }
 }

@@ -1,63 +1,9 @@
-// The lease gate: litestream writes only while every replica lease is held. An unreachable
-// replica is retried with backoff; a pause, a resume or a loss reaches the supervisor; a
-// lost lease leaves the gate shut for good — fake leases, fake clock, a recording host.
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { CredentialsError, ReplicaLeaseError, ReplicaUnreachableError, StaleDatabaseError } from '../../src/errors.js';
-import type { LeaseState } from '../../src/lease/kept.js';
-import { LeaseGate, type LeaseGateHost, type Leases } from '../../src/supervision/lease-gate.js';
-import { FakeClock, recordingLogger } from './fakes.js';
+import { LeaseGate, type LeaseGateHost } from '../../src/supervision/lease-gate.js';
+import { FakeClock, FakeLeases, recordingLogger } from './fakes.js';
 
 const REPLICA = 's3://bucket/app.db';
-
-/** One database's lease, driven by the test as the keeper's renewals would drive it. */
-class FakeLeases extends EventEmitter implements Leases {
-  state: LeaseState = 'held';
-  error: string | undefined;
-  released = false;
-
-  watch(watcher: Parameters<Leases['watch']>[0]): () => void {
-    this.on('paused', watcher.paused);
-    this.on('resumed', watcher.resumed);
-    this.on('lost', watcher.lost);
-    return () => this.removeAllListeners();
-  }
-
-  get paused(): boolean {
-    return this.state === 'paused' || this.state === 'lost';
-  }
-
-  get lost(): boolean {
-    return this.state === 'lost';
-  }
-
-  status() {
-    return { state: this.state, error: this.error };
-  }
-
-  async release(): Promise<void> {
-    this.released = true;
-    this.state = 'released';
-  }
-
-  pause(error: string): void {
-    this.state = 'paused';
-    this.error = error;
-    this.emit('paused');
-  }
-
-  resume(): void {
-    this.state = 'held';
-    this.error = undefined;
-    this.emit('resumed');
-  }
-
-  loseTo(holder: string): void {
-    this.state = 'lost';
-    this.error = `taken over by ${holder}`;
-    this.emit('lost', new ReplicaLeaseError(`another instance (${holder}) took ${REPLICA} over`, REPLICA, undefined));
-  }
-}
 
 function harness(attempts: (() => Promise<FakeLeases>)[]) {
   const clock = new FakeClock();

@@ -1,8 +1,3 @@
-// The Supervisor as the composition of core and policies: a lost lease ends replication for
-// good (no final sync, unhealthy), and listeners that throw do not break supervision — with a
-// fake litestream child, a fake clock and fake leases. The runtime is the bundled 0.3 engine
-// (its log-line tracker is real); pidfiles and the child's config file are real files.
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,51 +6,13 @@ import { defineConfig } from '../../src/config.js';
 import type { Runtime } from '../../src/engine/engine.js';
 import { engineV0_3 } from '../../src/engine/v0_3/index.js';
 import { LitestreamAbortError, ReplicaLeaseError } from '../../src/errors.js';
-import type { LeaseState } from '../../src/lease/kept.js';
 import { type StopResult, Supervisor } from '../../src/replicate.js';
-import type { Leases } from '../../src/supervision/lease-gate.js';
-import { FakeChild, FakeClock, recordingLogger, settle } from './fakes.js';
+import { FakeChild, FakeClock, FakeLeases, recordingLogger, settle } from './fakes.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A held lease the test can take away, as another instance's takeover would. */
-class FakeLeases extends EventEmitter implements Leases {
-  state: LeaseState = 'held';
-  error: string | undefined;
-
-  watch(watcher: Parameters<Leases['watch']>[0]): () => void {
-    this.on('paused', watcher.paused);
-    this.on('resumed', watcher.resumed);
-    this.on('lost', watcher.lost);
-    return () => this.removeAllListeners();
-  }
-
-  get paused(): boolean {
-    return this.state === 'paused' || this.state === 'lost';
-  }
-
-  get lost(): boolean {
-    return this.state === 'lost';
-  }
-
-  status() {
-    return { state: this.state, error: this.error };
-  }
-
-  async release(): Promise<void> {
-    // A lost lease is not ours to release.
-    if (this.state !== 'lost') this.state = 'released';
-  }
-
-  loseTo(holder: string, replica: string): void {
-    this.state = 'lost';
-    this.error = `${holder} holds it now`;
-    this.emit('lost', new ReplicaLeaseError(`another instance (${holder}) took ${replica} over`, replica, undefined));
-  }
-}
 
 function supervised(options: { withData?: boolean } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'supervisor-unit-'));
