@@ -8,7 +8,7 @@ import type { LitestreamConfig } from '../src/config.js';
 import type { Runtime } from '../src/engine/engine.js';
 import { resolveRuntime } from '../src/engine/select.js';
 import { childEnv } from '../src/render.js';
-import { inspectReplica, replicaLocation } from '../src/replica/layout.js';
+import { inspectReplica } from '../src/replica/layout.js';
 
 let counter = 0;
 
@@ -63,7 +63,7 @@ export async function startRaw(config: LitestreamConfig, logLevel: 'debug' | 'in
     synced: async () => {
       const looks = await Promise.all(
         config.databases.map((db) => {
-          const location = replicaLocation(config, db);
+          const location = db.replicas[0];
           return location ? inspectReplica(location) : undefined;
         }),
       );
