@@ -33,6 +33,7 @@ import { redact } from './secret.js';
 import { cleanUpOnSignal } from './signal-guard.js';
 import { prepareSpawn } from './spawn.js';
 import { databaseFileMode } from './sqlite.js';
+import { traceMark, traceSettled } from './trace.js';
 
 /** What happened to one database in {@link ensureRestored}. */
 export type RestoreOutcome =
@@ -82,6 +83,8 @@ export interface EnsureRestoredOptions {
 interface BootRun {
   readonly config: LitestreamConfig;
   readonly logger: Logger;
+  /** The executable and its engine, resolved once for every database of the call. */
+  readonly runtime: Promise<Runtime>;
   /** Settles once the replica leases are taken: no replica is read before. */
   readonly leased: Promise<void>;
   /** The litestream.yml the restores use, written once. */
@@ -134,8 +137,12 @@ export async function ensureRestored(
     logger.info({ databases: config.databases.length }, 'litestream is disabled; not restoring');
     return config.databases.map((db) => ({ path: db.path, outcome: 'disabled', durationMs: 0 }));
   }
+  traceMark('boot:start');
   // SIGTERM during a boot's restore: litestream is killed and its temp files removed first.
-  return cleanUpOnSignal(options.signal, (signal) => restoreAll(config, logger, { ...options, signal }));
+  return traceSettled(
+    'boot:end',
+    cleanUpOnSignal(options.signal, (signal) => restoreAll(config, logger, { ...options, signal })),
+  );
 }
 
 async function restoreAll(
@@ -153,6 +160,11 @@ async function restoreAll(
       );
     }
   }
+  // First: the engine of the litestream that runs loads (and a binary other than the
+  // bundled one answers `litestream version`) while the lease's requests wait on the network.
+  const runtime = traceSettled('runtime:resolved', resolveRuntime(config));
+  // Awaited by each restore and below: never an unhandled rejection meanwhile.
+  runtime.catch(() => {});
   let configFile: Promise<ConfigFile> | undefined;
   const sharedConfigFile = (runtime: Runtime) => {
     configFile ??= writeConfigFile(config, runtime.engine);
@@ -174,12 +186,13 @@ async function restoreAll(
     },
     deferrable: (db) => hasContent(db.path),
   });
-  const leased = leasing.then(() => {});
+  const leased = traceSettled('lease:taken', leasing).then(() => {});
   // Awaited below, and by each download: never an unhandled rejection meanwhile.
   leased.catch(() => {});
   const run: BootRun = {
     config,
     logger,
+    runtime,
     leased,
     configFile: sharedConfigFile,
     createdDirs,
@@ -192,10 +205,11 @@ async function restoreAll(
   let leases: LeaseSet | undefined;
   try {
     // What dead processes left in the temp directory is swept beside the restores, not before.
-    const swept = sweepTempDirs(logger);
+    const swept = traceSettled('temp-dirs:swept', sweepTempDirs(logger));
     const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
+    traceMark('restores:done');
     await swept;
-    const [leaseOutcome, runtimeOutcome] = await Promise.allSettled([leasing, resolveRuntime(config)]);
+    const [leaseOutcome, runtimeOutcome] = await Promise.allSettled([leasing, runtime]);
     if (leaseOutcome.status === 'fulfilled') leases = leaseOutcome.value;
     // A broken litestream executable is the first thing to fix, whatever else failed with it.
     if (runtimeOutcome.status === 'rejected' && runtimeOutcome.reason instanceof LitestreamBinaryError) {
@@ -208,6 +222,7 @@ async function restoreAll(
     failed = false;
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
+    traceMark('restores:settled');
     await Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose()).catch(() => {})]);
     if (failed) {
       // The claims of the databases that did restore: a failed boot hands nothing over.
@@ -328,14 +343,14 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
   const createdDir = makeDirectoryOf(db.path, db.path);
   if (createdDir !== undefined) createdDirs.set(dir, createdDir);
   // The executable, the litestream.yml and the means to start it are made ready first.
-  const prepared = resolveRuntime(config).then(async (runtime) => {
+  const prepared = run.runtime.then(async (runtime) => {
     prepareSpawn();
-    return { runtime, file: await configFile(runtime) };
+    return { runtime, file: await traceSettled('config-file:written', configFile(runtime)) };
   });
   prepared.catch(() => {});
   // Two apps booting on one empty directory: one restores, the other is refused here, so
   // neither can remove the other's fresh WAL as a stale one or restore twice.
-  const claimed = run.claim(db, signal);
+  const claimed = traceSettled('claim:taken', run.claim(db, signal));
   claimed.catch(() => {});
   /**
    * Restores into a temp file of this process, placed only under the claim. The first
@@ -358,6 +373,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
             if (isEarly && (await claimed) !== 'fresh') return early.abort();
             // A missing database's leftover WAL, shared memory and litestream state belong to an old copy.
             await removeStaleCompanions(db.path);
+            traceMark('companions:removed');
           },
         }),
       ),
@@ -403,6 +419,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
       return { path: db.path, outcome: 'exists', durationMs: elapsed() };
     }
     await recordRestored(db.path, (await prepared).runtime.engine.lineage.markOf(result.position), logger);
+    traceMark('lineage:recorded');
     logger.info({ db: db.path, ...positionFields(result.position), durationMs: elapsed() }, 'database restored');
     return { path: db.path, outcome: 'restored', ...positionFields(result.position), ...aside, durationMs: elapsed() };
   } catch (error) {
@@ -424,7 +441,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
  */
 async function checkExisting(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<LineageAction> {
   if (stillCurrentHere(db.path)) return 'keep';
-  const runtime = await resolveRuntime(run.config);
+  const runtime = await run.runtime;
   const early = compareLineage(run.config, runtime, db, run.logger, signal);
   await run.leased;
   const comparison = run.waitedFor.has(db.path) ? undefined : early;
@@ -539,7 +556,7 @@ export async function restoreInto(
   try {
     // litestream starts first: the rest is Node's own work (loading its HTTP client,
     // signing a listing, starting a worker), done while litestream downloads, not before.
-    firstDownload = downloadWithRetry(config, runtime, db, options, temp);
+    firstDownload = traceSettled('download:done', downloadWithRetry(config, runtime, db, options, temp));
     firstDownload.catch(() => {});
     // Litestream's answer is checked against what the replica path holds (another
     // version's backups), looked at beside the download.
@@ -547,6 +564,7 @@ export async function restoreInto(
     replicaCheck = checkReplica(config, runtime, db, options.logger, checkDone.signal, {
       generationSpans: checksChoice,
     });
+    void traceSettled('format-guard:listed', replicaCheck.settled());
     // A restore of the latest state leaves the choice to litestream, which some versions
     // get wrong: the engine checks beside the download (from that same look at the
     // replica when it could list it), given up when it ends.
@@ -555,6 +573,7 @@ export async function restoreInto(
           .checkLatestChoice?.(config, runtime, db, checkDone.signal, replicaCheck.generationSpans())
           .catch(() => undefined)
       : undefined;
+    if (latestChoice) void traceSettled('latest-choice:checked', latestChoice);
     // Its worker starts while litestream downloads, not after.
     if (integrityCheck !== 'off') checker.warm();
     let downloaded: RestoredPosition | undefined;
@@ -591,9 +610,10 @@ export async function restoreInto(
           );
           return undefined;
         });
+    if (gap) void traceSettled('gap:checked', gap);
 
     if (integrityCheck !== 'off') {
-      const integrity = await checker.check(temp, integrityCheck);
+      const integrity = await traceSettled('integrity:checked', checker.check(temp, integrityCheck));
       if (!integrity.ok) {
         const at = describePosition(position);
         const backup = `The backup of ${db.path}${at === undefined ? '' : ` (${at})`}`;
@@ -618,6 +638,7 @@ export async function restoreInto(
     throwIfAborted(options.signal, 'the restore');
     const size = fileSize(temp);
     await replicaCheck.restored();
+    traceMark('format-guard:passed');
     await options.beforePlacing?.();
     await chmod(temp, databaseFileMode(options.output)).catch((error: unknown) => {
       throw new FileSystemError('setting the permissions of', temp, error, { database: db.path });
@@ -631,6 +652,7 @@ export async function restoreInto(
       // put a database there meanwhile, its copy wins and ours is discarded.
       await link(temp, options.output);
       placed = true;
+      traceMark('placed');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { position, placed: false, size };
       throw new FileSystemError('moving the restored database to', options.output, error, { database: db.path });
@@ -645,6 +667,7 @@ export async function restoreInto(
     await removeTemps(runtime, temp).catch((error: unknown) => {
       options.logger.warn({ path: temp, error: String(error) }, 'could not remove a restore temp file');
     });
+    traceMark('temps:removed');
     if (!placed) await removeCreatedDirs(createdDir, dir);
   }
 }
@@ -693,6 +716,7 @@ async function downloadWithRetry(
       },
       Math.max(1_000, deadline - Date.now()),
     );
+    traceMark('download:spawn', { attempt });
     const running = runCommand(runtime.binary, args, {
       env: childEnv(config, runtime.engine),
       stallTimeoutMs: config.restore.stallTimeoutMs,
@@ -701,6 +725,7 @@ async function downloadWithRetry(
       signal: signal ? AbortSignal.any([signal, attemptBudget.signal]) : attemptBudget.signal,
     });
     const result = await running.finally(() => clearTimeout(budgetTimer));
+    traceMark('download:exited', { attempt });
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
     if (signal?.aborted) {
       await removeTemps(runtime, temp);

@@ -12,6 +12,7 @@
  * @packageDocumentation
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { traceSettled } from '../trace.js';
 import { decodeLease, encodeLease, type LeaseHolder, type LeaseRecord } from './record.js';
 import type { LeaseStore } from './store.js';
 
@@ -117,12 +118,12 @@ export class ReplicaLease {
       options.signal?.throwIfAborted();
       // Read first, though the usual boot finds no lease: some servers (SeaweedFS) create a
       // missing bucket on a PUT, and a misspelt bucket must stay an error.
-      const found = await this.#store.read(options.signal);
+      const found = await traceSettled('lease:read', this.#store.read(options.signal));
       // After the answer: the object read was there then, whenever the request was sent.
       const seenAt = this.#clock.now();
       if (found === undefined) {
         const sentAt = this.#clock.now();
-        const etag = await this.#store.create(this.#nextBody(), options.signal);
+        const etag = await traceSettled('lease:created', this.#store.create(this.#nextBody(), options.signal));
         if (etag !== undefined) {
           this.#holdFrom(etag, sentAt);
           return { acquired: true, tookOverFrom: undefined };
