@@ -102,7 +102,12 @@ export async function listNamed<K extends VersionedListing>(
   if (list === undefined) {
     const either = `${name('backups')} lists the points it can restore to on either version`;
     const instead = `${runtime.engine.listings.instead(listing, name)}; ${either}`;
-    throw new LitestreamVersionError(name(listing), familyWithListing(listing), await runtime.verified(), instead);
+    throw new LitestreamVersionError(
+      name(listing),
+      await familyWithListing(listing),
+      await runtime.verified(),
+      instead,
+    );
   }
   return list(config, runtime, db, options);
 }

@@ -130,7 +130,7 @@ describe('a history forked across versions', () => {
     const main = config.databases[0]?.path as string;
     writeRows(main, 'from-0.3', 3);
     const yml = path.join(tempDir(), 'litestream.yml');
-    writeFileSync(yml, engineFor('0.3').renderYaml(config));
+    writeFileSync(yml, (await engineFor('0.3')).renderYaml(config));
     const raw = execa(await bundled(), ['replicate', '-config', yml], { reject: false, stdin: 'ignore' });
     onCleanup(() => {
       raw.kill('SIGKILL');

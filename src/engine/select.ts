@@ -2,19 +2,24 @@ import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily
 import type { LitestreamConfig } from '../config.js';
 import { logOnce } from '../logger.js';
 import type { Engine, Runtime, VersionedListing } from './engine.js';
-import { engineV0_3 } from './v0_3/index.js';
-import { engineV0_5 } from './v0_5/index.js';
 
-const ENGINES: Readonly<Record<LitestreamFamily, Engine>> = { '0.3': engineV0_3, '0.5': engineV0_5 };
+// Each engine is a chunk of its own in the build, loaded once a runtime knows which release
+// line runs (beside the boot's first S3 request), not by the import of the package: an app
+// runs one of them, and the import is every cold boot's cost.
+const ENGINES: Readonly<Record<LitestreamFamily, () => Promise<Engine>>> = {
+  '0.3': async () => (await import('./v0_3/index.js')).engineV0_3,
+  '0.5': async () => (await import('./v0_5/index.js')).engineV0_5,
+};
 
-/** The engine for a release line. @internal */
-export function engineFor(family: LitestreamFamily): Engine {
-  return ENGINES[family];
+/** The engine for a release line (loaded on first use). @internal */
+export function engineFor(family: LitestreamFamily): Promise<Engine> {
+  return ENGINES[family]();
 }
 
 /** The release line that has `listing` (each versioned listing exists on exactly one). @internal */
-export function familyWithListing(listing: VersionedListing): LitestreamFamily {
-  const [family] = Object.values(ENGINES)
+export async function familyWithListing(listing: VersionedListing): Promise<LitestreamFamily> {
+  const engines = await Promise.all(Object.values(ENGINES).map((load) => load()));
+  const [family] = engines
     .filter((engine) => engine.listings.own[listing] !== undefined)
     .map((engine) => engine.family);
   if (family === undefined) throw new Error(`no engine lists ${listing}`);
@@ -49,7 +54,7 @@ export async function resolveRuntime(config: LitestreamConfig): Promise<Runtime>
   const known = knownBinary(located);
   const binary = known ? using(known) : await check();
   return {
-    engine: engineFor(binary.family),
+    engine: await engineFor(binary.family),
     binary: located.path,
     verified: async () => binary,
     diagnose: async () => {

@@ -7,7 +7,7 @@ import { engineFor } from '../../src/engine/select.js';
 export const family = inject('litestreamFamily');
 
 /** The engine that speaks to the Litestream under test. */
-export const engine = engineFor(family);
+export const engine = await engineFor(family);
 
 /**
  * What a restore says it restored, as the release line names it: a 0.3 generation id, or a
