@@ -2,7 +2,10 @@
 // the S3 replica (versitygw on 127.0.0.1), traced step by step in fresh processes, on each
 // release line, beside raw `litestream restore` in the same run.
 //
-//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5]
+//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5] [--bundle]
+//
+// By default it runs tsc's modules (as `npm run bench`'s cold starts do); `--bundle` runs
+// dist/ by the package's name, as an app does (lazy chunks load as they would there).
 //
 // Prints one markdown table: each step's median time since the call began (ms), per line.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
@@ -26,6 +29,8 @@ const { values: flags } = parseArgs({
     reps: { type: 'string', default: '7' },
     mib: { type: 'string', default: '10' },
     litestream: { type: 'string', default: '0.3,0.5' },
+    // Trace the built package (run `npm run build` first), as apps import it.
+    bundle: { type: 'boolean', default: false },
   },
 });
 const reps = Number(flags.reps);
@@ -110,7 +115,7 @@ async function main(): Promise<void> {
             if (round > 0) total.raw.push(ms);
             continue;
           }
-          const { marks, outcome } = await traced({ options });
+          const { marks, outcome } = await traced({ options, bundle: flags.bundle === true });
           if (outcome !== 'restored') throw new Error(`trace: ${outcome}`);
           if (round === 0) continue; // warms the page cache and the binary
           const end = marks.find((mark) => mark.step === 'boot:end');

@@ -2,11 +2,13 @@
 // with LITESTREAM_NODE_TRACE=1, answering with every performance mark it left, in ms since
 // the call began. litestream's own log lines are marked too (first of each message).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineConfig, ensureRestored, type LitestreamOptions } from '../src/index.js';
+import type { LitestreamOptions } from '../src/index.js';
 import { spawnEvents } from '../src/spawn.js';
 
 export interface TraceJob {
   options: LitestreamOptions;
+  /** Run the built package (dist/, as apps import it) instead of tsc's modules. */
+  bundle: boolean;
 }
 
 export interface TraceMarkTime {
@@ -15,6 +17,9 @@ export interface TraceMarkTime {
 }
 
 async function trace(job: TraceJob): Promise<{ marks: TraceMarkTime[]; outcome: string }> {
+  // The bundle by the package's own name; its spawns are not seen (its own spawn module).
+  const entry = job.bundle ? 'litestream-node' : '../src/index.js';
+  const { defineConfig, ensureRestored } = (await import(entry)) as typeof import('../src/index.js');
   const seen = new Set<string>();
   const noop = () => {};
   const config = defineConfig({
