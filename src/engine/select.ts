@@ -52,6 +52,9 @@ export async function resolveRuntime(config: LitestreamConfig): Promise<Runtime>
     return checked;
   };
   const known = knownBinary(located);
+  // An executable other than the bundled one is asked for its version first (a process
+  // start): both engines load meanwhile, so the one it names is ready when it answers.
+  if (!known) for (const load of Object.values(ENGINES)) load().catch(() => {});
   const binary = known ? using(known) : await check();
   return {
     engine: await engineFor(binary.family),
