@@ -4,7 +4,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/binary.js';
 import { type ProcInfo, processes } from '../test/support/proc.js';
+import { ensureTool } from '../test/tools/install.mjs';
 
 /** The middle value (mean of the two middle ones for an even count). */
 export function median(values: readonly number[]): number {
@@ -194,3 +196,21 @@ export function removeDatabase(file: string): void {
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Points the library in this process, and the children started with `childEnv`, at the
+ * release line's executable: the bundled one for 0.3, the test suite's for 0.5.
+ */
+export async function useLitestream(line: LitestreamFamily, childEnv: NodeJS.ProcessEnv): Promise<LitestreamBinary> {
+  if (line === '0.5') {
+    const executable = (await ensureTool('litestream05')).binary;
+    process.env[BINARY_ENV] = executable;
+    childEnv[BINARY_ENV] = executable;
+  } else {
+    delete process.env[BINARY_ENV];
+    delete childEnv[BINARY_ENV];
+  }
+  const binary = await resolveBinary();
+  if (binary.family !== line) throw new Error(`expected litestream ${line}, found ${binary.version} (${binary.path})`);
+  return binary;
+}

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/binary.js';
+import type { LitestreamBinary, LitestreamFamily } from '../src/binary.js';
 import { defineConfig, type LitestreamOptions } from '../src/index.js';
 import { replicate } from '../src/replicate.js';
 import { S3Server } from '../test/support/s3-server.js';
@@ -25,6 +25,7 @@ import {
   openDatabase,
   removeDatabase,
   rssOf,
+  useLitestream as useLitestreamIn,
 } from './common.js';
 import { rawRestore, rawWarmRestore, startRaw, writeYaml } from './raw.js';
 
@@ -231,21 +232,9 @@ interface Fixture {
   name: string;
 }
 
-/**
- * Points the library (and the raw baselines, and every child) at the release line's
- * executable: the bundled one for 0.3, the test suite's for 0.5.
- */
+/** Points the library, the raw baselines and every child at the release line's executable. */
 async function useLitestream(line: LitestreamFamily): Promise<LitestreamBinary> {
-  if (line === '0.5') {
-    const executable = (await ensureTool('litestream05')).binary;
-    process.env[BINARY_ENV] = executable;
-    childEnv[BINARY_ENV] = executable;
-  } else {
-    delete process.env[BINARY_ENV];
-    delete childEnv[BINARY_ENV];
-  }
-  const binary = await resolveBinary();
-  if (binary.family !== line) throw new Error(`expected litestream ${line}, found ${binary.version} (${binary.path})`);
+  const binary = await useLitestreamIn(line, childEnv);
   litestreamVersion = binary.version;
   return binary;
 }

@@ -14,12 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BINARY_ENV, type LitestreamFamily, resolveBinary } from '../src/binary.js';
+import type { LitestreamFamily } from '../src/binary.js';
 import { defineConfig, type LitestreamOptions } from '../src/index.js';
 import { replicate } from '../src/replicate.js';
 import { S3Server } from '../test/support/s3-server.js';
 import { ensureTool } from '../test/tools/install.mjs';
-import { killBenchProcesses, MiB, makeDatabase, median, removeDatabase } from './common.js';
+import { killBenchProcesses, MiB, makeDatabase, median, removeDatabase, useLitestream } from './common.js';
 import { rawRestore, writeYaml } from './raw.js';
 import type { TraceJob, TraceMarkTime } from './trace-child.js';
 
@@ -71,15 +71,7 @@ async function main(): Promise<void> {
   const totals = new Map<string, { library: number[]; raw: number[] }>();
   try {
     for (const line of lines) {
-      if (line === '0.5') {
-        const executable = (await ensureTool('litestream05')).binary;
-        process.env[BINARY_ENV] = executable;
-        childEnv[BINARY_ENV] = executable;
-      } else {
-        delete process.env[BINARY_ENV];
-        delete childEnv[BINARY_ENV];
-      }
-      const version = (await resolveBinary()).version;
+      const { version } = await useLitestream(line, childEnv);
       const area = path.join(work, `v${line}`);
       mkdirSync(path.join(area, 'restore'), { recursive: true });
       const fixture = path.join(area, 'db.sqlite3');
