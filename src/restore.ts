@@ -442,7 +442,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
 async function checkExisting(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<LineageAction> {
   if (stillCurrentHere(db.path)) return 'keep';
   const runtime = await run.runtime;
-  const early = compareLineage(run.config, runtime, db, run.logger, signal);
+  const early = compareLineage(runtime, db, run.logger, signal);
   await run.leased;
   const comparison = run.waitedFor.has(db.path) ? undefined : early;
   if (comparison === undefined) await early;
@@ -601,7 +601,7 @@ export async function restoreInto(
     // Beside the integrity check: a gap in the history litestream read without noticing.
     gap = isPinned(options.target)
       ? undefined
-      : dialect.findGap?.(config, db, position, checkDone.signal).catch((error: unknown) => {
+      : dialect.findGap?.(db, position, checkDone.signal).catch((error: unknown) => {
           // Given up because the restore ended otherwise: nothing to say.
           if (checkDone.signal.aborted) return undefined;
           options.logger.warn(
@@ -775,7 +775,7 @@ async function downloadWithRetry(
     // Litestream names a damaged object seldom: find which one, from Node.
     const damaged =
       kind === 'damaged' || kind === 'ended-early'
-        ? await dialect.findDamaged(config, db, options.target ?? {}, detail, signal).catch((error: unknown) => {
+        ? await dialect.findDamaged(db, options.target ?? {}, detail, signal).catch((error: unknown) => {
             logger.warn({ db: db.path, error: String(error) }, 'could not check which replica object is damaged');
             return [];
           })

@@ -161,12 +161,7 @@ export interface RestoreDialect {
    * it read has a gap litestream does not check for (0.3: a WAL segment missing from the
    * middle of a WAL index), or undefined. Runs beside the integrity check.
    */
-  findGap?(
-    config: LitestreamConfig,
-    db: DatabaseConfig,
-    restored: RestoredPosition,
-    signal: AbortSignal,
-  ): Promise<string | undefined>;
+  findGap?(db: DatabaseConfig, restored: RestoredPosition, signal: AbortSignal): Promise<string | undefined>;
   /**
    * After litestream failed to restore `target` on a damaged backup or an object that ended
    * early (`detail`, its error): the objects of the replica it read that are damaged, each
@@ -174,7 +169,6 @@ export interface RestoreDialect {
    * cannot read the replica.
    */
   findDamaged(
-    config: LitestreamConfig,
     db: DatabaseConfig,
     target: RestoreTarget,
     detail: string,

@@ -52,8 +52,6 @@ export interface LineageComparison {
  * dead processes left, so it can run beside the lease and be thrown away.
  */
 export async function compareLineage(
-  // The replica's location is the database's own (resolved with the config); kept for the caller.
-  _config: LitestreamConfig,
   runtime: Runtime,
   db: DatabaseConfig,
   logger: Logger,
@@ -94,7 +92,7 @@ export async function checkLineage(
 ): Promise<LineageAction> {
   const onStale = config.restore.onStale;
   const setting = settingName(config, 'restore.onStale');
-  const { marker, verdict, error } = await (comparison ?? compareLineage(config, runtime, db, logger, signal));
+  const { marker, verdict, error } = await (comparison ?? compareLineage(runtime, db, logger, signal));
   if (!verdict) {
     if (error instanceof LitestreamAbortError) throw error;
     // No credentials anywhere: the error names the sources tried.

@@ -76,12 +76,12 @@ export const engineV0_3 = Object.freeze<Engine>({
           : undefined;
     },
     // 0.3.13 does not check that WAL segments follow one another without a gap.
-    findGap: async (_config, db, restored, signal) => {
+    findGap: async (db, restored, signal) => {
       const location = db.replicas[0];
       if (!location || restored.generation === undefined) return undefined;
       return walChainGap(location, restored.generation, { signal });
     },
-    findDamaged: async (_config, db, target, detail, signal) => {
+    findDamaged: async (db, target, detail, signal) => {
       const location = db.replicas[0];
       return location ? findDamagedObjects(location, target, detail, { signal }) : [];
     },

@@ -76,7 +76,7 @@ export const engineV0_5 = Object.freeze<Engine>({
     saysNoBackup: (result, errorText) =>
       /no matching backups found|no matching backup files available/.test(errorText) ||
       result.lines.some((line) => line.msg === 'no matching backups found'),
-    findDamaged: async (_config, db, target, detail, signal) => {
+    findDamaged: async (db, target, detail, signal) => {
       const location = db.replicas[0];
       return location ? findDamagedObjects(location, target, detail, { signal }) : [];
     },
