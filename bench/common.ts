@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/binary.js';
+import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/engine/binary.js';
 import { type ProcInfo, processes } from '../test/support/proc.js';
 import { ensureTool } from '../test/tools/install.mjs';
 

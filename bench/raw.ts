@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { LitestreamConfig } from '../src/config.js';
+import type { LitestreamConfig } from '../src/config/define.js';
 import type { Runtime } from '../src/engine/engine.js';
 import { resolveRuntime } from '../src/engine/select.js';
-import { childEnv } from '../src/render.js';
+import { childEnv } from '../src/process/child-config.js';
 import { inspectReplica } from '../src/replica/layout.js';
 
 let counter = 0;

@@ -3,7 +3,7 @@
 // the call began. litestream's own log lines are marked too (first of each message).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LitestreamOptions } from '../src/index.js';
-import { spawnEvents } from '../src/spawn.js';
+import { spawnEvents } from '../src/process/spawn.js';
 
 export interface TraceJob {
   options: LitestreamOptions;

@@ -6,15 +6,15 @@
  */
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './adapters/gate.js';
+import { healthAnswer } from './adapters/health.js';
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
 import type { LeaseHolderInfo } from './errors.js';
-import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
-import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
-import type { RestoreResult } from './restore.js';
+import type { RestoreResult } from './restore/ensure-restored.js';
 
-export type { GateState } from './gate.js';
+export type { GateState } from './adapters/gate.js';
 
 /** Options of {@link expressLitestream}. */
 export interface ExpressLitestreamOptions {

@@ -9,8 +9,9 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { abortable, throwIfAborted } from './abort.js';
-import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './adapters/gate.js';
+import { healthAnswer } from './adapters/health.js';
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
 import {
   type LeaseHolderInfo,
   LitestreamAbortError,
@@ -18,11 +19,10 @@ import {
   LitestreamError,
   RestoreError,
 } from './errors.js';
-import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './gate.js';
-import { healthAnswer } from './health.js';
 import { Litestream } from './litestream.js';
-import type { Logger } from './logger.js';
+import type { Logger } from './logging/logger.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
+import { abortable, throwIfAborted } from './support/abort.js';
 
 /**
  * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built

@@ -18,30 +18,7 @@
 
 export type { UnhealthyCause } from './alerts/causes.js';
 export type { AlertPayload } from './alerts/health-alerts.js';
-export { type BackupStatus, backupStatus } from './backup-status.js';
-export {
-  BINARY_ENV,
-  type BinarySource,
-  type LitestreamBinary,
-  type LitestreamFamily,
-  resolveBinary,
-  SUPPORTED_VERSIONS,
-} from './binary.js';
-export {
-  type BackupRow,
-  backups,
-  type DatabaseRow,
-  databases,
-  type GenerationRow,
-  generations,
-  type ListingOptions,
-  type LtxRow,
-  ltx,
-  type SnapshotRow,
-  snapshots,
-  type WalRow,
-  wal,
-} from './commands.js';
+export type { LoadedConfigFile } from './config/config-file.js';
 export {
   type AlertOptions,
   type AlertSettings,
@@ -62,10 +39,18 @@ export {
   type S3ReplicaOptions,
   type SupervisorOptions,
   type TakenLeaseSettings,
-} from './config.js';
-export type { LoadedConfigFile } from './config-file.js';
+} from './config/define.js';
+export { configFromEnv, ENV, type Env } from './config/from-env.js';
+export { Secret } from './config/secret.js';
+export {
+  BINARY_ENV,
+  type BinarySource,
+  type LitestreamBinary,
+  type LitestreamFamily,
+  resolveBinary,
+  SUPPORTED_VERSIONS,
+} from './engine/binary.js';
 export type { DatabaseStatus } from './engine/engine.js';
-export { configFromEnv, ENV, type Env } from './env.js';
 export {
   type ConfigIssue,
   CredentialsError,
@@ -88,6 +73,22 @@ export {
   StaleDatabaseError,
   VerificationError,
 } from './errors.js';
+export { type BackupStatus, backupStatus } from './inspect/backup-status.js';
+export {
+  type BackupRow,
+  backups,
+  type DatabaseRow,
+  databases,
+  type GenerationRow,
+  generations,
+  type ListingOptions,
+  type LtxRow,
+  ltx,
+  type SnapshotRow,
+  snapshots,
+  type WalRow,
+  wal,
+} from './inspect/listings.js';
 export type { LeaseWaitEvent } from './lease/keeper.js';
 export {
   ensureRestored,
@@ -96,12 +97,11 @@ export {
   registerMetrics,
   startReplication,
 } from './litestream.js';
-export type { LitestreamLogLine } from './log-lines.js';
-export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logger.js';
+export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logging/logger.js';
 export type { MetricsRegistration, PrometheusRegistry } from './metrics/registry.js';
-export { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
+export type { LitestreamLogLine } from './process/log-lines.js';
 export type { ReplicaFailureKind } from './replica/failure-cause.js';
-export type { ReplicaFailure } from './replica-outage.js';
+export type { ReplicaFailure } from './replication/outage.js';
 export type {
   Replication,
   ReplicationEvents,
@@ -110,7 +110,7 @@ export type {
   ReplicationStatus,
   StopOptions,
   StopResult,
-} from './replicate.js';
-export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore.js';
-export { Secret } from './secret.js';
-export { type VerificationReport, type VerifyOptions, verify } from './verify.js';
+} from './replication/replicate.js';
+export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore/ensure-restored.js';
+export { type PointInTimeResult, type RestoreOptions, restore } from './restore/point-in-time.js';
+export { type VerificationReport, type VerifyOptions, verify } from './restore/verify.js';

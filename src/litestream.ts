@@ -1,4 +1,6 @@
-import { type BackupStatus, backupStatus } from './backup-status.js';
+import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
+import { LitestreamError, ReplicationError } from './errors.js';
+import { type BackupStatus, backupStatus } from './inspect/backup-status.js';
 import {
   type BackupRow,
   backups,
@@ -12,16 +14,13 @@ import {
   snapshots,
   type WalRow,
   wal,
-} from './commands.js';
-import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config.js';
-import { LitestreamError, ReplicationError } from './errors.js';
+} from './inspect/listings.js';
 import { releaseLeases } from './lease/keeper.js';
 import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderExposition } from './metrics/exposition.js';
 import { databaseLabels } from './metrics/labels.js';
 import { MetricsRecorder } from './metrics/recorder.js';
 import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
-import { releaseClaim } from './pidfile.js';
-import { type PointInTimeResult, type RestoreOptions, restore } from './pitr.js';
+import { releaseClaim } from './process/pidfile.js';
 import {
   idleStatus,
   NOTHING_TO_STOP,
@@ -31,9 +30,14 @@ import {
   runningReplication,
   type StopOptions,
   type StopResult,
-} from './replicate.js';
-import { type EnsureRestoredOptions, type RestoreResult, ensureRestored as restoreDatabases } from './restore.js';
-import { type VerificationReport, type VerifyOptions, verify } from './verify.js';
+} from './replication/replicate.js';
+import {
+  type EnsureRestoredOptions,
+  type RestoreResult,
+  ensureRestored as restoreDatabases,
+} from './restore/ensure-restored.js';
+import { type PointInTimeResult, type RestoreOptions, restore } from './restore/point-in-time.js';
+import { type VerificationReport, type VerifyOptions, verify } from './restore/verify.js';
 
 let lastConfig: LitestreamConfig | undefined;
 // What registerMetrics reads for the module functions: their restores, and the replication

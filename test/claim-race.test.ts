@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../src/index.js';
-import { companionFiles } from '../src/paths.js';
+import { companionFiles } from '../src/sqlite/database-files.js';
 import {
   onCleanup,
   readIds,

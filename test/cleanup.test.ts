@@ -18,8 +18,8 @@ import {
   startReplication,
   verify,
 } from '../src/index.js';
-import { IntegrityChecker } from '../src/integrity-check.js';
-import { SpawnedChild } from '../src/spawn.js';
+import { SpawnedChild } from '../src/process/spawn.js';
+import { IntegrityChecker } from '../src/sqlite/integrity-check.js';
 import { launchApp } from './reliability/harness.js';
 import {
   deleteDatabase,

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { withDatabases } from '../src/config.js';
-import { formatGoDuration, parseDuration, parseGoDuration } from '../src/duration.js';
+import { withDatabases } from '../src/config/define.js';
+import { formatGoDuration, parseDuration, parseGoDuration } from '../src/config/duration.js';
 import {
   configFromEnv,
   DEFAULTS,

@@ -17,8 +17,8 @@ import {
   fetchFromDefaultChain,
   RefreshingCredentials,
 } from '../src/replica/credentials.js';
-import { checkReplica } from '../src/replica/format-guard.js';
 import { listS3Prefix } from '../src/replica/s3/operations.js';
+import { checkReplica } from '../src/restore/format-guard.js';
 import { captureLogger, closedPort, onCleanup, tempDir } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';
 

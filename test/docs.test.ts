@@ -66,7 +66,7 @@ describe('README.md', () => {
 
   it('lists every restore outcome in its outcomes table', () => {
     // The values of the RestoreOutcome union, read from the source so that a new one fails here.
-    const union = /export type RestoreOutcome =([\s\S]*?);\n/.exec(read('src/restore.ts'))?.[1] ?? '';
+    const union = /export type RestoreOutcome =([\s\S]*?);\n/.exec(read('src/restore/ensure-restored.ts'))?.[1] ?? '';
     const outcomes = [...union.matchAll(/\| '([\w-]+)'/g)].map(([, value]) => value);
     expect(outcomes).toEqual(['exists', 'restored', 'no-backup', 'disabled']);
     // The section's first table is the outcomes table (others follow it).

@@ -2,12 +2,12 @@
 // in test/fixtures/litestream-0.5.17/, with its per-second noise filtered out).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { familyOf } from '../src/binary.js';
+import { familyOf } from '../src/engine/binary.js';
 import type { SyncEvent } from '../src/engine/engine.js';
 import { adaptEnv } from '../src/engine/v0_5/env.js';
 import { parseLtxJson } from '../src/engine/v0_5/ltx.js';
 import { LtxSyncTracker, sameFileName } from '../src/engine/v0_5/sync-tracker.js';
-import { parseLogLine } from '../src/log-lines.js';
+import { parseLogLine } from '../src/process/log-lines.js';
 
 const recorded = (name: string) =>
   readFileSync(new URL(`./fixtures/litestream-0.5.17/${name}`, import.meta.url), 'utf8').split('\n');

@@ -9,7 +9,7 @@ import { readdirSync, renameSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, generations, restore, startReplication } from '../src/index.js';
-import { spawnEvents } from '../src/spawn.js';
+import { spawnEvents } from '../src/process/spawn.js';
 import {
   deleteDatabase,
   readIds,

@@ -7,14 +7,14 @@ import path from 'node:path';
 import express from 'express';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { appEnvironment, LIBRARY_SECRET_VARIABLES } from '../src/app-env.js';
-import { ENV } from '../src/env.js';
+import { appEnvironment, LIBRARY_SECRET_VARIABLES } from '../src/adapters/app-env.js';
+import { healthAnswer, replicationHealth } from '../src/adapters/health.js';
+import { ENV } from '../src/config/from-env.js';
 import { expressLitestream } from '../src/express.js';
 import litestream from '../src/fastify.js';
-import { healthAnswer, replicationHealth } from '../src/health.js';
 import { Litestream } from '../src/index.js';
 import { databaseLabels } from '../src/metrics/labels.js';
-import type { ReplicationStatus } from '../src/replicate.js';
+import type { ReplicationStatus } from '../src/replication/replicate.js';
 import { onCleanup, tempDir, testConfig, writeRows } from './support/fixtures.js';
 
 /** A status with everything a caller must not learn from the summary. */

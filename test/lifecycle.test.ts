@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, ReplicationError, type StopResult, startReplication } from '../src/index.js';
-import { companionFiles } from '../src/paths.js';
+import { companionFiles } from '../src/sqlite/database-files.js';
 import { launchApp, restoreFresh } from './reliability/harness.js';
 import {
   litestreamChildren,

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { redact, Secret } from '../src/config/secret.js';
 import { SyncTracker } from '../src/engine/v0_3/sync-tracker.js';
 import { LtxSyncTracker } from '../src/engine/v0_5/sync-tracker.js';
-import { forwardedFields, lineSplitter, parseLogLine } from '../src/log-lines.js';
+import { forwardedFields, lineSplitter, parseLogLine } from '../src/process/log-lines.js';
 import { classifyFailure, expectedRegion, serverCode } from '../src/replica/failure-cause.js';
-import { redact, Secret } from '../src/secret.js';
 
 describe('parseLogLine', () => {
   it('reads litestream JSON lines', () => {

@@ -3,8 +3,8 @@
 // misspelt LITESTREAM_* variable.
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { credentialNames } from '../src/credential-names.js';
-import { unknownVariables } from '../src/env-typos.js';
+import { credentialNames } from '../src/config/credential-names.js';
+import { unknownVariables } from '../src/config/env-typos.js';
 import {
   configFromEnv,
   defineConfig,
@@ -13,7 +13,7 @@ import {
   ReplicaUnreachableError,
   resolveBinary,
 } from '../src/index.js';
-import { forgetProcessNotices } from '../src/process-notices.js';
+import { forgetProcessNotices } from '../src/logging/process-notices.js';
 import { cli } from './support/cli.js';
 import { captureLogger, seedEnv, tempDir, writeRows } from './support/fixtures.js';
 import { testS3 } from './support/s3-per-file.js';

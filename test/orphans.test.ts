@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveBinary } from '../src/binary.js';
+import { resolveBinary } from '../src/engine/binary.js';
 import { ensureRestored, type LitestreamConfig, ReplicationError, startReplication } from '../src/index.js';
 import { launchApp } from './reliability/harness.js';
 import {

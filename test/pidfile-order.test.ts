@@ -3,7 +3,7 @@
 // the test opens, as a slow disk would make it wait.
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { companionFiles } from '../src/paths.js';
+import { companionFiles } from '../src/sqlite/database-files.js';
 import { startReplicating, tempDir, waitFor } from './support/fixtures.js';
 
 const gate = vi.hoisted(() => {
@@ -25,8 +25,8 @@ const gate = vi.hoisted(() => {
   return state;
 });
 
-vi.mock('../src/pidfile.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/pidfile.js')>();
+vi.mock('../src/process/pidfile.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/process/pidfile.js')>();
   return {
     ...real,
     writeRecord: async (database: string, litestreamPid: number) => {

@@ -12,6 +12,7 @@ import { delay, HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { Secret } from '../src/config/secret.js';
 import {
   CredentialsError,
   defineConfig,
@@ -29,7 +30,6 @@ import {
 import { type S3Bucket, s3Address } from '../src/replica/s3/bucket.js';
 import { s3FailureOf } from '../src/replica/s3/failures.js';
 import { listS3Prefix } from '../src/replica/s3/operations.js';
-import { Secret } from '../src/secret.js';
 import { closedPort, onCleanup, processAlive, s3Replica, tempDir, waitFor, writeRows } from './support/fixtures.js';
 import { listKeys, s3Ok } from './support/s3-client.js';
 import { testS3 } from './support/s3-per-file.js';

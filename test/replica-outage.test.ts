@@ -7,8 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { unhealthyCauses } from '../src/alerts/causes.js';
 import { failureKindOfS3, failureKindOfText } from '../src/replica/failure-cause.js';
 import type { ProbeOutcome } from '../src/replica/probe.js';
-import { type PendingUpload, probeTimings, type ReplicaFailure, ReplicaOutageWatch } from '../src/replica-outage.js';
-import type { ReplicationStatus } from '../src/replicate.js';
+import {
+  type PendingUpload,
+  probeTimings,
+  type ReplicaFailure,
+  ReplicaOutageWatch,
+} from '../src/replication/outage.js';
+import type { ReplicationStatus } from '../src/replication/replicate.js';
 
 describe('failureKindOfText', () => {
   it.each([

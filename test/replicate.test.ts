@@ -9,7 +9,7 @@ import {
   type ReplicationStatus,
   startReplication,
 } from '../src/index.js';
-import { spawnEvents } from '../src/spawn.js';
+import { spawnEvents } from '../src/process/spawn.js';
 import {
   captureLogger,
   litestreamChildren,

@@ -2,9 +2,9 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DATABASES_AT_ONCE } from '../src/concurrency.js';
 import { configFromEnv, defineConfig, ensureRestored, restore, startReplication } from '../src/index.js';
-import { spawnEvents } from '../src/spawn.js';
+import { spawnEvents } from '../src/process/spawn.js';
+import { DATABASES_AT_ONCE } from '../src/support/concurrency.js';
 import {
   captureLogger,
   deleteDatabase,

@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Secret } from '../src/config/secret.js';
 import { LitestreamError, ReplicaUnreachableError } from '../src/index.js';
 import type { S3Bucket } from '../src/replica/s3/bucket.js';
 import { s3FailureOf } from '../src/replica/s3/failures.js';
 import { deleteS3Object, getS3Object, putS3Object } from '../src/replica/s3/operations.js';
-import { Secret } from '../src/secret.js';
 import { closedPort, s3Bucket } from './support/fixtures.js';
 
 describe('conditional object writes (the real server)', () => {

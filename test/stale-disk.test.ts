@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ensureRestored, Litestream, StaleDatabaseError, startReplication } from '../src/index.js';
-import { companionFiles } from '../src/paths.js';
+import { companionFiles } from '../src/sqlite/database-files.js';
 import {
   readIds,
   replicaIds,

@@ -20,7 +20,7 @@ import {
   startReplication,
   wal,
 } from '../src/index.js';
-import { forgetProcessNotices } from '../src/process-notices.js';
+import { forgetProcessNotices } from '../src/logging/process-notices.js';
 import { cli } from './support/cli.js';
 import {
   deleteDatabase,

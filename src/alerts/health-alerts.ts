@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AlertSettings } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { ReplicationStatus } from '../replicate.js';
-import type { Secret } from '../secret.js';
+import type { AlertSettings } from '../config/define.js';
+import type { Secret } from '../config/secret.js';
+import type { Logger } from '../logging/logger.js';
+import type { ReplicationStatus } from '../replication/replicate.js';
 import { type UnhealthyCause, unhealthyCauses } from './causes.js';
 
 /** What the webhook receives (JSON). */

@@ -1,5 +1,5 @@
 /** Where the CLI writes, and the loggers it gives the library for each kind of command. */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /** The CLI's standard streams and environment (injected by tests). */
 export interface Io {

@@ -1,5 +1,5 @@
 /** How commands print rows: a table, or JSON with --json. */
-import { formatJson, formatTable } from '../format.js';
+import { formatJson, formatTable } from './format.js';
 
 export type Column<T> = keyof T | ((row: T) => string);
 

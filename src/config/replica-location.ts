@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Secret } from '../secret.js';
+import type { Secret } from './secret.js';
 
 /** Static keys to sign the Node process's own S3 requests with. */
 export interface ReplicaKeys {

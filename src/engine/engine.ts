@@ -4,11 +4,12 @@
  * `engine/v0_3/` or `engine/v0_5/`; nothing else branches on versions.
  * @internal
  */
-import type { LitestreamBinary, LitestreamFamily } from '../binary.js';
-import type { DatabaseConfig, LitestreamConfig } from '../config.js';
-import type { LitestreamLogLine } from '../log-lines.js';
+
+import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import type { LitestreamLogLine } from '../process/log-lines.js';
+import type { CommandResult } from '../process/run-command.js';
 import type { GenerationSpan, ReplicaLocation } from '../replica/layout.js';
-import type { CommandResult } from '../run.js';
+import type { LitestreamBinary, LitestreamFamily } from './binary.js';
 import type { GenerationRow, LtxRow, SnapshotRow, WalRow } from './listing-rows.js';
 
 /** The listings one release line has and the other has not, and the rows each gives. */

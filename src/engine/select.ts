@@ -1,6 +1,6 @@
-import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily, locateBinary } from '../binary.js';
-import type { LitestreamConfig } from '../config.js';
-import { logOnce } from '../logger.js';
+import type { LitestreamConfig } from '../config/define.js';
+import { logOnce } from '../logging/logger.js';
+import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily, locateBinary } from './binary.js';
 import type { Engine, Runtime, VersionedListing } from './engine.js';
 
 // Each engine is a chunk of its own in the build, loaded once a runtime knows which release

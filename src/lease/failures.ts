@@ -5,11 +5,11 @@
  *
  * @packageDocumentation
  */
-import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
 import { CredentialsError, FileSystemError, LitestreamError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
+import { replicaError } from '../replica/failure-messages.js';
 import { s3FailureOf } from '../replica/s3/failures.js';
-import { replicaError } from '../replica-errors.js';
 
 /** Errors of a file lease that retrying does not mend. */
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR']);

@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { traceSettled } from '../trace.js';
+import { traceSettled } from '../logging/trace.js';
 import { decodeLease, encodeLease, type LeaseHolder, type LeaseRecord } from './record.js';
 import type { LeaseStore } from './store.js';
 

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { DatabaseConfig } from '../config.js';
+import type { DatabaseConfig } from '../config/define.js';
 import { s3BucketOf } from '../replica/layout.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from './store.js';
 

@@ -1,8 +1,8 @@
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../logger.js';
-import { ownedName, sweepLeftovers } from '../owner.js';
+import type { Logger } from '../logging/logger.js';
+import { ownedName, sweepLeftovers } from '../process/owner.js';
 import type { S3Bucket, S3CallOptions } from '../replica/s3/bucket.js';
 import { deleteS3Object, getS3Object, putS3Object } from '../replica/s3/operations.js';
 import { sha256Hex } from '../replica/s3/signing.js';

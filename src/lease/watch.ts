@@ -19,10 +19,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { throwIfAborted } from '../abort.js';
-import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings } from '../config.js';
+import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings } from '../config/define.js';
 import { LitestreamAbortError, ReplicaLeaseError } from '../errors.js';
-import { type Logger, logOnce } from '../logger.js';
+import { type Logger, logOnce } from '../logging/logger.js';
+import { throwIfAborted } from '../support/abort.js';
 import { errorText, leaseRetryDelay } from './failures.js';
 import type { KeptLease, LeaseEvents, LeaseState, LeaseWaitEvent } from './kept.js';
 import type { LeaseClock } from './lease.js';

@@ -1,14 +1,14 @@
 import path from 'node:path';
-import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../concurrency.js';
-import type { DatabaseConfig, LitestreamConfig } from '../config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import { settingName } from '../config/setting-names.js';
 import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
 import { CredentialsError, LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
 import { heldLeaseOf } from '../lease/keeper.js';
-import type { Logger } from '../logger.js';
-import { sweepLeftovers } from '../owner.js';
-import { companionFiles, hasContent } from '../paths.js';
+import type { Logger } from '../logging/logger.js';
+import { sweepLeftovers } from '../process/owner.js';
 import { s3FailureOf } from '../replica/s3/failures.js';
-import { settingName } from '../setting-names.js';
+import { companionFiles, hasContent } from '../sqlite/database-files.js';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
 import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
 
 /**

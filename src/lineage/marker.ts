@@ -1,8 +1,8 @@
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LineageMark } from '../engine/engine.js';
-import { ownedName } from '../owner.js';
-import { companionFiles } from '../paths.js';
+import { ownedName } from '../process/owner.js';
+import { companionFiles } from '../sqlite/database-files.js';
 
 // Beside each database: which replica state the copy is known to hold, written after a
 // restore (or a boot that began a new database) and after a boot that found the copy

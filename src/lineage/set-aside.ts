@@ -1,7 +1,7 @@
 import { link, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FileSystemError } from '../errors.js';
-import { companionFiles, removeFile } from '../paths.js';
+import { companionFiles, removeFile } from '../sqlite/database-files.js';
 
 /**
  * Moves a stale database and its WAL aside (`<file>.stale-<time>` and `…-wal`, so SQLite

@@ -1,5 +1,5 @@
-import type { Replication, ReplicationStatus, StopResult } from '../replicate.js';
-import type { RestoreResult } from '../restore.js';
+import type { Replication, ReplicationStatus, StopResult } from '../replication/replicate.js';
+import type { RestoreResult } from '../restore/ensure-restored.js';
 import { METRICS } from './catalogue.js';
 import { type MetricFamily, renderExposition, type Sample } from './exposition.js';
 

@@ -16,10 +16,11 @@
  *
  * @packageDocumentation
  */
-import { throwIfAborted } from '../abort.js';
+
+import { Secret } from '../config/secret.js';
 import { CredentialsError, LitestreamAbortError } from '../errors.js';
-import { loadCredentialProviders } from '../load-on-use.js';
-import { Secret } from '../secret.js';
+import { throwIfAborted } from '../support/abort.js';
+import { loadCredentialProviders } from '../support/load-on-use.js';
 
 /** Keys to sign requests with. Only the request signer reads their values. */
 export interface S3Credentials {

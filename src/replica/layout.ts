@@ -20,9 +20,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { throwIfAborted } from '../abort.js';
 import type { ReplicaLocation, S3ReplicaLocation } from '../config/replica-location.js';
 import { ReplicaUnreachableError } from '../errors.js';
+import { throwIfAborted } from '../support/abort.js';
 import { credentialsFor } from './credentials.js';
 import type { S3Bucket } from './s3/bucket.js';
 import { listS3Pages, listS3Prefix } from './s3/operations.js';

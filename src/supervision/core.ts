@@ -8,8 +8,8 @@
  */
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { lineSplitter } from '../log-lines.js';
-import type { ProcessExit } from '../spawn.js';
+import { lineSplitter } from '../process/log-lines.js';
+import type { ProcessExit } from '../process/spawn.js';
 import type { Clock } from './clock.js';
 
 /** What the core needs of a child process (`SpawnedChild` is one; tests pass a fake). */

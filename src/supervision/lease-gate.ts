@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import { LeaseSet, type LeaseWatcher } from '../lease/keeper.js';
 import type { LeaseState } from '../lease/kept.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { Cancel, Clock } from './clock.js';
 import { type BackoffSettings, backoffCeiling } from './restart-backoff.js';
 

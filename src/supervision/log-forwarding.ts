@@ -5,8 +5,9 @@
  *
  * @packageDocumentation
  */
-import { forwardedFields, type LitestreamLogLine } from '../log-lines.js';
-import type { Logger, LogLevel } from '../logger.js';
+
+import type { Logger, LogLevel } from '../logging/logger.js';
+import { forwardedFields, type LitestreamLogLine } from '../process/log-lines.js';
 
 /** Litestream's levels (Go's slog and 0.3's logger spell warn two ways) to the logger's. */
 const LEVELS: Readonly<Record<string, LogLevel>> = {

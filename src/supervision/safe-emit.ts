@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { EventEmitter } from 'node:events';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /**
  * Emits like `emitter.emit`, but a listener that throws is logged instead of thrown: the

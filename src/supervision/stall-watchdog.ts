@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { Cancel, Clock } from './clock.js';
 import type { ChildProcessLike } from './core.js';
 

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { Engine, ReplicationTracker } from '../engine/engine.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { Clock } from './clock.js';
 import type { SupervisedProcess } from './core.js';
 

@@ -15,7 +15,7 @@ import {
   restore,
   startReplication,
 } from '../../src/index.js';
-import type { Logger } from '../../src/logger.js';
+import type { Logger } from '../../src/logging/logger.js';
 import { captureLogger, seedBackup, seedEnv, tempDir, writeRows } from '../support/fixtures.js';
 import { family } from '../support/litestream-version.js';
 import { Scenario, secret, trials } from './harness.js';

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveBinary } from '../../src/binary.js';
+import { resolveBinary } from '../../src/engine/binary.js';
 import { type LitestreamConfig, restore, startReplication } from '../../src/index.js';
 import {
   integrity,

@@ -4,8 +4,8 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { ReplicaLeaseError } from '../../src/errors.js';
 import type { LeaseState } from '../../src/lease/kept.js';
-import type { Logger } from '../../src/logger.js';
-import type { ProcessExit } from '../../src/spawn.js';
+import type { Logger } from '../../src/logging/logger.js';
+import type { ProcessExit } from '../../src/process/spawn.js';
 import type { Cancel, Clock } from '../../src/supervision/clock.js';
 import type { Leases } from '../../src/supervision/lease-gate.js';
 

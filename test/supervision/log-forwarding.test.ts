@@ -1,6 +1,6 @@
 // Log forwarding: what an app's logger receives for each line litestream prints.
 import { describe, expect, it } from 'vitest';
-import type { LitestreamLogLine } from '../../src/log-lines.js';
+import type { LitestreamLogLine } from '../../src/process/log-lines.js';
 import { describeLine, LogForwarding } from '../../src/supervision/log-forwarding.js';
 import { recordingLogger } from './fakes.js';
 

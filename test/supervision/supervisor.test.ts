@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineConfig } from '../../src/config.js';
+import { defineConfig } from '../../src/config/define.js';
 import type { Runtime } from '../../src/engine/engine.js';
 import { engineV0_3 } from '../../src/engine/v0_3/index.js';
 import { LitestreamAbortError, ReplicaLeaseError } from '../../src/errors.js';
-import { type StopResult, Supervisor } from '../../src/replicate.js';
+import { type StopResult, Supervisor } from '../../src/replication/replicate.js';
 import { FakeChild, FakeClock, FakeLeases, recordingLogger, settle } from './fakes.js';
 
 const dirs: string[] = [];

@@ -9,8 +9,8 @@
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { execa } from 'execa';
-import { silentLogger } from '../../src/logger.js';
-import { sweepTempDirs } from '../../src/render.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { sweepTempDirs } from '../../src/process/child-config.js';
 
 export default async function setup() {
   await execa(process.execPath, ['esbuild.config.mjs', '--modules', '.cache/dist-modules'], { stdio: 'inherit' });

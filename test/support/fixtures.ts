@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, onTestFailed } from 'vitest';
+import { Secret } from '../../src/config/secret.js';
 import {
   defineConfig,
   type LitestreamConfig,
@@ -15,7 +16,6 @@ import {
   startReplication,
 } from '../../src/index.js';
 import type { S3Bucket } from '../../src/replica/s3/bucket.js';
-import { Secret } from '../../src/secret.js';
 import { processes } from './proc.js';
 import { testS3 } from './s3-per-file.js';
 

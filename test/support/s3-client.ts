@@ -1,9 +1,10 @@
 // A minimal S3 client for the test harness: create the test bucket, wait for a server to
 // answer, and look at (or damage) what litestream wrote. It signs with the library's own
 // SigV4 signing (src/replica/s3/signing.ts), so there is one signer, and sends with fetch.
+
+import { Secret } from '../../src/config/secret.js';
 import { s3Address } from '../../src/replica/s3/bucket.js';
 import { sha256Hex, signS3Request } from '../../src/replica/s3/signing.js';
-import { Secret } from '../../src/secret.js';
 
 /** Where and as whom to talk to a test server. */
 export interface S3Target {

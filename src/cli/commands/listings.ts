@@ -1,7 +1,13 @@
 /** \`backups\`, \`generations\`, \`snapshots\`, \`wal\`, \`ltx\` and \`databases\`: what the replica holds, as tables. */
-import { type ListingNamer, backups as listBackups, databases as listDatabases, listNamed } from '../../commands.js';
-import { formatGoDuration } from '../../duration.js';
+
+import { formatGoDuration } from '../../config/duration.js';
 import { formatTxid, formatWalIndex } from '../../engine/positions.js';
+import {
+  type ListingNamer,
+  backups as listBackups,
+  databases as listDatabases,
+  listNamed,
+} from '../../inspect/listings.js';
 import type { Command } from '../command.js';
 import { database, selected } from '../config.js';
 import { show } from '../output.js';

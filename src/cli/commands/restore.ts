@@ -1,9 +1,9 @@
 /** \`restore\`: a database from its replica, the latest state or a point in time, never over a file. */
 import { describePosition } from '../../engine/positions.js';
-import { formatJson } from '../../format.js';
-import { type RestoreNames, restoreNamed } from '../../pitr.js';
+import { type RestoreNames, restoreNamed } from '../../restore/point-in-time.js';
 import type { Command } from '../command.js';
 import { database } from '../config.js';
+import { formatJson } from '../format.js';
 
 /** The restore options as this CLI spells them, for its error messages. */
 const CLI_NAMES: RestoreNames = {

@@ -1,5 +1,5 @@
 /** \`run\`: any app's command between a restore and a final sync. */
-import { runApp } from '../../run-app.js';
+import { runApp } from '../../adapters/run-app.js';
 import { UsageError, type Values } from '../arguments.js';
 import { loadConfig } from '../config.js';
 import type { Io } from '../io.js';

@@ -1,7 +1,8 @@
 /** \`status\`: per database, who replicates it and the newest backup. */
-import { backupStatus } from '../../backup-status.js';
-import { formatGoDuration } from '../../duration.js';
+
+import { formatGoDuration } from '../../config/duration.js';
 import { formatTxid } from '../../engine/positions.js';
+import { backupStatus } from '../../inspect/backup-status.js';
 import type { Command } from '../command.js';
 import { selected } from '../config.js';
 import { show } from '../output.js';

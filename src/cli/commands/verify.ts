@@ -2,17 +2,18 @@
  * \`verify\`: a sentinel row written, synced, restored and checked. Without an app replicating
  * the database, it replicates it for the check and says what that changed in the replica.
  */
-import { findDatabase } from '../../commands.js';
-import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from '../../config.js';
+
+import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from '../../config/define.js';
 import { describePosition } from '../../engine/positions.js';
 import { resolveRuntime } from '../../engine/select.js';
 import { LitestreamError } from '../../errors.js';
-import { formatJson } from '../../format.js';
-import { replicate } from '../../replicate.js';
-import { type VerificationReport, verify as verifyBackup } from '../../verify.js';
+import { findDatabase } from '../../inspect/listings.js';
+import { replicate } from '../../replication/replicate.js';
+import { type VerificationReport, verify as verifyBackup } from '../../restore/verify.js';
 import { UsageError } from '../arguments.js';
 import type { Command } from '../command.js';
 import { database } from '../config.js';
+import { formatJson } from '../format.js';
 
 export const verify: Command = async ({ config, values, positionals, json, signal }) => {
   const db = database(config, positionals);

@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
 import type { GenerationSpan } from '../../replica/layout.js';
 import type { Runtime } from '../engine.js';
 import { listGenerations } from './listings.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConcurrencyLimit } from '../../concurrency.js';
-import { companionFiles } from '../../paths.js';
 import { replicaObjects } from '../../replica/objects.js';
+import { companionFiles } from '../../sqlite/database-files.js';
+import { ConcurrencyLimit } from '../../support/concurrency.js';
 import type { LineageDialect, LineageVerdict } from '../engine.js';
 
 // Litestream 0.3 writes one generation per run of history: a copy replicated by one instance

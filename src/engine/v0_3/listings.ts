@@ -1,9 +1,9 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
-import { parseGoDuration } from '../../duration.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
+import { parseGoDuration } from '../../config/duration.js';
 import { LitestreamError } from '../../errors.js';
-import { type ListingOptions, runListing } from '../../listing.js';
 import type { BackupRow, Runtime } from '../engine.js';
 import type { GenerationRow, SnapshotRow, WalRow } from '../listing-rows.js';
+import { type ListingOptions, runListing } from '../run-listing.js';
 
 /** The generations of `db`, oldest first (by start, then end; litestream sorts them by their random id). */
 export async function listGenerations(

@@ -1,4 +1,4 @@
-import { type LitestreamLogLine, loggedAt } from '../../log-lines.js';
+import { type LitestreamLogLine, loggedAt } from '../../process/log-lines.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 
 // Litestream logs these at error level in normal operation: before the first generation

@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
 import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
 
 /**

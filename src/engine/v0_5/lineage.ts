@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { companionFiles } from '../../paths.js';
 import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
 import { readFileTail, replicaObjects } from '../../replica/objects.js';
+import { companionFiles } from '../../sqlite/database-files.js';
 import type { LineageDialect, LineageMark, LineageVerdict } from '../engine.js';
 import { formatTxid } from '../positions.js';
 

@@ -1,9 +1,9 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
 import { LitestreamError } from '../../errors.js';
-import { type ListingOptions, runListing } from '../../listing.js';
 import type { BackupRow, Runtime } from '../engine.js';
 import type { LtxRow } from '../listing-rows.js';
 import { parseTxid } from '../positions.js';
+import { type ListingOptions, runListing } from '../run-listing.js';
 
 /** The LTX files of `db` at every level, oldest first (then by level and transaction id). */
 export async function listLtx(

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type LitestreamLogLine, loggedAt } from '../../log-lines.js';
+import { type LitestreamLogLine, loggedAt } from '../../process/log-lines.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 import { formatTxid, parseTxid } from '../positions.js';
 

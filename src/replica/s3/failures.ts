@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 import type http from 'node:http';
+import { redact } from '../../config/secret.js';
 import { LitestreamError, ReplicaUnreachableError } from '../../errors.js';
-import { redact } from '../../secret.js';
 import type { S3Credentials } from '../credentials.js';
 import type { FailureKind } from '../failure-cause.js';
 import type { S3Bucket } from './bucket.js';

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { loadAws4, loadCrypto } from '../../load-on-use.js';
+import { loadAws4, loadCrypto } from '../../support/load-on-use.js';
 import type { S3Credentials } from '../credentials.js';
 
 /** A request to sign: where it goes and what it carries. */

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import { LitestreamAbortError, ReplicaUnreachableError } from '../../errors.js';
-import { loadHttp } from '../../load-on-use.js';
+import { loadHttp } from '../../support/load-on-use.js';
 import { isCredentialSource } from '../credentials.js';
 import { type S3Bucket, type S3CallOptions, type SignedBucket, s3Address } from './bucket.js';
 import { failureError, responseFailure, type S3Failure, socketFailure, transportFailure } from './failures.js';

@@ -5,9 +5,9 @@
 // The test sees each gate as an IPC message and opens it with `{ open: name }`: it decides
 // the order in which two apps claim.
 import path from 'node:path';
-import * as real from '../../../.cache/dist-modules/pidfile.js';
+import * as real from '../../../.cache/dist-modules/process/pidfile.js';
 
-export * from '../../../.cache/dist-modules/pidfile.js';
+export * from '../../../.cache/dist-modules/process/pidfile.js';
 
 const opened = new Set();
 const waiters = new Map();

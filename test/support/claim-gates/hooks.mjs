@@ -4,7 +4,7 @@ const WRAPPER = new URL('./gated-pidfile.mjs', import.meta.url).href;
 
 export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
-  if (context.parentURL !== WRAPPER && resolved.url.endsWith('/.cache/dist-modules/pidfile.js')) {
+  if (context.parentURL !== WRAPPER && resolved.url.endsWith('/.cache/dist-modules/process/pidfile.js')) {
     return { ...resolved, url: WRAPPER };
   }
   return resolved;

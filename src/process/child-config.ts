@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { LitestreamConfig } from '../config/define.js';
+import type { Secret } from '../config/secret.js';
+import type { Engine } from '../engine/engine.js';
+import { FileSystemError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { noticeOncePerProcess } from '../logging/process-notices.js';
+import { ownedName, sweepLeftovers } from './owner.js';
+
+/**
+ * The child's environment: the parent's, with the configured credentials set as both
+ * `LITESTREAM_*` and `AWS_*` (Litestream copies the former only when the latter are
+ * unset, so an unrelated `AWS_ACCESS_KEY_ID` in the parent would otherwise win), then
+ * whatever the engine's release line needs. What the engine changed is logged once per
+ * process at info, at debug after that.
+ */
+export function childEnv(
+  config: LitestreamConfig,
+  engine: Engine,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  const credentials = config.credentials;
+  if (credentials) {
+    setCredential(env, ['LITESTREAM_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID'], credentials.accessKeyId);
+    setCredential(env, ['LITESTREAM_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY'], credentials.secretAccessKey);
+    // A session token belongs to other keys; sending it with these would fail every request.
+    delete env.AWS_SESSION_TOKEN;
+  }
+  const notice = engine.adaptEnv(env);
+  if (notice !== undefined) {
+    // The library handles it: worth knowing once per process, not on every command.
+    noticeOncePerProcess(config.logger, 'info', notice, { component: 'litestream', family: engine.family }, notice);
+  }
+  return env;
+}
+
+function setCredential(env: NodeJS.ProcessEnv, names: string[], secret: Secret): void {
+  for (const name of names) env[name] = secret.reveal();
+}
+
+/** A rendered litestream.yml in a private directory, removed by `dispose()`. */
+export interface ConfigFile {
+  readonly path: string;
+  /** The path litestream knows `database` by in this file (a stand-in, or itself). */
+  pathOf(database: string): string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Writes the YAML into a fresh `0700` temp directory as a `0600` file.
+ *
+ * `standInsFor` lists databases to replace by an empty file in that directory, with the
+ * same replica: some litestream commands (`generations`) insist on a local file even when
+ * they only read the replica. `pathOf` maps each real path to its stand-in.
+ */
+export async function writeConfigFile(
+  config: LitestreamConfig,
+  engine: Engine,
+  standInsFor: readonly string[] = [],
+): Promise<ConfigFile> {
+  // A few hundred bytes in the system temp directory, written synchronously: that costs
+  // tens of microseconds, while each asynchronous step waits its turn in a thread pool
+  // that a cold boot keeps busy (the claim, the sweeps), and litestream starts after it.
+  const dir = await privateTempDir('config');
+  const standIns = new Map<string, string>();
+  const file = path.join(dir, 'litestream.yml');
+  try {
+    for (const [index, database] of standInsFor.entries()) {
+      const standIn = path.join(dir, `${index}-${path.basename(database)}`);
+      writeFileSync(standIn, '', { mode: 0o600 });
+      standIns.set(database, standIn);
+    }
+    writeFileSync(file, engine.renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new FileSystemError('writing a private litestream.yml in', `${os.tmpdir()}/`, error);
+  }
+  return {
+    path: file,
+    pathOf: (database) => standIns.get(database) ?? database,
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** What every private temp directory's name starts with, in the system temp directory. */
+const TEMP_PREFIX = 'litestream-node-';
+
+/**
+ * A fresh `0700` directory in the system temp directory, named for this process (see
+ * `ownedName`) so that what a SIGKILLed app leaves there is swept by the next one
+ * ({@link sweepTempDirs}).
+ */
+export async function privateTempDir(purpose: 'config' | 'verify'): Promise<string> {
+  // mkdtemp appends the random part.
+  const prefix = path.join(os.tmpdir(), ownedName(TEMP_PREFIX, `${purpose}-`));
+  try {
+    return mkdtempSync(prefix);
+  } catch (error) {
+    throw new FileSystemError('creating a private temp directory in', `${os.tmpdir()}/`, error);
+  }
+}
+
+/** Removes the private temp directories of litestream-node processes that died. */
+export async function sweepTempDirs(logger: Logger): Promise<void> {
+  await sweepLeftovers(os.tmpdir(), TEMP_PREFIX, logger);
+}

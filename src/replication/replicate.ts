@@ -1,0 +1,894 @@
+import { EventEmitter } from 'node:events';
+import { HealthAlerts } from '../alerts/health-alerts.js';
+import { type LitestreamConfig, secretsOf } from '../config/define.js';
+import { redact } from '../config/secret.js';
+import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from '../engine/engine.js';
+import { resolveRuntime } from '../engine/select.js';
+import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from '../errors.js';
+import { takeLeases } from '../lease/keeper.js';
+import { compareWithReplica } from '../lineage/check.js';
+import { childLogger, type Logger } from '../logging/logger.js';
+import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from '../process/child-config.js';
+import { type LitestreamLogLine, parseLogLine } from '../process/log-lines.js';
+import { claimDatabase, releaseRecord, writeRecord } from '../process/pidfile.js';
+import { type SpawnOptions, spawnChild } from '../process/spawn.js';
+import { describeFailureKind, failureKindOfText } from '../replica/failure-cause.js';
+import { canProbe, probeReplica } from '../replica/probe.js';
+import { checkReplica } from '../restore/format-guard.js';
+import { fileSize, hasContent } from '../sqlite/database-files.js';
+import { type Clock, systemClock } from '../supervision/clock.js';
+import { type ChildExit, type ChildProcessLike, SupervisedProcess } from '../supervision/core.js';
+import { FinalSync, NOTHING_RAN, type TerminateOutcome } from '../supervision/final-sync.js';
+import { LeaseGate, type Leases } from '../supervision/lease-gate.js';
+import { describeLine, LogForwarding } from '../supervision/log-forwarding.js';
+import { RestartBackoff } from '../supervision/restart-backoff.js';
+import { emitSafely } from '../supervision/safe-emit.js';
+import { MIN_STALL_MS, StallWatchdog } from '../supervision/stall-watchdog.js';
+import { throwIfAborted } from '../support/abort.js';
+import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
+import { type ReplicaFailure, ReplicaOutageWatch } from './outage.js';
+import { truncateWals } from './wal-truncate.js';
+
+/**
+ * Lifecycle state of a {@link Replication}:
+ * - `disabled`: the config turns replication off;
+ * - `starting`: litestream is being started;
+ * - `running`: litestream runs (see `healthy` for whether the replica keeps up);
+ * - `restarting`: litestream exited unexpectedly and is restarted after a backoff (`restarts` counts these);
+ * - `paused`: litestream is stopped because the replica lease is not held — it could not be
+ *   taken or renewed (the replica is unreachable: `lastError` and `lease.error` say why);
+ *   replication resumes by itself once the lease is taken again;
+ * - `stopping`, `stopped`: `stop()` was called (or the lease was lost to another instance).
+ */
+export type ReplicationState = 'disabled' | 'starting' | 'running' | 'restarting' | 'paused' | 'stopping' | 'stopped';
+
+/** A point-in-time view of replication. */
+export interface ReplicationStatus {
+  readonly state: ReplicationState;
+  /**
+   * True while running, the replica answers (see {@link ReplicationStatus.lastError}), no
+   * database reports an error, and no replica upload has stalled: a WAL segment upload
+   * running for five sync intervals (at least 5 s), or a snapshot upload running that much
+   * longer than sending the database at 1 MiB/s would take. An S3 outage turns it false
+   * within two sync intervals (at least 5 s) of the first failed request: once an upload is
+   * overdue (half a sync interval, at least 1 s), or a lease renewal failed, the library
+   * lists one key of the replica itself, once per sync interval, and a failed listing counts.
+   */
+  readonly healthy: boolean;
+  /**
+   * Why the replica cannot be reached now: the first failure seen since it last answered —
+   * what failed (`kind`: `refused`, `timeout`, `dns`, `credentials`, `server-error`, …), in
+   * words, when, and whether litestream's log, the library's own probe or the lease saw it.
+   * Cleared once a sync reaches the replica or a probe gets an answer. Alerts and the lease
+   * name the same cause.
+   */
+  readonly lastError: ReplicaFailure | undefined;
+  /** The current litestream process id. */
+  readonly pid: number | undefined;
+  /** How many times a crashed litestream was restarted. */
+  readonly restarts: number;
+  readonly startedAt: Date | undefined;
+  readonly databases: readonly DatabaseStatus[];
+  /** The databases whose replica upload has stalled (see {@link ReplicationStatus.healthy}). */
+  readonly stalled: readonly string[];
+  /**
+   * The replica lease (one writer per replica path): `held` (or `late`: a renewal failed,
+   * still in time), `paused` (not renewed for too long: litestream is stopped until it is),
+   * `lost` (another instance took it over: replication stopped for good), `released`, or
+   * `off` (turned off, or the replica cannot hold one). `error` says why when not held.
+   */
+  readonly lease: ReplicationLeaseStatus;
+}
+
+/** See {@link ReplicationStatus.lease}. */
+export interface ReplicationLeaseStatus {
+  readonly state: 'held' | 'late' | 'paused' | 'lost' | 'released' | 'off';
+  readonly error: string | undefined;
+}
+
+/** How {@link Replication.stop} ended. */
+export interface StopResult {
+  /**
+   * The final sync of every database reached the replica: litestream's log shows each one at
+   * the position it aimed at (it may then have exited 1 over a cancelled checkpoint, or been
+   * killed in litestream 0.3.13's shutdown deadlock), or it exited 0 with no error logged.
+   */
+  readonly clean: boolean;
+  /** Litestream did not finish within the timeout and was killed: the final sync may be incomplete. */
+  readonly killed: boolean;
+  readonly exitCode: number | undefined;
+  /** Errors litestream logged while shutting down (redacted). */
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+}
+
+/** Options for {@link Replication.stop}. */
+export interface StopOptions {
+  /** How long to wait for the final sync before SIGKILL. Default: `shutdownTimeoutMs` of the config. */
+  timeoutMs?: number;
+  /**
+   * Gives the wait for the final sync up: litestream is SIGKILLed at once, the pidfiles
+   * and temp files are removed, `stopped` is emitted with `killed: true`, and the call
+   * rejects with a `LitestreamAbortError`. Use it when your platform's own shutdown
+   * deadline is about to pass.
+   */
+  signal?: AbortSignal;
+}
+
+/** Events a {@link Replication} emits. */
+export interface ReplicationEvents {
+  /** Every litestream log line, parsed and redacted. */
+  log: [LitestreamLogLine];
+  /** A database's replica caught up. */
+  sync: [{ db: string; generation: string | undefined; txid: number | undefined; position: string | undefined }];
+  /** Litestream reported an error for a database (it keeps retrying by itself). */
+  replicaError: [{ db: string; message: string }];
+  /** A stop from now on loses nothing committed: same moment `ready` resolves. */
+  ready: [];
+  /** Litestream exited unexpectedly and will be restarted after `delayMs`. */
+  restart: [{ exitCode: number | undefined; signal: string | undefined; delayMs: number; restarts: number }];
+  /** A litestream process started. */
+  spawn: [{ pid: number | undefined }];
+  /**
+   * The replica lease changed: `paused` (litestream was stopped: no renewal landed in time),
+   * `held` again (it runs again), or `lost` (another instance took it over; replication stops).
+   */
+  lease: [ReplicationLeaseStatus];
+  /** Replication stopped for good. */
+  stopped: [StopResult];
+}
+
+/**
+ * A supervised `litestream replicate`. Returned by `startReplication`.
+ *
+ * Litestream runs with JSON debug logs, which are parsed for per-database status and
+ * forwarded to the config's logger. A crashed litestream is restarted with exponential
+ * backoff and jitter. If this Node process dies, litestream exits within about a second
+ * (its next log write fails), and the next start stops any orphan it finds.
+ */
+export interface Replication extends EventEmitter<ReplicationEvents> {
+  /**
+   * Resolves once the first litestream process is running; rejects when it cannot start
+   * (bad binary, another live replicator on a database). Adapters await it so that a
+   * server never starts without its replicator.
+   */
+  readonly started: Promise<void>;
+  /**
+   * Resolves once stopping loses nothing that was committed: every database that holds
+   * data has been synced to the replica at least once. A configured database that does
+   * not exist yet (a first deployment, after a `no-backup` restore) has nothing to lose and
+   * does not hold `ready` back: await it before or after opening your databases. Once the
+   * app creates such a database, litestream picks it up within a second, and
+   * `stop()` waits for it and makes its final sync as for any other. Rejects if
+   * replication stops first.
+   */
+  readonly ready: Promise<void>;
+  /** Current state, per database. */
+  status(): ReplicationStatus;
+  /**
+   * Sends SIGTERM once, waits for litestream's final sync, and SIGKILLs only after the
+   * timeout. A stop right after start first waits (within the timeout) until litestream
+   * has opened every database, because before that a SIGTERM skips the final sync.
+   */
+  stop(options?: StopOptions): Promise<StopResult>;
+}
+
+/** How often the outage watch looks whether a probe of the replica is due. */
+const OUTAGE_TICK_MS = 250;
+
+/**
+ * What a {@link Supervisor} starts processes with, tells time by and asks the outside world;
+ * tests replace them with fakes (a fake child, a fake clock, fake leases). @internal
+ */
+export interface SupervisorDeps {
+  readonly clock?: Clock;
+  readonly spawn?: (
+    binary: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    options: SpawnOptions,
+  ) => ChildProcessLike;
+  /** The executable and its engine. */
+  readonly resolveRuntime?: (config: LitestreamConfig) => Promise<Runtime>;
+  /** Takes (or finds held) every database's replica lease. */
+  readonly takeLeases?: (signal: AbortSignal) => Promise<Leases>;
+  /** Compares the databases on disk with their replicas before litestream writes anything. */
+  readonly compareWithReplica?: (signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * The supervised `litestream replicate` behind a {@link Replication}: the core that owns the
+ * child, and the policies beside it (restart backoff, stall watchdog, lease gate, final
+ * sync, log forwarding), composed with the replication's state, `ready` and status.
+ * @internal the public entry is `startReplication` in litestream.ts.
+ */
+export class Supervisor extends EventEmitter<ReplicationEvents> implements Replication {
+  readonly ready: Promise<void>;
+  readonly #config: LitestreamConfig;
+  readonly #logger: Logger;
+  #tracker: ReplicationTracker;
+  readonly #secrets;
+  readonly #forwarding: LogForwarding;
+  readonly #onStopped: () => void;
+  readonly #resolveRuntime: (config: LitestreamConfig) => Promise<Runtime>;
+  #state: ReplicationState = 'starting';
+  readonly #clock: Clock;
+  /** The litestream child: spawn, output lines, exit (its signal handler is installed once it spoke). */
+  readonly #process: SupervisedProcess;
+  /** A start of litestream under way. */
+  #spawning: Promise<void> | undefined;
+  /** Replication errors the current litestream has logged. */
+  #errorsThisRun = 0;
+  #configFile: ConfigFile | undefined;
+  #runtime: Runtime | undefined;
+  /** Restarts a crashed litestream after a growing delay. */
+  readonly #backoff: RestartBackoff;
+  #startedAt: Date | undefined;
+  #stopping: Promise<StopResult> | undefined;
+  /** The final sync on stop: SIGTERM, waits, SIGKILL at the deadline, runs again when that may help. */
+  readonly #finalSync: FinalSync;
+  #resolveReady!: () => void;
+  #rejectReady!: (error: Error) => void;
+  #readySettled = false;
+  /** Tells stalled uploads; kills a litestream whose upload hangs (the backoff restarts it). */
+  readonly #watchdog: StallWatchdog;
+  /** Pidfile writes and removals, in order: a removal never overtakes a write. */
+  #pidfileWork: Promise<void> = Promise.resolve();
+  /** The replica leases: litestream runs only while every one is held. */
+  readonly #lease: LeaseGate;
+  /** Tells an outage within seconds, and keeps its first cause. */
+  readonly #outage: ReplicaOutageWatch;
+  #outageTimer: NodeJS.Timeout | undefined;
+  /** When a probe of each database's replica last got an answer. */
+  readonly #answeredAt = new Map<string, number>();
+
+  constructor(config: LitestreamConfig, onStopped: () => void, deps: SupervisorDeps = {}) {
+    super();
+    this.#config = config;
+    this.#logger = childLogger(config.logger, { component: 'replicate' });
+    this.#clock = deps.clock ?? systemClock;
+    this.#resolveRuntime = deps.resolveRuntime ?? resolveRuntime;
+    const spawn = deps.spawn ?? spawnChild;
+    this.#process = new SupervisedProcess({
+      clock: this.#clock,
+      spawn: () => {
+        const runtime = this.#runtime as Runtime;
+        const configFile = this.#configFile as ConfigFile;
+        const args = ['replicate', '-config', configFile.path, '-no-expand-env'];
+        // Its own process group: a terminal's Ctrl-C reaches the app alone, whose stop() then
+        // runs the one shutdown. It still dies with the app (see Replication).
+        return spawn(runtime.binary, args, childEnv(this.#config, runtime.engine), { ownProcessGroup: true });
+      },
+      onLine: (raw) => this.#onLine(raw),
+      onExit: (exit) => this.#onExit(exit),
+    });
+    this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
+    this.#lease = new LeaseGate({
+      take: deps.takeLeases ?? ((signal) => takeLeases(config, config.databases, { logger: this.#logger, signal })),
+      afterTaken:
+        deps.compareWithReplica ??
+        ((signal) => compareWithReplica(config, this.#runtime as Runtime, this.#logger, signal)),
+      clock: this.#clock,
+      logger: this.#logger,
+      backoff: config.supervisor,
+      signal: this.#stopAborted.signal,
+      host: {
+        paused: () => this.#pauseForLease(),
+        resumed: () => this.#resumeAfterLease(),
+        lost: (error) => this.#leaseLost(error),
+        waiting: () => this.#state === 'paused',
+        taken: () => this.#leaseTaken(),
+        sawFailure: (text) => this.#sawLeaseFailure(text),
+      },
+    });
+    this.#finalSync = new FinalSync({
+      process: this.#process,
+      clock: this.#clock,
+      logger: this.#logger,
+      signal: this.#stopAborted.signal,
+      databases: config.databases.map((db) => db.path),
+      hasContent,
+      tracker: () => this.#tracker,
+      engine: () => this.#runtime?.engine,
+    });
+    const syncIntervalMs = config.syncIntervalMs;
+    this.#watchdog = new StallWatchdog({
+      clock: this.#clock,
+      logger: this.#logger,
+      // Five sync intervals (at least 5 s), plus a snapshot's time at a slow 1 MiB/s.
+      stallMs: Math.max(MIN_STALL_MS, 5 * syncIntervalMs),
+      restartStalledAfterMs: config.supervisor.restartStalledAfterMs,
+      stalled: (allowedMs, now) => this.#tracker.stalled(allowedMs, now),
+      sizeOf: fileSize,
+      running: () => (this.#state === 'running' ? this.#process.child : undefined),
+      // A database deleted meanwhile no longer holds `ready` back.
+      onCheck: () => this.#checkReady(),
+    });
+    this.#outage = this.#watchOutages(syncIntervalMs);
+    this.#onStopped = onStopped;
+    // Replaced by the engine's own once the executable is known; until then nothing is logged.
+    this.#tracker = idleTracker(config.databases.map((db) => db.path));
+    this.#secrets = secretsOf(config);
+    // The tracker is replaced once the executable is known: ask the current one.
+    this.#forwarding = new LogForwarding(this.#logger, (line) => this.#tracker.isBenign(line));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // Callers who never await `ready` must not get an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Resolves `ready` (or rejects it with `error`) once; false when it was already settled. */
+  #settleReady(error?: Error): boolean {
+    if (this.#readySettled) return false;
+    this.#readySettled = true;
+    if (error) this.#rejectReady(error);
+    else this.#resolveReady();
+    return true;
+  }
+
+  status(): ReplicationStatus {
+    const databases = this.#databasesNow();
+    const stalled = Object.freeze(this.#watchdog.stalledNow());
+    return Object.freeze({
+      state: this.#state,
+      healthy:
+        this.#state === 'running' &&
+        this.#lease.held &&
+        this.#outage.failure === undefined &&
+        databases.every((db) => db.lastError === undefined) &&
+        stalled.length === 0,
+      lastError: this.#outage.failure,
+      pid: this.#process.child?.pid,
+      restarts: this.#backoff.restarts,
+      startedAt: this.#startedAt,
+      databases,
+      stalled,
+      lease: this.#leaseStatus(),
+    });
+  }
+
+  #started: Promise<void> = Promise.resolve();
+
+  get started(): Promise<void> {
+    return this.#started;
+  }
+
+  start(): void {
+    this.#started = this.#start();
+    // Callers who never await `started` must not get an unhandled rejection.
+    this.#started.catch(() => {});
+  }
+
+  async #start(): Promise<void> {
+    // A stop({ signal }) that aborts while starting: give the start up between its steps.
+    const stopAborted = this.#stopAborted.signal;
+    const check = () => throwIfAborted(stopAborted, 'starting replication');
+    try {
+      const runtime = await this.#resolveRuntime(this.#config);
+      await runtime.verified();
+      const problem = runtime.engine.replicationProblem(this.#config.databases.map((db) => db.path));
+      if (problem) throw new ReplicationError(`Cannot replicate: ${problem}.`);
+      // A litestream that cannot read what another version wrote there would fork the history.
+      if (runtime.engine.unreadableFormats.length > 0) {
+        const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
+        await Promise.all(
+          this.#config.databases.map((db) =>
+            slots.run(async () => {
+              const check = checkReplica(this.#config, runtime, db, this.#logger, stopAborted);
+              try {
+                await check.replicating();
+              } finally {
+                await check.settled();
+              }
+            }),
+          ),
+        );
+      }
+      this.#runtime = runtime;
+      this.#tracker = runtime.engine.createTracker(this.#config.databases.map((db) => db.path));
+      check();
+      await sweepTempDirs(this.#logger);
+      for (const db of this.#config.databases) {
+        await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger, stopAborted);
+        check();
+      }
+      // Held since ensureRestored as a rule; taken here when replication starts without it.
+      await this.#lease.take(true);
+      check();
+      this.#configFile = await writeConfigFile(this.#config, runtime.engine);
+      check();
+      this.#startedAt = new Date();
+      if (!this.#lease.held) this.#state = 'paused';
+      else await this.#spawn();
+      this.#watchdog.start();
+      this.#outageTimer = setInterval(() => this.#outage.tick(), OUTAGE_TICK_MS);
+      this.#outageTimer.unref();
+    } catch (error) {
+      this.#state = 'stopped';
+      this.#outage.stop();
+      // Claims made before the failure (releaseRecord leaves other processes' alone).
+      await this.#releasePidfiles();
+      this.#lease.stop();
+      await this.#lease.release();
+      await this.#configFile?.dispose();
+      this.#logger.error({ error: (error as Error).message }, 'could not start litestream');
+      this.#settleReady(error as Error);
+      this.#onStopped();
+      throw error;
+    }
+  }
+
+  /**
+   * Starts litestream, unless one runs or is being started (then it shares that start). A
+   * litestream run again first has the WAL truncated where its release line needs that.
+   */
+  #spawn(): Promise<void> {
+    this.#spawning ??= this.#spawnOnce().finally(() => {
+      this.#spawning = undefined;
+    });
+    return this.#spawning;
+  }
+
+  async #spawnOnce(): Promise<void> {
+    const runtime = this.#runtime as Runtime;
+    // A litestream has run before: this one resumes after it.
+    if (this.#process.hasRun && runtime.engine.resumeNeedsTruncatedWal) {
+      await truncateWals(
+        this.#config.databases.map((db) => db.path),
+        { logger: this.#logger, signal: this.#stopAborted.signal },
+      );
+      // Stopped for good, paused for the lease, or given up meanwhile: nothing to start.
+      if (this.#state === 'stopped' || this.#lease.paused || this.#stopAborted.signal.aborted) return;
+    }
+    const child = this.#process.start();
+    this.#errorsThisRun = 0;
+    this.#tracker.restarted();
+    if (this.#state !== 'stopping') this.#state = 'running';
+    this.#logger.info({ litestreamPid: child.pid, databases: this.#config.databases.length }, 'litestream replicating');
+    this.#emit('spawn', { pid: child.pid });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      await this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => writeRecord(db.path, pid))));
+    }
+  }
+
+  /** Runs `work` on the pidfiles after everything queued before it; a failure is logged. */
+  #queuePidfileWork(work: () => Promise<unknown>): Promise<void> {
+    this.#pidfileWork = this.#pidfileWork.then(work).then(
+      () => {},
+      (error: unknown) => {
+        this.#logger.warn({ error: String(error) }, 'could not update the replicator pidfile');
+      },
+    );
+    return this.#pidfileWork;
+  }
+
+  /** Removes our pidfiles, after any write still in flight (a late write would leave a record behind). */
+  #releasePidfiles(): Promise<void> {
+    return this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => releaseRecord(db.path))));
+  }
+
+  /**
+   * Emits like EventEmitter, but a listener that throws cannot take the app down: it is
+   * called from stream and child-process callbacks, where a throw would be uncaught. Its
+   * error is logged, and the listeners after it for that event are skipped (as with emit).
+   */
+  #emit<K extends keyof ReplicationEvents>(event: K, ...args: ReplicationEvents[K]): void {
+    emitSafely(this, this.#logger, event, ...args);
+  }
+
+  /**
+   * Resolves `ready` once stopping loses nothing committed: litestream runs, and every
+   * database is synced or holds nothing yet (missing, or empty and never written).
+   */
+  #checkReady(): void {
+    if (this.#readySettled || !this.#process.spoke || this.#state !== 'running') return;
+    if (!this.#tracker.allSynced(false, (db) => !hasContent(db))) return;
+    if (this.#settleReady()) {
+      this.#logger.info({}, 'every database with data is synced to the replica');
+      this.#emit('ready');
+    }
+  }
+
+  /** One line litestream printed; true when it meant something (waiters look again). */
+  #onLine(raw: string): boolean {
+    if (this.#tracker.ignores(raw)) return false;
+    const parsed = parseLogLine(redact(raw, this.#secrets));
+    if (!parsed) return false;
+    const event = this.#tracker.apply(parsed);
+    if (!this.#process.spoke) {
+      this.#process.markSpoke();
+      this.#checkReady();
+    }
+    this.#forwarding.forward(parsed);
+    this.#emit('log', parsed);
+    if (this.#state === 'stopping' && parsed.level === 'error' && !this.#tracker.isBenign(parsed)) {
+      this.#finalSync.noteError(describeLine(parsed));
+    }
+    if (event) this.#onSyncEvent(event);
+    return true;
+  }
+
+  #onSyncEvent(event: SyncEvent): void {
+    switch (event.kind) {
+      case 'synced':
+        this.#watchdog.uploadCompleted();
+        this.#outage.cleared();
+        this.#emit('sync', { db: event.db, generation: event.generation, txid: event.txid, position: event.position });
+        this.#checkReady();
+        break;
+      case 'error': {
+        this.#errorsThisRun++;
+        // A failure to reach the replica (not, say, a full disk: that shows as the database's error).
+        const kind = failureKindOfText(event.message);
+        if (this.#state === 'running' && kind !== 'other') {
+          const message = `${describeFailureKind(kind)}: ${event.message}`;
+          this.#outage.saw({ kind, message, database: event.db, source: 'litestream' });
+        }
+        this.#emit('replicaError', { db: event.db, message: event.message });
+        break;
+      }
+    }
+  }
+
+  #onExit({ exitCode, signal, ranForMs }: ChildExit): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    if (this.#lease.paused) {
+      // Killed for the lease: it runs again once the lease is renewed (or never, if lost).
+      this.#state = 'paused';
+      return;
+    }
+
+    this.#state = 'restarting';
+    const delayMs = this.#backoff.schedule(ranForMs, () => {
+      // A lease paused meanwhile: its renewal resumes replication.
+      if (this.#state !== 'restarting' || this.#lease.paused) return;
+      this.#spawn().catch((error: unknown) => {
+        this.#logger.error({ error: String(error) }, 'could not restart litestream');
+      });
+    });
+    const restarts = this.#backoff.restarts;
+    this.#logger.error(
+      { exitCode, signal, restartInMs: delayMs, restarts },
+      'litestream exited unexpectedly; restarting',
+    );
+    this.#emit('restart', { exitCode, signal, delayMs, restarts });
+  }
+
+  /** A retry took the leases: replication starts, unless it started or stopped meanwhile. */
+  #leaseTaken(): void {
+    if (this.#state !== 'paused' || this.#process.child) return;
+    this.#logger.info({}, 'replica lease taken; replication starts');
+    this.#emit('lease', this.#leaseStatus());
+    this.#spawn().catch((error: unknown) => {
+      this.#logger.error({ error: String(error) }, 'could not start litestream');
+    });
+  }
+
+  /** The outage watch of this replication: what it probes, and what it reports. */
+  #watchOutages(syncIntervalMs: number): ReplicaOutageWatch {
+    const locations = new Map(this.#config.databases.map((db) => [db.path, db.replicas[0]]));
+    return new ReplicaOutageWatch({
+      databases: this.#config.databases.map((db) => db.path),
+      syncIntervalMs,
+      pending: () =>
+        this.#state !== 'running'
+          ? []
+          : this.#tracker
+              .snapshot()
+              .flatMap((db) => (db.uploadingSince ? [{ db: db.path, since: db.uploadingSince.getTime() }] : [])),
+      suspect: () =>
+        this.#state !== 'running'
+          ? []
+          : this.#databasesNow()
+              .filter((db) => db.lastError && failureKindOfText(db.lastError.message) !== 'other')
+              .map((db) => db.path),
+      leaseTrouble: () => ['late', 'paused'].includes(this.#leaseStatus().state),
+      probe: (db, options) => {
+        const location = locations.get(db);
+        return location && canProbe(location) ? probeReplica(location, options) : undefined;
+      },
+      // Counted as failed syncs, as litestream's own errors are.
+      onProbeFailed: (db, failure) => this.#emit('replicaError', { db, message: failure.message }),
+      onAnswered: (db) => this.#answeredAt.set(db, this.#clock.now()),
+      onChange: (failure, previous) => {
+        if (failure && previous) {
+          this.#logger.warn(
+            { kind: failure.kind, error: failure.message },
+            'replica unreachable: the cause is clearer now',
+          );
+        } else if (failure) {
+          this.#logger.error(
+            { kind: failure.kind, db: failure.database, source: failure.source, error: failure.message },
+            `replica unreachable: ${describeFailureKind(failure.kind)} (status is unhealthy until it answers)`,
+          );
+        } else if (previous) {
+          this.#logger.info(
+            { kind: previous.kind, unreachableForMs: this.#clock.now() - previous.at.getTime() },
+            'the replica answers again',
+          );
+        }
+      },
+    });
+  }
+
+  /**
+   * Every database's status, without a failure to reach its replica that the replica has
+   * disproved since: a probe got an answer after it. (Litestream 0.3 clears an idle
+   * database's error only at its next write, which may not come for hours after the outage
+   * is over.) Other errors, such as a full disk, stay until litestream clears them.
+   */
+  #databasesNow(): DatabaseStatus[] {
+    return this.#tracker.snapshot().map((db) => {
+      const answeredAt = this.#answeredAt.get(db.path);
+      if (!db.lastError || answeredAt === undefined || answeredAt <= db.lastError.at.getTime()) return db;
+      if (failureKindOfText(db.lastError.message) === 'other') return db;
+      return Object.freeze({ ...db, lastError: undefined });
+    });
+  }
+
+  /** A request for the lease failed (`text`): the outage's cause, unless another was seen first. */
+  #sawLeaseFailure(text: string | undefined): void {
+    if (text === undefined) return;
+    const kind = failureKindOfText(text);
+    this.#outage.saw({ kind, message: `${describeFailureKind(kind)}: ${text}`, database: undefined, source: 'lease' });
+  }
+
+  #leaseStatus(): ReplicationLeaseStatus {
+    return this.#lease.status();
+  }
+
+  /** A lease went unrenewed too long: no write may reach the replica until it is renewed. */
+  #pauseForLease(): void {
+    if (this.#state === 'stopped') return;
+    // A restart it cancelled is the lease's resume to make.
+    this.#backoff.cancel();
+    if (this.#state === 'running' || this.#state === 'restarting') this.#state = 'paused';
+    this.#sawLeaseFailure(this.#leaseStatus().error);
+    this.#logger.error(
+      { litestreamPid: this.#process.child?.pid },
+      'replication paused: the replica lease could not be renewed in time',
+    );
+    this.#process.kill('SIGKILL');
+    this.#emit('lease', this.#leaseStatus());
+  }
+
+  /** Every lease is held again: litestream resumes from its shadow WAL. */
+  #resumeAfterLease(): void {
+    if (this.#state !== 'paused' || this.#process.child || this.#backoff.pending) return;
+    this.#logger.info({}, 'replica lease renewed; replication resumes');
+    this.#emit('lease', this.#leaseStatus());
+    this.#spawn().catch((error: unknown) => {
+      this.#logger.error({ error: String(error) }, 'could not restart litestream');
+    });
+  }
+
+  /** Another instance holds a replica now: stop at once, with no final sync (it would be a second writer). */
+  #leaseLost(error: ReplicaLeaseError | StaleDatabaseError): void {
+    this.#finalSync.noteError(error.message);
+    // Before ready, ready says why replication ended.
+    this.#settleReady(error);
+    this.#stopAborted.abort(error);
+    this.#process.kill('SIGKILL');
+    this.#emit('lease', this.#leaseStatus());
+    this.#process.wake();
+    this.#stopping ??= this.#stop(this.#config.shutdownTimeoutMs);
+  }
+
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    const { signal } = options;
+    const killNow = () => {
+      this.#stopAborted.abort();
+      this.#process.kill('SIGKILL');
+      this.#process.wake();
+    };
+    if (signal?.aborted) killNow();
+    else signal?.addEventListener('abort', killNow, { once: true });
+    this.#stopping ??= this.#stop(options.timeoutMs ?? this.#config.shutdownTimeoutMs);
+    if (!signal) return this.#stopping;
+    return this.#stopping.then(
+      (result) => {
+        signal.removeEventListener('abort', killNow);
+        if (signal.aborted && result.killed) throw new LitestreamAbortError('stop()', signal.reason);
+        return result;
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', killNow);
+        throw error;
+      },
+    );
+  }
+
+  /** Aborted by a stop() signal: kill litestream now, skip the rest of the final sync. */
+  readonly #stopAborted = new AbortController();
+
+  async #stop(timeoutMs: number): Promise<StopResult> {
+    const startedAt = this.#clock.now();
+    const deadline = startedAt + timeoutMs;
+    const aborted = () => this.#stopAborted.signal.aborted;
+    let outcome: TerminateOutcome = NOTHING_RAN;
+    // Whatever fails in here, the replication ends stopped: ready settled, pidfiles and
+    // temp files removed, the handle gone from the registry.
+    try {
+      await this.#started.catch(() => {});
+      this.#backoff.cancel();
+      this.#lease.stop();
+      this.#watchdog.stop();
+      clearInterval(this.#outageTimer);
+      this.#outage.stop();
+      const wasRunning = this.#state === 'running' || this.#state === 'restarting' || this.#state === 'paused';
+      const between = (this.#state === 'restarting' || this.#state === 'paused') && !this.#process.child;
+      this.#state = 'stopping';
+      // Stopped between a crash and its restart: run litestream once more for the final sync.
+      // (Not while a lease is paused: this instance may no longer be the replica's writer.)
+      const leased = this.#lease.held;
+      if (!leased && !this.#lease.lost) {
+        // Nothing reached the replica since the pause, and no final sync may be made now.
+        this.#finalSync.noteError(`no final sync: ${this.#leaseStatus().error ?? 'the replica lease is not held'}`);
+      }
+      if (between && !aborted() && leased) await this.#spawn();
+      if (this.#process.child && wasRunning) {
+        outcome = await this.#finalSync.run({
+          deadline,
+          timeoutMs,
+          respawn: () => this.#spawn(),
+          errorsThisRun: () => this.#errorsThisRun,
+          paused: () => this.#lease.paused,
+        });
+      }
+    } catch (error) {
+      this.#finalSync.noteError(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+      // A failed run again leaves the outcome of the attempt before it.
+      outcome = this.#finalSync.lastOutcome;
+      const child = this.#process.child;
+      if (child) {
+        child.kill('SIGKILL');
+        const result = await child.exited;
+        outcome = { killed: true, hung: false, landed: false, exitCode: result.exitCode, signal: result.signal };
+      }
+    } finally {
+      this.#state = 'stopped';
+      await this.#releasePidfiles();
+      // Litestream has exited: the next instance may take the replica over.
+      await this.#lease.release();
+      await this.#configFile?.dispose().catch(() => {});
+      this.#settleReady(
+        new ReplicationError(
+          `replication stopped before every database with data had reached the replica (${this.#config.databases.map((db) => db.path).join(', ')}): await ready before stop(), or check the replica's errors in status().`,
+        ),
+      );
+    }
+    const { clean, killed, errors } = this.#finalSync.summarize(outcome, aborted());
+    const result: StopResult = Object.freeze({
+      clean,
+      killed,
+      exitCode: outcome.exitCode,
+      errors: Object.freeze([...errors]),
+      durationMs: this.#clock.now() - startedAt,
+    });
+    if (result.clean) this.#logger.info({ durationMs: result.durationMs }, 'litestream stopped after its final sync');
+    else this.#logger.error({ ...result }, 'litestream stopped, but its final sync may be incomplete');
+    this.#onStopped();
+    this.#emit('stopped', result);
+    return result;
+  }
+}
+
+/** A tracker for before the executable is known: it has seen nothing. */
+function idleTracker(paths: readonly string[]): ReplicationTracker {
+  const snapshot = () => paths.map(idleDatabase);
+  return {
+    ignores: () => true,
+    apply: () => undefined,
+    isBenign: () => false,
+    restarted: () => {},
+    isShuttingDown: false,
+    finalSyncLanded: () => false,
+    hasOpenUpload: () => false,
+    allInitialized: () => false,
+    allSynced: () => false,
+    stalled: () => [],
+    writing: () => false,
+    snapshot,
+  };
+}
+
+/** The status of replication that is not running. @internal */
+export function idleStatus(config: LitestreamConfig, state: 'disabled' | 'stopped'): ReplicationStatus {
+  return Object.freeze({
+    state,
+    healthy: state === 'disabled',
+    lastError: undefined,
+    pid: undefined,
+    restarts: 0,
+    startedAt: undefined,
+    databases: config.databases.map((db) => idleDatabase(db.path)),
+    stalled: Object.freeze([]),
+    lease: Object.freeze({ state: 'off', error: undefined }),
+  });
+}
+
+/** The status of a database nothing has been seen of. */
+function idleDatabase(path: string): DatabaseStatus {
+  return Object.freeze({
+    path,
+    initialized: false,
+    synced: false,
+    generation: undefined,
+    txid: undefined,
+    lastSyncAt: undefined,
+    lastError: undefined,
+    uploadingSince: undefined,
+  });
+}
+
+/** What `stop()` returns when nothing was running. @internal */
+export const NOTHING_TO_STOP: StopResult = Object.freeze({
+  clean: true,
+  killed: false,
+  exitCode: undefined,
+  errors: Object.freeze([]),
+  durationMs: 0,
+});
+
+/** A handle for a disabled config: nothing runs. */
+class DisabledReplication extends EventEmitter<ReplicationEvents> implements Replication {
+  readonly ready = Promise.resolve();
+  readonly started = Promise.resolve();
+  readonly #config: LitestreamConfig;
+
+  constructor(config: LitestreamConfig) {
+    super();
+    this.#config = config;
+    config.logger.info({ component: 'replicate' }, 'litestream is disabled; not replicating');
+  }
+
+  status(): ReplicationStatus {
+    return idleStatus(this.#config, 'disabled');
+  }
+
+  stop(): Promise<StopResult> {
+    return Promise.resolve(NOTHING_TO_STOP);
+  }
+}
+
+const running = new Map<string, { config: LitestreamConfig; replication: Replication }>();
+
+/**
+ * Starts a supervised replicator for a config (see {@link Replication}). Calling it again
+ * with the same config returns the running handle; a different config that shares a
+ * database is refused, so there are never two replicators on one database.
+ * @internal the public entry is `startReplication` in litestream.ts.
+ */
+export function replicate(config: LitestreamConfig): Replication {
+  if (!config.enabled) return new DisabledReplication(config);
+  for (const db of config.databases) {
+    const existing = running.get(db.path);
+    if (!existing) continue;
+    if (existing.config === config) return existing.replication;
+    throw new ReplicationError(
+      `${db.path} is already being replicated by this process with another config: stop that replication first, or reuse its handle.`,
+      { database: db.path },
+    );
+  }
+  const supervisor = new Supervisor(config, () => {
+    for (const db of config.databases) if (running.get(db.path)?.replication === supervisor) running.delete(db.path);
+  });
+  for (const db of config.databases) running.set(db.path, { config, replication: supervisor });
+  supervisor.start();
+  if (config.alerts) {
+    const alerts = new HealthAlerts(config.alerts, { status: () => supervisor.status(), logger: config.logger });
+    alerts.start();
+    supervisor.once('stopped', () => {
+      alerts.stop().catch(() => {});
+    });
+  }
+  return supervisor;
+}
+
+/** The replication running in this process for `database`, if any. @internal */
+export function runningReplication(database: string): Replication | undefined {
+  return running.get(database)?.replication;
+}
