@@ -37,6 +37,7 @@ const ALSO_ON_LITESTREAM_05 = [
 // that no file of theirs starts an S3 server it never uses.
 const UNITS = [
   'test/supervision/**/*.test.ts',
+  'test/architecture.test.ts',
   'test/codecs.test.ts',
   'test/engine-v0_5.test.ts',
   'test/failure-cause.test.ts',
