@@ -5,9 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineConfig, ensureRestored, type LitestreamConfig, type LitestreamOptions, restore } from '../src/index.js';
+import {
+  defineConfig,
+  ensureRestored,
+  type LitestreamConfig,
+  type LitestreamOptions,
+  startReplication as replicate,
+  restore,
+} from '../src/index.js';
 import { spawnEvents } from '../src/process/spawn.js';
-import { replicate } from '../src/replication/replicate.js';
 import { childrenOf, countRows, median, openDatabase, percentile, removeDatabase, writeFor } from './common.js';
 import { startRaw } from './raw.js';
 

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LitestreamConfig } from '../src/config/define.js';
 import type { Runtime } from '../src/engine/engine.js';
+import { inspectReplica } from '../src/engine/replica-formats.js';
 import { resolveRuntime } from '../src/engine/select.js';
 import { childEnv } from '../src/process/child-config.js';
-import { inspectReplica } from '../src/replica/layout.js';
 
 let counter = 0;
 

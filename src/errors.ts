@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 
-import type { LitestreamFamily } from './engine/release-line.js';
+/** The Litestream release lines this library drives, each by an engine of its own (see engine/). */
+export type LitestreamFamily = '0.3' | '0.5';
 
 /** Options shared by every error class. */
 export interface LitestreamErrorOptions {

@@ -6,10 +6,10 @@
  */
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
+import { BootSequence } from './adapters/boot.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './adapters/gate.js';
 import { healthAnswer } from './adapters/health.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
-import type { LeaseHolderInfo } from './errors.js';
 import { Litestream } from './litestream.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
 import type { RestoreResult } from './restore/ensure-restored.js';
@@ -108,37 +108,22 @@ export function expressLitestream(
   if (metricsRegistry !== undefined) assertRegistry(metricsRegistry, 'The option metricsRegistry');
   const litestream = new Litestream(isLitestreamConfig(options) ? options : defineConfig(options));
   const retryAfter = String(settings.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
-  let state: GateState = 'idle';
-  let holder: LeaseHolderInfo | undefined;
+  const sequence = new BootSequence(litestream);
   let started: Promise<RestoreResult[]> | undefined;
   let server: Server | undefined;
   let registration: MetricsRegistration | undefined;
 
   const start = () => {
     started ??= (async () => {
-      state = 'restoring';
-      try {
-        // Before the restore, so that a scrape shows how it goes; taken out by stop().
-        if (metricsRegistry !== undefined) registration = litestream.registerMetrics(metricsRegistry);
-        const results = await litestream.ensureRestored({
-          onWaiting: (event) => {
-            state = 'waiting';
-            holder = event.holder;
-          },
-        });
-        state = 'restoring';
-        await litestream.startReplication().started;
-        state = 'ready';
-        return results;
-      } catch (error) {
-        state = 'failed';
-        throw error;
-      }
+      // Before the restore, so that a scrape shows how it goes; taken out by stop().
+      if (metricsRegistry !== undefined) registration = litestream.registerMetrics(metricsRegistry);
+      return sequence.run();
     })();
     return started;
   };
 
   const gate = (_request: Request, response: Response, next: NextFunction) => {
+    const { gate: state } = sequence.state;
     if (state === 'ready') return next();
     response.status(503).set('Retry-After', retryAfter).json({ error: GATE_MESSAGES[state] });
   };
@@ -149,7 +134,7 @@ export function expressLitestream(
 
   const health = (request: Request, response: Response) => {
     const answer = (details: boolean) => {
-      const { statusCode, body } = healthAnswer({ gate: state, holder }, () => litestream.status(), details);
+      const { statusCode, body } = healthAnswer(sequence.state, () => litestream.status(), details);
       response.status(statusCode).json(body);
     };
     const { healthDetails = false } = settings;
@@ -238,7 +223,7 @@ export function expressLitestream(
     closeOnSignals,
     litestream,
     get state() {
-      return state;
+      return sequence.state.gate;
     },
   };
 }

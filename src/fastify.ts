@@ -9,20 +9,14 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './adapters/gate.js';
+import { BootSequence } from './adapters/boot.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES } from './adapters/gate.js';
 import { healthAnswer } from './adapters/health.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
-import {
-  type LeaseHolderInfo,
-  LitestreamAbortError,
-  LitestreamConfigError,
-  LitestreamError,
-  RestoreError,
-} from './errors.js';
+import { LitestreamAbortError, LitestreamConfigError, LitestreamError, RestoreError } from './errors.js';
 import { Litestream } from './litestream.js';
 import type { Logger } from './logging/logger.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
-import { abortable, throwIfAborted } from './support/abort.js';
 
 /**
  * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built
@@ -118,36 +112,21 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
       registration?.unregister();
     }
   };
-  let gate: GateState = 'restoring';
-  let holder: LeaseHolderInfo | undefined;
+  const sequence = new BootSequence(litestream, 'restoring');
   const boot = async (signal: AbortSignal) => {
-    await litestream.ensureRestored({
-      signal,
-      onWaiting: (event) => {
-        gate = 'waiting';
-        holder = event.holder;
-      },
-    });
-    gate = 'restoring';
-    throwIfAborted(signal, 'starting replication');
-    const replication = litestream.startReplication();
-    await abortable(replication.started, signal, 'starting replication', async () => {
-      // Nothing was replicated yet: no final sync to wait for, whatever start was doing.
-      await replication.stop({ signal: AbortSignal.abort() }).catch(() => {});
-    });
-    gate = 'ready';
+    await sequence.run(signal);
   };
 
   app.decorate('litestream', litestream);
   if (options.listenWhileRestoring) {
     const cancel = new AbortController();
     const booted = boot(cancel.signal).catch((error: unknown) => {
-      gate = 'failed';
       if (!cancel.signal.aborted) {
         app.log.error({ err: error }, 'litestream-node could not restore the databases; every request gets 503');
       }
     });
     app.addHook('onRequest', async (request, reply) => {
+      const { gate } = sequence.state;
       if (gate === 'ready' || request.routeOptions.config?.litestream?.gate === false) return;
       if (healthRoute && request.routeOptions.url === healthRoute) return;
       return reply
@@ -180,7 +159,7 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
   if (healthRoute) {
     app.get(healthRoute, async (request, reply) => {
       const details = typeof healthDetails === 'function' ? (await healthDetails(request)) === true : healthDetails;
-      const answer = healthAnswer({ gate, holder }, () => litestream.status(), details);
+      const answer = healthAnswer(sequence.state, () => litestream.status(), details);
       return reply.code(answer.statusCode).send(answer.body);
     });
   }

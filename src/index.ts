@@ -73,7 +73,6 @@ export {
   StaleDatabaseError,
   VerificationError,
 } from './errors.js';
-export { type BackupStatus, backupStatus } from './inspect/backup-status.js';
 export {
   type BackupRow,
   backups,
@@ -91,16 +90,20 @@ export {
 } from './inspect/listings.js';
 export type { LeaseWaitEvent } from './lease/keeper.js';
 export {
+  backupStatus,
   ensureRestored,
   Litestream,
   type MetricsOptions,
   registerMetrics,
+  restore,
   startReplication,
+  verify,
 } from './litestream.js';
 export { consoleLogger, type Logger, type LogLevel, silentLogger } from './logging/logger.js';
 export type { MetricsRegistration, PrometheusRegistry } from './metrics/registry.js';
 export type { LitestreamLogLine } from './process/log-lines.js';
 export type { ReplicaFailureKind } from './replica/failure-cause.js';
+export type { BackupStatus } from './replication/backup-status.js';
 export type { ReplicaFailure } from './replication/outage.js';
 export type {
   Replication,
@@ -111,6 +114,6 @@ export type {
   StopOptions,
   StopResult,
 } from './replication/replicate.js';
+export type { VerificationReport, VerifyOptions } from './replication/verify.js';
 export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore/ensure-restored.js';
-export { type PointInTimeResult, type RestoreOptions, restore } from './restore/point-in-time.js';
-export { type VerificationReport, type VerifyOptions, verify } from './restore/verify.js';
+export type { PointInTimeResult, RestoreOptions } from './restore/point-in-time.js';

@@ -1,11 +1,12 @@
+import { HealthAlerts } from './alerts/health-alerts.js';
 import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
 import { LitestreamError, ReplicationError } from './errors.js';
-import { type BackupStatus, backupStatus } from './inspect/backup-status.js';
 import {
   type BackupRow,
   backups,
   type DatabaseRow,
   databases,
+  findDatabase,
   type GenerationRow,
   generations,
   type LtxRow,
@@ -15,35 +16,169 @@ import {
   type WalRow,
   wal,
 } from './inspect/listings.js';
-import { releaseLeases } from './lease/keeper.js';
+import { LeaseKeeper } from './lease/keeper.js';
+import { LineageMemo } from './lineage/check.js';
 import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderExposition } from './metrics/exposition.js';
 import { databaseLabels } from './metrics/labels.js';
 import { MetricsRecorder } from './metrics/recorder.js';
 import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
+import { releaseDatabases, useDatabases } from './process/database-users.js';
 import { releaseClaim } from './process/pidfile.js';
+import { type BackupStatus, backupStatus as inspectBackups } from './replication/backup-status.js';
 import {
   idleStatus,
   NOTHING_TO_STOP,
   type Replication,
   type ReplicationStatus,
   replicate,
-  runningReplication,
   type StopOptions,
   type StopResult,
 } from './replication/replicate.js';
+import { type VerificationReport, type VerifyOptions, verify as verifyBackup } from './replication/verify.js';
 import {
   type EnsureRestoredOptions,
+  type RestoreHoldings,
   type RestoreResult,
+  RestoresInFlight,
   ensureRestored as restoreDatabases,
 } from './restore/ensure-restored.js';
-import { type PointInTimeResult, type RestoreOptions, restore } from './restore/point-in-time.js';
-import { type VerificationReport, type VerifyOptions, verify } from './restore/verify.js';
+import { API_NAMES, type PointInTimeResult, type RestoreOptions, restoreNamed } from './restore/point-in-time.js';
 
-let lastConfig: LitestreamConfig | undefined;
-// What registerMetrics reads for the module functions: their restores, and the replication
-// startReplication started last.
-const moduleMetrics = new MetricsRecorder();
-let moduleReplication: { readonly config: LitestreamConfig; readonly replication: Replication } | undefined;
+/**
+ * What one instance holds from its boot's restore to its stop: its replica leases, what it
+ * found current, its restores under way, its replications and their metrics. The
+ * {@link Litestream} class has one; the module functions share one default (`byDefault`).
+ */
+class Holdings implements RestoreHoldings {
+  readonly leases = new LeaseKeeper();
+  readonly lineage = new LineageMemo(this.leases);
+  readonly restores = new RestoresInFlight();
+  readonly metrics = new MetricsRecorder();
+  readonly #replications = new Map<string, { readonly config: LitestreamConfig; readonly replication: Replication }>();
+  /** The config of the last restore or replication, for `startReplication()` and the metrics. */
+  lastConfig: LitestreamConfig | undefined;
+  /** The replication started last and its config, for the metrics. */
+  lastReplication: { readonly config: LitestreamConfig; readonly replication: Replication } | undefined;
+
+  replicates(database: string): boolean {
+    return this.#replications.has(database);
+  }
+
+  replicationOf(database: string): Replication | undefined {
+    return this.#replications.get(database)?.replication;
+  }
+
+  /** Restores missing databases, and records how it went in the metrics. */
+  async ensureRestored(config: LitestreamConfig, options: EnsureRestoredOptions | undefined): Promise<RestoreResult[]> {
+    this.lastConfig = config;
+    const paths = config.databases.map((db) => db.path);
+    if (config.enabled) useDatabases(paths, this);
+    const startedAt = Date.now();
+    try {
+      const results = await restoreDatabases(config, options ?? {}, this);
+      this.metrics.recordRestore(results);
+      return results;
+    } catch (error) {
+      const database = error instanceof LitestreamError ? error.database : undefined;
+      this.metrics.recordRestoreFailure(database ? [database] : paths, Date.now() - startedAt);
+      throw error;
+    } finally {
+      // Kept while a lease taken here waits for the replication that follows.
+      this.#releaseIdle(config);
+    }
+  }
+
+  /**
+   * Starts a supervised replicator for `config`, or returns the one running for it; a
+   * config that shares a database with a running one is refused, so there are never two
+   * replicators on one database.
+   */
+  startReplication(config: LitestreamConfig): Replication {
+    this.lastConfig = config;
+    for (const db of config.databases) {
+      const existing = this.#replications.get(db.path);
+      if (!existing) continue;
+      if (existing.config === config) return existing.replication;
+      throw new ReplicationError(
+        `${db.path} is already being replicated by this process with another config: stop that replication first, or reuse its handle.`,
+        { database: db.path },
+      );
+    }
+    if (!config.enabled)
+      return this.#watched(
+        config,
+        replicate(config, this, () => {}),
+      );
+    useDatabases(
+      config.databases.map((db) => db.path),
+      this,
+    );
+    const entry = { config, replication: undefined as unknown as Replication };
+    const replication = replicate(config, this, () => {
+      for (const db of config.databases) {
+        if (this.#replications.get(db.path) === entry) this.#replications.delete(db.path);
+      }
+      this.#releaseIdle(config);
+    });
+    Object.assign(entry, { replication });
+    for (const db of config.databases) this.#replications.set(db.path, entry);
+    if (config.alerts) {
+      const alerts = new HealthAlerts(config.alerts, { status: () => replication.status(), logger: config.logger });
+      alerts.start();
+      replication.once('stopped', () => {
+        alerts.stop().catch(() => {});
+      });
+    }
+    return this.#watched(config, replication);
+  }
+
+  #watched(config: LitestreamConfig, replication: Replication): Replication {
+    this.metrics.watch(replication);
+    this.lastReplication = { config, replication };
+    return replication;
+  }
+
+  /**
+   * Stops `config`'s replication after its final sync, or, when none runs, releases the
+   * leases and claims an {@link ensureRestored} took for a replication that never followed.
+   */
+  async stop(config: LitestreamConfig, options: StopOptions | undefined): Promise<StopResult> {
+    const running = new Set(config.databases.map((db) => this.replicationOf(db.path)).filter((one) => one));
+    if (running.size > 0) {
+      const results = await Promise.all([...running].map((replication) => replication?.stop(options)));
+      return results[0] as StopResult;
+    }
+    // Restored but never replicated: give the replica leases and the claims back all the same.
+    await Promise.all([this.leases.release(config.databases), ...config.databases.map((db) => releaseClaim(db.path))]);
+    this.#releaseIdle(config);
+    return NOTHING_TO_STOP;
+  }
+
+  /** Lets other instances use the databases of `config` this one neither replicates nor holds a lease of. */
+  #releaseIdle(config: LitestreamConfig): void {
+    const idle = config.databases
+      .filter((db) => !this.replicates(db.path) && !this.leases.holds(db.path) && !this.restores.get(db.path))
+      .map((db) => db.path);
+    releaseDatabases(idle, this);
+  }
+
+  /** The metrics of `config`'s replication (idle when there is none) and of the restores. */
+  families(config: LitestreamConfig, replication: Replication | undefined, options: MetricsOptions): MetricFamily[] {
+    const status = replication?.status() ?? idleStatus(config, config.enabled ? 'stopped' : 'disabled');
+    const label =
+      options.databaseLabel === 'path'
+        ? (database: string) => database
+        : databaseLabels(config.databases.map((db) => db.path));
+    return this.metrics.families(status, label);
+  }
+}
+
+/** What the module functions hold: one default instance, made on first use. */
+let byDefault: Holdings | undefined;
+const defaults = (): Holdings => {
+  byDefault ??= new Holdings();
+  return byDefault;
+};
 
 /** How metrics label databases: see {@link Litestream.metrics}. */
 export interface MetricsOptions {
@@ -62,8 +197,7 @@ export interface MetricsOptions {
  * @throws {@link LitestreamAbortError} when `options.signal` aborts it.
  */
 export function ensureRestored(config: LitestreamConfig, options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
-  lastConfig = config;
-  return restoreRecorded(config, options, moduleMetrics);
+  return defaults().ensureRestored(config, options);
 }
 
 /**
@@ -80,16 +214,15 @@ export function ensureRestored(config: LitestreamConfig, options?: EnsureRestore
  * await replication.stop();
  * ```
  */
-export function startReplication(config: LitestreamConfig | undefined = lastConfig): Replication {
-  if (config === undefined) {
+export function startReplication(config?: LitestreamConfig | undefined): Replication {
+  const holdings = defaults();
+  const chosen = config ?? holdings.lastConfig;
+  if (chosen === undefined) {
     throw new ReplicationError(
       'startReplication() has no config: call ensureRestored(config) first, or pass the config to startReplication(config).',
     );
   }
-  const replication = replicate(config);
-  moduleMetrics.watch(replication);
-  moduleReplication = { config, replication };
-  return replication;
+  return holdings.startReplication(chosen);
 }
 
 /**
@@ -113,47 +246,60 @@ export function startReplication(config: LitestreamConfig | undefined = lastConf
  * @throws {@link MetricsRegistryError} when `registry` is not a prom-client registry.
  */
 export function registerMetrics(registry: PrometheusRegistry, options: MetricsOptions = {}): MetricsRegistration {
+  const holdings = defaults();
   return addCollectors(registry, () => {
-    const config = moduleReplication?.config ?? lastConfig;
+    const config = holdings.lastReplication?.config ?? holdings.lastConfig;
     if (config === undefined) return [];
-    return metricFamilies(moduleMetrics, config, moduleReplication?.replication, options);
+    return holdings.families(config, holdings.lastReplication?.replication, options);
   });
 }
 
-/** The metrics of `config`'s replication (idle when there is none) and of what `recorder` recorded. */
-function metricFamilies(
-  recorder: MetricsRecorder,
-  config: LitestreamConfig,
-  replication: Replication | undefined,
-  options: MetricsOptions,
-): MetricFamily[] {
-  const status = replication?.status() ?? idleStatus(config, config.enabled ? 'stopped' : 'disabled');
-  const label =
-    options.databaseLabel === 'path'
-      ? (database: string) => database
-      : databaseLabels(config.databases.map((db) => db.path));
-  return recorder.families(status, label);
+/**
+ * Point-in-time recovery: restores `database` as it was at `timestamp`, or at a
+ * `generation` (and `index`), into `output`. The result goes through a temp file and an
+ * integrity check, and never replaces an existing file.
+ *
+ * @throws {@link LitestreamError} naming the bad option (a timestamp that is not a date or
+ * lies in the future, an index that is not hex, a generation the replica does not have,
+ * an existing output file).
+ * @throws {@link RestoreError} when no backup matches, or the result fails its integrity check.
+ */
+export function restore(config: LitestreamConfig, options: RestoreOptions): Promise<PointInTimeResult> {
+  return restoreNamed(config, options, API_NAMES, defaults().lineage);
 }
 
-/** Restores missing databases, and records how it went in `recorder`. */
-async function restoreRecorded(
+/**
+ * The backup state of every database: whether it is being replicated (by the module
+ * functions' replication, or by another live process), its newest backup and lag from the
+ * replica listing, and — when the module functions replicate it — its last sync, restarts
+ * and last error. For a {@link Litestream} instance, use its own {@link Litestream.backupStatus}.
+ *
+ * @throws {@link ReplicaUnreachableError} when the replica cannot be read.
+ */
+export function backupStatus(config: LitestreamConfig): Promise<BackupStatus[]> {
+  const holdings = defaults();
+  return inspectBackups(config, (database) => holdings.replicationOf(database));
+}
+
+/**
+ * Proves the backup of `database` works end to end: writes a sentinel row, waits until
+ * the replicator has synced it (restoring the replica after each reported sync until the
+ * row is there — no fixed sleep), checks the restored copy with `PRAGMA integrity_check`,
+ * then removes the sentinel and every temp file. Needs replication running: `replication`,
+ * else the module functions' ({@link startReplication}), else another live process's (then
+ * the replica is polled).
+ *
+ * @throws {@link VerificationError} whose `step` says what failed: `replicating`,
+ * `write-sentinel`, `sync`, `restore` or `integrity`.
+ */
+export function verify(
   config: LitestreamConfig,
-  options: EnsureRestoredOptions | undefined,
-  recorder: MetricsRecorder,
-): Promise<RestoreResult[]> {
-  const startedAt = Date.now();
-  try {
-    const results = await restoreDatabases(config, options);
-    recorder.recordRestore(results);
-    return results;
-  } catch (error) {
-    const database = error instanceof LitestreamError ? error.database : undefined;
-    recorder.recordRestoreFailure(
-      database ? [database] : config.databases.map((db) => db.path),
-      Date.now() - startedAt,
-    );
-    throw error;
-  }
+  database: string,
+  options: VerifyOptions = {},
+  replication: Replication | undefined = undefined,
+): Promise<VerificationReport> {
+  const path = findDatabase(config, database).path;
+  return verifyBackup(config, database, options, replication ?? defaults().replicationOf(path));
 }
 
 /**
@@ -174,7 +320,7 @@ export class Litestream {
   /** The content type of {@link Litestream.metrics}' text, for an HTTP answer. */
   static readonly metricsContentType = PROMETHEUS_CONTENT_TYPE;
   #replication: Replication | undefined;
-  readonly #metrics = new MetricsRecorder();
+  readonly #holdings = new Holdings();
 
   /** @throws {@link LitestreamConfigError} when the options are invalid. */
   constructor(options: LitestreamOptions | LitestreamConfig) {
@@ -183,15 +329,14 @@ export class Litestream {
 
   /** Restores missing databases; see {@link ensureRestored}. Its outcome shows in {@link Litestream.metrics}. */
   ensureRestored(options?: EnsureRestoredOptions): Promise<RestoreResult[]> {
-    return restoreRecorded(this.config, options, this.#metrics);
+    return this.#holdings.ensureRestored(this.config, options);
   }
 
   /** Starts replication, or returns the running handle. */
   startReplication(): Replication {
     const current = this.#replication;
     if (current && current.status().state !== 'stopped') return current;
-    this.#replication = replicate(this.config);
-    this.#metrics.watch(this.#replication);
+    this.#replication = this.#holdings.startReplication(this.config);
     return this.#replication;
   }
 
@@ -240,7 +385,7 @@ export class Litestream {
   }
 
   #families(options: MetricsOptions): MetricFamily[] {
-    return metricFamilies(this.#metrics, this.config, this.#replication, options);
+    return this.#holdings.families(this.config, this.#replication, options);
   }
 
   /** The running replication, if started. */
@@ -281,17 +426,17 @@ export class Litestream {
 
   /** Per database: who replicates it, newest backup and lag; see {@link backupStatus}. */
   backupStatus(): Promise<BackupStatus[]> {
-    return backupStatus(this.config);
+    return inspectBackups(this.config, (database) => this.#holdings.replicationOf(database));
   }
 
   /** Proves the backup of `database` works end to end; see {@link verify}. */
   verify(database: string, options?: VerifyOptions): Promise<VerificationReport> {
-    return verify(this.config, database, options, this.#replication);
+    return verifyBackup(this.config, database, options ?? {}, this.#replication);
   }
 
   /** Point-in-time recovery; see {@link restore}. */
   restore(options: RestoreOptions): Promise<PointInTimeResult> {
-    return restore(this.config, options);
+    return restoreNamed(this.config, options, API_NAMES, this.#holdings.lineage);
   }
 
   /** The configured databases and their replicas, as litestream sees them. */
@@ -305,12 +450,8 @@ export class Litestream {
    * replication followed); resolves at once when nothing runs.
    */
   async stop(options?: StopOptions): Promise<StopResult> {
-    if (!this.#replication) {
-      // Restored but never replicated: give the replica leases and the claims back all the same.
-      const idle = this.config.databases.filter((db) => !runningReplication(db.path));
-      await Promise.all([releaseLeases(idle), ...idle.map((db) => releaseClaim(db.path))]);
-      return NOTHING_TO_STOP;
-    }
-    return this.#replication.stop(options);
+    // A stopped replication answers with how its stop went.
+    if (this.#replication) return this.#replication.stop(options);
+    return this.#holdings.stop(this.config, options);
   }
 }

@@ -45,46 +45,10 @@ const LAYERS: readonly (readonly string[])[] = [
 
 const ROOT_FILES = ['index.ts', 'fastify.ts', 'express.ts', 'cli.ts', 'litestream.ts', 'errors.ts'];
 
-// Known violations, each to be fixed this session: `from → to` (paths under src/). An entry
-// silences both the layering rule and the cycle check for that one import, and fails once the
-// import is gone, so that the list only shrinks.
-const PENDING: readonly { from: string; to: string; why: string }[] = [
-  {
-    from: 'replication/replicate.ts',
-    to: 'alerts/health-alerts.ts',
-    why: 'alerts ↔ replication cycle: the facade (litestream.ts) wires the alerts instead',
-  },
-  {
-    from: 'restore/ensure-restored.ts',
-    to: 'replication/replicate.ts',
-    why: 'the in-process registry of running replications moves to the facade, which passes it down',
-  },
-  {
-    from: 'restore/verify.ts',
-    to: 'replication/replicate.ts',
-    why: 'same registry; for the type, verify declares the little it uses of a running replication',
-  },
-  {
-    from: 'inspect/backup-status.ts',
-    to: 'replication/replicate.ts',
-    why: 'same registry; for the type, backupStatus declares the little it uses of a running replication',
-  },
-  {
-    from: 'process/child-config.ts',
-    to: 'engine/engine.ts',
-    why: 'type only: child-config declares the three members it uses (family, adaptEnv, renderYaml); Engine satisfies it',
-  },
-  {
-    from: 'config/from-env.ts',
-    to: 'engine/binary.ts',
-    why: 'the eager LITESTREAM_BINARY_PATH check moves up to where the engine is resolved, still naming the variable',
-  },
-  {
-    from: 'errors.ts',
-    to: 'engine/release-line.ts',
-    why: "type only: LitestreamFamily ('0.3' | '0.5') is declared in errors.ts and re-exported by the engine",
-  },
-];
+// Known violations, none today: `from → to` (paths under src/), each with why and when it is
+// fixed. An entry silences both the layering rule and the cycle check for that one import,
+// and fails once the import is gone, so that the list only shrinks.
+const PENDING: readonly { from: string; to: string; why: string }[] = [];
 
 type Kind =
   | 'import'

@@ -414,7 +414,7 @@ describe('static keys', () => {
     const s3 = testS3();
     const script = `
       import { createRequire } from 'node:module';
-      const { s3BucketOf } = await import(${JSON.stringify(path.join(DIST, 'replica/layout.js'))});
+      const { s3BucketOf } = await import(${JSON.stringify(path.join(DIST, 'replica/location-bucket.js'))});
       const { listS3Prefix } = await import(${JSON.stringify(path.join(DIST, 'replica/s3/operations.js'))});
       const location = { type: 's3', bucket: ${JSON.stringify(s3.bucket)}, prefix: 'x', endpoint: ${JSON.stringify(s3.endpoint)},
         region: ${JSON.stringify(s3.region)}, forcePathStyle: undefined, skipVerify: false, credentials: undefined };

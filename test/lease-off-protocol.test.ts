@@ -14,9 +14,12 @@ import {
   ReplicaLeaseError,
   ReplicaUnreachableError,
 } from '../src/index.js';
-import { type LeaseSet, takeLeases } from '../src/lease/keeper.js';
+import { LeaseKeeper, type LeaseSet } from '../src/lease/keeper.js';
 import { captureLogger, tempDir, waitFor } from './support/fixtures.js';
 import { MOCK_ACCESS_KEY_ID, MOCK_BUCKET, MOCK_ENDPOINT, MOCK_SECRET, mockBucket, s3Error } from './support/mock-s3.js';
+
+// The leases these tests take, kept as one instance keeps them (a later take finds those still held).
+const leaseKeeper = new LeaseKeeper();
 
 const TTL_MS = 2_000;
 const bucket = mockBucket();
@@ -53,7 +56,7 @@ function setup(lease: LitestreamOptions['lease'] = { mode: 'off', ttlMs: TTL_MS 
   const key = `${path.basename(path.dirname(database))}/app.db.litestream-node-lease`;
   const waits: unknown[] = [];
   const take = async () => {
-    const set = await takeLeases(config, config.databases, { logger, onWaiting: (event) => waits.push(event) });
+    const set = await leaseKeeper.take(config, config.databases, { logger, onWaiting: (event) => waits.push(event) });
     sets.push(set);
     return set;
   };

@@ -5,9 +5,12 @@ import path from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineConfig, type LeaseOptions, type LitestreamConfig, ReplicaUnreachableError } from '../src/index.js';
-import { type LeaseSet, takeLeases } from '../src/lease/keeper.js';
+import { LeaseKeeper, type LeaseSet } from '../src/lease/keeper.js';
 import { captureLogger, tempDir, waitFor } from './support/fixtures.js';
 import { MOCK_ACCESS_KEY_ID, MOCK_BUCKET, MOCK_ENDPOINT, MOCK_SECRET, mockBucket, s3Error } from './support/mock-s3.js';
+
+// The leases these tests take, kept as one instance keeps them (a later take finds those still held).
+const leaseKeeper = new LeaseKeeper();
 
 const TTL_MS = 2_000;
 const bucket = mockBucket();
@@ -42,7 +45,7 @@ function setup(lease: LeaseOptions = { ttlMs: TTL_MS, whenHeld: 'refuse' }) {
   });
   const key = `${path.basename(path.dirname(database))}/app.db.litestream-node-lease`;
   const take = async () => {
-    const set = await takeLeases(config, config.databases, { logger });
+    const set = await leaseKeeper.take(config, config.databases, { logger });
     taken.push(set);
     return set;
   };
@@ -189,7 +192,7 @@ describe('replica lease expiry and clocks (msw)', () => {
     Date.now = () => realNow() + 10 * 60_000;
     try {
       const started = performance.now();
-      const taking = takeLeases(waiting, waiting.databases, { logger });
+      const taking = leaseKeeper.take(waiting, waiting.databases, { logger });
       // Twelve looks at a holder that keeps renewing (three ttls, polled every quarter): never taken.
       const looks = () => bucket.requests.filter((request) => request === `GET ${key}`).length;
       await waitFor(() => looks() >= 12, 6 * TTL_MS, 'twelve looks at the live lease');

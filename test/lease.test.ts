@@ -4,13 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { takeLeases } from '../src/lease/keeper.js';
+import { LeaseKeeper } from '../src/lease/keeper.js';
 import { type LeaseClock, ReplicaLease } from '../src/lease/lease.js';
 import { describeHolder, type LeaseHolder } from '../src/lease/record.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from '../src/lease/store.js';
 import { s3Bucket, s3Replica, tempDir, testConfig } from './support/fixtures.js';
 import { slowCreatesProxy } from './support/proxy.js';
 import { testS3 } from './support/s3-per-file.js';
+
+// The leases these tests take, kept as one instance keeps them (a later take finds those still held).
+const leaseKeeper = new LeaseKeeper();
 
 /** One object with ETags, as a bucket keeps it; `down` makes every call of one client fail. */
 function memoryStore() {
@@ -262,14 +265,14 @@ describe('lease on the real S3 server', () => {
     const dir = tempDir();
     const replica = s3Replica({ endpoint: slow.endpoint });
     const { config, logger } = testConfig(dir, { databases: [path.join(dir, 'app.sqlite3')], replica });
-    const leases = await takeLeases(config, config.databases, { logger });
+    const leases = await leaseKeeper.take(config, config.databases, { logger });
     await leases.releaseTaken();
     await slow.idle();
     expect(slow.creates()).toBe(2);
     // Nothing stands in the lease's place, and the next boot takes it at once.
     const store = s3LeaseStore(s3Bucket(), `${replica.path}/app.sqlite3.litestream-node-lease`);
     expect(await store.read()).toBeUndefined();
-    const next = await takeLeases(config, config.databases, { logger, signal: AbortSignal.timeout(5_000) });
+    const next = await leaseKeeper.take(config, config.databases, { logger, signal: AbortSignal.timeout(5_000) });
     await next.release();
     expect(logger.text()).not.toContain('ignores conditional writes');
   });

@@ -12,7 +12,9 @@ import { delay, HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { ReplicaLocation, S3ReplicaLocation } from '../src/config/replica-location.js';
 import { Secret } from '../src/config/secret.js';
+import { inspectReplica, type ReplicaContents } from '../src/engine/replica-formats.js';
 import {
   CredentialsError,
   defineConfig,
@@ -21,12 +23,6 @@ import {
   ReplicaUnreachableError,
 } from '../src/index.js';
 import type { S3Credentials } from '../src/replica/credentials.js';
-import {
-  inspectReplica,
-  type ReplicaContents,
-  type ReplicaLocation,
-  type S3ReplicaLocation,
-} from '../src/replica/layout.js';
 import { type S3Bucket, s3Address } from '../src/replica/s3/bucket.js';
 import { s3FailureOf } from '../src/replica/s3/failures.js';
 import { listS3Prefix } from '../src/replica/s3/operations.js';

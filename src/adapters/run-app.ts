@@ -10,6 +10,7 @@ import { LitestreamAbortError, LitestreamError } from '../errors.js';
 import { Litestream } from '../litestream.js';
 import { spawnChild } from '../process/spawn.js';
 import { appEnvironment } from './app-env.js';
+import { BootSequence } from './boot.js';
 import { type BootState, healthAnswer } from './health.js';
 
 /** Options of {@link runApp}. */
@@ -53,7 +54,7 @@ export async function runApp(
   const logger = config.logger;
   const boot = new AbortController();
   // Where the boot stands, for /health.
-  let booting: BootState = { gate: 'restoring' };
+  const sequence = new BootSequence(litestream, 'restoring');
   let child: ReturnType<typeof spawnChild> | undefined;
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -71,22 +72,17 @@ export async function runApp(
   try {
     // First, so that a port in use fails before anything is restored, and the restore shows.
     if (options.metricsPort !== undefined) {
-      metrics = await serveMetrics(litestream, options.metricsPort, () => booting, options.healthDetails === true);
+      metrics = await serveMetrics(
+        litestream,
+        options.metricsPort,
+        () => sequence.state,
+        options.healthDetails === true,
+      );
       options.onMetricsListening?.((metrics.address() as { port: number }).port);
     }
     try {
-      await litestream.ensureRestored({
-        signal: boot.signal,
-        onWaiting: (event) => {
-          booting = { gate: 'waiting', holder: event.holder };
-        },
-      });
-      booting = { gate: 'restoring' };
-      const replication = litestream.startReplication();
-      await replication.started;
-      booting = { gate: 'ready' };
+      await sequence.run(boot.signal);
     } catch (error) {
-      booting = { gate: 'failed' };
       await litestream.stop().catch(() => {});
       if (stoppedBy && error instanceof LitestreamAbortError) return signalStatus(stoppedBy);
       throw error;

@@ -1,4 +1,4 @@
-import { locateBinary } from '../engine/binary.js';
+import path from 'node:path';
 import { LitestreamConfigError } from '../errors.js';
 import {
   buildConfig,
@@ -9,6 +9,7 @@ import {
 } from './define.js';
 import { parseDuration } from './duration.js';
 import { unknownVariables, warnUnknownVariables } from './env-typos.js';
+import { assertExecutable } from './executable.js';
 
 /**
  * The environment variables {@link configFromEnv} reads. The first six are the basic ones;
@@ -200,7 +201,7 @@ export function configFromEnv(env: Env = process.env, overrides: Partial<Litestr
   const binaryPath = read(ENV.binaryPath);
   if (binaryPath !== undefined && overrides.binaryPath === undefined && (overrides.enabled ?? enabled)) {
     try {
-      locateBinary(undefined, { [ENV.binaryPath]: binaryPath });
+      assertExecutable(path.resolve(binaryPath), ENV.binaryPath);
     } catch (error) {
       problems.push({ field: ENV.binaryPath, message: (error as Error).message });
     }

@@ -1,6 +1,7 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { assertExecutable } from '../config/executable.js';
 import { LitestreamBinaryError } from '../errors.js';
 import { errorOutput, runCommand } from '../process/run-command.js';
 import type { LitestreamFamily } from './release-line.js';
@@ -140,26 +141,6 @@ function findOnPath(searchPath: string | undefined): string | undefined {
     }
   }
   return undefined;
-}
-
-function assertExecutable(file: string, source: string): string {
-  const stat = statSync(file, { throwIfNoEntry: false });
-  if (!stat) {
-    throw new LitestreamBinaryError(
-      `litestream executable not found at ${file} (from ${source}): fix the path, or unset it to use litestream from PATH or the bundled one.`,
-    );
-  }
-  if (!stat.isFile()) {
-    throw new LitestreamBinaryError(`${file} (from ${source}) is not a file: point it at the litestream executable.`);
-  }
-  try {
-    accessSync(file, constants.X_OK);
-  } catch (cause) {
-    throw new LitestreamBinaryError(`${file} (from ${source}) is not executable: run \`chmod +x ${file}\`.`, {
-      cause,
-    });
-  }
-  return file;
 }
 
 /**

@@ -6,11 +6,12 @@
  */
 
 import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import type { ReplicaLocation } from '../config/replica-location.js';
 import type { LitestreamLogLine } from '../process/log-lines.js';
 import type { CommandResult } from '../process/run-command.js';
-import type { GenerationSpan, ReplicaLocation } from '../replica/layout.js';
 import type { LitestreamBinary, LitestreamFamily } from './binary.js';
 import type { GenerationRow, LtxRow, SnapshotRow, WalRow } from './listing-rows.js';
+import type { GenerationSpan } from './replica-formats.js';
 
 /** The listings one release line has and the other has not, and the rows each gives. */
 export interface VersionedListings {

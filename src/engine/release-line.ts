@@ -1,2 +1,1 @@
-/** The Litestream release lines this library drives, each by an engine of its own. */
-export type LitestreamFamily = '0.3' | '0.5';
+export type { LitestreamFamily } from '../errors.js';

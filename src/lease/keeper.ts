@@ -197,20 +197,7 @@ class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
   }
 }
 
-/** The leases this process holds, by database path (one process, one holder per replica). */
-const held = new Map<string, KeptLease>();
-
-/**
- * The lease this process has taken and still holds for `database`, if any: the same object
- * for as long as it is held without a break, so a caller can tell that no other instance
- * could have written the replica since it last looked.
- */
-export function heldLeaseOf(database: string): object | undefined {
-  const lease = held.get(database);
-  return lease?.taken === true && lease.state === 'held' ? lease : undefined;
-}
-
-/** Options of {@link takeLeases}. */
+/** Options of {@link LeaseKeeper.take}. */
 export interface TakeLeasesOptions {
   readonly logger: Logger;
   readonly signal?: AbortSignal | undefined;
@@ -296,97 +283,131 @@ export class LeaseSet {
 }
 
 /**
- * Takes the lease of each of `databases` (concurrently), or finds it held by this process
- * already (taken by `ensureRestored` for the replication that follows). A database whose
- * replica cannot hold a lease gets one warning and no guard. With the lease off, reads each
- * lease instead and watches it (see `watch.ts`).
- *
- * @throws {@link ReplicaLeaseError} when another instance holds one (`refuse`, `wait` ran
- *   out, or the lease is off); the leases this call took are given back first.
- * @throws {@link ReplicaUnreachableError} when the lease cannot be read or written for
- *   `restore.retryForMs`.
+ * The replica leases one Litestream instance holds, by database path: taken by its boot's
+ * restore, handed to the replication that follows (it finds them here), released after
+ * the final sync. Each instance has its own, so two instances never use each other's.
  */
-export async function takeLeases(
-  config: LitestreamConfig,
-  databases: readonly DatabaseConfig[],
-  options: TakeLeasesOptions,
-): Promise<LeaseSet> {
-  const settings = config.lease;
-  if (!config.enabled) return new LeaseSet([], []);
-  if (settings.mode === 'off-write-over-live-holder') {
-    await Promise.all(
-      databases.map((db) => warnWritingOverHolder(config, settings, db, leaseLogger(config), options.signal)),
-    );
-    return new LeaseSet([], []);
+export class LeaseKeeper {
+  readonly #held = new Map<string, KeptLease>();
+  /** Acquisitions under way, by database path: concurrent calls share one. */
+  readonly #acquiring = new Map<string, Promise<KeptLease | undefined>>();
+
+  /**
+   * The lease this instance has taken and still holds for `database`, if any: the same
+   * object for as long as it is held without a break, so a caller can tell that no other
+   * instance could have written the replica since it last looked.
+   */
+  heldLeaseOf(database: string): object | undefined {
+    const lease = this.#held.get(database);
+    return lease?.taken === true && lease.state === 'held' ? lease : undefined;
   }
-  const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
-  const outcomes = await Promise.allSettled(
-    databases.map((db) =>
-      slots.run(() =>
-        holdOne(config, settings, db, options).catch((error: unknown) => {
-          if (error instanceof ReplicaLeaseError || error instanceof LitestreamAbortError) throw error;
-          if (error instanceof ReplicationError) throw error;
-          // No credentials at all is no outage to wait out: the boot fails, naming the sources tried.
-          if (error instanceof CredentialsError && !error.transient) throw error;
-          if (!options.deferrable?.(db)) throw error;
-          options.logger.warn(
-            { db: db.path, error: errorText(error) },
-            settings.mode === 'take'
-              ? 'could not take the replica lease; the database is present, so the boot goes on and replication takes the lease once the replica answers'
-              : 'could not read the replica lease (the lease is off); the database is present, so the boot goes on, and replication starts once the lease can be read and no other instance holds it',
-          );
-          return undefined;
-        }),
-      ),
-    ),
-  );
-  const leases = outcomes.flatMap((outcome) =>
-    outcome.status === 'fulfilled' && outcome.value ? [outcome.value] : [],
-  );
-  const taken = leases.filter((lease) => lease.taken).map((lease) => lease.lease);
-  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-  if (failure) {
-    await Promise.all(taken.map((lease) => lease.release()));
-    throw failure.reason;
+
+  /** Whether this instance keeps a lease of `database` (held, late, paused or watched). */
+  holds(database: string): boolean {
+    return this.#held.get(database)?.active === true;
   }
-  return new LeaseSet(
-    leases.map((lease) => lease.lease),
-    taken,
-  );
-}
 
-/** Releases the leases this process holds for `databases` (when no replication followed). */
-export async function releaseLeases(databases: readonly DatabaseConfig[]): Promise<void> {
-  await Promise.all(databases.map((db) => held.get(db.path)?.release()));
-}
-
-/** Acquisitions under way, by database path: concurrent calls share one. */
-const acquiring = new Map<string, Promise<KeptLease | undefined>>();
-
-async function holdOne(
-  config: LitestreamConfig,
-  settings: TakenLeaseSettings | OffLeaseSettings,
-  db: DatabaseConfig,
-  options: TakeLeasesOptions,
-): Promise<{ lease: KeptLease; taken: boolean } | undefined> {
-  for (;;) {
-    const current = held.get(db.path);
-    if (current?.active && current.taken === (settings.mode === 'take')) {
-      return { lease: current, taken: false };
+  /**
+   * Takes the lease of each of `databases` (concurrently), or finds it held by this
+   * instance already (taken by `ensureRestored` for the replication that follows). A
+   * database whose replica cannot hold a lease gets one warning and no guard. With the
+   * lease off, reads each lease instead and watches it (see `watch.ts`).
+   *
+   * @throws {@link ReplicaLeaseError} when another instance holds one (`refuse`, `wait` ran
+   *   out, or the lease is off); the leases this call took are given back first.
+   * @throws {@link ReplicaUnreachableError} when the lease cannot be read or written for
+   *   `restore.retryForMs`.
+   */
+  async take(
+    config: LitestreamConfig,
+    databases: readonly DatabaseConfig[],
+    options: TakeLeasesOptions,
+  ): Promise<LeaseSet> {
+    const settings = config.lease;
+    if (!config.enabled) return new LeaseSet([], []);
+    if (settings.mode === 'off-write-over-live-holder') {
+      await Promise.all(
+        databases.map((db) => warnWritingOverHolder(config, settings, db, leaseLogger(config), options.signal)),
+      );
+      return new LeaseSet([], []);
     }
-    const pending = acquiring.get(db.path);
-    if (pending === undefined) break;
-    // Another call of this process is taking it (two acquisitions would take it from each other).
-    await pending.catch(() => {});
+    const slots = new ConcurrencyLimit(DATABASES_AT_ONCE);
+    const outcomes = await Promise.allSettled(
+      databases.map((db) =>
+        slots.run(() =>
+          this.#holdOne(config, settings, db, options).catch((error: unknown) => {
+            if (error instanceof ReplicaLeaseError || error instanceof LitestreamAbortError) throw error;
+            if (error instanceof ReplicationError) throw error;
+            // No credentials at all is no outage to wait out: the boot fails, naming the sources tried.
+            if (error instanceof CredentialsError && !error.transient) throw error;
+            if (!options.deferrable?.(db)) throw error;
+            options.logger.warn(
+              { db: db.path, error: errorText(error) },
+              settings.mode === 'take'
+                ? 'could not take the replica lease; the database is present, so the boot goes on and replication takes the lease once the replica answers'
+                : 'could not read the replica lease (the lease is off); the database is present, so the boot goes on, and replication starts once the lease can be read and no other instance holds it',
+            );
+            return undefined;
+          }),
+        ),
+      ),
+    );
+    const leases = outcomes.flatMap((outcome) =>
+      outcome.status === 'fulfilled' && outcome.value ? [outcome.value] : [],
+    );
+    const taken = leases.filter((lease) => lease.taken).map((lease) => lease.lease);
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) {
+      await Promise.all(taken.map((lease) => lease.release()));
+      throw failure.reason;
+    }
+    return new LeaseSet(
+      leases.map((lease) => lease.lease),
+      taken,
+    );
   }
-  const acquisition =
-    settings.mode === 'take' ? acquireOne(config, settings, db, options) : watchOne(config, settings, db, options);
-  acquiring.set(db.path, acquisition);
-  try {
-    const lease = await acquisition;
-    return lease === undefined ? undefined : { lease, taken: true };
-  } finally {
-    if (acquiring.get(db.path) === acquisition) acquiring.delete(db.path);
+
+  /** Releases the leases this instance holds for `databases` (when no replication followed). */
+  async release(databases: readonly DatabaseConfig[]): Promise<void> {
+    await Promise.all(databases.map((db) => this.#held.get(db.path)?.release()));
+  }
+
+  async #holdOne(
+    config: LitestreamConfig,
+    settings: TakenLeaseSettings | OffLeaseSettings,
+    db: DatabaseConfig,
+    options: TakeLeasesOptions,
+  ): Promise<{ lease: KeptLease; taken: boolean } | undefined> {
+    for (;;) {
+      const current = this.#held.get(db.path);
+      if (current?.active && current.taken === (settings.mode === 'take')) {
+        return { lease: current, taken: false };
+      }
+      const pending = this.#acquiring.get(db.path);
+      if (pending === undefined) break;
+      // Another call of this instance is taking it (two acquisitions would take it from each other).
+      await pending.catch(() => {});
+    }
+    const acquisition = (
+      settings.mode === 'take' ? acquireOne(config, settings, db, options) : watchOne(config, settings, db, options)
+    ).then((lease) => {
+      if (lease !== undefined) this.#keep(db.path, lease);
+      return lease;
+    });
+    this.#acquiring.set(db.path, acquisition);
+    try {
+      const lease = await acquisition;
+      return lease === undefined ? undefined : { lease, taken: true };
+    } finally {
+      if (this.#acquiring.get(db.path) === acquisition) this.#acquiring.delete(db.path);
+    }
+  }
+
+  #keep(database: string, lease: KeptLease): void {
+    this.#held.set(database, lease);
+    lease.on('lost', () => {
+      if (this.#held.get(database) === lease) this.#held.delete(database);
+    });
   }
 }
 
@@ -401,11 +422,6 @@ async function watchOne(
     ...options,
     logger: leaseLogger(config),
     holders: { gone: holderGone, running: holderRunning },
-  });
-  if (watched === undefined) return undefined;
-  held.set(db.path, watched);
-  watched.on('lost', () => {
-    if (held.get(db.path) === watched) held.delete(db.path);
   });
   return watched;
 }
@@ -484,10 +500,6 @@ async function acquireOne(
             () => {}, // Unknown: the next boot asks again.
           );
       }
-      held.set(db.path, kept);
-      kept.on('lost', () => {
-        if (held.get(db.path) === kept) held.delete(db.path);
-      });
       logger.debug({ db: db.path, lease: target.where }, 'replica lease taken');
       return kept;
     } catch (error) {

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { DatabaseConfig } from '../config/define.js';
-import { s3BucketOf } from '../replica/layout.js';
+import { s3BucketOf } from '../replica/location-bucket.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from './store.js';
 
 /** The suffix of a lease object's name: `<replica path>.litestream-node-lease`. */

@@ -3,7 +3,7 @@ import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
 import { settingName } from '../config/setting-names.js';
 import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
 import { CredentialsError, LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
-import { heldLeaseOf } from '../lease/keeper.js';
+import type { LeaseKeeper } from '../lease/keeper.js';
 import type { Logger } from '../logging/logger.js';
 import { sweepLeftovers } from '../process/owner.js';
 import { s3FailureOf } from '../replica/s3/failures.js';
@@ -12,21 +12,43 @@ import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
 import { readLineageMark, sameMark, writeLineageMark } from './marker.js';
 
 /**
- * Databases this process has found current (or restored) since they were last replicated
- * here, each with the replica lease it held then: the replication that follows a boot does
- * not compare them again, nor does another boot call while that same lease is still held
- * (no other instance can have written the replica meanwhile). Per process, as the files are.
- * Entries are taken by the replication that uses them.
+ * Databases one Litestream instance has found current (or restored) since they were last
+ * replicated, each with the replica lease it held then: the replication that follows a
+ * boot does not compare them again, nor does another boot call while that same lease is
+ * still held (no other instance can have written the replica meanwhile). Entries are
+ * taken by the replication that uses them.
  */
-const currentHere = new Map<string, object | undefined>();
+export class LineageMemo {
+  readonly #leases: Pick<LeaseKeeper, 'heldLeaseOf'>;
+  readonly #current = new Map<string, object | undefined>();
 
-/**
- * True when this process found `database` current while holding the replica lease it still
- * holds, without a break: comparing again would find the same.
- */
-export function stillCurrentHere(database: string): boolean {
-  const lease = currentHere.get(database);
-  return lease !== undefined && lease === heldLeaseOf(database);
+  constructor(leases: Pick<LeaseKeeper, 'heldLeaseOf'>) {
+    this.#leases = leases;
+  }
+
+  /**
+   * True when `database` was found current while holding the replica lease that is still
+   * held, without a break: comparing again would find the same.
+   */
+  stillCurrent(database: string): boolean {
+    const lease = this.#current.get(database);
+    return lease !== undefined && lease === this.#leases.heldLeaseOf(database);
+  }
+
+  /** `database` holds the replica's newest state now. */
+  markCurrent(database: string): void {
+    this.#current.set(database, this.#leases.heldLeaseOf(database));
+  }
+
+  /** Whether `database` was found current since the last replication start took it. */
+  has(database: string): boolean {
+    return this.#current.has(database);
+  }
+
+  /** Taken by a replication start: a later start compares again. */
+  forget(databases: readonly DatabaseConfig[]): void {
+    for (const db of databases) this.#current.delete(db.path);
+  }
 }
 
 /**
@@ -82,6 +104,7 @@ export async function compareLineage(
  * @throws {@link LitestreamAbortError} when `signal` aborts.
  */
 export async function checkLineage(
+  memo: LineageMemo,
   config: LitestreamConfig,
   runtime: Runtime,
   db: DatabaseConfig,
@@ -120,7 +143,7 @@ export async function checkLineage(
   if (verdict.fits) {
     logger.debug({ db: db.path, why: verdict.why }, 'database on disk holds the replica’s newest backup');
     if (verdict.mark && !sameMark(verdict.mark, marker)) await recordMark(db.path, verdict.mark, logger);
-    currentHere.set(db.path, heldLeaseOf(db.path));
+    memo.markCurrent(db.path);
     return 'keep';
   }
   const stale = new StaleDatabaseError({
@@ -148,7 +171,7 @@ export async function checkLineage(
       { db: db.path, local: verdict.local, replica: verdict.replica },
       `${verdict.why}; replicating this copy anyway (${setting} is "keep-local"): the replica's newer writes are no longer its latest state`,
     );
-    currentHere.set(db.path, heldLeaseOf(db.path));
+    memo.markCurrent(db.path);
     return 'keep';
   }
   logger.warn(
@@ -159,8 +182,13 @@ export async function checkLineage(
 }
 
 /** Records what a restore (or a new database) left the copy holding. */
-export async function recordRestored(database: string, mark: LineageMark | undefined, logger: Logger) {
-  currentHere.set(database, heldLeaseOf(database));
+export async function recordRestored(
+  memo: LineageMemo | undefined,
+  database: string,
+  mark: LineageMark | undefined,
+  logger: Logger,
+): Promise<void> {
+  memo?.markCurrent(database);
   if (mark) await recordMark(database, mark, logger);
 }
 
@@ -172,7 +200,7 @@ async function recordMark(database: string, mark: LineageMark, logger: Logger): 
 }
 
 /**
- * Before litestream first writes the replica: every database on disk that this process has
+ * Before litestream first writes the replica: every database on disk that `memo` has
  * not found current (or restored) since it was last replicated here is compared with the
  * replica's newest backup, as a boot does.
  *
@@ -180,6 +208,7 @@ async function recordMark(database: string, mark: LineageMark, logger: Logger): 
  * @throws the replica's error when it cannot be reached (the caller retries).
  */
 export async function compareWithReplica(
+  memo: LineageMemo,
   config: LitestreamConfig,
   runtime: Runtime,
   logger: Logger,
@@ -189,11 +218,11 @@ export async function compareWithReplica(
   await Promise.all(
     config.databases.map((db) =>
       slots.run(async () => {
-        if (currentHere.has(db.path) || !hasContent(db.path)) return;
-        await checkLineage(config, runtime, db, logger, signal, 'replication');
+        if (memo.has(db.path) || !hasContent(db.path)) return;
+        await checkLineage(memo, config, runtime, db, logger, signal, 'replication');
       }),
     ),
   );
-  // Compared once per start: a later start in this process compares again.
-  for (const db of config.databases) currentHere.delete(db.path);
+  // Compared once per start: a later start compares again.
+  memo.forget(config.databases);
 }

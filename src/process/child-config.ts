@@ -4,11 +4,20 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LitestreamConfig } from '../config/define.js';
 import type { Secret } from '../config/secret.js';
-import type { Engine } from '../engine/engine.js';
 import { FileSystemError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { noticeOncePerProcess } from '../logging/process-notices.js';
 import { ownedName, sweepLeftovers } from './owner.js';
+
+/**
+ * What a child's config file and environment need of the engine of its release line (the
+ * engine's `Engine` has these): its YAML, and what its environment must change.
+ */
+export interface ChildConfigEngine {
+  readonly family: string;
+  renderYaml(config: LitestreamConfig, standIns?: ReadonlyMap<string, string>): string;
+  adaptEnv(env: NodeJS.ProcessEnv): string | undefined;
+}
 
 /**
  * The child's environment: the parent's, with the configured credentials set as both
@@ -19,7 +28,7 @@ import { ownedName, sweepLeftovers } from './owner.js';
  */
 export function childEnv(
   config: LitestreamConfig,
-  engine: Engine,
+  engine: ChildConfigEngine,
   base: NodeJS.ProcessEnv = process.env,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
@@ -59,7 +68,7 @@ export interface ConfigFile {
  */
 export async function writeConfigFile(
   config: LitestreamConfig,
-  engine: Engine,
+  engine: ChildConfigEngine,
   standInsFor: readonly string[] = [],
 ): Promise<ConfigFile> {
   // A few hundred bytes in the system temp directory, written synchronously: that costs

@@ -1,6 +1,7 @@
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { type ReplicaLocation, s3BucketOf } from './layout.js';
+import type { ReplicaLocation } from '../config/replica-location.js';
+import { s3BucketOf } from './location-bucket.js';
 import { s3FailureOf } from './s3/failures.js';
 import { getS3Bytes, getS3Tail, listS3Pages } from './s3/operations.js';
 

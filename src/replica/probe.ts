@@ -6,9 +6,11 @@
  *
  * @packageDocumentation
  */
+
+import type { ReplicaLocation } from '../config/replica-location.js';
 import { LitestreamAbortError } from '../errors.js';
 import { describeFailureKind, failureKindOfS3, failureKindOfText, type ReplicaFailureKind } from './failure-cause.js';
-import { type ReplicaLocation, s3BucketOf } from './layout.js';
+import { s3BucketOf } from './location-bucket.js';
 import { s3FailureOf } from './s3/failures.js';
 import { listS3Pages } from './s3/operations.js';
 

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { HealthAlerts } from '../alerts/health-alerts.js';
 import { type LitestreamConfig, secretsOf } from '../config/define.js';
 import { redact } from '../config/secret.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from '../engine/engine.js';
 import { resolveRuntime } from '../engine/select.js';
 import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from '../errors.js';
-import { takeLeases } from '../lease/keeper.js';
-import { compareWithReplica } from '../lineage/check.js';
+import type { LeaseKeeper } from '../lease/keeper.js';
+import { compareWithReplica, type LineageMemo } from '../lineage/check.js';
 import { childLogger, type Logger } from '../logging/logger.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from '../process/child-config.js';
 import { type LitestreamLogLine, parseLogLine } from '../process/log-lines.js';
@@ -191,9 +190,9 @@ export interface SupervisorDeps {
   /** The executable and its engine. */
   readonly resolveRuntime?: (config: LitestreamConfig) => Promise<Runtime>;
   /** Takes (or finds held) every database's replica lease. */
-  readonly takeLeases?: (signal: AbortSignal) => Promise<Leases>;
+  readonly takeLeases: (signal: AbortSignal) => Promise<Leases>;
   /** Compares the databases on disk with their replicas before litestream writes anything. */
-  readonly compareWithReplica?: (signal: AbortSignal) => Promise<void>;
+  readonly compareWithReplica: (runtime: Runtime, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -242,7 +241,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
   /** When a probe of each database's replica last got an answer. */
   readonly #answeredAt = new Map<string, number>();
 
-  constructor(config: LitestreamConfig, onStopped: () => void, deps: SupervisorDeps = {}) {
+  constructor(config: LitestreamConfig, onStopped: () => void, deps: SupervisorDeps) {
     super();
     this.#config = config;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
@@ -264,10 +263,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     });
     this.#backoff = new RestartBackoff(config.supervisor, this.#clock);
     this.#lease = new LeaseGate({
-      take: deps.takeLeases ?? ((signal) => takeLeases(config, config.databases, { logger: this.#logger, signal })),
-      afterTaken:
-        deps.compareWithReplica ??
-        ((signal) => compareWithReplica(config, this.#runtime as Runtime, this.#logger, signal)),
+      take: deps.takeLeases,
+      afterTaken: (signal) => deps.compareWithReplica(this.#runtime as Runtime, signal),
       clock: this.#clock,
       logger: this.#logger,
       backoff: config.supervisor,
@@ -854,41 +851,26 @@ class DisabledReplication extends EventEmitter<ReplicationEvents> implements Rep
   }
 }
 
-const running = new Map<string, { config: LitestreamConfig; replication: Replication }>();
-
-/**
- * Starts a supervised replicator for a config (see {@link Replication}). Calling it again
- * with the same config returns the running handle; a different config that shares a
- * database is refused, so there are never two replicators on one database.
- * @internal the public entry is `startReplication` in litestream.ts.
- */
-export function replicate(config: LitestreamConfig): Replication {
-  if (!config.enabled) return new DisabledReplication(config);
-  for (const db of config.databases) {
-    const existing = running.get(db.path);
-    if (!existing) continue;
-    if (existing.config === config) return existing.replication;
-    throw new ReplicationError(
-      `${db.path} is already being replicated by this process with another config: stop that replication first, or reuse its handle.`,
-      { database: db.path },
-    );
-  }
-  const supervisor = new Supervisor(config, () => {
-    for (const db of config.databases) if (running.get(db.path)?.replication === supervisor) running.delete(db.path);
-  });
-  for (const db of config.databases) running.set(db.path, { config, replication: supervisor });
-  supervisor.start();
-  if (config.alerts) {
-    const alerts = new HealthAlerts(config.alerts, { status: () => supervisor.status(), logger: config.logger });
-    alerts.start();
-    supervisor.once('stopped', () => {
-      alerts.stop().catch(() => {});
-    });
-  }
-  return supervisor;
+/** What the replication of one Litestream instance uses of what that instance holds. */
+export interface ReplicationHoldings {
+  /** Its replica leases (those its boot's restore took are found held). */
+  readonly leases: LeaseKeeper;
+  /** The databases its boot found current: not compared again before litestream writes. */
+  readonly lineage: LineageMemo;
 }
 
-/** The replication running in this process for `database`, if any. @internal */
-export function runningReplication(database: string): Replication | undefined {
-  return running.get(database)?.replication;
+/**
+ * Starts a supervised replicator for `config` (see {@link Replication}) with the leases and
+ * lineage of the instance that holds them; `onStopped` is called once it has stopped for
+ * good. @internal the public entry is `startReplication` in litestream.ts.
+ */
+export function replicate(config: LitestreamConfig, holdings: ReplicationHoldings, onStopped: () => void): Replication {
+  if (!config.enabled) return new DisabledReplication(config);
+  const logger = childLogger(config.logger, { component: 'replicate' });
+  const supervisor = new Supervisor(config, onStopped, {
+    takeLeases: (signal) => holdings.leases.take(config, config.databases, { logger, signal }),
+    compareWithReplica: (runtime, signal) => compareWithReplica(holdings.lineage, config, runtime, logger, signal),
+  });
+  supervisor.start();
+  return supervisor;
 }

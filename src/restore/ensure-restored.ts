@@ -13,13 +13,13 @@ import {
   ReplicationError,
   RestoreError,
 } from '../errors.js';
-import { type LeaseSet, type LeaseWaitEvent, takeLeases } from '../lease/keeper.js';
+import type { LeaseKeeper, LeaseSet, LeaseWaitEvent } from '../lease/keeper.js';
 import {
   checkLineage,
   compareLineage,
   type LineageAction,
+  type LineageMemo,
   recordRestored,
-  stillCurrentHere,
 } from '../lineage/check.js';
 import { setAside } from '../lineage/set-aside.js';
 import { childLogger, type Logger } from '../logging/logger.js';
@@ -33,7 +33,6 @@ import { cleanUpOnSignal } from '../process/signal-guard.js';
 import { prepareSpawn } from '../process/spawn.js';
 import { classifyFailure } from '../replica/failure-cause.js';
 import { damagedBackupError, replicaError } from '../replica/failure-messages.js';
-import { runningReplication } from '../replication/replicate.js';
 import { companionFiles, fileSize, hasContent, makeDirectoryOf, removeFile } from '../sqlite/database-files.js';
 import { databaseFileMode } from '../sqlite/file-mode.js';
 import { IntegrityChecker } from '../sqlite/integrity-check.js';
@@ -85,9 +84,44 @@ export interface EnsureRestoredOptions {
   onWaiting?: (event: LeaseWaitEvent) => void;
 }
 
+/**
+ * What one Litestream instance holds across its boots and the replication that follows:
+ * handed down by the instance, never found in module state, so two instances never see
+ * each other's.
+ */
+export interface RestoreHoldings {
+  /** Its replica leases: taken here, handed to the replication that follows. */
+  readonly leases: LeaseKeeper;
+  /** The databases it found current (or restored), so the replication need not compare them again. */
+  readonly lineage: LineageMemo;
+  /** Its restores under way: concurrent calls share one per database. */
+  readonly restores: RestoresInFlight;
+  /** Whether it replicates `database` now (restoring under a running litestream is refused). */
+  replicates(database: string): boolean;
+}
+
+/** Restores under way, by database path: concurrent calls of one instance share each. */
+export class RestoresInFlight {
+  readonly #shared = new Map<string, SharedRestore>();
+
+  get(database: string): SharedRestore | undefined {
+    return this.#shared.get(database);
+  }
+
+  set(database: string, restore: SharedRestore): void {
+    this.#shared.set(database, restore);
+  }
+
+  /** Forgets the restore `controller` gives up on, unless a newer one took its place. */
+  delete(database: string, controller: AbortController): void {
+    if (this.#shared.get(database)?.controller === controller) this.#shared.delete(database);
+  }
+}
+
 /** What the restores of one {@link ensureRestored} call share. */
 interface BootRun {
   readonly config: LitestreamConfig;
+  readonly holdings: RestoreHoldings;
   readonly logger: Logger;
   /** The executable and its engine, resolved once for every database of the call. */
   readonly runtime: Promise<Runtime>;
@@ -106,14 +140,12 @@ interface BootRun {
 }
 
 /** One database's restore, shared by the concurrent calls that asked for it. */
-interface SharedRestore {
+export interface SharedRestore {
   readonly result: Promise<RestoreResult>;
   readonly controller: AbortController;
   /** Callers still waiting for it; when the last one gives up, the restore is aborted. */
   waiting: number;
 }
-
-const inFlight = new Map<string, SharedRestore>();
 
 /**
  * Makes sure every database is in place before the app opens it, concurrently:
@@ -134,7 +166,8 @@ const inFlight = new Map<string, SharedRestore>();
  */
 export async function ensureRestored(
   config: LitestreamConfig,
-  options: EnsureRestoredOptions = {},
+  options: EnsureRestoredOptions,
+  holdings: RestoreHoldings,
 ): Promise<RestoreResult[]> {
   const logger = childLogger(config.logger, { component: 'restore' });
   if (!config.enabled) {
@@ -147,19 +180,20 @@ export async function ensureRestored(
   // SIGTERM during a boot's restore: litestream is killed and its temp files removed first.
   return traceSettled(
     'boot:end',
-    cleanUpOnSignal(options.signal, (signal) => restoreAll(config, logger, { ...options, signal })),
+    cleanUpOnSignal(options.signal, (signal) => restoreAll(config, holdings, logger, { ...options, signal })),
   );
 }
 
 async function restoreAll(
   config: LitestreamConfig,
+  holdings: RestoreHoldings,
   logger: Logger,
   options: EnsureRestoredOptions,
 ): Promise<RestoreResult[]> {
   const { signal } = options;
   throwIfAborted(signal, 'ensureRestored');
   for (const db of config.databases) {
-    if (runningReplication(db.path)) {
+    if (holdings.replicates(db.path)) {
       throw new ReplicationError(
         `ensureRestored() was called for ${db.path} while this process replicates it: restoring under a running litestream would destroy its state. Call ensureRestored() before startReplication(), or stop the replication first.`,
         { database: db.path },
@@ -183,7 +217,7 @@ async function restoreAll(
   // One writer per replica path: nothing is read from a replica another instance still
   // writes. The leases are taken while the restores get ready; no download starts before.
   const waitedFor = new Set<string>();
-  const leasing = takeLeases(config, config.databases, {
+  const leasing = holdings.leases.take(config, config.databases, {
     logger,
     signal,
     onWaiting: (event) => {
@@ -197,6 +231,7 @@ async function restoreAll(
   leased.catch(() => {});
   const run: BootRun = {
     config,
+    holdings,
     logger,
     runtime,
     leased,
@@ -281,6 +316,7 @@ async function restoreShared(
   db: DatabaseConfig,
   signal: AbortSignal | undefined,
 ): Promise<RestoreResult> {
+  const inFlight = run.holdings.restores;
   let shared = inFlight.get(db.path);
   // A restore being given up on still cleans up: wait for that, then start afresh.
   while (shared?.controller.signal.aborted) {
@@ -293,7 +329,7 @@ async function restoreShared(
     // holds the integrity checker until it is done.
     run.integrity.retain();
     const result = restoreOne(run, db, controller.signal).finally(() => {
-      inFlight.delete(db.path);
+      inFlight.delete(db.path, controller);
       void run.integrity.release();
     });
     shared = { result, controller, waiting: 0 };
@@ -416,7 +452,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
     const aside = staleCopy === undefined ? {} : { staleCopy };
     if (result === undefined) {
       await removeStaleCompanions(db.path);
-      await recordRestored(db.path, undefined, logger);
+      await recordRestored(run.holdings.lineage, db.path, undefined, logger);
       logger.info({ db: db.path }, 'no backup in the replica; a new database will be created');
       return { path: db.path, outcome: 'no-backup', ...aside, durationMs: elapsed() };
     }
@@ -424,7 +460,12 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
       logger.warn({ db: db.path }, 'database appeared during the restore; keeping the existing file');
       return { path: db.path, outcome: 'exists', durationMs: elapsed() };
     }
-    await recordRestored(db.path, (await prepared).runtime.engine.lineage.markOf(result.position), logger);
+    await recordRestored(
+      run.holdings.lineage,
+      db.path,
+      (await prepared).runtime.engine.lineage.markOf(result.position),
+      logger,
+    );
     traceMark('lineage:recorded');
     logger.info({ db: db.path, ...positionFields(result.position), durationMs: elapsed() }, 'database restored');
     return { path: db.path, outcome: 'restored', ...positionFields(result.position), ...aside, durationMs: elapsed() };
@@ -446,13 +487,13 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
  * comparison is made again.
  */
 async function checkExisting(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<LineageAction> {
-  if (stillCurrentHere(db.path)) return 'keep';
+  if (run.holdings.lineage.stillCurrent(db.path)) return 'keep';
   const runtime = await run.runtime;
   const early = compareLineage(runtime, db, run.logger, signal);
   await run.leased;
   const comparison = run.waitedFor.has(db.path) ? undefined : early;
   if (comparison === undefined) await early;
-  return checkLineage(run.config, runtime, db, run.logger, signal, 'boot', comparison);
+  return checkLineage(run.holdings.lineage, run.config, runtime, db, run.logger, signal, 'boot', comparison);
 }
 
 /** The prefix of the temp copies a restore into `output` writes beside it. */

@@ -1,14 +1,14 @@
 import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../config/define.js';
 import type { LitestreamFamily } from '../engine/binary.js';
 import type { Runtime } from '../engine/engine.js';
-import { CredentialsError, ReplicaFormatError, RestoreError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
 import {
   type GenerationSpan,
   inspectReplica,
   type ReplicaContents,
   type ReplicaNotChecked,
-} from '../replica/layout.js';
+} from '../engine/replica-formats.js';
+import { CredentialsError, ReplicaFormatError, RestoreError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
 
 /**
  * Litestream's answer checked against what the replica path holds, seen from Node: it is

@@ -5,7 +5,7 @@ import type { RestoreNames } from '../engine/engine.js';
 import { resolveRuntime } from '../engine/select.js';
 import { LitestreamError, RestoreError } from '../errors.js';
 import { findDatabase } from '../inspect/listings.js';
-import { recordRestored } from '../lineage/check.js';
+import { type LineageMemo, recordRestored } from '../lineage/check.js';
 import { childLogger } from '../logging/logger.js';
 import { writeConfigFile } from '../process/child-config.js';
 import { throwIfAborted } from '../support/abort.js';
@@ -50,7 +50,7 @@ export interface PointInTimeResult {
   readonly durationMs: number;
 }
 
-const API_NAMES: RestoreNames = {
+export const API_NAMES: RestoreNames = {
   output: 'output',
   timestamp: 'timestamp',
   generation: 'generation',
@@ -60,24 +60,15 @@ const API_NAMES: RestoreNames = {
 };
 
 /**
- * Point-in-time recovery: restores `database` as it was at `timestamp`, or at a
- * `generation` (and `index`), into `output`. The result goes through a temp file and an
- * integrity check, and never replaces an existing file.
- *
- * @throws {@link LitestreamError} naming the bad option (a timestamp that is not a date or
- * lies in the future, an index that is not hex, a generation the replica does not have,
- * an existing output file).
- * @throws {@link RestoreError} when no backup matches, or the result fails its integrity check.
+ * Point-in-time recovery (the public `restore` in litestream.ts), with its messages naming
+ * the options as `names` says; a copy put in place of the database is recorded in `lineage`
+ * (the instance's, when it has one). @internal
  */
-export function restore(config: LitestreamConfig, options: RestoreOptions): Promise<PointInTimeResult> {
-  return restoreNamed(config, options, API_NAMES);
-}
-
-/** {@link restore}, with its messages naming the options as `names` says. @internal */
 export async function restoreNamed(
   config: LitestreamConfig,
   options: RestoreOptions,
   names: RestoreNames,
+  lineage?: LineageMemo,
 ): Promise<PointInTimeResult> {
   const startedAt = performance.now();
   if (!config.enabled) {
@@ -132,7 +123,8 @@ export async function restoreNamed(
     }
     // Put in place: the next boot compares the copy by what was restored (a point in time
     // before the newest is a rollback, which the boot refuses unless told to keep it).
-    if (output === db.path) await recordRestored(db.path, runtime.engine.lineage.markOf(result.position), logger);
+    if (output === db.path)
+      await recordRestored(lineage, db.path, runtime.engine.lineage.markOf(result.position), logger);
     return Object.freeze({
       path: output,
       ...positionFields(result.position),

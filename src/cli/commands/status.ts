@@ -2,7 +2,7 @@
 
 import { formatGoDuration } from '../../config/duration.js';
 import { formatTxid } from '../../engine/positions.js';
-import { backupStatus } from '../../inspect/backup-status.js';
+import { backupStatus } from '../../litestream.js';
 import type { Command } from '../command.js';
 import { selected } from '../config.js';
 import { show } from '../output.js';

@@ -8,8 +8,8 @@ import { describePosition } from '../../engine/positions.js';
 import { resolveRuntime } from '../../engine/select.js';
 import { LitestreamError } from '../../errors.js';
 import { findDatabase } from '../../inspect/listings.js';
-import { replicate } from '../../replication/replicate.js';
-import { type VerificationReport, verify as verifyBackup } from '../../restore/verify.js';
+import { Litestream, verify as verifyBackup } from '../../litestream.js';
+import type { VerificationReport } from '../../replication/verify.js';
 import { UsageError } from '../arguments.js';
 import type { Command } from '../command.js';
 import { database } from '../config.js';
@@ -62,16 +62,16 @@ async function verifyWithReplicator(
   const runtime = await resolveRuntime(single);
   const before = await runtime.engine.newestBackup(single, runtime, findDatabase(single, db));
   const previousGeneration = before?.generation;
-  const replication = replicate(single);
+  const litestream = new Litestream(single);
   let report: VerificationReport;
   try {
-    await replication.started;
-    report = await verifyBackup(single, db, { timeoutMs, signal }, replication);
+    await litestream.startReplication().started;
+    report = await litestream.verify(db, { timeoutMs, signal });
   } catch (error) {
-    await replication.stop();
+    await litestream.stop();
     throw error;
   }
-  const stopped = await replication.stop();
+  const stopped = await litestream.stop();
   return {
     ...report,
     replicatedForCheck: true,

@@ -1,6 +1,7 @@
-import { type ReplicaLocation, v03Segment, v03SnapshotIndex } from '../../replica/layout.js';
+import type { ReplicaLocation } from '../../config/replica-location.js';
 import { faultyObjects, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
+import { v03Segment, v03SnapshotIndex } from './file-names.js';
 import { lz4FrameProblem } from './lz4-frame.js';
 
 /**

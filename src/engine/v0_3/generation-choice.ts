@@ -1,6 +1,6 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
-import type { GenerationSpan } from '../../replica/layout.js';
 import type { Runtime } from '../engine.js';
+import type { GenerationSpan } from '../replica-formats.js';
 import { listGenerations } from './listings.js';
 
 const SECOND_MS = 1_000;

@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
-import { type ReplicaLocation, v03Segment, v03SnapshotIndex } from '../../replica/layout.js';
+import type { ReplicaLocation } from '../../config/replica-location.js';
 import { type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
+import { v03Segment, v03SnapshotIndex } from './file-names.js';
 import { lz4BlockLengths } from './lz4-frame.js';
 
 // Litestream 0.3.13 checks that a generation's WAL indexes follow one another and that each

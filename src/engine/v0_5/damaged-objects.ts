@@ -1,7 +1,8 @@
-import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
+import type { ReplicaLocation } from '../../config/replica-location.js';
 import { faultyObjects, type ReplicaReadOptions, replicaObjects } from '../../replica/objects.js';
 import type { RestoreTarget } from '../engine.js';
 import { formatTxid } from '../positions.js';
+import { ltxLevelDir, v05LtxTxids } from './file-names.js';
 import { ltxFileProblem } from './ltx-file.js';
 
 const SNAPSHOT_LEVEL = 9;

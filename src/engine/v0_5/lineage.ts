@@ -1,10 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ltxLevelDir, type ReplicaLocation, v05LtxTxids } from '../../replica/layout.js';
+import type { ReplicaLocation } from '../../config/replica-location.js';
 import { readFileTail, replicaObjects } from '../../replica/objects.js';
 import { companionFiles } from '../../sqlite/database-files.js';
 import type { LineageDialect, LineageMark, LineageVerdict } from '../engine.js';
 import { formatTxid } from '../positions.js';
+import { ltxLevelDir, v05LtxTxids } from './file-names.js';
 
 // Litestream 0.5 keeps the LTX files it wrote in `.<name>-litestream/ltx/<level>/`, and uploads
 // each level-0 file to the replica as it is; neither side ever removes its newest level-0 file.

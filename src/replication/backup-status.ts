@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { LitestreamConfig } from '../config/define.js';
 import { resolveRuntime } from '../engine/select.js';
 import { liveReplicator } from '../process/pidfile.js';
-import { runningReplication } from '../replication/replicate.js';
+import type { Replication } from './replicate.js';
 
 /** One database's backup state, from this process, its pidfile and the replica. */
 export interface BackupStatus {
@@ -36,12 +36,15 @@ export interface BackupStatus {
  *
  * @throws {@link ReplicaUnreachableError} when the replica cannot be read.
  */
-export async function backupStatus(config: LitestreamConfig): Promise<BackupStatus[]> {
+export async function backupStatus(
+  config: LitestreamConfig,
+  replicationOf: (database: string) => Replication | undefined,
+): Promise<BackupStatus[]> {
   const runtime = await resolveRuntime(config);
   await runtime.verified();
   return Promise.all(
     config.databases.map(async (db) => {
-      const local = runningReplication(db.path)?.status();
+      const local = replicationOf(db.path)?.status();
       const here = local && local.state !== 'stopped' ? local : undefined;
       const mine = here?.databases.find((row) => row.path === db.path);
       const other = here ? undefined : await liveReplicator(db.path);

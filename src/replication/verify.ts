@@ -9,11 +9,11 @@ import { findDatabase } from '../inspect/listings.js';
 import { childLogger } from '../logging/logger.js';
 import { privateTempDir, writeConfigFile } from '../process/child-config.js';
 import { liveReplicator } from '../process/pidfile.js';
-import { type Replication, runningReplication } from '../replication/replicate.js';
+import { positionFields, restoreInto } from '../restore/ensure-restored.js';
 import { IntegrityChecker } from '../sqlite/integrity-check.js';
 import { throwIfAborted } from '../support/abort.js';
 import { loadSqlite } from '../support/load-on-use.js';
-import { positionFields, restoreInto } from './ensure-restored.js';
+import type { Replication } from './replicate.js';
 
 /** Options for {@link verify}. */
 export interface VerifyOptions {
@@ -53,13 +53,13 @@ const SENTINEL_TABLE = '_litestream_node_verify';
 export async function verify(
   config: LitestreamConfig,
   database: string,
-  options: VerifyOptions = {},
-  replication: Replication | undefined = undefined,
+  options: VerifyOptions,
+  replication: Replication | undefined,
 ): Promise<VerificationReport> {
   const startedAt = Date.now();
   const deadline = startedAt + (options.timeoutMs ?? 60_000);
   const db = findDatabase(config, database);
-  const candidate = replication ?? runningReplication(db.path);
+  const candidate = replication;
   const state = candidate?.status().state;
   const running =
     state === 'running' || state === 'restarting' || state === 'paused' || state === 'starting' ? candidate : undefined;

@@ -20,18 +20,19 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ReplicaLocation, S3ReplicaLocation } from '../config/replica-location.js';
+import type { ReplicaLocation } from '../config/replica-location.js';
 import { ReplicaUnreachableError } from '../errors.js';
+import { s3BucketOf } from '../replica/location-bucket.js';
+import type { S3Bucket } from '../replica/s3/bucket.js';
+import { listS3Pages, listS3Prefix } from '../replica/s3/operations.js';
 import { throwIfAborted } from '../support/abort.js';
-import { credentialsFor } from './credentials.js';
-import type { S3Bucket } from './s3/bucket.js';
-import { listS3Pages, listS3Prefix } from './s3/operations.js';
+import { V03_FILE } from './v0_3/file-names.js';
+import { V05_FILE } from './v0_5/file-names.js';
 
 /** A Litestream replica format: 0.3 generations, or 0.5 LTX files. */
 export type ReplicaFormat = '0.3' | '0.5';
 
 // Where a database's backup lives is resolved with the config (config/replica-location.ts).
-export type { FileReplicaLocation, ReplicaLocation, S3ReplicaLocation } from '../config/replica-location.js';
 
 /** What a replica path holds. */
 export interface ReplicaContents {
@@ -93,42 +94,7 @@ const V03_KEY =
 const V05_S3_KEY = /^[0-9a-f]{4}\/[0-9a-f]{16}-[0-9a-f]{16}\.ltx$/;
 const V05_S3_LEVEL = /^[0-9a-f]{4}\/$/;
 const GENERATION = /^[0-9a-f]{16}$/;
-/** Litestream 0.3's file names in a generation: a snapshot's WAL index; a WAL segment's index and offset (hex). */
-const V03_FILE = {
-  snapshots: /^([0-9a-f]{8,16})\.snapshot\.lz4$/,
-  wal: /^([0-9a-f]{8,16})_([0-9a-f]{8,16})\.wal\.lz4$/,
-};
 const V05_FILE_LEVEL = /^\d+$/;
-
-/** Litestream 0.5's LTX file name: its first and last transaction id (hex). */
-const V05_FILE = /^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$/;
-
-/** The WAL index a Litestream 0.3 snapshot file name holds; undefined for another name. */
-export function v03SnapshotIndex(name: string): number | undefined {
-  const match = V03_FILE.snapshots.exec(name);
-  return match ? Number.parseInt(match[1] as string, 16) : undefined;
-}
-
-/** The WAL index and offset a Litestream 0.3 WAL segment file name holds; undefined for another name. */
-export function v03Segment(name: string): { index: number; offset: number } | undefined {
-  const match = V03_FILE.wal.exec(name);
-  return match
-    ? { index: Number.parseInt(match[1] as string, 16), offset: Number.parseInt(match[2] as string, 16) }
-    : undefined;
-}
-
-/** The transaction ids a Litestream 0.5 LTX file name holds; undefined for another name. */
-export function v05LtxTxids(name: string): { minTxid: number; maxTxid: number } | undefined {
-  const match = V05_FILE.exec(name);
-  return match
-    ? { minTxid: Number.parseInt(match[1] as string, 16), maxTxid: Number.parseInt(match[2] as string, 16) }
-    : undefined;
-}
-
-/** The directory of a Litestream 0.5 compaction level, relative to the database's replica path. */
-export function ltxLevelDir(location: ReplicaLocation, level: number): string {
-  return location.type === 'file' ? `ltx/${level}` : level.toString(16).padStart(4, '0');
-}
 
 /**
  * Looks at one database's replica path and says which Litestream formats hold a backup
@@ -153,17 +119,6 @@ export async function inspectReplica(
   throwIfAborted(options.signal, 'Inspecting the replica');
   if (location.type === 'file') return inspectDirectory(location.directory, options);
   return inspectBucket(s3BucketOf(location, options.env ?? process.env), location.prefix, options);
-}
-
-/**
- * The bucket of an S3 replica path, signed with the location's keys, else the environment's
- * static keys, else those of the AWS default chain (fetched by the first request that needs
- * them; see {@link inspectReplica}).
- */
-export function s3BucketOf(location: S3ReplicaLocation, env: Readonly<Record<string, string | undefined>>): S3Bucket {
-  const credentials = credentialsFor(location.credentials, env);
-  const { bucket, region, endpoint, forcePathStyle, skipVerify } = location;
-  return { bucket, region, endpoint, forcePathStyle, skipVerify, credentials };
 }
 
 async function inspectBucket(bucket: S3Bucket, prefix: string, options: InspectReplicaOptions) {
