@@ -16,7 +16,10 @@ async function run(job: AppJob) {
   let litestreamPid: number | undefined;
   let stop: () => Promise<unknown> = async () => {};
   if (job.arm === 'library') {
-    const { defineConfig, ensureRestored, startReplication } = await import('../src/index.js');
+    // The built package, as an app imports it (by its own name).
+    const { defineConfig, ensureRestored, startReplication } = (await import(
+      'litestream-node' as string
+    )) as typeof import('../src/index.js');
     const config = defineConfig({ ...job.options, logger: false });
     await ensureRestored(config);
     const replication = startReplication(config);

@@ -1,21 +1,33 @@
 // One measurement in a fresh Node process, as an app would run it. run.ts forks this file,
 // sends one job over IPC, and gets one result back; the process then exits.
+//
+// The cold and warm starts run the built package (dist/, `npm run build`), imported by its
+// own name as an app imports it: its lazy chunks load as they do there. The replication
+// figures (throughput, lag, shutdown) drive tsc's modules, which expose the replicator alone.
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  defineConfig,
-  ensureRestored,
-  type LitestreamConfig,
-  type LitestreamOptions,
-  startReplication as replicate,
-  restore,
-} from '../src/index.js';
-import { spawnEvents } from '../src/process/spawn.js';
-import { childrenOf, countRows, median, openDatabase, percentile, removeDatabase, writeFor } from './common.js';
-import { startRaw } from './raw.js';
+import type { LitestreamConfig, LitestreamOptions } from '../src/index.js';
+import { childrenOf, median, percentile } from './measure.js';
+import { watchSpawns } from './spawns.js';
+
+type Library = typeof import('../src/index.js');
+
+/** The built package, by its own name (run.ts builds it first), as an app imports it. */
+const bundled = (): Promise<Library> => import('litestream-node' as string) as Promise<Library>;
+/** tsc's modules and the bench's helpers, for the replication figures. */
+const modules = async () => {
+  const [library, { startRaw }, common] = await Promise.all([
+    import('../src/index.js'),
+    import('./raw.js'),
+    import('./common.js'),
+  ]);
+  const configOf = (options: LitestreamOptions): LitestreamConfig =>
+    library.defineConfig({ ...options, logger: false });
+  return { ...common, configOf, restore: library.restore, replicate: library.startReplication, startRaw };
+};
 
 export type Job =
   | { mode: 'restore'; options: LitestreamOptions }
@@ -30,33 +42,18 @@ export type Job =
   | { mode: 'lag'; options: LitestreamOptions; samples: number }
   | { mode: 'shutdown'; arm: 'library' | 'raw'; options: LitestreamOptions; loadMs: number };
 
-const configOf = (options: LitestreamOptions): LitestreamConfig => defineConfig({ ...options, logger: false });
-
 /**
- * Cold start: one `ensureRestored` in a process that has not run litestream yet. Timed
- * after the imports have settled (V8 compiles them on background threads for a while);
- * the boot figure in run.ts times the whole thing, imports included.
+ * Cold start: one `ensureRestored` of the built package in a process that has not run
+ * litestream yet. Timed after the imports have settled (V8 compiles them on background
+ * threads for a while); the boot figure in run.ts times the whole thing, imports included.
  */
 async function coldRestore(options: LitestreamOptions) {
-  // litestream's own part: from spawning `restore` to its last line (the rename). The rest
-  // of the wall time is the library's own (and the integrity check's).
-  let spawnedAt: number | undefined;
-  let renamedAt: number | undefined;
-  const noop = () => {};
-  const config = defineConfig({
-    ...options,
-    logger: {
-      debug: (_fields, message) => {
-        if (message === 'renaming database from temporary location') renamedAt = performance.now();
-      },
-      info: noop,
-      warn: noop,
-      error: noop,
-    },
-  });
-  spawnEvents.on('spawn', ({ command }) => {
-    if (command === 'restore') spawnedAt ??= performance.now();
-  });
+  // litestream's own part: from making the first `litestream restore` process to its exit,
+  // as the raw arm times it. The rest of the wall time is the library's own (and the
+  // integrity check's).
+  const spawns = watchSpawns();
+  const { defineConfig, ensureRestored } = await bundled();
+  const config = defineConfig({ ...options, logger: false });
   await sleep(250);
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
@@ -64,15 +61,16 @@ async function coldRestore(options: LitestreamOptions) {
   const results = await ensureRestored(config);
   const ms = performance.now() - startedAt;
   delay.disable();
-  const litestreamMs = spawnedAt !== undefined && renamedAt !== undefined ? renamedAt - spawnedAt : Number.NaN;
+  const restore = spawns.find((spawn) => spawn.command === 'restore');
+  const litestreamMs = restore?.exitedAt === undefined ? Number.NaN : restore.exitedAt - restore.startedAt;
   return { ms, ownMs: ms - litestreamMs, outcomes: results.map((r) => r.outcome), eventLoopBlockedMs: delay.max / 1e6 };
 }
 
-/** Warm start: every database exists; counts litestream spawns and any child process. */
+/** Warm start: every database exists; counts the child processes started (none expected). */
 async function warmStart(options: LitestreamOptions, calls: number) {
-  const config = configOf(options);
-  let spawned = 0;
-  spawnEvents.on('spawn', () => spawned++);
+  const spawns = watchSpawns();
+  const { defineConfig, ensureRestored } = await bundled();
+  const config = defineConfig({ ...options, logger: false });
   const before = childrenOf(process.pid).length;
   const timed = async () => {
     const startedAt = performance.now();
@@ -86,7 +84,13 @@ async function warmStart(options: LitestreamOptions, calls: number) {
   const times: number[] = [];
   for (let i = 0; i < calls; i++) times.push(await timed());
   const after = childrenOf(process.pid).length;
-  return { first, median: median(times), p99: percentile(times, 99), spawned, childProcesses: after - before };
+  return {
+    first,
+    median: median(times),
+    p99: percentile(times, 99),
+    spawned: spawns.length,
+    childProcesses: after - before,
+  };
 }
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -99,6 +103,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
 
 /** Inserts per second with no replication, with the library replicating, or with raw litestream. */
 async function throughput(job: Extract<Job, { mode: 'throughput' }>) {
+  const { configOf, openDatabase, removeDatabase, replicate, startRaw, writeFor } = await modules();
   const config = configOf(job.options);
   const file = config.databases[0]?.path as string;
   removeDatabase(file);
@@ -132,6 +137,7 @@ async function throughput(job: Extract<Job, { mode: 'throughput' }>) {
 const LAG_WAIT_MS = 30_000;
 
 async function lag(job: Extract<Job, { mode: 'lag' }>) {
+  const { configOf, countRows, openDatabase, removeDatabase, replicate, restore } = await modules();
   const config = configOf(job.options);
   const file = config.databases[0]?.path as string;
   removeDatabase(file);
@@ -186,6 +192,7 @@ async function lag(job: Extract<Job, { mode: 'lag' }>) {
 
 /** Stop under load: writes until the moment of the stop, then checks the replica has every row. */
 async function shutdown(job: Extract<Job, { mode: 'shutdown' }>) {
+  const { configOf, countRows, openDatabase, removeDatabase, replicate, restore, startRaw, writeFor } = await modules();
   const config = configOf(job.options);
   const file = config.databases[0]?.path as string;
   removeDatabase(file);

@@ -4,25 +4,12 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { BINARY_ENV, type LitestreamBinary, type LitestreamFamily, resolveBinary } from '../src/engine/binary.js';
-import { type ProcInfo, processes } from '../test/support/proc.js';
+import type { LitestreamBinary, LitestreamFamily } from '../src/engine/binary.js';
+import { processes } from '../test/support/proc.js';
 import { ensureTool } from '../test/tools/install.mjs';
+import { childrenOf, median, percentile } from './measure.js';
 
-/** The middle value (mean of the two middle ones for an even count). */
-export function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
-
-/** Linear-interpolated percentile, p in [0, 100]. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  const lowValue = sorted[low] as number;
-  return lowValue + ((sorted[high] as number) - lowValue) * (rank - low);
-}
+export { childrenOf, median, percentile };
 
 /** Opens a database the way the README tells apps to, with `synchronous=NORMAL`. */
 export function openDatabase(file: string): Database.Database {
@@ -130,11 +117,6 @@ export function rssOf(pid: number): number {
   }
 }
 
-/** Live (non-zombie) child processes of `parent`. */
-export function childrenOf(parent: number): ProcInfo[] {
-  return processes().filter((p) => p.ppid === parent && p.state !== 'Z');
-}
-
 /**
  * Every live descendant of `root`, plus any process whose command line mentions
  * `marker` (a litestream orphaned by a killed child still names the bench's directory).
@@ -202,6 +184,9 @@ export const MiB = 1024 * 1024;
  * release line's executable: the bundled one for 0.3, the test suite's for 0.5.
  */
 export async function useLitestream(line: LitestreamFamily, childEnv: NodeJS.ProcessEnv): Promise<LitestreamBinary> {
+  // Loaded here, not at the top: the bench's children import this file, and their cold
+  // starts load the built package alone.
+  const { BINARY_ENV, resolveBinary } = await import('../src/engine/binary.js');
   if (line === '0.5') {
     const executable = (await ensureTool('litestream05')).binary;
     process.env[BINARY_ENV] = executable;

@@ -2,12 +2,24 @@
 // the S3 replica (versitygw on 127.0.0.1), traced step by step in fresh processes, on each
 // release line, beside raw `litestream restore` in the same run.
 //
-//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5] [--bundle]
+//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5] [--boot] [--modules]
 //
-// By default it runs tsc's modules (as `npm run bench`'s cold starts do); `--bundle` runs
-// dist/ by the package's name, as an app does (lazy chunks load as they would there).
+// It runs dist/ by the package's name, as an app does and as `npm run bench`'s cold starts
+// do (lazy chunks load as they would there); `--modules` runs tsc's modules instead.
+// `--boot` traces the whole boot to the first query (import, defineConfig, ensureRestored,
+// open, query; nothing waited for in between) beside a shell entrypoint's (`litestream
+// restore`, then a node app that opens the database and queries it), as the bench's "boot
+// to first query" figure: marks in ms since the traced process began.
 //
-// Prints one markdown table: each step's median time since the call began (ms), per line.
+// `--cpu-prof DIR` writes a V8 CPU profile of each traced process there (open one in Chrome's
+// DevTools), with its marks beside it.
+//
+// `--against DIR[,DIR…]` traces, in the same run and in rotation, the built package of other
+// checkouts too (each DIR has run `npm run build` and `npx tsc -p bench/tsconfig.json`): a
+// change measured beside the code before it, on the same machine load.
+//
+// Prints one markdown table: each step's median time (ms) since the call (or, with --boot,
+// the process) began, per line (and checkout).
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -28,13 +40,28 @@ const { values: flags } = parseArgs({
     reps: { type: 'string', default: '7' },
     mib: { type: 'string', default: '10' },
     litestream: { type: 'string', default: '0.3,0.5' },
-    // Trace the built package (run `npm run build` first), as apps import it.
+    // Trace tsc's modules instead of the built package (the default, as apps import it).
+    modules: { type: 'boolean', default: false },
+    // Accepted for the commands of older notes: the built package is the default now.
     bundle: { type: 'boolean', default: false },
+    // The whole boot to the first query, beside a shell entrypoint's.
+    boot: { type: 'boolean', default: false },
+    // Other checkouts whose built package is traced beside this one's.
+    against: { type: 'string' },
+    // Writes a V8 CPU profile of every traced process into this directory, and beside each
+    // its marks (marks-<pid>.json, with the call's start on the profile's clock).
+    'cpu-prof': { type: 'string' },
   },
 });
 const reps = Number(flags.reps);
 const mib = Number(flags.mib);
 const lines = (flags.litestream ?? '0.3,0.5').split(',') as LitestreamFamily[];
+const bootTrace = flags.boot === true;
+/** The checkouts traced: this one ('.') and each `--against` directory. */
+const checkouts = ['.', ...(flags.against ?? '').split(',').filter(Boolean)].map((dir) => ({
+  label: dir === '.' ? 'this' : path.basename(path.resolve(dir)),
+  script: dir === '.' ? path.join(here, 'trace-child.js') : path.resolve(dir, 'bench/.build/bench/trace-child.js'),
+}));
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'lsnode-trace-'));
 const tmp = path.join(work, 'tmp');
@@ -46,9 +73,26 @@ process.on('exit', () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function traced(job: TraceJob): Promise<{ marks: TraceMarkTime[]; outcome: string }> {
-  const child: ChildProcess = fork(path.join(here, 'trace-child.js'), [work], {
+/** A shell entrypoint's app (bench/boot.ts, bare): opens the restored database, one query. */
+function bareApp(database: string, options: LitestreamOptions): Promise<void> {
+  const child: ChildProcess = fork(path.join(here, 'boot.js'), [work], {
     env: childEnv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message: { error?: string }) =>
+      message.error === undefined ? resolve() : reject(new Error(message.error)),
+    );
+    child.once('exit', (code) => reject(new Error(`boot child exited ${code} without a result`)));
+    child.send({ arm: 'bare', options, database });
+  });
+}
+
+function traced(script: string, job: TraceJob): Promise<{ marks: TraceMarkTime[]; outcome: string }> {
+  const profiles = flags['cpu-prof'] && path.resolve(flags['cpu-prof']);
+  const child: ChildProcess = fork(script, [work], {
+    env: profiles ? { ...childEnv, LITESTREAM_NODE_TRACE_MARKS_DIR: profiles } : childEnv,
+    execArgv: profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -95,30 +139,52 @@ async function main(): Promise<void> {
       const options: LitestreamOptions = { ...base, databases: [{ path: target, replicaPath: 'db' }] };
       const config = defineConfig({ ...options, logger: false });
       const yml = await writeYaml(config);
-      const steps = new Map<string, number[]>();
-      const total = { library: [] as number[], raw: [] as number[] };
+      const label = (checkout: (typeof checkouts)[number]) =>
+        checkouts.length === 1 ? version : `${version} ${checkout.label}`;
+      const steps = new Map(checkouts.map((checkout) => [checkout, new Map<string, number[]>()]));
+      const total = new Map(checkouts.map((checkout) => [checkout, [] as number[]]));
+      const raw: number[] = [];
+      const arms = [...checkouts, 'raw' as const];
       for (let round = 0; round <= reps; round++) {
-        for (const arm of round % 2 === 0 ? ['library', 'raw'] : ['raw', 'library']) {
+        // Rotated, and reversed every other round: no arm always runs first or after the same one.
+        const shifted = [...arms.slice(round % arms.length), ...arms.slice(0, round % arms.length)];
+        for (const arm of round % 2 === 0 ? shifted : shifted.reverse()) {
           removeDatabase(target);
           await settleDisk();
+          const startedAt = performance.now();
           if (arm === 'raw') {
-            const ms = await rawRestore(config, yml, target, target);
-            if (round > 0) total.raw.push(ms);
+            let ms = await rawRestore(config, yml, target, target);
+            if (bootTrace) {
+              await bareApp(target, options);
+              ms = performance.now() - startedAt;
+            }
+            if (round > 0) raw.push(ms);
             continue;
           }
-          const { marks, outcome } = await traced({ options, bundle: flags.bundle === true });
+          const { marks, outcome } = await traced(arm.script, {
+            options,
+            modules: flags.modules === true,
+            boot: bootTrace,
+          });
+          const wallMs = performance.now() - startedAt;
           if (outcome !== 'restored') throw new Error(`trace: ${outcome}`);
           if (round === 0) continue; // warms the page cache and the binary
-          const end = marks.find((mark) => mark.step === 'boot:end');
-          if (end) total.library.push(end.atMs);
+          if (bootTrace) total.get(arm)?.push(wallMs);
+          else {
+            const end = marks.find((mark) => mark.step === 'boot:end');
+            if (end) total.get(arm)?.push(end.atMs);
+          }
           const firstOf = new Map<string, number>();
           for (const mark of marks) if (!firstOf.has(mark.step)) firstOf.set(mark.step, mark.atMs);
-          for (const [step, atMs] of firstOf) steps.set(step, [...(steps.get(step) ?? []), atMs]);
+          const own = steps.get(arm) as Map<string, number[]>;
+          for (const [step, atMs] of firstOf) own.set(step, [...(own.get(step) ?? []), atMs]);
         }
       }
       removeDatabase(target);
-      columns.set(version, steps);
-      totals.set(version, total);
+      for (const checkout of checkouts) {
+        columns.set(label(checkout), steps.get(checkout) as Map<string, number[]>);
+        totals.set(label(checkout), { library: total.get(checkout) as number[], raw });
+      }
     }
   } finally {
     await s3.stop();
@@ -130,8 +196,11 @@ async function main(): Promise<void> {
     for (const [step, times] of steps) order.set(step, Math.min(order.get(step) ?? Infinity, median(times)));
   const rows = [...order].sort((a, b) => a[1] - b[1]).map(([step]) => step);
   const cell = (times: number[] | undefined) => (times ? median(times).toFixed(1) : '—');
+  const what = flags.modules === true ? "tsc's modules" : 'the built package';
   console.log(
-    `${mib} MiB missing, S3 replica (versitygw, loopback); ${reps} traced boots per line, medians, ms since ensureRestored began\n`,
+    bootTrace
+      ? `${mib} MiB missing, S3 replica (versitygw, loopback), ${what}; ${reps} traced boots to the first query per line, medians, ms since the traced process began\n`
+      : `${mib} MiB missing, S3 replica (versitygw, loopback), ${what}; ${reps} traced boots per line, medians, ms since ensureRestored began\n`,
   );
   console.log(`| step | ${versions.join(' | ')} |`);
   console.log(`| --- | ${versions.map(() => '--:').join(' | ')} |`);
@@ -140,7 +209,9 @@ async function main(): Promise<void> {
   for (const [version, total] of totals) {
     const ratio = median(total.library) / median(total.raw);
     console.log(
-      `\n${version}: ensureRestored ${median(total.library).toFixed(1)} ms, raw litestream restore ${median(total.raw).toFixed(1)} ms (×${ratio.toFixed(2)})`,
+      bootTrace
+        ? `\n${version}: fork → first query ${median(total.library).toFixed(1)} ms, shell entrypoint (litestream restore, then fork → first query) ${median(total.raw).toFixed(1)} ms (×${ratio.toFixed(2)})`
+        : `\n${version}: ensureRestored ${median(total.library).toFixed(1)} ms, raw litestream restore ${median(total.raw).toFixed(1)} ms (×${ratio.toFixed(2)})`,
     );
   }
 }
