@@ -113,7 +113,7 @@ export type {
   ReplicationStatus,
   StopOptions,
   StopResult,
-} from './replication/replicate.js';
+} from './replication/types.js';
 export type { VerificationReport, VerifyOptions } from './replication/verify.js';
 export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore/ensure-restored.js';
 export type { PointInTimeResult, RestoreOptions } from './restore/point-in-time.js';

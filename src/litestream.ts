@@ -25,15 +25,9 @@ import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from
 import { releaseDatabases, useDatabases } from './process/database-users.js';
 import { releaseClaim } from './process/pidfile.js';
 import { type BackupStatus, backupStatus as inspectBackups } from './replication/backup-status.js';
-import {
-  idleStatus,
-  NOTHING_TO_STOP,
-  type Replication,
-  type ReplicationStatus,
-  replicate,
-  type StopOptions,
-  type StopResult,
-} from './replication/replicate.js';
+import { idleStatus, NOTHING_TO_STOP } from './replication/idle.js';
+import { replicate } from './replication/replicate.js';
+import type { Replication, ReplicationStatus, StopOptions, StopResult } from './replication/types.js';
 import { type VerificationReport, type VerifyOptions, verify as verifyBackup } from './replication/verify.js';
 import {
   type EnsureRestoredOptions,

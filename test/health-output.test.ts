@@ -14,7 +14,7 @@ import { expressLitestream } from '../src/express.js';
 import litestream from '../src/fastify.js';
 import { Litestream } from '../src/index.js';
 import { databaseLabels } from '../src/metrics/labels.js';
-import type { ReplicationStatus } from '../src/replication/replicate.js';
+import type { ReplicationStatus } from '../src/replication/types.js';
 import { onCleanup, tempDir, testConfig, writeRows } from './support/fixtures.js';
 
 /** A status with everything a caller must not learn from the summary. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ReplicationStatus } from '../src/index.js';
 import { renderExposition } from '../src/metrics/exposition.js';
 import { MetricsRecorder } from '../src/metrics/recorder.js';
-import type { Replication } from '../src/replication/replicate.js';
+import type { Replication } from '../src/replication/types.js';
 import { expectWellFormed, sample } from './support/prometheus.js';
 
 const DB = '/data/app "main".sqlite3';

@@ -13,7 +13,7 @@ import {
   type ReplicaFailure,
   ReplicaOutageWatch,
 } from '../src/replication/outage.js';
-import type { ReplicationStatus } from '../src/replication/replicate.js';
+import type { ReplicationStatus } from '../src/replication/types.js';
 
 describe('failureKindOfText', () => {
   it.each([

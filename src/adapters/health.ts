@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import type { LeaseHolderInfo } from '../errors.js';
-import type { ReplicationStatus } from '../replication/replicate.js';
+import type { ReplicationStatus } from '../replication/types.js';
 import { GATE_MESSAGES, type GateState } from './gate.js';
 
 /** The answer of a health endpoint without details: nothing about the host, its files or its errors. */

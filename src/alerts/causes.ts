@@ -1,5 +1,5 @@
 import type { ReplicaFailureKind } from '../replica/failure-cause.js';
-import type { ReplicationStatus } from '../replication/replicate.js';
+import type { ReplicationStatus } from '../replication/types.js';
 
 /** One reason replication is unhealthy: for a database, or for replication as a whole. */
 export interface UnhealthyCause {

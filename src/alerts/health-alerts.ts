@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AlertSettings } from '../config/define.js';
 import type { Secret } from '../config/secret.js';
 import type { Logger } from '../logging/logger.js';
-import type { ReplicationStatus } from '../replication/replicate.js';
+import type { ReplicationStatus } from '../replication/types.js';
 import { type UnhealthyCause, unhealthyCauses } from './causes.js';
 
 /** What the webhook receives (JSON). */

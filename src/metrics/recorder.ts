@@ -1,4 +1,4 @@
-import type { Replication, ReplicationStatus, StopResult } from '../replication/replicate.js';
+import type { Replication, ReplicationStatus, StopResult } from '../replication/types.js';
 import type { RestoreResult } from '../restore/ensure-restored.js';
 import { METRICS } from './catalogue.js';
 import { type MetricFamily, renderExposition, type Sample } from './exposition.js';

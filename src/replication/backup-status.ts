@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { LitestreamConfig } from '../config/define.js';
 import { resolveRuntime } from '../engine/select.js';
 import { liveReplicator } from '../process/pidfile.js';
-import type { Replication } from './replicate.js';
+import type { Replication } from './types.js';
 
 /** One database's backup state, from this process, its pidfile and the replica. */
 export interface BackupStatus {

@@ -13,7 +13,7 @@ import { positionFields, restoreInto } from '../restore/ensure-restored.js';
 import { IntegrityChecker } from '../sqlite/integrity-check.js';
 import { throwIfAborted } from '../support/abort.js';
 import { loadSqlite } from '../support/load-on-use.js';
-import type { Replication } from './replicate.js';
+import type { Replication } from './types.js';
 
 /** Options for {@link verify}. */
 export interface VerifyOptions {

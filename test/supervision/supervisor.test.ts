@@ -6,7 +6,8 @@ import { defineConfig } from '../../src/config/define.js';
 import type { Runtime } from '../../src/engine/engine.js';
 import { engineV0_3 } from '../../src/engine/v0_3/index.js';
 import { LitestreamAbortError, ReplicaLeaseError } from '../../src/errors.js';
-import { type StopResult, Supervisor } from '../../src/replication/replicate.js';
+import { Supervisor } from '../../src/replication/supervisor.js';
+import type { StopResult } from '../../src/replication/types.js';
 import { FakeChild, FakeClock, FakeLeases, recordingLogger, settle } from './fakes.js';
 
 const dirs: string[] = [];
