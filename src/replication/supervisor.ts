@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { type LitestreamConfig, secretsOf } from '../config/define.js';
+import { secretsOf } from '../config/derived.js';
 import { redact } from '../config/secret.js';
+import type { LitestreamConfig } from '../config/types.js';
 import type { DatabaseStatus, ReplicationTracker, Runtime, SyncEvent } from '../engine/engine.js';
 import { resolveRuntime } from '../engine/select.js';
 import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from '../errors.js';
 import { childLogger, type Logger } from '../logging/logger.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from '../process/child-config.js';
 import { parseLogLine } from '../process/log-lines.js';
-import { claimDatabase, releaseRecord, writeRecord } from '../process/pidfile.js';
 import { type SpawnOptions, spawnChild } from '../process/spawn.js';
 import { describeFailureKind, failureKindOfText } from '../replica/failure-cause.js';
 import { canProbe, probeReplica } from '../replica/probe.js';
@@ -25,7 +25,7 @@ import { throwIfAborted } from '../support/abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
 import { idleTracker } from './idle.js';
 import { ReplicaOutageWatch } from './outage.js';
-
+import { PidfileRecords } from './pidfile-records.js';
 import type {
   Replication,
   ReplicationEvents,
@@ -96,8 +96,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
   #readySettled = false;
   /** Tells stalled uploads; kills a litestream whose upload hangs (the backoff restarts it). */
   readonly #watchdog: StallWatchdog;
-  /** Pidfile writes and removals, in order: a removal never overtakes a write. */
-  #pidfileWork: Promise<void> = Promise.resolve();
+  /** The databases' pidfiles: claimed, rewritten with each litestream's pid, removed. */
+  readonly #pidfiles: PidfileRecords;
   /** The replica leases: litestream runs only while every one is held. */
   readonly #lease: LeaseGate;
   /** Tells an outage within seconds, and keeps its first cause. */
@@ -110,6 +110,10 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     super();
     this.#config = config;
     this.#logger = childLogger(config.logger, { component: 'replicate' });
+    this.#pidfiles = new PidfileRecords(
+      config.databases.map((db) => db.path),
+      this.#logger,
+    );
     this.#clock = deps.clock ?? systemClock;
     this.#resolveRuntime = deps.resolveRuntime ?? resolveRuntime;
     const spawn = deps.spawn ?? spawnChild;
@@ -252,10 +256,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       this.#tracker = runtime.engine.createTracker(this.#config.databases.map((db) => db.path));
       check();
       await sweepTempDirs(this.#logger);
-      for (const db of this.#config.databases) {
-        await claimDatabase(db.path, this.#config.shutdownTimeoutMs, this.#logger, stopAborted);
-        check();
-      }
+      await this.#pidfiles.claim(this.#config.shutdownTimeoutMs, stopAborted, check);
       // Held since ensureRestored as a rule; taken here when replication starts without it.
       await this.#lease.take(true);
       check();
@@ -271,7 +272,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       this.#state = 'stopped';
       this.#outage.stop();
       // Claims made before the failure (releaseRecord leaves other processes' alone).
-      await this.#releasePidfiles();
+      await this.#pidfiles.release();
       this.#lease.stop();
       await this.#lease.release();
       await this.#configFile?.dispose();
@@ -312,24 +313,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     this.#emit('spawn', { pid: child.pid });
     if (child.pid !== undefined) {
       const pid = child.pid;
-      await this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => writeRecord(db.path, pid))));
+      await this.#pidfiles.record(pid);
     }
-  }
-
-  /** Runs `work` on the pidfiles after everything queued before it; a failure is logged. */
-  #queuePidfileWork(work: () => Promise<unknown>): Promise<void> {
-    this.#pidfileWork = this.#pidfileWork.then(work).then(
-      () => {},
-      (error: unknown) => {
-        this.#logger.warn({ error: String(error) }, 'could not update the replicator pidfile');
-      },
-    );
-    return this.#pidfileWork;
-  }
-
-  /** Removes our pidfiles, after any write still in flight (a late write would leave a record behind). */
-  #releasePidfiles(): Promise<void> {
-    return this.#queuePidfileWork(() => Promise.all(this.#config.databases.map((db) => releaseRecord(db.path))));
   }
 
   /**
@@ -612,7 +597,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       }
     } finally {
       this.#state = 'stopped';
-      await this.#releasePidfiles();
+      await this.#pidfiles.release();
       // Litestream has exited: the next instance may take the replica over.
       await this.#lease.release();
       await this.#configFile?.dispose().catch(() => {});
