@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ReplicaLocation } from '../../config/replica-location.js';
 import { readFileTail, replicaObjects } from '../../replica/objects.js';
 import { companionFiles } from '../../sqlite/database-files.js';
+import { ConcurrencyLimit } from '../../support/concurrency.js';
 import type { LineageDialect, LineageMark, LineageVerdict } from '../engine.js';
 import { formatTxid } from '../positions.js';
 import { ltxLevelDir, v05LtxTxids } from './file-names.js';
@@ -15,6 +16,9 @@ import { ltxLevelDir, v05LtxTxids } from './file-names.js';
 
 const TRAILER_SIZE = 16;
 const LEVELS = 10;
+
+/** Level listings at once when level 0 is empty. */
+const LEVELS_AT_ONCE = 4;
 
 /** One LTX file: its transaction range, and where to read it. */
 interface LtxFile {
@@ -61,7 +65,12 @@ async function newestInReplica(
   };
   let files = await listLevel(0);
   if (files.length === 0) {
-    const levels = await Promise.all(Array.from({ length: LEVELS - 1 }, (_, index) => listLevel(index + 1)));
+    // A few at a time: each listing holds a listener on the caller's signal, which the boot
+    // shares with its other requests (ten at once is where Node warns of a leak).
+    const slots = new ConcurrencyLimit(LEVELS_AT_ONCE);
+    const levels = await Promise.all(
+      Array.from({ length: LEVELS - 1 }, (_, index) => slots.run(() => listLevel(index + 1))),
+    );
     files = levels.flat();
   }
   return newest(files);
