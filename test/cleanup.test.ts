@@ -19,7 +19,7 @@ import {
   verify,
 } from '../src/index.js';
 import { SpawnedChild } from '../src/process/spawn.js';
-import { IntegrityChecker } from '../src/sqlite/integrity-check.js';
+import { IntegrityChecker, MAIN_THREAD_MAX_BYTES } from '../src/sqlite/integrity-check.js';
 import { launchApp } from './reliability/harness.js';
 import {
   deleteDatabase,
@@ -392,8 +392,13 @@ async function asUnprivileged(script: string) {
 }
 
 describe('integrity check', () => {
-  it('tells a file SQLite cannot open from a database that fails the check', async () => {
-    const checker = new IntegrityChecker(2);
+  // A file up to the bound is checked on the main thread, a larger one in a worker thread:
+  // both give the same verdicts (here with a bound of 0 bytes, every file goes to a worker).
+  it.each([
+    ['on the main thread', MAIN_THREAD_MAX_BYTES, 0],
+    ['in a worker thread', 0, 1],
+  ])('tells a file SQLite cannot open from a database that fails the check, %s', async (_, bound, threads) => {
+    const checker = new IntegrityChecker(2, { mainThreadMaxBytes: bound });
     onCleanup(() => checker.release());
     const checkIntegrity = (file: string, mode: 'full' | 'quick') => checker.check(file, mode);
     const dir = tempDir();
@@ -417,5 +422,21 @@ describe('integrity check', () => {
     expect(result.ok).toBe(false);
     expect(result.unreadable).toBe(false);
     expect(result.problems.length).toBeGreaterThan(0);
+
+    const good = path.join(dir, 'good.db');
+    const fine = new Database(good);
+    fine.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO t (body) VALUES (1);');
+    fine.close();
+    expect(await checkIntegrity(good, 'full')).toEqual({ ok: true, unreadable: false, problems: [] });
+    expect(await checkIntegrity(good, 'quick')).toEqual({ ok: true, unreadable: false, problems: [] });
+    expect(checker.threads).toBe(threads);
+  });
+
+  it('starts a worker thread ahead only for a file too large for the main thread', async () => {
+    const checker = new IntegrityChecker(1);
+    onCleanup(() => checker.release());
+    expect(checker.needsWorker(MAIN_THREAD_MAX_BYTES)).toBe(false);
+    expect(checker.needsWorker(MAIN_THREAD_MAX_BYTES + 1)).toBe(true);
+    expect(checker.needsWorker(-1)).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { defineConfig, ensureRestored, ReplicaUnreachableError, RestoreError } from '../src/index.js';
+import { MAIN_THREAD_MAX_BYTES } from '../src/sqlite/integrity-check.js';
 import {
   captureLogger,
   closedPort,
@@ -181,7 +182,11 @@ describe('a replica that cannot be used', () => {
 });
 
 describe('a corrupt backup', () => {
-  it('fails with RestoreError and puts nothing in place', async () => {
+  // Small files are checked on the main thread, larger ones in a worker: the same verdict.
+  it.each([
+    ['small (checked on the main thread)', 0],
+    ['larger than MAIN_THREAD_MAX_BYTES (checked in a worker)', MAIN_THREAD_MAX_BYTES + 2 * 1024 * 1024],
+  ])('%s: fails with RestoreError and puts nothing in place', async (_, padding) => {
     const dir = tempDir();
     const file = path.join(dir, 'app.db');
     const config = defineConfig({
@@ -196,6 +201,12 @@ describe('a corrupt backup', () => {
     db.exec('CREATE TABLE t (a, b); CREATE INDEX ti ON t (a);');
     const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
     for (let i = 0; i < 100; i++) insert.run(i, 100 - i);
+    if (padding > 0) {
+      db.exec('CREATE TABLE pad (body BLOB)');
+      db.prepare(
+        'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) INSERT INTO pad SELECT randomblob(4000) FROM n',
+      ).run(Math.ceil(padding / 4000));
+    }
     db.unsafeMode(true);
     db.pragma('writable_schema = ON');
     db.exec("UPDATE sqlite_schema SET sql = 'CREATE INDEX ti ON t (b)' WHERE name = 'ti'");

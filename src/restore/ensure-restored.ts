@@ -540,7 +540,7 @@ export interface RestoreIntoOptions {
   beforePlacing?: () => Promise<void>;
   /** Overrides `restore.integrityCheck` (verify runs its own, to report its own step). */
   integrityCheck?: 'full' | 'quick' | 'off';
-  /** Checks the restored file off the main thread; one of its own (one worker) when absent. */
+  /** Checks the restored file (small ones on this thread, large ones in a worker); one of its own when absent. */
   integrity?: IntegrityChecker;
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
   signal?: AbortSignal | undefined;
@@ -621,8 +621,12 @@ export async function restoreInto(
           .catch(() => undefined)
       : undefined;
     if (latestChoice) void traceSettled('latest-choice:checked', latestChoice);
-    // Its worker starts while litestream downloads, not after.
-    if (integrityCheck !== 'off') checker.warm();
+    // A file small enough is checked on this thread; a larger one's worker starts while
+    // litestream downloads (once what it wrote so far says the worker will be needed), not after.
+    const stopWarming =
+      integrityCheck === 'off'
+        ? undefined
+        : warmWhenLarge(checker, () => Math.max(fileSize(dialect.progressFile(temp)), fileSize(temp)));
     let downloaded: RestoredPosition | undefined;
     try {
       downloaded = await firstDownload;
@@ -639,6 +643,8 @@ export async function restoreInto(
       // A binary that fails its version check explains the failure: report that.
       await runtime.diagnose();
       throw error;
+    } finally {
+      stopWarming?.();
     }
     if (downloaded === undefined) {
       await replicaCheck.noBackup();
@@ -717,6 +723,27 @@ export async function restoreInto(
     traceMark('temps:removed');
     if (!placed) await removeCreatedDirs(createdDir, dir);
   }
+}
+
+/**
+ * Starts `checker`'s worker as soon as the file being downloaded (`size()`, polled) turns
+ * out too large to check on the main thread. Returns what stops watching.
+ */
+function warmWhenLarge(checker: IntegrityChecker, size: () => number): () => void {
+  const look = () => {
+    let bytes = -1;
+    try {
+      bytes = size();
+    } catch {
+      // Not readable now: looked at again on the next tick.
+    }
+    if (!checker.needsWorker(bytes)) return;
+    checker.warm();
+    clearInterval(timer);
+  };
+  const timer = setInterval(look, 20);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**

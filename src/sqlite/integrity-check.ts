@@ -1,6 +1,7 @@
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
-import { loadWorkerThreads } from '../support/load-on-use.js';
+import { loadSqlite, loadWorkerThreads } from '../support/load-on-use.js';
 
 /** Result of a SQLite integrity check. */
 export interface IntegrityResult {
@@ -16,6 +17,14 @@ export interface IntegrityResult {
 
 /** SQLite's default SQLITE_MAX_MMAP_SIZE; larger values are clamped to it anyway. */
 const MAX_MMAP_SIZE = 0x7fff0000;
+
+/**
+ * Files up to this size are checked on the calling thread. A full check of 10 MiB took
+ * ~10 ms here, 32 MiB ~26 ms (one index; more indexes cost more): 16 MiB stalls the event
+ * loop for ~13 ms at most, while a worker thread costs ~30 ms of CPU to start (its isolate
+ * and better-sqlite3), paid during the download on the same cores, and its termination.
+ */
+export const MAIN_THREAD_MAX_BYTES = 16 * 1024 * 1024;
 
 // The worker's whole program. It is evaluated as a script (not a file beside this module)
 // so that it runs the same from the TypeScript sources and from the build, and it is given
@@ -99,12 +108,14 @@ class CheckWorker {
 }
 
 /**
- * Runs `PRAGMA integrity_check` (or `quick_check`) on closed database files, read-only,
- * in worker threads: a full check reads every page (about 1.4 s per GiB), and on the main
- * thread it would stall the app's event loop — health probes, the Express gate, every
+ * Runs `PRAGMA integrity_check` (or `quick_check`) on closed database files, read-only.
+ * Files up to {@link MAIN_THREAD_MAX_BYTES} are checked on the calling thread, one after the
+ * other (a few ms each; a worker would cost more to start than the check itself). Larger
+ * ones go to worker threads: a full check reads every page (about 1.4 s per GiB), and on the
+ * main thread it would stall the app's event loop — health probes, the Express gate, every
  * timer — for all that time. Up to `size` workers are started on demand and reused; one
- * can be started ahead ({@link warm}), while litestream is still downloading, so that its
- * start-up costs a restore nothing.
+ * can be started ahead ({@link warm}), while litestream is still downloading, once the file
+ * is known to need it ({@link needsWorker}), so that its start-up costs a restore nothing.
  *
  * Its users {@link retain} it and {@link release} it (the creator holds it once): the
  * workers end when the last one lets go, so a restore shared by two callers keeps its
@@ -114,10 +125,22 @@ export class IntegrityChecker {
   readonly #size: number;
   readonly #workers: CheckWorker[] = [];
   readonly #sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  readonly #mainThreadMaxBytes: number;
   #holders = 1;
 
-  constructor(size = 1) {
+  constructor(size = 1, options: { mainThreadMaxBytes?: number } = {}) {
     this.#size = Math.max(1, size);
+    this.#mainThreadMaxBytes = options.mainThreadMaxBytes ?? MAIN_THREAD_MAX_BYTES;
+  }
+
+  /** True when a file of `bytes` is checked in a worker thread (too large for this one). */
+  needsWorker(bytes: number): boolean {
+    return bytes > this.#mainThreadMaxBytes;
+  }
+
+  /** Worker threads started so far (and not ended). */
+  get threads(): number {
+    return this.#workers.length;
   }
 
   /** Starts a worker now if none is idle (and the pool has room), so the next check need not wait for one. */
@@ -129,6 +152,8 @@ export class IntegrityChecker {
   /** Checks `file`; never rejects (a check that could not run is `unreadable`). */
   check(file: string, mode: 'full' | 'quick'): Promise<IntegrityResult> {
     if (this.#holders === 0) return Promise.resolve(unchecked('the integrity checker was released'));
+    // Small (or missing: SQLite says why it cannot open it): here, at once.
+    if (!this.needsWorker(sizeOf(file))) return Promise.resolve(checkHere(file, mode));
     this.warm();
     // All busy and the pool full: queue behind the least loaded one.
     const worker = this.#workers.reduce((best, next) => (next.load < best.load ? next : best));
@@ -160,4 +185,34 @@ function toResult(reply: Reply): IntegrityResult {
 
 function unchecked(reason: string): IntegrityResult {
   return { ok: false, unreadable: true, problems: [reason] };
+}
+
+/** The worker's program, run here: the same pragmas, the same verdict. */
+function checkHere(file: string, mode: 'full' | 'quick'): IntegrityResult {
+  let db: import('better-sqlite3').Database | undefined;
+  try {
+    const Database = loadSqlite();
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma(`mmap_size = ${MAX_MMAP_SIZE}`);
+    const rows = db.pragma(mode === 'full' ? 'integrity_check(20)' : 'quick_check(20)') as Record<string, unknown>[];
+    return toResult({ id: 0, problems: rows.map((row) => String(Object.values(row)[0])) });
+  } catch (error) {
+    const failure = error as { message?: unknown; code?: unknown } | undefined;
+    return toResult({
+      id: 0,
+      error: String(failure?.message || error),
+      ...(typeof failure?.code === 'string' ? { code: failure.code } : {}),
+    });
+  } finally {
+    db?.close();
+  }
+}
+
+/** The size of `file` in bytes, or -1 when it cannot be seen. */
+function sizeOf(file: string): number {
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.size ?? -1;
+  } catch {
+    return -1;
+  }
 }
