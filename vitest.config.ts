@@ -39,6 +39,7 @@ const UNITS = [
   'test/supervision/**/*.test.ts',
   'test/architecture.test.ts',
   'test/codecs.test.ts',
+  'test/config-fast-path.test.ts',
   'test/engine-v0_5.test.ts',
   'test/failure-cause.test.ts',
   'test/log-lines.test.ts',

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { LitestreamConfig } from '../src/config/define.js';
+import type { LitestreamConfig } from '../src/config/types.js';
 import type { Runtime } from '../src/engine/engine.js';
 import { inspectReplica } from '../src/engine/replica-formats.js';
 import { resolveRuntime } from '../src/engine/select.js';

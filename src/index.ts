@@ -19,29 +19,28 @@
 export type { UnhealthyCause } from './alerts/causes.js';
 export type { AlertPayload } from './alerts/health-alerts.js';
 export type { LoadedConfigFile } from './config/config-file.js';
-export {
-  type AlertOptions,
-  type AlertSettings,
-  type DatabaseConfig,
-  type DatabaseOptions,
-  DEFAULTS,
-  defineConfig,
-  type FileReplicaConfig,
-  type FileReplicaOptions,
-  isLitestreamConfig,
-  type LeaseOptions,
-  type LeaseSettings,
-  type LitestreamConfig,
-  type LitestreamOptions,
-  type OffLeaseSettings,
-  type RestorePolicyOptions,
-  type S3ReplicaConfig,
-  type S3ReplicaOptions,
-  type SupervisorOptions,
-  type TakenLeaseSettings,
-} from './config/define.js';
+export { DEFAULTS } from './config/defaults.js';
+export { defineConfig, isLitestreamConfig } from './config/define.js';
 export { configFromEnv, ENV, type Env } from './config/from-env.js';
 export { Secret } from './config/secret.js';
+export type {
+  AlertOptions,
+  AlertSettings,
+  DatabaseConfig,
+  DatabaseOptions,
+  FileReplicaConfig,
+  FileReplicaOptions,
+  LeaseOptions,
+  LeaseSettings,
+  LitestreamConfig,
+  LitestreamOptions,
+  OffLeaseSettings,
+  RestorePolicyOptions,
+  S3ReplicaConfig,
+  S3ReplicaOptions,
+  SupervisorOptions,
+  TakenLeaseSettings,
+} from './config/types.js';
 export {
   BINARY_ENV,
   type BinarySource,

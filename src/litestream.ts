@@ -1,5 +1,6 @@
 import { HealthAlerts } from './alerts/health-alerts.js';
-import { defineConfig, isLitestreamConfig, type LitestreamConfig, type LitestreamOptions } from './config/define.js';
+import { defineConfig, isLitestreamConfig } from './config/define.js';
+import type { LitestreamConfig, LitestreamOptions } from './config/types.js';
 import { LitestreamError, ReplicationError } from './errors.js';
 import {
   type BackupRow,

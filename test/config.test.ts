@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { withDatabases } from '../src/config/define.js';
+import { withDatabases } from '../src/config/derived.js';
 import { formatGoDuration, parseDuration, parseGoDuration } from '../src/config/duration.js';
 import {
   configFromEnv,
@@ -11,10 +10,9 @@ import {
   type LitestreamConfigError,
   type LitestreamOptions,
 } from '../src/index.js';
+import { REJECTED_ENVS, REJECTED_OPTIONS, s3 } from './support/config-cases.js';
 import { tempDir } from './support/fixtures.js';
 import { engine } from './support/litestream-version.js';
-
-const s3 = { type: 's3' as const, bucket: 'my-bucket' };
 
 function configError(run: () => unknown): LitestreamConfigError {
   try {
@@ -112,169 +110,10 @@ describe('defineConfig', () => {
     expect(engine.renderYaml(config)).not.toContain('AKIAEXAMPLE');
   });
 
-  const dir = tempDir;
-  const cases: [string, () => unknown, string, RegExp][] = [
-    ['no options at all', () => defineConfig(undefined as unknown as LitestreamOptions), 'options', /object/],
-    ['databases missing', () => defineConfig({ replica: s3 } as LitestreamOptions), 'databases', /list/],
-    ['databases empty', () => defineConfig({ databases: [], replica: s3 }), 'databases', /at least one/],
-    ['a blank database path', () => defineConfig({ databases: ['  '], replica: s3 }), 'databases[0]', /path/],
-    [
-      'a database that is a number',
-      () => defineConfig({ databases: [42 as unknown as string], replica: s3 }),
-      'databases[0]',
-      /path/,
-    ],
-    ['replica missing while enabled', () => defineConfig({ databases: ['a.db'] }), 'replica.bucket', /required/],
-    [
-      'an empty bucket',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, bucket: '' } }),
-      'replica.bucket',
-      /required/,
-    ],
-    [
-      'an invalid bucket name',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, bucket: 'My_Bucket' } }),
-      'replica.bucket',
-      /valid bucket name/,
-    ],
-    [
-      'an endpoint without a scheme',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, endpoint: 's3.amazonaws.com' } }),
-      'replica.endpoint',
-      /scheme/,
-    ],
-    [
-      'an ftp endpoint',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, endpoint: 'ftp://host' } }),
-      'replica.endpoint',
-      /http/,
-    ],
-    [
-      'a secret without a key id',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, secretAccessKey: 'x' } }),
-      'replica.accessKeyId',
-      /both keys/,
-    ],
-    [
-      'a key id without a secret',
-      () => defineConfig({ databases: ['a.db'], replica: { ...s3, accessKeyId: 'x' } }),
-      'replica.secretAccessKey',
-      /both keys/,
-    ],
-    [
-      'an unknown replica type',
-      () => defineConfig({ databases: ['a.db'], replica: { type: 'gcs' } as never }),
-      'replica.type',
-      /type must be "s3" \(with bucket, region, …\) or "file" \(with path\), not "gcs"/,
-    ],
-    [
-      'a replica without a type',
-      () => defineConfig({ databases: ['a.db'], replica: { bucket: 'b' } as never }),
-      'replica.type',
-      /type is required: "s3"/,
-    ],
-    [
-      'a file replica without a path',
-      () => defineConfig({ databases: ['a.db'], replica: { type: 'file' } as never }),
-      'replica.path',
-      /directory/,
-    ],
-    [
-      'a sync interval without a unit',
-      () => defineConfig({ databases: ['a.db'], replica: s3, syncInterval: '10' }),
-      'syncInterval',
-      /"10s"/,
-    ],
-    [
-      'a negative retention',
-      () => defineConfig({ databases: ['a.db'], replica: s3, retention: '-5s' }),
-      'retention',
-      /positive duration/,
-    ],
-    [
-      'a zero snapshot interval',
-      () => defineConfig({ databases: ['a.db'], replica: s3, snapshotInterval: '0s' }),
-      'snapshotInterval',
-      /positive/,
-    ],
-    [
-      'a numeric duration',
-      () => defineConfig({ databases: ['a.db'], replica: s3, syncInterval: 10 as unknown as string }),
-      'syncInterval',
-      /duration/,
-    ],
-    [
-      'duplicate database paths',
-      () => defineConfig({ databases: ['data/a.db', './data/../data/a.db'], replica: s3 }),
-      'databases[1]',
-      /duplicates databases\[0\]/,
-    ],
-    [
-      'two databases with one replica path',
-      () => defineConfig({ databases: ['x/app.db', 'y/app.db'], replica: s3 }),
-      'databases[1].replicaPath',
-      /distinct replicaPath/,
-    ],
-    [
-      'a replica path escaping the prefix',
-      () => defineConfig({ databases: [{ path: 'a.db', replicaPath: '../other' }], replica: s3 }),
-      'databases[0].replicaPath',
-      /without "\.\."/,
-    ],
-    [
-      'a negative shutdown timeout',
-      () => defineConfig({ databases: ['a.db'], replica: s3, shutdownTimeoutMs: -1 }),
-      'shutdownTimeoutMs',
-      /greater than 0/,
-    ],
-    [
-      'a bad integrity check mode',
-      () => defineConfig({ databases: ['a.db'], replica: s3, restore: { integrityCheck: 'maybe' as never } }),
-      'restore.integrityCheck',
-      /"full", "quick" or "off"/,
-    ],
-    [
-      'a logger without methods',
-      () => defineConfig({ databases: ['a.db'], replica: s3, logger: {} as never }),
-      'logger',
-      /pino-compatible/,
-    ],
-    [
-      'enabled as a string',
-      () => defineConfig({ databases: ['a.db'], replica: s3, enabled: 'yes' as never }),
-      'enabled',
-      /true or false/,
-    ],
-    [
-      'a database path that is a directory',
-      () => {
-        const d = dir();
-        return defineConfig({ databases: [d], replica: s3 });
-      },
-      'databases[0]',
-      /is a directory/,
-    ],
-    [
-      'a database under a file',
-      () => {
-        const d = dir();
-        writeFileSync(path.join(d, 'file'), '');
-        return defineConfig({ databases: [path.join(d, 'file', 'a.db')], replica: s3 });
-      },
-      'databases[0]',
-      /is a file, not a directory/,
-    ],
-    [
-      'a file replica holding the database',
-      () => {
-        const d = dir();
-        mkdirSync(path.join(d, 'data'));
-        return defineConfig({ databases: [path.join(d, 'data', 'a.db')], replica: { type: 'file', path: d } });
-      },
-      'replica.path',
-      /directory of its own/,
-    ],
-  ];
+  const cases = REJECTED_OPTIONS.map(
+    ([name, options, field, message]) =>
+      [name, () => defineConfig(options(tempDir) as LitestreamOptions), field, message] as const,
+  );
 
   it.each(cases)('rejects %s, naming %s', (_name, run, field, message) => {
     const error = configError(run);
@@ -341,28 +180,7 @@ describe('configFromEnv', () => {
     expect(configFromEnv({}, { databases }).enabled).toBe(false);
   });
 
-  it.each([
-    ['LITESTREAM_ENABLED=maybe', { ...env, LITESTREAM_ENABLED: 'maybe' }, 'LITESTREAM_ENABLED', /true, false, 1 or 0/],
-    ['LITESTREAM_ENABLED=yes', { ...env, LITESTREAM_ENABLED: 'yes' }, 'LITESTREAM_ENABLED', /not a boolean/],
-    ['no bucket while enabled', { LITESTREAM_ENABLED: 'true' }, 'LITESTREAM_S3_BUCKET', /required/],
-    ['a blank bucket', { ...env, LITESTREAM_S3_BUCKET: '   ' }, 'LITESTREAM_S3_BUCKET', /required/],
-    [
-      'an endpoint without a scheme',
-      { ...env, LITESTREAM_S3_ENDPOINT: 's3.amazonaws.com' },
-      'LITESTREAM_S3_ENDPOINT',
-      /scheme/,
-    ],
-    ['a secret without a key id', { ...env, LITESTREAM_ACCESS_KEY_ID: '' }, 'LITESTREAM_ACCESS_KEY_ID', /both keys/],
-    ['a bad sync interval', { ...env, LITESTREAM_SYNC_INTERVAL: '10' }, 'LITESTREAM_SYNC_INTERVAL', /duration/],
-    ['a bad stale-copy policy', { ...env, LITESTREAM_ON_STALE: 'overwrite' }, 'LITESTREAM_ON_STALE', /keep-local/],
-    ['a bad restore retry', { ...env, LITESTREAM_RESTORE_RETRY_FOR: '30' }, 'LITESTREAM_RESTORE_RETRY_FOR', /duration/],
-    [
-      'a bad path-style flag',
-      { ...env, LITESTREAM_S3_FORCE_PATH_STYLE: 'on' },
-      'LITESTREAM_S3_FORCE_PATH_STYLE',
-      /boolean/,
-    ],
-  ])('rejects %s, naming the variable', (_name, values, field, message) => {
+  it.each(REJECTED_ENVS)('rejects %s, naming the variable', (_name, values, field, message) => {
     const error = configError(() => configFromEnv(values, { databases }));
     const issue = error.issues.find((candidate) => candidate.field === field);
     expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined();

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { constants } from 'node:os';
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import { LitestreamAbortError, LitestreamError } from '../errors.js';
 import { Litestream } from '../litestream.js';
 import { spawnChild } from '../process/spawn.js';

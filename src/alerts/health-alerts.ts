@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AlertSettings } from '../config/define.js';
 import type { Secret } from '../config/secret.js';
+import type { AlertSettings } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { ReplicationStatus } from '../replication/types.js';
 import { type UnhealthyCause, unhealthyCauses } from './causes.js';

@@ -1,5 +1,5 @@
 /** What every command but \`run\` is given, and gives back. */
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import type { Values } from './arguments.js';
 
 /** A command's inputs: the loaded config, its flags and DB arguments, and Ctrl-C. */

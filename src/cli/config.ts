@@ -1,7 +1,8 @@
 /** The config a CLI command runs with, and the databases its arguments name. */
 
-import { type LitestreamConfig, withDatabases } from '../config/define.js';
+import { withDatabases } from '../config/derived.js';
 import { configFromEnv, ENV } from '../config/from-env.js';
+import type { LitestreamConfig } from '../config/types.js';
 import { findDatabase } from '../inspect/listings.js';
 import { ONE_DATABASE, UsageError } from './arguments.js';
 import { appLogger, type Io, progressLogger, quietLogger } from './io.js';

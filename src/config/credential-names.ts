@@ -1,5 +1,5 @@
-import type { LitestreamConfig } from './define.js';
 import { settingName } from './setting-names.js';
+import type { LitestreamConfig } from './types.js';
 
 /** The credentials a replica request was signed with, named as the user set them. */
 export interface CredentialNames {

@@ -1,15 +1,10 @@
 import path from 'node:path';
 import { LitestreamConfigError } from '../errors.js';
-import {
-  buildConfig,
-  type FieldNames,
-  type LeaseOptions,
-  type LitestreamConfig,
-  type LitestreamOptions,
-} from './define.js';
+import { buildConfig, type FieldNames } from './define.js';
 import { parseDuration } from './duration.js';
 import { unknownVariables, warnUnknownVariables } from './env-typos.js';
 import { assertExecutable } from './executable.js';
+import type { LeaseOptions, LitestreamConfig, LitestreamOptions } from './types.js';
 
 /**
  * The environment variables {@link configFromEnv} reads. The first six are the basic ones;

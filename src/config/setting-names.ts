@@ -1,4 +1,4 @@
-import type { LitestreamConfig } from './define.js';
+import type { LitestreamConfig } from './types.js';
 
 /**
  * How a message names one of `config`'s settings: the environment variable that gave it

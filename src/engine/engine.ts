@@ -5,8 +5,8 @@
  * @internal
  */
 
-import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
 import type { ReplicaLocation } from '../config/replica-location.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import type { LitestreamLogLine } from '../process/log-lines.js';
 import type { CommandResult } from '../process/run-command.js';
 import type { LitestreamBinary, LitestreamFamily } from './binary.js';

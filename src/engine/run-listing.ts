@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { type DatabaseConfig, type LitestreamConfig, secretsOf } from '../config/define.js';
+import { secretsOf } from '../config/derived.js';
 import { redact } from '../config/secret.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import { LitestreamAbortError, LitestreamError } from '../errors.js';
 import { childEnv, writeConfigFile } from '../process/child-config.js';
 import { type CommandResult, errorOutput, runCommand } from '../process/run-command.js';

@@ -1,4 +1,4 @@
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import { logOnce } from '../logging/logger.js';
 import { checkLocated, knownBinary, type LitestreamBinary, type LitestreamFamily, locateBinary } from './binary.js';
 import type { Engine, Runtime, VersionedListing } from './engine.js';

@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import { loadYaml } from '../support/load-on-use.js';
 
 /** The first line of every litestream.yml litestream-node writes. */

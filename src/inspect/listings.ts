@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import type { BackupRow, ListingNamer, VersionedListing, VersionedListings } from '../engine/engine.js';
 import type { GenerationRow, LtxRow, SnapshotRow, WalRow } from '../engine/listing-rows.js';
 import type { ListingOptions } from '../engine/run-listing.js';

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import { CredentialsError, FileSystemError, LitestreamError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { replicaError } from '../replica/failure-messages.js';

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import type { DatabaseConfig } from '../config/define.js';
+import type { DatabaseConfig } from '../config/types.js';
 import { s3BucketOf } from '../replica/location-bucket.js';
 import { fileLeaseStore, type LeaseStore, s3LeaseStore } from './store.js';
 

@@ -19,7 +19,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings } from '../config/define.js';
+import type { DatabaseConfig, LitestreamConfig, OffLeaseSettings } from '../config/types.js';
 import { LitestreamAbortError, ReplicaLeaseError } from '../errors.js';
 import { type Logger, logOnce } from '../logging/logger.js';
 import { throwIfAborted } from '../support/abort.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { DatabaseConfig, LitestreamConfig } from '../config/define.js';
 import { settingName } from '../config/setting-names.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import type { LineageMark, LineageVerdict, Runtime } from '../engine/engine.js';
 import { CredentialsError, LitestreamAbortError, LitestreamError, StaleDatabaseError } from '../errors.js';
 import type { LeaseKeeper } from '../lease/keeper.js';

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { credentialNames } from '../config/credential-names.js';
-import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../config/define.js';
+import { describeReplica } from '../config/derived.js';
 import { settingName } from '../config/setting-names.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import { LitestreamError, type LitestreamErrorOptions, ReplicaUnreachableError } from '../errors.js';
 import { credentialCodeMeaning, expectedRegion, type FailureKind, serverCode } from './failure-cause.js';
 

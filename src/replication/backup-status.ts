@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import { resolveRuntime } from '../engine/select.js';
 import { liveReplicator } from '../process/pidfile.js';
 import type { Replication } from './types.js';

@@ -1,6 +1,6 @@
 /** Replication that is not running: disabled by the config, or before the executable is known. */
 import { EventEmitter } from 'node:events';
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import type { DatabaseStatus, ReplicationTracker } from '../engine/engine.js';
 import type { Replication, ReplicationEvents, ReplicationStatus, StopResult } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import type { LeaseKeeper } from '../lease/keeper.js';
 import { compareWithReplica, type LineageMemo } from '../lineage/check.js';
 import { childLogger } from '../logging/logger.js';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
-import type { LitestreamConfig } from '../config/define.js';
+import type { LitestreamConfig } from '../config/types.js';
 import { resolveRuntime } from '../engine/select.js';
 import { LitestreamAbortError, VerificationError } from '../errors.js';
 import { findDatabase } from '../inspect/listings.js';

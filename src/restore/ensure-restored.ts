@@ -1,8 +1,9 @@
 import { chmod, link, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DatabaseConfig, type LitestreamConfig, secretsOf } from '../config/define.js';
+import { secretsOf } from '../config/derived.js';
 import { redact } from '../config/secret.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import type { RestoredPosition, RestoreTarget, Runtime } from '../engine/engine.js';
 import { describePosition } from '../engine/positions.js';
 import { resolveRuntime } from '../engine/select.js';

@@ -1,4 +1,5 @@
-import { type DatabaseConfig, describeReplica, type LitestreamConfig } from '../config/define.js';
+import { describeReplica } from '../config/derived.js';
+import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
 import type { LitestreamFamily } from '../engine/binary.js';
 import type { Runtime } from '../engine/engine.js';
 import {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { describeReplica, type LitestreamConfig } from '../config/define.js';
+import { describeReplica } from '../config/derived.js';
+import type { LitestreamConfig } from '../config/types.js';
 import type { RestoreNames } from '../engine/engine.js';
 import { resolveRuntime } from '../engine/select.js';
 import { LitestreamError, RestoreError } from '../errors.js';

@@ -3,7 +3,8 @@
  * the database, it replicates it for the check and says what that changed in the replica.
  */
 
-import { type LitestreamConfig, refusingHeldReplicas, withDatabases } from '../../config/define.js';
+import { refusingHeldReplicas, withDatabases } from '../../config/derived.js';
+import type { LitestreamConfig } from '../../config/types.js';
 import { describePosition } from '../../engine/positions.js';
 import { resolveRuntime } from '../../engine/select.js';
 import { LitestreamError } from '../../errors.js';

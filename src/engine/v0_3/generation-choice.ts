@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import type { Runtime } from '../engine.js';
 import type { GenerationSpan } from '../replica-formats.js';
 import { listGenerations } from './listings.js';

@@ -1,5 +1,5 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
 import { parseGoDuration } from '../../config/duration.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import { LitestreamError } from '../../errors.js';
 import type { BackupRow, Runtime } from '../engine.js';
 import type { GenerationRow, SnapshotRow, WalRow } from '../listing-rows.js';

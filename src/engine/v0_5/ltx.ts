@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import { LitestreamError } from '../../errors.js';
 import type { BackupRow, Runtime } from '../engine.js';
 import type { LtxRow } from '../listing-rows.js';

@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import { LitestreamError, LitestreamVersionError, RestoreError } from '../../errors.js';
 import type { PointInTimeRequest, RestoreNames, RestoreTarget, Runtime } from '../engine.js';
 import { formatTxid } from '../positions.js';

@@ -1,4 +1,4 @@
-import type { DatabaseConfig, LitestreamConfig } from '../../config/define.js';
+import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import { LitestreamConfigError } from '../../errors.js';
 import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
 
