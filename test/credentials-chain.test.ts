@@ -18,6 +18,9 @@ import { testS3 } from './support/s3-per-file.js';
 /** A short lease, so that renewals are frequent: renewed every second. */
 const LEASE = { LITESTREAM_LEASE_TTL: '3s', LITESTREAM_LEASE_WAIT: '60s' };
 
+/** How long the keys a source hands out are valid: fetched again after half of it. */
+const KEY_LIFETIME_MS = 4_000;
+
 /** No static keys anywhere: seedEnv's are blanked (the library and litestream read '' as unset). */
 const NO_KEYS = {
   LITESTREAM_ACCESS_KEY_ID: '',
@@ -194,7 +197,7 @@ async function rollingDeploy(source: { asked: Asked; env: Record<string, string>
   expect(waiting.holder).toMatchObject({ host: hostname(), pid: old.pid });
   expect(existsSync(next.database)).toBe(false);
 
-  // Keys valid 8 s are fetched again after about 4 s, not for every request (a renewal a second).
+  // Keys valid 4 s are fetched again after about 2 s, not for every request (a renewal a second).
   const before = source.asked.node;
   await waitFor(() => source.asked.node >= before + 2, 15_000, 'the keys to be refreshed');
 
@@ -209,18 +212,18 @@ async function rollingDeploy(source: { asked: Asked; env: Record<string, string>
   // Litestream asked the same source (it has no other), and nobody without its token was served.
   expect(source.asked.litestream).toBeGreaterThan(0);
   expect(source.asked.refused).toBe(0);
-  // Roughly one fetch per instance per 4 s, far fewer than the requests made.
+  // Roughly one fetch per instance per 2 s, far fewer than the requests made.
   expect(source.asked.node).toBeGreaterThanOrEqual(2);
   for (const app of [old, next]) expect(app.output()).not.toContain(testS3().secretAccessKey);
 }
 
 describe('credentials from the AWS default chain (no key variables)', () => {
   it('ECS container endpoint: both instances and their litestream use it; the second waits for the lease, then restores every acknowledged row; short-lived keys are refreshed', async () => {
-    await rollingDeploy(await credentialsEndpoint(8_000), `chain-ecs-${Date.now()}`);
+    await rollingDeploy(await credentialsEndpoint(KEY_LIFETIME_MS), `chain-ecs-${Date.now()}`);
   });
 
   it('EC2 instance metadata (IMDSv2 only): both instances and their litestream use it; a rolling deploy keeps every acknowledged row; short-lived keys are refreshed', async () => {
-    await rollingDeploy(await instanceMetadata(8_000), `chain-imds-${Date.now()}`);
+    await rollingDeploy(await instanceMetadata(KEY_LIFETIME_MS), `chain-imds-${Date.now()}`);
   });
 
   // Litestream 0.3's SDK (aws-sdk-go v1.44) reads no AWS_ENDPOINT_URL_STS: it would ask the real
@@ -228,7 +231,7 @@ describe('credentials from the AWS default chain (no key variables)', () => {
   it.runIf(family === '0.5')(
     'web identity (EKS IRSA) through a loopback STS: both instances and their litestream use it; a rolling deploy keeps every acknowledged row; short-lived keys are refreshed',
     async () => {
-      await rollingDeploy(await webIdentity(8_000), `chain-irsa-${Date.now()}`);
+      await rollingDeploy(await webIdentity(KEY_LIFETIME_MS), `chain-irsa-${Date.now()}`);
     },
   );
 

@@ -237,6 +237,9 @@ describe('a final sync that fails', () => {
     const { config, logger } = testConfig(dir, {
       syncInterval: '1h',
       replica: s3Replica({ endpoint: proxy.endpoint }),
+      // 0.5 tries its final sync for half of this (less 2 s) before it gives up by itself: 5 s,
+      // and the second run has the rest.
+      shutdownTimeoutMs: 12_000,
     });
     const main = config.databases[0]?.path as string;
     const ids = writeRows(main, 'before', 10);
@@ -323,48 +326,61 @@ describe.runIf(family === '0.3')('a litestream 0.3.13 that deadlocks after its f
   // upload then never reads its data: its final sync completes, then it waits forever for
   // the cancelled one. stop() lets uploads finish before it signals, but a sync can start in
   // the same instant, and then the deadlock follows. A multipart upload (a commit of more
-  // than 5 MiB) cancelled between its parts deadlocks every time: signalled that way here.
+  // than 5 MiB) cancelled between its parts deadlocks: signalled that way here. A signal that
+  // lands at another moment of the upload (seen on a busy machine, 58 ms after it began) only
+  // fails it, and litestream exits by itself after its final sync: then the scenario runs again.
   it('is killed as soon as the log shows the final sync in the replica, and the stop is clean', async () => {
-    const dir = tempDir();
-    const main = path.join(dir, 'production.sqlite3');
-    const { config, logger } = testConfig(dir, { databases: [main] });
-    const ids = writeRows(main, 'before', 5);
-    const replication = track(startReplication(config));
-    await replication.ready;
-    // The upload of the big commit: the segment after the first one (which starts at 0).
-    const uploading = new Promise<void>((resolve) =>
-      replication.on(
-        'log',
-        (line) => line.msg === 'write wal segment' && !/:0$/.test(String(line.fields.position)) && resolve(),
-      ),
-    );
-    const db = openDatabase(main);
-    db.exec('CREATE TABLE blobs (body BLOB NOT NULL)');
-    const insert = db.prepare('INSERT INTO blobs (body) VALUES (?)');
-    db.transaction(() => {
-      for (let i = 0; i < 112; i++) insert.run(randomBytes(64 * 1024));
-    })();
-    db.close();
-    ids.push(...writeRows(main, 'after', 5));
-    await uploading;
-    const pid = replication.status().pid as number;
-    process.kill(pid, 'SIGTERM');
-    await waitFor(
-      () => logger.lines.some((line) => line.message === 'signal received, litestream shutting down'),
-      10_000,
-      'litestream to begin its shutdown',
-    );
-
-    const result = await replication.stop({ timeoutMs: 60_000 });
-    expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
-    expect(logger.text()).toMatch(/litestream hung after its final sync reached the replica/);
-    // Killed for what the log showed, not after the silence that marks a hang (5 s or more).
-    expect(messages(logger)).not.toContain('litestream hung during its final sync; killing it');
-    expect(processAlive(pid)).toBe(false);
-    expect(litestreamChildren()).toEqual([]);
-    expect(await replicaIds(config, main)).toEqual(ids);
+    for (let attempt = 1; !(await signalDuringMultipartUpload()); attempt++) {
+      if (attempt === 5) throw new Error('litestream 0.3.13 did not deadlock in 5 attempts');
+    }
   });
 });
+
+/**
+ * SIGTERM to litestream while it uploads a commit of more than 5 MiB, then stop(): the stop is
+ * clean and every row is in the replica, whether litestream deadlocked (and was killed for
+ * it) or exited by itself. Resolves to whether it deadlocked.
+ */
+async function signalDuringMultipartUpload(): Promise<boolean> {
+  const dir = tempDir();
+  const main = path.join(dir, 'production.sqlite3');
+  const { config, logger } = testConfig(dir, { databases: [main] });
+  const ids = writeRows(main, 'before', 5);
+  const replication = track(startReplication(config));
+  await replication.ready;
+  // The upload of the big commit: the segment after the first one (which starts at 0).
+  const uploading = new Promise<void>((resolve) =>
+    replication.on(
+      'log',
+      (line) => line.msg === 'write wal segment' && !/:0$/.test(String(line.fields.position)) && resolve(),
+    ),
+  );
+  const db = openDatabase(main);
+  db.exec('CREATE TABLE blobs (body BLOB NOT NULL)');
+  const insert = db.prepare('INSERT INTO blobs (body) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 112; i++) insert.run(randomBytes(64 * 1024));
+  })();
+  db.close();
+  ids.push(...writeRows(main, 'after', 5));
+  await uploading;
+  const pid = replication.status().pid as number;
+  process.kill(pid, 'SIGTERM');
+  await waitFor(
+    () => logger.lines.some((line) => line.message === 'signal received, litestream shutting down'),
+    10_000,
+    'litestream to begin its shutdown',
+  );
+
+  const result = await replication.stop({ timeoutMs: 60_000 });
+  expect(result, JSON.stringify(result)).toMatchObject({ clean: true, killed: false });
+  // Killed for what the log showed, not after the silence that marks a hang (5 s or more).
+  expect(messages(logger)).not.toContain('litestream hung during its final sync; killing it');
+  expect(processAlive(pid)).toBe(false);
+  expect(litestreamChildren()).toEqual([]);
+  expect(await replicaIds(config, main)).toEqual(ids);
+  return /litestream hung after its final sync reached the replica/.test(logger.text());
+}
 
 /** Every message the library logged, in order. */
 function messages(logger: ReturnType<typeof captureLogger>): string[] {

@@ -133,6 +133,19 @@ async function damageTrial(
   return { problems, outcome, victim };
 }
 
+/** `run` for every item, at most `size` at a time, in order; each outcome settled. */
+async function settledInBatches<T, R>(
+  items: readonly T[],
+  size: number,
+  run: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  const settled: PromiseSettledResult<R>[] = [];
+  for (let start = 0; start < items.length; start += size) {
+    settled.push(...(await Promise.allSettled(items.slice(start, start + size).map(run))));
+  }
+  return settled;
+}
+
 function harm(file: string, damage: Damage): void {
   const bytes = readFileSync(file);
   if (damage === 'changes deleted') rmSync(file);
@@ -160,8 +173,12 @@ describe('damaged replica objects', () => {
         ...(FULL ? [['changes flipped', 'file'] as const] : []),
         ['changes deleted', 'file'] as const,
       ];
-      for (const [damage, kind] of cases) {
-        const { problems, outcome, victim } = await damageTrial(damage, kind);
+      // The trials share nothing (each seeds a replica of its own): five run side by side.
+      const trialsRun = await settledInBatches(cases, 5, ([damage, kind]) => damageTrial(damage, kind));
+      for (const [index, [damage, kind]] of cases.entries()) {
+        const run = trialsRun[index] as PromiseSettledResult<Awaited<ReturnType<typeof damageTrial>>>;
+        if (run.status === 'rejected') throw run.reason;
+        const { problems, outcome, victim } = run.value;
         const label = kind === 'file' ? `${damage} (file replica)` : damage;
         outcomes.set(label, (outcomes.get(label) ?? new Set()).add(outcome));
         const named = problems.map((problem) => `${label} (${victim}): ${problem}`);

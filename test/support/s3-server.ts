@@ -4,7 +4,7 @@
 // Each instance lives in a directory under the run's directory and records its pid there,
 // so the suite's teardown kills what a dead worker left running (see s3-global.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -175,13 +175,28 @@ export class S3Server implements S3Target {
     this.secretAccessKey = keys.secretAccessKey;
   }
 
-  /** Starts a server of `kind` with an empty bucket, in a new directory under `runDir`. */
+  /**
+   * Starts a server of `kind` with an empty bucket, in a new directory under `runDir`. A port
+   * found free can be taken by another process before the server binds it (many servers,
+   * proxies and clients come and go at once): the server then exits, or another one answers
+   * in its place. Either way it is started again on new ports, up to three times.
+   */
   static async start(
     kind: S3ServerKind,
     tool: S3Tool,
     runDir: string,
     keys: S3Keys = S3_CREDENTIALS,
   ): Promise<S3Server> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await S3Server.#startOnce(kind, tool, runDir, keys);
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(kind: S3ServerKind, tool: S3Tool, runDir: string, keys: S3Keys): Promise<S3Server> {
     await mkdir(runDir, { recursive: true });
     const instanceDir = await mkdtemp(path.join(runDir, `${kind}-`));
     const dataDir = path.join(instanceDir, 'data');
@@ -192,13 +207,34 @@ export class S3Server implements S3Target {
     const server = new S3Server(kind, tool, instanceDir, dataDir, launch, keys);
     try {
       await server.#spawn();
-      const created = await s3Request(server, { method: 'PUT' });
+      const created = await s3Request(server, { method: 'PUT', signal: AbortSignal.timeout(READY_WITHIN_MS) }).catch(
+        (error: Error) => {
+          throw server.#portTaken() ? new PortTakenError(server.label) : error;
+        },
+      );
+      // Ours, not another server on a port it took first: (versitygw) the bucket is a directory
+      // in its own data directory.
+      if (server.#portTaken() || (created.ok && !server.#madeBucket())) throw new PortTakenError(server.label);
       if (!created.ok) throw new Error(`creating the bucket: ${created.status} ${await created.text()}`);
     } catch (error) {
       await server.stop();
       throw error;
     }
     return server;
+  }
+
+  /** The server's log says it could not bind its port. */
+  #portTaken(): boolean {
+    try {
+      return /address already in use/.test(readFileSync(path.join(this.instanceDir, 'server.log'), 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  /** The bucket is in this server's data directory (versitygw's layout; SeaweedFS's is its own). */
+  #madeBucket(): boolean {
+    return this.kind !== 'versitygw' || existsSync(path.join(this.dataDir, this.bucket));
   }
 
   /** A label for messages and test names: `versitygw v1.8.0`. */
@@ -231,6 +267,7 @@ export class S3Server implements S3Target {
     });
     const deadline = Date.now() + READY_WITHIN_MS;
     for (;;) {
+      if (gone && this.#portTaken()) throw new PortTakenError(this.label);
       if (gone) throw new Error(`${this.label} exited while starting: ${this.#logTail()}`);
       try {
         const response = await s3Request(this, { bucket: '', signal: AbortSignal.timeout(2_000) });
@@ -239,6 +276,7 @@ export class S3Server implements S3Target {
       } catch {
         // not listening yet
       }
+      if (Date.now() > deadline && this.#portTaken()) throw new PortTakenError(this.label);
       if (Date.now() > deadline)
         throw new Error(`${this.label} did not answer within ${READY_WITHIN_MS} ms: ${this.#logTail()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -289,6 +327,14 @@ export class S3Server implements S3Target {
     }
     await removeStrays(this.launch.strays);
     await rm(this.instanceDir, { recursive: true, force: true });
+  }
+}
+
+/** The server could not have the port it was given: another process took it first. */
+class PortTakenError extends Error {
+  constructor(label: string) {
+    super(`${label}: another process took its port before it could bind it`);
+    this.name = 'PortTakenError';
   }
 }
 

@@ -57,8 +57,9 @@ function slowestFiles(testModules: readonly TestModule[], count: number): string
     }))
     .sort((a, b) => b.ms - a.ms);
   const total = timed.reduce((sum, file) => sum + file.ms, 0);
+  const workers = testModules[0]?.project.globalConfig.maxWorkers;
   const lines = timed.slice(0, count).map((file) => `  ${(file.ms / 1000).toFixed(1).padStart(6)} s  ${file.name}`);
-  return [`slowest files (of ${(total / 1000).toFixed(0)} s in all files, two at a time):`, ...lines].join('\n');
+  return [`slowest files (of ${(total / 1000).toFixed(0)} s in all files, ${workers} at a time):`, ...lines].join('\n');
 }
 
 /** The reliability results as a markdown table, scenarios in order, secrets summed last. */
