@@ -17,7 +17,18 @@ export interface ProcessIdentity {
 
 /** This process. */
 export function currentProcess(): ProcessIdentity {
-  return { pid: process.pid, start: startTime(process.pid) };
+  return { pid: process.pid, start: ownStartTime() };
+}
+
+// This process's start time, the machine's boot id and this process's pid namespace never
+// change while it runs: read from /proc once, not for every temp file, pidfile and lease.
+let ownStart: { readonly value: string | undefined } | undefined;
+let ownBoot: { readonly value: string | undefined } | undefined;
+let ownScope: { readonly value: string | undefined } | undefined;
+
+function ownStartTime(): string | undefined {
+  ownStart ??= { value: startTime(process.pid) };
+  return ownStart.value;
 }
 
 /** When `pid` started, from /proc, or undefined where that cannot be read. */
@@ -38,7 +49,7 @@ export function isRunning(owner: ProcessIdentity): boolean {
 
 /** True for this very process. */
 export function isCurrent(owner: ProcessIdentity): boolean {
-  return owner.pid === process.pid && owner.start === startTime(process.pid);
+  return owner.pid === process.pid && owner.start === ownStartTime();
 }
 
 function isAlive(pid: number): boolean {
@@ -83,7 +94,7 @@ export async function commandLine(pid: number): Promise<readonly string[] | 'gon
 }
 
 function isProcMounted(): boolean {
-  return startTime(process.pid) !== undefined;
+  return ownStartTime() !== undefined;
 }
 
 /**
@@ -156,6 +167,11 @@ export async function sweepLeftovers(dir: string, prefix: string, logger: Logger
  * one can tell whether the other still runs — never across containers or machines.
  */
 export function pidScope(): string | undefined {
+  ownScope ??= { value: readPidScope() };
+  return ownScope.value;
+}
+
+function readPidScope(): string | undefined {
   const boot = bootId();
   try {
     return boot === undefined ? undefined : `${boot}/${readlinkSync('/proc/self/ns/pid')}`;
@@ -166,6 +182,11 @@ export function pidScope(): string | undefined {
 
 /** This boot of the machine (Linux), shortened: enough to tell two boots apart. */
 function bootId(): string | undefined {
+  ownBoot ??= { value: readBootId() };
+  return ownBoot.value;
+}
+
+function readBootId(): string | undefined {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').replaceAll('-', '').slice(0, 8);
   } catch {

@@ -138,6 +138,39 @@ interface BootRun {
   readonly claim: (db: DatabaseConfig, signal: AbortSignal) => Promise<'fresh' | 'taken-over'>;
   /** Databases whose lease was found held by another instance: waited for, not free. */
   readonly waitedFor: ReadonlySet<string>;
+  /** Work that does not feed a download's decision waits for it (see {@link SpawnGate}). */
+  readonly spawnGate: SpawnGate;
+}
+
+/**
+ * Opens once the call's first `litestream restore` has started, or once none of its
+ * databases will start one now (present, or its restore ended): sweeping what dead
+ * processes left waits for it, so that this JS work never delays the spawn. It feeds no
+ * decision of the download (the restore's temp names are this process's own).
+ */
+class SpawnGate {
+  readonly opened: Promise<void>;
+  readonly #waiting: Set<string>;
+  #open: () => void = () => {};
+
+  constructor(databases: readonly DatabaseConfig[]) {
+    this.#waiting = new Set(databases.map((db) => db.path));
+    this.opened = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+    if (this.#waiting.size === 0) this.#open();
+  }
+
+  /** A `litestream restore` of the call has started. */
+  spawned(): void {
+    this.#open();
+  }
+
+  /** `database` starts no download now. */
+  passed(database: string): void {
+    this.#waiting.delete(database);
+    if (this.#waiting.size === 0) this.#open();
+  }
 }
 
 /** One database's restore, shared by the concurrent calls that asked for it. */
@@ -242,13 +275,20 @@ async function restoreAll(
     integrity: new IntegrityChecker(DATABASES_AT_ONCE),
     claim: claimsInOrder(config, logger),
     waitedFor,
+    spawnGate: new SpawnGate(config.databases),
   };
   let failed = true;
   let leases: LeaseSet | undefined;
   try {
-    // What dead processes left in the temp directory is swept beside the restores, not before.
-    const swept = traceSettled('temp-dirs:swept', sweepTempDirs(logger));
-    const settled = await Promise.allSettled(config.databases.map((db) => restoreShared(run, db, signal)));
+    // What dead processes left in the temp directory is swept beside the restores, once
+    // the first download has started (or none will), not before.
+    const swept = traceSettled(
+      'temp-dirs:swept',
+      run.spawnGate.opened.then(() => sweepTempDirs(logger)),
+    );
+    const settled = await Promise.allSettled(
+      config.databases.map((db) => restoreShared(run, db, signal).finally(() => run.spawnGate.passed(db.path))),
+    );
     traceMark('restores:done');
     await swept;
     const [leaseOutcome, runtimeOutcome] = await Promise.allSettled([leasing, runtime]);
@@ -359,11 +399,13 @@ async function restoreShared(
 
 async function restoreOne(run: BootRun, db: DatabaseConfig, signal: AbortSignal): Promise<RestoreResult> {
   // The copies that processes which died left beside the database are swept beside the
-  // restore, not before it (this process's own are named for it, and stay).
-  const swept = sweepRestoreLeftovers(db.path, run.logger);
+  // restore, once the first download has started (or none will), not before it (this
+  // process's own are named for it, and stay).
+  const swept = run.spawnGate.opened.then(() => sweepRestoreLeftovers(db.path, run.logger));
   try {
     return await restoreIfMissing(run, db, signal);
   } finally {
+    run.spawnGate.passed(db.path);
     await swept;
   }
 }
@@ -379,6 +421,8 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
   const dir = path.dirname(db.path);
   let staleCopy: string | undefined;
   if (hasContent(db.path)) {
+    // Present: nothing of this one waits for a download (one that is stale starts late).
+    run.spawnGate.passed(db.path);
     if ((await checkExisting(run, db, signal)) !== 'set-aside') return exists();
     staleCopy = await setAside(db.path);
     logger.warn({ db: db.path, staleCopy }, 'the stale copy is kept aside; restoring the newest backup');
@@ -411,6 +455,7 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
           logger,
           signal: isEarly ? AbortSignal.any([signal, early.signal]) : signal,
           integrity: run.integrity,
+          onSpawn: () => run.spawnGate.spawned(),
           beforePlacing: async () => {
             // An early download after a take-over is dropped, never placed: see below.
             if (isEarly && (await claimed) !== 'fresh') return early.abort();
@@ -545,6 +590,8 @@ export interface RestoreIntoOptions {
   integrity?: IntegrityChecker;
   /** Gives the restore up: litestream is killed, the temp files removed, nothing placed. */
   signal?: AbortSignal | undefined;
+  /** Called once `litestream restore` has been started (each attempt). */
+  onSpawn?: () => void;
 }
 
 /** What {@link restoreInto} restored. @internal */
@@ -799,6 +846,7 @@ async function downloadWithRetry(
       onLine,
       signal: signal ? AbortSignal.any([signal, attemptBudget.signal]) : attemptBudget.signal,
     });
+    options.onSpawn?.();
     const result = await running.finally(() => clearTimeout(budgetTimer));
     traceMark('download:exited', { attempt });
     // Ctrl-C may reach litestream before our signal handler: then it did not die of the abort.
