@@ -59,6 +59,32 @@ function seedEnv(configFile: string) {
 }
 
 describe("the user's own litestream.yml", () => {
+  it("times the watchdogs by the file's sync-interval, not the option's default: the longest replica's, else the top-level one, else litestream's 1 s", () => {
+    const dir = tempDir();
+    const file = (name: string, text: string) => {
+      const yml = path.join(dir, name);
+      writeFileSync(yml, text);
+      return yml;
+    };
+    const replica = (sub: string, extra = '') => `      - type: file\n        path: ${path.join(dir, sub)}\n${extra}`;
+    const twoIntervals = file(
+      'two.yml',
+      `dbs:\n  - path: ${path.join(dir, 'a.db')}\n    replicas:\n${replica('ra', '        sync-interval: 1s\n')}  - path: ${path.join(dir, 'b.db')}\n    replicas:\n${replica('rb', '        sync-interval: 30s\n')}`,
+    );
+    const none = file('none.yml', `dbs:\n  - path: ${path.join(dir, 'a.db')}\n    replicas:\n${replica('ra')}`);
+    const topLevel = file(
+      'top.yml',
+      `sync-interval: 5s\ndbs:\n  - path: ${path.join(dir, 'a.db')}\n    replica:\n      type: file\n      path: ${path.join(dir, 'ra')}\n`,
+    );
+    const of = (configFile: string) => {
+      const config = defineConfig({ configFile, logger: false });
+      return [config.syncInterval, config.syncIntervalMs];
+    };
+    expect(of(twoIntervals)).toEqual(['30s', 30_000]);
+    expect(of(none)).toEqual(['1s', 1_000]);
+    expect(of(topLevel)).toEqual(['5s', 5_000]);
+  });
+
   it("round-trips the seed's two databases through the seed's YAML, with no secret in the rendered copy", async () => {
     const dir = tempDir();
     const file = path.join(dir, 'litestream.yml');

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 import { loadYaml } from '../support/load-on-use.js';
+import { parseDuration } from './duration.js';
 import { Secret } from './secret.js';
 
 /** A user's own litestream.yml, made safe to hand to the supervisor. */
@@ -160,4 +161,30 @@ function deepFreeze<T>(value: T): T {
 
 function isObject(value: unknown): value is Yaml {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Litestream's own sync interval when a replica sets none (`DefaultSyncInterval`, 0.3.13 and 0.5.18). */
+const LITESTREAM_DEFAULT_SYNC_MS = 1_000;
+
+/**
+ * How often litestream syncs the databases of a user's litestream.yml, as the library times
+ * its watchdogs by: the longest of the replicas' `sync-interval` (each replica's own, else
+ * the file's top-level one, which 0.5 reads, else litestream's default of 1 s). The longest,
+ * so that no replica is taken for stalled or down while it only waits for its next sync.
+ * Undefined when a value is not a positive Go duration (litestream refuses the file then).
+ */
+export function syncIntervalOfFile(document: LitestreamYamlDocument): number | undefined {
+  const top = document['sync-interval'];
+  let longest = 0;
+  for (const db of document.dbs) {
+    const replicas = db.replicas ?? (db.replica === undefined ? [] : [db.replica]);
+    for (const replica of replicas) {
+      const own = typeof replica === 'object' && replica !== null ? (replica as Yaml)['sync-interval'] : undefined;
+      const given = own ?? top;
+      const ms = given === undefined ? LITESTREAM_DEFAULT_SYNC_MS : parseDuration(String(given));
+      if (ms === undefined) return undefined;
+      longest = Math.max(longest, ms);
+    }
+  }
+  return longest > 0 ? longest : LITESTREAM_DEFAULT_SYNC_MS;
 }

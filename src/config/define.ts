@@ -6,8 +6,9 @@ import path from 'node:path';
 import { type ConfigIssue, LitestreamConfigError } from '../errors.js';
 import { consoleLogger, silentLogger } from '../logging/logger.js';
 import { acceptOptions } from './accept.js';
-import { type LoadedConfigFile, loadConfigFile } from './config-file.js';
+import { type LoadedConfigFile, loadConfigFile, syncIntervalOfFile } from './config-file.js';
 import { DEFAULTS } from './defaults.js';
+import { formatGoDuration } from './duration.js';
 import { databasePathProblem, isInside, normalizeReplicaPath } from './paths.js';
 import { locationInReplica, locationsInYaml, type ReplicaLocation } from './replica-location.js';
 import { optionsSchema, type ParsedOptions } from './schema.js';
@@ -198,14 +199,19 @@ export function buildConfig(
     return Object.freeze(replica ? [locationInReplica(replica, db.replicaPath, credentials)] : []);
   };
 
+  // With a user's litestream.yml, litestream syncs as that file says: the watchdogs time by it.
+  const fileSyncMs = loaded === undefined ? undefined : syncIntervalOfFile(loaded.document);
+  const syncInterval =
+    fileSyncMs === undefined ? data.syncInterval : { text: formatGoDuration(fileSyncMs), ms: fileSyncMs };
+
   const config: LitestreamConfig = Object.freeze({
     enabled: data.enabled,
     databases: Object.freeze(databases.map((db) => Object.freeze({ ...db, replicas: replicasOf(db) }))),
     replica,
-    syncInterval: data.syncInterval.text,
+    syncInterval: syncInterval.text,
     retention: data.retention.text,
     snapshotInterval: data.snapshotInterval.text,
-    syncIntervalMs: data.syncInterval.ms,
+    syncIntervalMs: syncInterval.ms,
     retentionMs: data.retention.ms,
     snapshotIntervalMs: data.snapshotInterval.ms,
     binaryPath: data.binaryPath === undefined ? undefined : path.resolve(data.binaryPath),
@@ -216,7 +222,7 @@ export function buildConfig(
     shutdownTimeoutMs: data.shutdownTimeoutMs,
     restore: Object.freeze(data.restore),
     supervisor: Object.freeze(data.supervisor),
-    lease: leaseSettings(data.lease === false ? { mode: 'off' } : data.lease, data.syncInterval.ms),
+    lease: leaseSettings(data.lease === false ? { mode: 'off' } : data.lease, syncInterval.ms),
     alerts:
       data.alerts && (data.alerts.heartbeatUrl || data.alerts.webhookUrl)
         ? Object.freeze({

@@ -260,6 +260,11 @@ export interface LitestreamConfig {
   readonly databases: readonly DatabaseConfig[];
   /** Undefined only when `enabled` is false. */
   readonly replica: S3ReplicaConfig | FileReplicaConfig | undefined;
+  /**
+   * How often litestream syncs, as a Go duration. With a `configFile`, the longest
+   * `sync-interval` of its replicas (litestream's default of 1 s where none is set): the
+   * file is what litestream follows, and the library times its stall and outage checks by it.
+   */
   readonly syncInterval: string;
   readonly retention: string;
   readonly snapshotInterval: string;
