@@ -266,6 +266,42 @@ function readCmdline(pid: number): string {
   }
 }
 
+describe('an app that exits right after the boot', () => {
+  it('leaves no private temp directory, though the boot did not wait for its removal', async () => {
+    const dir = tempDir();
+    const tmp = tempDir();
+    const script = `
+      import { defineConfig, ensureRestored } from ${JSON.stringify(path.resolve('dist/index.js'))};
+      const results = await ensureRestored(defineConfig({
+        databases: [${JSON.stringify(path.join(dir, 'app.db'))}],
+        replica: { type: 'file', path: ${JSON.stringify(path.join(dir, 'replica'))} },
+      }));
+      console.log(JSON.stringify(results.map((result) => result.outcome)));
+      process.exit(0);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    onCleanup(() => {
+      child.kill('SIGKILL');
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(['no-backup']);
+    // Nothing swept it since: the process removed it itself, before it exited.
+    expect(readdirSync(tmp).filter((name) => name.startsWith('litestream-node-'))).toEqual([]);
+  });
+});
+
 describe('what a killed app leaves behind', () => {
   it('the next boot removes the partial copy and temp files of an app SIGKILLed mid-restore', async () => {
     const dir = tempDir();

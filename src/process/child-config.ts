@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,8 +91,24 @@ export async function writeConfigFile(
   return {
     path: file,
     pathOf: (database) => standIns.get(database) ?? database,
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    dispose: () => removeTempDir(dir),
   };
+}
+
+/**
+ * Removes `dir`. A caller need not wait for it: if the process exits first, the directory
+ * is removed synchronously at its exit (one that cannot be removed, by the next boot's sweep).
+ */
+function removeTempDir(dir: string): Promise<void> {
+  const atExit = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Swept by the next boot.
+    }
+  };
+  process.once('exit', atExit);
+  return rm(dir, { recursive: true, force: true }).finally(() => process.off('exit', atExit));
 }
 
 /** What every private temp directory's name starts with, in the system temp directory. */

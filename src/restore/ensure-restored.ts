@@ -305,7 +305,14 @@ async function restoreAll(
     return settled.map((result) => (result as PromiseFulfilledResult<RestoreResult>).value);
   } finally {
     traceMark('restores:settled');
-    await Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose()).catch(() => {})]);
+    // The checker's worker (if one was started) and the litestream.yml go; a boot that
+    // succeeded does not wait for that (the yml holds no secret: credentials go by env; one
+    // left by a process that exits meanwhile is removed at its exit, or swept by the next boot).
+    const cleanedUp = Promise.all([run.integrity.release(), configFile?.then((file) => file.dispose())]);
+    cleanedUp.catch((error: unknown) => {
+      logger.warn({ error: String(error) }, "could not remove the restore's private litestream.yml");
+    });
+    if (failed) await cleanedUp.catch(() => {});
     if (failed) {
       // The claims of the databases that did restore: a failed boot hands nothing over.
       await Promise.all([leases?.releaseTaken(), ...config.databases.map((db) => releaseClaim(db.path))]);
