@@ -1,9 +1,12 @@
 // The decoded length and the soundness of LZ4 frames, which the Litestream 0.3 engine uses to find WAL segments
 // missing from the middle of a replica's chain. Litestream's own frames are measured in
 // reliability scenario 13 and by every 0.3 restore of the suite (a wrong length is a false gap).
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { lz4BlockLengths, lz4FrameProblem } from '../src/engine/v0_3/lz4-frame.js';
+import { walChainGap } from '../src/engine/v0_3/wal-chain.js';
 
 /** The decoded length of every block, summed. */
 function lz4DecodedLength(data: Uint8Array): number {
@@ -112,5 +115,69 @@ describe('lz4FrameProblem', () => {
     expect(await lz4FrameProblem(Uint8Array.from([...header(), ...block(badMatch), ...END]))).toMatch(
       /refers before its data/,
     );
+  });
+});
+
+describe('walChainGap', () => {
+  /** A 0.3 file replica of one generation: its snapshots, and its WAL segments by name and decoded length. */
+  function replica(snapshots: string[], segments: [name: string, length: number][]): string {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'wal-chain-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    const dir = path.join(root, 'generations', GENERATION);
+    mkdirSync(path.join(dir, 'snapshots'), { recursive: true });
+    mkdirSync(path.join(dir, 'wal'), { recursive: true });
+    for (const name of snapshots) writeFileSync(path.join(dir, 'snapshots', name), '');
+    for (const [name, length] of segments) {
+      const frame = [
+        ...header(),
+        ...block(
+          Array.from({ length }, () => 0x61),
+          true,
+        ),
+        ...END,
+      ];
+      writeFileSync(path.join(dir, 'wal', name), Uint8Array.from(frame));
+    }
+    return root;
+  }
+  const GENERATION = '0123456789abcdef';
+  const gapOf = (root: string) => walChainGap({ type: 'file', directory: root }, GENERATION);
+
+  it('finds nothing in a whole chain, and ignores the indexes before the newest snapshot', async () => {
+    const root = replica(
+      ['00000001.snapshot.lz4', '00000002.snapshot.lz4'],
+      [
+        ['00000001_00000000.wal.lz4', 10],
+        ['00000001_00000100.wal.lz4', 10],
+        ['00000002_00000000.wal.lz4', 100],
+        ['00000002_00000064.wal.lz4', 50],
+        ['00000002_00000096.wal.lz4', 7],
+        ['00000003_00000000.wal.lz4', 10],
+        ['00000003_0000000a.wal.lz4', 10],
+      ],
+    );
+    expect(await gapOf(root)).toBeUndefined();
+  });
+
+  it('names the first missing segment, in index and offset order', async () => {
+    const root = replica(
+      ['00000002.snapshot.lz4'],
+      [
+        ['00000002_00000000.wal.lz4', 100],
+        ['00000002_00000064.wal.lz4', 50],
+        // 0x96 (150) is missing: this one starts at 160.
+        ['00000002_000000a0.wal.lz4', 7],
+        ['00000003_00000000.wal.lz4', 10],
+        // A later gap: not the one reported.
+        ['00000003_00000014.wal.lz4', 10],
+      ],
+    );
+    expect(await gapOf(root)).toMatch(
+      /^generations\/0123456789abcdef\/wal\/00000002_00000096\.wal\.lz4 is missing: WAL bytes 150–159 .*00000002_00000064\.wal\.lz4 ends at 150, and the next segment, 00000002_000000a0\.wal\.lz4, starts at 160/,
+    );
+  });
+
+  it('finds nothing without a snapshot', async () => {
+    expect(await gapOf(replica([], [['00000001_00000000.wal.lz4', 10]]))).toBeUndefined();
   });
 });
