@@ -1,6 +1,6 @@
 // A restore or check that is given up on, a boot that fails, an app that is SIGKILLed:
 // whatever the exit, nothing stays behind on disk or in the process table.
-import { spawn } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -256,6 +256,33 @@ describe('the CLI interrupted', () => {
   });
 });
 
+/**
+ * Runs `script` (an ES module body) in a Node process of its own, killed after the test if
+ * still running; resolves with its exit code and what it printed.
+ */
+async function runModule(
+  script: string,
+  options: SpawnOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    ...options,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk;
+  });
+  onCleanup(() => {
+    child.kill('SIGKILL');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 const CLI = path.resolve('dist/cli.js');
 
 function readCmdline(pid: number): string {
@@ -279,22 +306,7 @@ describe('an app that exits right after the boot', () => {
       console.log(JSON.stringify(results.map((result) => result.outcome)));
       process.exit(0);
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    onCleanup(() => {
-      child.kill('SIGKILL');
-    });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const { code, stdout, stderr } = await runModule(script, { env: { ...process.env, TMPDIR: tmp } });
     expect(code, stderr).toBe(0);
     expect(JSON.parse(stdout)).toEqual(['no-backup']);
     // Nothing swept it since: the process removed it itself, before it exited.
@@ -406,23 +418,10 @@ async function asUnprivileged(script: string) {
     // (`mktemp -d`, 0700) is closed to it too.
     letOthersTraverse(os.tmpdir());
   }
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+  const { code, stdout, stderr } = await runModule(script, {
     ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     cwd: os.tmpdir(),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk;
-  });
-  onCleanup(() => {
-    child.kill('SIGKILL');
-  });
-  const code = await new Promise((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`the unprivileged script failed (${code}): ${stderr}`);
   return JSON.parse(stdout) as Record<'restoring' | 'replicating', { name: string; message: string }>;
 }

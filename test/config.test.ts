@@ -10,7 +10,7 @@ import {
   type LitestreamConfigError,
   type LitestreamOptions,
 } from '../src/index.js';
-import { REJECTED_ENVS, REJECTED_OPTIONS, s3 } from './support/config-cases.js';
+import { REJECTED_ENVS, REJECTED_OPTIONS, SEED_ENV, s3 } from './support/config-cases.js';
 import { tempDir } from './support/fixtures.js';
 import { engine } from './support/litestream-version.js';
 
@@ -140,14 +140,7 @@ describe('defineConfig', () => {
 });
 
 describe('configFromEnv', () => {
-  const env = {
-    LITESTREAM_ENABLED: 'true',
-    LITESTREAM_S3_BUCKET: 'your-litestream-bucket',
-    LITESTREAM_S3_ENDPOINT: 'https://s3.amazonaws.com',
-    LITESTREAM_S3_REGION: 'us-east-1',
-    LITESTREAM_ACCESS_KEY_ID: 'your-access-key',
-    LITESTREAM_SECRET_ACCESS_KEY: 'your-secret-key',
-  };
+  const env = SEED_ENV;
   const databases = ['storage/production.sqlite3', 'storage/production_queue.sqlite3'];
 
   it("reads the seed's six variables", () => {
