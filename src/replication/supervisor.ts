@@ -21,7 +21,7 @@ import { describeLine, LogForwarding } from '../supervision/log-forwarding.js';
 import { RestartBackoff } from '../supervision/restart-backoff.js';
 import { emitSafely } from '../supervision/safe-emit.js';
 import { MIN_STALL_MS, StallWatchdog } from '../supervision/stall-watchdog.js';
-import { throwIfAborted } from '../support/abort.js';
+import { allowListenersFor, throwIfAborted } from '../support/abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
 import { idleTracker } from './idle.js';
 import { ReplicaOutageWatch } from './outage.js';
@@ -114,6 +114,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       config.databases.map((db) => db.path),
       this.#logger,
     );
+    // The lease, the comparisons and the probes of every database listen on it at once.
+    allowListenersFor(this.#stopAborted.signal, config.databases.length);
     this.#clock = deps.clock ?? systemClock;
     this.#resolveRuntime = deps.resolveRuntime ?? resolveRuntime;
     const spawn = deps.spawn ?? spawnChild;

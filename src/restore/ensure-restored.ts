@@ -37,7 +37,7 @@ import { damagedBackupError, replicaError } from '../replica/failure-messages.js
 import { companionFiles, fileSize, hasContent, makeDirectoryOf, removeFile } from '../sqlite/database-files.js';
 import { databaseFileMode } from '../sqlite/file-mode.js';
 import { IntegrityChecker } from '../sqlite/integrity-check.js';
-import { abortable, throwIfAborted } from '../support/abort.js';
+import { abortable, allowListenersFor, throwIfAborted } from '../support/abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
 import { checkReplica, type ReplicaCheck } from './format-guard.js';
 
@@ -226,6 +226,8 @@ async function restoreAll(
 ): Promise<RestoreResult[]> {
   const { signal } = options;
   throwIfAborted(signal, 'ensureRestored');
+  // This call's own signal (see cleanUpOnSignal): every database's restore listens on it.
+  if (signal) allowListenersFor(signal, config.databases.length);
   for (const db of config.databases) {
     if (holdings.replicates(db.path)) {
       throw new ReplicationError(

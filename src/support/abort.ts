@@ -1,3 +1,4 @@
+import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import { LitestreamAbortError } from '../errors.js';
 
 /** Throws a {@link LitestreamAbortError} for `what` when `signal` has aborted. */
@@ -50,4 +51,17 @@ export function abortedWithin(signal: AbortSignal, ms: number): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Abort listeners one database's work may hold at once on a shared signal (its requests, its checks). */
+const LISTENERS_PER_DATABASE = 8;
+
+/**
+ * Lets `signal` — one of ours, never a caller's — hold the listeners of `databases`
+ * databases' work at once. Each request and wait listens on the signal it is given, so a
+ * signal shared by many databases' work has that many listeners: fan-out, not a leak, and
+ * Node's warning at eleven would reach the app's log.
+ */
+export function allowListenersFor(signal: AbortSignal, databases: number): void {
+  setMaxListeners(defaultMaxListeners + LISTENERS_PER_DATABASE * databases, signal);
 }
