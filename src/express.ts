@@ -115,11 +115,11 @@ export function expressLitestream(
   let registration: MetricsRegistration | undefined;
 
   const start = () => {
-    started ??= (async () => {
-      // Before the restore, so that a scrape shows how it goes; taken out by stop().
+    // The metrics go in before the restore, so that a scrape shows how it goes (taken out by
+    // stop()); a registry that refuses them fails the boot, and the gate says so.
+    started ??= sequence.run(undefined, () => {
       if (metricsRegistry !== undefined) registration = litestream.registerMetrics(metricsRegistry);
-      return sequence.run();
-    })();
+    });
     return started;
   };
 

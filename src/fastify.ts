@@ -144,7 +144,9 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     try {
       await withinPluginTimeout(app, boot);
     } catch (error) {
-      registration?.unregister();
+      // A boot given up after its restore holds the replica leases: given back, so that the
+      // next instance need not wait them out. Unregisters the metrics too.
+      await stop().catch(() => {});
       throw error;
     }
     app.addHook('onClose', stop);

@@ -23,7 +23,7 @@ import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderExposition } from './
 import { databaseLabels } from './metrics/labels.js';
 import { MetricsRecorder } from './metrics/recorder.js';
 import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
-import { releaseDatabases, useDatabases } from './process/database-users.js';
+import { releaseDatabases, useDatabases, usedByAnother } from './process/database-users.js';
 import { releaseClaim } from './process/pidfile.js';
 import { type BackupStatus, backupStatus as inspectBackups } from './replication/backup-status.js';
 import { idleStatus, NOTHING_TO_STOP } from './replication/idle.js';
@@ -114,6 +114,10 @@ class Holdings implements RestoreHoldings {
         if (this.#replications.get(db.path) === entry) this.#replications.delete(db.path);
       }
       this.#releaseIdle(config);
+      // A start given up before it took the boot's leases over leaves them here: given back
+      // (stop() awaits the same; this covers a handle stopped on its own, as the module
+      // functions' users do).
+      void this.#giveBack(config).catch(() => {});
     });
     Object.assign(entry, { replication });
     for (const db of config.databases) this.#replications.set(db.path, entry);
@@ -137,16 +141,33 @@ class Holdings implements RestoreHoldings {
    * Stops `config`'s replication after its final sync, or, when none runs, releases the
    * leases and claims an {@link ensureRestored} took for a replication that never followed.
    */
-  async stop(config: LitestreamConfig, options: StopOptions | undefined): Promise<StopResult> {
-    const running = new Set(config.databases.map((db) => this.replicationOf(db.path)).filter((one) => one));
-    if (running.size > 0) {
-      const results = await Promise.all([...running].map((replication) => replication?.stop(options)));
-      return results[0] as StopResult;
+  async stop(
+    config: LitestreamConfig,
+    options: StopOptions | undefined,
+    replication?: Replication,
+  ): Promise<StopResult> {
+    const running = new Set<Replication>(replication ? [replication] : []);
+    for (const db of config.databases) {
+      const one = this.replicationOf(db.path);
+      if (one) running.add(one);
     }
-    // Restored but never replicated: give the replica leases and the claims back all the same.
-    await Promise.all([this.leases.release(config.databases), ...config.databases.map((db) => releaseClaim(db.path))]);
+    const results = await Promise.all([...running].map((one) => one.stop(options)));
+    // What no replication holds now — a restore no replication followed, or a start given up
+    // before it took the boot's leases over — is given back all the same; never what another
+    // instance of this process uses.
+    await this.#giveBack(config);
+    return results[0] ?? NOTHING_TO_STOP;
+  }
+
+  /**
+   * Gives back the leases and claims of `config`'s databases that no replication of this
+   * instance holds (never those another instance of this process uses), then lets other
+   * instances use them.
+   */
+  async #giveBack(config: LitestreamConfig): Promise<void> {
+    const idle = config.databases.filter((db) => !this.replicates(db.path) && !usedByAnother(db.path, this));
+    await Promise.all([this.leases.release(idle), ...idle.map((db) => releaseClaim(db.path))]);
     this.#releaseIdle(config);
-    return NOTHING_TO_STOP;
   }
 
   /** Lets other instances use the databases of `config` this one neither replicates nor holds a lease of. */
@@ -446,7 +467,6 @@ export class Litestream {
    */
   async stop(options?: StopOptions): Promise<StopResult> {
     // A stopped replication answers with how its stop went.
-    if (this.#replication) return this.#replication.stop(options);
-    return this.#holdings.stop(this.config, options);
+    return this.#holdings.stop(this.config, options, this.#replication);
   }
 }

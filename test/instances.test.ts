@@ -74,6 +74,27 @@ describe('two instances in one process', () => {
     expect(readIds(database, 'first')).toEqual(written);
   });
 
+  it("a replication start given up before it took the boot's leases over gives them back on stop(): the next instance neither waits for them nor is refused", async () => {
+    const dir = tempDir();
+    const database = path.join(dir, 'given-up.sqlite3');
+    const { config } = testConfig(dir, { databases: [database] });
+    const first = new Litestream(config);
+    await first.ensureRestored();
+    expect(await leaseOf(config, database)).toBeDefined();
+    // As a boot given up by SIGTERM (run) or by the app closing (Fastify) right after its restore.
+    const replication = first.startReplication();
+    await replication.stop({ signal: AbortSignal.abort() }).catch(() => {});
+    expect(replication.status().state).toBe('stopped');
+    await first.stop();
+
+    expect(await leaseOf(config, database)).toBeUndefined();
+    const next = instance(testConfig(dir, { databases: [database] }).config);
+    await next.ensureRestored();
+    const replicating = next.startReplication();
+    await replicating.ready;
+    expect(replicating.status().lease.state).toBe('held');
+  });
+
   it('the module functions hand their boot lease to their own replication, not to an instance', async () => {
     const dir = tempDir();
     const { config } = testConfig(dir, { databases: [path.join(dir, 'module.sqlite3')] });

@@ -351,6 +351,21 @@ describe('the adapters', () => {
     expect(registry.getMetricsAsArray().map((metric) => metric.name)).toEqual(names);
   });
 
+  it('Express: a registry that refuses our metrics fails start(), and the gate and health say failed, not restoring', async () => {
+    const dir = tempDir();
+    const { config } = await seedBackup(dir);
+    const main = config.databases[0]?.path as string;
+    const registry = appRegistry();
+    registerMetrics(registry);
+    const integration = expressLitestream(config, { metricsRegistry: registry });
+    onCleanup(() => integration.close());
+    await expect(integration.start()).rejects.toBeInstanceOf(MetricNameClashError);
+    // A health check or a client would otherwise be told to retry for good.
+    expect(integration.state).toBe('failed');
+    expect(existsSync(main)).toBe(false);
+    expect(litestreamChildren()).toEqual([]);
+  });
+
   it("Express's metricsRegistry: ours are in the app's /metrics from listen; gone after close", async () => {
     const dir = tempDir();
     const { config } = await seedBackup(dir);

@@ -34,18 +34,20 @@ export class BootSequence {
    * runs (the app may open its databases and take requests), rejects when either fails.
    * `signal` gives the boot up: a replication being started is stopped at once (nothing was
    * replicated yet, so there is no final sync to wait for), and it rejects with a
-   * `LitestreamAbortError`.
+   * `LitestreamAbortError`. `prepare` runs first, as part of the boot: when it throws, the
+   * boot has failed.
    */
-  run(signal?: AbortSignal): Promise<RestoreResult[]> {
-    this.#run ??= this.#boot(signal).catch((error: unknown) => {
+  run(signal?: AbortSignal, prepare?: () => void): Promise<RestoreResult[]> {
+    this.#run ??= this.#boot(signal, prepare).catch((error: unknown) => {
       this.#state = { gate: 'failed' };
       throw error;
     });
     return this.#run;
   }
 
-  async #boot(signal: AbortSignal | undefined): Promise<RestoreResult[]> {
+  async #boot(signal: AbortSignal | undefined, prepare: (() => void) | undefined): Promise<RestoreResult[]> {
     this.#state = { gate: 'restoring' };
+    prepare?.();
     const results = await this.#litestream.ensureRestored({
       ...(signal === undefined ? {} : { signal }),
       onWaiting: (event) => {

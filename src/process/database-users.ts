@@ -34,3 +34,9 @@ export function useDatabases(databases: readonly string[], user: object): void {
 export function releaseDatabases(databases: readonly string[], user: object): void {
   for (const database of databases) if (users.get(database) === user) users.delete(database);
 }
+
+/** Whether an instance other than `user` uses `database` in this process. */
+export function usedByAnother(database: string, user: object): boolean {
+  const other = users.get(database);
+  return other !== undefined && other !== user;
+}
