@@ -65,6 +65,8 @@ export class LeaseGate {
   #attempt = 0;
   #cancelRetry: Cancel | undefined;
   #unwatch: () => void = () => {};
+  /** The replication is stopping: a take that lands now gives its leases straight back. */
+  #stopped = false;
 
   constructor(options: LeaseGateOptions) {
     this.#options = options;
@@ -104,6 +106,12 @@ export class LeaseGate {
     const { signal, host, logger } = this.#options;
     try {
       const leases = await this.#options.take(signal);
+      if (this.#stopped) {
+        // A retry that was in flight when the replication stopped: what it took is given
+        // back, or it would be renewed, unused, until the process exits.
+        await leases.release();
+        throw new LitestreamAbortError('taking the replica lease', signal.reason);
+      }
       this.#leases = leases;
       this.#problem = undefined;
       this.#attempt = 0;
@@ -133,8 +141,9 @@ export class LeaseGate {
     }
   }
 
-  /** No more retries (the replication is stopping). */
+  /** No more retries (the replication is stopping); a take still in flight gives back what it takes. */
   stop(): void {
+    this.#stopped = true;
     this.#cancelRetry?.();
     this.#cancelRetry = undefined;
   }

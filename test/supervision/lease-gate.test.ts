@@ -106,6 +106,21 @@ describe('LeaseGate', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('a retry still taking the lease when the replication stops gives back what it took, instead of renewing it until the process exits', async () => {
+    const leases = new FakeLeases();
+    let land: (value: FakeLeases) => void = () => {};
+    const { gate, clock, calls } = harness([unreachable, () => new Promise<FakeLeases>((resolve) => (land = resolve))]);
+    await gate.take(true);
+    await clock.advance(1_000); // the retry starts, and waits for the replica
+    gate.stop();
+    await gate.release();
+    land(leases);
+    await clock.advance(0);
+    expect(leases.released).toBe(true);
+    expect(gate.held).toBe(false);
+    expect(calls).not.toContain('taken');
+  });
+
   it('another holder, or a copy older than the replica, fails the start: nothing is retried', async () => {
     const held = harness([() => Promise.reject(new ReplicaLeaseError('held by host-b', REPLICA, undefined))]);
     await expect(held.gate.take(true)).rejects.toBeInstanceOf(ReplicaLeaseError);
