@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LitestreamBinary, LitestreamFamily } from '../src/engine/binary.js';
 import { defineConfig, type LitestreamOptions, startReplication as replicate } from '../src/index.js';
+import { s3ReplicaOptions } from '../test/support/s3-client.js';
 import { S3Server } from '../test/support/s3-server.js';
 import { ensureTool } from '../test/tools/install.mjs';
 import type { Job } from './child.js';
@@ -262,15 +263,7 @@ async function suite(s3: S3Server, line: LitestreamFamily, first: boolean): Prom
   mkdirSync(area);
   const at = (name: string) => `v${line}/${name}`;
   const replicas: Replicas = {
-    s3: {
-      type: 's3',
-      bucket: s3.bucket,
-      endpoint: s3.endpoint,
-      region: s3.region,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: s3.secretAccessKey,
-      path: at('bench'),
-    },
+    s3: s3ReplicaOptions(s3, at('bench')),
     file: { type: 'file', path: path.join(area, 'file-replica') },
   };
   const base = { syncInterval: '1s', shutdownTimeoutMs: 30_000 } as const;

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LitestreamFamily } from '../src/engine/binary.js';
 import { defineConfig, type LitestreamOptions, startReplication as replicate } from '../src/index.js';
+import { s3ReplicaOptions } from '../test/support/s3-client.js';
 import { S3Server } from '../test/support/s3-server.js';
 import { ensureTool } from '../test/tools/install.mjs';
 import { killBenchProcesses, MiB, makeDatabase, median, removeDatabase, useLitestream } from './common.js';
@@ -119,15 +120,7 @@ async function main(): Promise<void> {
       mkdirSync(path.join(area, 'restore'), { recursive: true });
       const fixture = path.join(area, 'db.sqlite3');
       makeDatabase(fixture, mib * MiB);
-      const replica: LitestreamOptions['replica'] = {
-        type: 's3',
-        bucket: s3.bucket,
-        endpoint: s3.endpoint,
-        region: s3.region,
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-        path: `trace-v${line}`,
-      };
+      const replica: LitestreamOptions['replica'] = s3ReplicaOptions(s3, `trace-v${line}`);
       const base = { syncInterval: '1s', shutdownTimeoutMs: 30_000, replica } as const;
       const seeding = replicate(
         defineConfig({ ...base, logger: false, databases: [{ path: fixture, replicaPath: 'db' }] }),

@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import type { S3Bucket } from '../../src/replica/s3/bucket.js';
 import { processes } from './proc.js';
+import { s3ReplicaOptions } from './s3-client.js';
 import { testS3 } from './s3-per-file.js';
 
 /** A logger that keeps every line, so tests can assert on (and grep) what was logged. */
@@ -146,17 +147,7 @@ export function processAlive(pid: number): boolean {
 
 /** The test S3 server with a prefix of its own, so every test starts from an empty replica. */
 export function s3Replica(overrides: Record<string, unknown> = {}) {
-  const s3 = testS3();
-  return {
-    type: 's3' as const,
-    bucket: s3.bucket,
-    endpoint: s3.endpoint,
-    region: s3.region,
-    accessKeyId: s3.accessKeyId,
-    secretAccessKey: s3.secretAccessKey,
-    path: `test-${randomUUID()}`,
-    ...overrides,
-  };
+  return { ...s3ReplicaOptions(testS3(), `test-${randomUUID()}`), ...overrides };
 }
 
 /** The test server's bucket, as the library's own S3 requests address it. */

@@ -15,6 +15,19 @@ export interface S3Target {
   secretAccessKey: string;
 }
 
+/** The library's S3 replica options for `target`, at `path` in its bucket. */
+export function s3ReplicaOptions(target: S3Target, path: string) {
+  return {
+    type: 's3' as const,
+    bucket: target.bucket,
+    endpoint: target.endpoint,
+    region: target.region,
+    accessKeyId: target.accessKeyId,
+    secretAccessKey: target.secretAccessKey,
+    path,
+  };
+}
+
 export interface S3RequestOptions {
   method?: string;
   /** Object key, or none for a bucket request; `bucket: ''` for a service request. */
