@@ -108,19 +108,17 @@ class Holdings implements RestoreHoldings {
       config.databases.map((db) => db.path),
       this,
     );
-    const entry = { config, replication: undefined as unknown as Replication };
     const replication = replicate(config, this, () => {
       for (const db of config.databases) {
-        if (this.#replications.get(db.path) === entry) this.#replications.delete(db.path);
+        if (this.#replications.get(db.path)?.replication === replication) this.#replications.delete(db.path);
       }
+      // Other instances may use the files at once; the leases of a start given up before it
+      // took the boot's over follow (stop() awaits the same; this covers a handle stopped on
+      // its own, as the module functions' users do).
       this.#releaseIdle(config);
-      // A start given up before it took the boot's leases over leaves them here: given back
-      // (stop() awaits the same; this covers a handle stopped on its own, as the module
-      // functions' users do).
       void this.#giveBack(config).catch(() => {});
     });
-    Object.assign(entry, { replication });
-    for (const db of config.databases) this.#replications.set(db.path, entry);
+    for (const db of config.databases) this.#replications.set(db.path, { config, replication });
     if (config.alerts) {
       const alerts = new HealthAlerts(config.alerts, { status: () => replication.status(), logger: config.logger });
       alerts.start();
