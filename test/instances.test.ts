@@ -97,14 +97,19 @@ describe('two instances in one process', () => {
 
   it('the module functions hand their boot lease to their own replication, not to an instance', async () => {
     const dir = tempDir();
-    const { config } = testConfig(dir, { databases: [path.join(dir, 'module.sqlite3')] });
+    const { config, logger } = testConfig(dir, { databases: [path.join(dir, 'module.sqlite3')] });
     const database = config.databases[0]?.path as string;
     await ensureRestored(config);
+    expect(logger.text().match(/replica lease taken/g)).toHaveLength(1);
     // Restored by the module functions, which now hold its lease: an instance may not use it.
     await expect(new Litestream(config).ensureRestored()).rejects.toThrow(ReplicationError);
     const replication = track(startReplication());
     await replication.ready;
     expect(replication.status().databases.map((db) => db.path)).toEqual([database]);
     expect(replication.status().lease.state).toBe('held');
+    // Handed over, not taken again: a second take would replace the boot's lease object under
+    // it, and the boot's lease would then be lost.
+    expect(logger.text().match(/replica lease taken/g)).toHaveLength(1);
+    expect(logger.text()).not.toContain('took the replica lease over');
   });
 });
