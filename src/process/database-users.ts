@@ -19,8 +19,7 @@ const users = new Map<string, object>();
  */
 export function useDatabases(databases: readonly string[], user: object): void {
   for (const database of databases) {
-    const other = users.get(database);
-    if (other !== undefined && other !== user) {
+    if (usedByAnother(database, user)) {
       throw new ReplicationError(
         `${database} is in use by another Litestream instance of this process (it restores, holds the replica lease of, or replicates this file): call stop() on that instance first, or use one instance per database.`,
         { database },
