@@ -93,7 +93,7 @@ function traced(script: string, job: TraceJob): Promise<{ marks: TraceMarkTime[]
   const profiles = flags['cpu-prof'] && path.resolve(flags['cpu-prof']);
   const child: ChildProcess = fork(script, [work], {
     env: profiles ? { ...childEnv, LITESTREAM_NODE_TRACE_MARKS_DIR: profiles } : childEnv,
-    execArgv: profiles ? ['--cpu-prof', '--cpu-prof-dir', profiles] : [],
+    execArgv: profiles ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profiles] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
 // servers without conditional writes, conflicts, outages, unanswered renewals, a lease
 // taken by another instance. The flows with two real app processes: rolling-deploy.test.ts.
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineConfig, type LeaseOptions, type LitestreamConfig, ReplicaUnreachableError } from '../src/index.js';
@@ -123,6 +124,40 @@ describe('replica lease protocol (msw)', () => {
     expect(lost).toEqual([]);
     expect(first?.status()).toEqual({ state: 'held', error: undefined });
     expect(second?.status()).toEqual({ state: 'held', error: undefined });
+  });
+
+  it("a second release waits for the first one's request: once either resolves, the next instance finds no lease", async () => {
+    const { config, key, take } = setup();
+    await take();
+    // The DELETE is held until released by the test, as a slow server would hold it.
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    let deleteSeen: () => void = () => {};
+    const deleting = new Promise<void>((resolve) => {
+      deleteSeen = resolve;
+    });
+    bucket.fault = async (method) => {
+      if (method !== 'DELETE') return undefined;
+      deleteSeen();
+      await answered;
+      return undefined;
+    };
+    // The first release (a replication's stop), then the instance's own give-back.
+    const first = leaseKeeper.release(config.databases);
+    await deleting;
+    let secondDone = false;
+    const second = leaseKeeper.release(config.databases).then(() => {
+      secondDone = true;
+    });
+    // Every callback that could run without the DELETE's answer runs before this.
+    await setImmediate();
+    expect(secondDone, 'the second release resolved while the lease was still in the bucket').toBe(false);
+    expect(bucket.objects.has(key)).toBe(true);
+    answer();
+    await Promise.all([first, second]);
+    expect(bucket.objects.has(key)).toBe(false);
   });
 
   it('a renewal answered 412 (another instance wrote the lease) loses it once, and it is never renewed again', async () => {

@@ -55,6 +55,8 @@ class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
   #pauseTimer: NodeJS.Timeout | undefined;
   /** Renewals and the release, one at a time. */
   #work: Promise<unknown> = Promise.resolve();
+  /** The release under way or done, once asked for. */
+  #releasing: Promise<void> | undefined;
 
   constructor(database: string, where: string, lease: ReplicaLease, settings: TakenLeaseSettings, logger: Logger) {
     super();
@@ -96,8 +98,12 @@ class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
     this.#state = 'off';
   }
 
-  /** Gives the lease up (once litestream no longer writes the replica). */
+  /**
+   * Gives the lease up (once litestream no longer writes the replica). A second call waits
+   * for the first one's request: whoever awaits it may hand the replica to the next instance.
+   */
   release(): Promise<void> {
+    if (this.#releasing) return this.#releasing;
     if (this.#state === 'released' || this.#state === 'lost' || this.#state === 'off') return Promise.resolve();
     this.#state = 'released';
     clearTimeout(this.#renewTimer);
@@ -115,6 +121,7 @@ class HeldLease extends EventEmitter<LeaseEvents> implements KeptLease {
       }
     });
     this.#work = released;
+    this.#releasing = released;
     return released;
   }
 

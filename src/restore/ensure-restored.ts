@@ -1,6 +1,6 @@
 import { chmod, link, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { secretsOf } from '../config/derived.js';
 import { redact } from '../config/secret.js';
 import type { DatabaseConfig, LitestreamConfig } from '../config/types.js';
@@ -143,10 +143,12 @@ interface BootRun {
 }
 
 /**
- * Opens once the call's first `litestream restore` has started, or once none of its
- * databases will start one now (present, or its restore ended): sweeping what dead
- * processes left waits for it, so that this JS work never delays the spawn. It feeds no
- * decision of the download (the restore's temp names are this process's own).
+ * Opens once the call's first `litestream restore` has started, once none of its databases
+ * will start one now (present, or its restore ended), or once a lease held by another
+ * instance is waited for: the claims and the sweeping of what dead processes left wait for
+ * it, so that their file work never delays the spawn. Neither feeds a decision of the
+ * download (the restore's temp names are this process's own; a download is placed only
+ * under the claim).
  */
 class SpawnGate {
   readonly opened: Promise<void>;
@@ -163,6 +165,11 @@ class SpawnGate {
 
   /** A `litestream restore` of the call has started. */
   spawned(): void {
+    this.#open();
+  }
+
+  /** Another instance holds a lease the downloads wait for: the wait is no time to save. */
+  leaseWaited(): void {
     this.#open();
   }
 
@@ -253,11 +260,13 @@ async function restoreAll(
   // One writer per replica path: nothing is read from a replica another instance still
   // writes. The leases are taken while the restores get ready; no download starts before.
   const waitedFor = new Set<string>();
+  const spawnGate = new SpawnGate(config.databases);
   const leasing = holdings.leases.take(config, config.databases, {
     logger,
     signal,
     onWaiting: (event) => {
       waitedFor.add(event.database);
+      spawnGate.leaseWaited();
       options.onWaiting?.(event);
     },
     deferrable: (db) => hasContent(db.path),
@@ -277,7 +286,7 @@ async function restoreAll(
     integrity: new IntegrityChecker(DATABASES_AT_ONCE),
     claim: claimsInOrder(config, logger),
     waitedFor,
-    spawnGate: new SpawnGate(config.databases),
+    spawnGate,
   };
   let failed = true;
   let leases: LeaseSet | undefined;
@@ -444,14 +453,10 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
     return { runtime, file: await traceSettled('config-file:written', configFile(runtime)) };
   });
   prepared.catch(() => {});
-  // Two apps booting on one empty directory: one restores, the other is refused here, so
-  // neither can remove the other's fresh WAL as a stale one or restore twice.
-  const claimed = traceSettled('claim:taken', run.claim(db, signal));
-  claimed.catch(() => {});
   /**
    * Restores into a temp file of this process, placed only under the claim. The first
-   * download starts beside the claim, whose file work would otherwise come first: it is
-   * kept only when nothing of another process was at work on the database.
+   * download starts before the claim is taken, whose file work would otherwise come first:
+   * it is kept only when nothing of another process was at work on the database.
    */
   const early = new AbortController();
   const download = (isEarly: boolean) =>
@@ -478,6 +483,15 @@ async function restoreIfMissing(run: BootRun, db: DatabaseConfig, signal: AbortS
   logger.info({ db: db.path }, 'database missing; checking the replica for a backup');
   const earlyDownload = download(true);
   earlyDownload.catch(() => {});
+  // Two apps booting on one empty directory: one restores, the other is refused here, so
+  // neither can remove the other's fresh WAL as a stale one or restore twice. Taken once a
+  // download has started (or this one ended without), so its file work never delays the spawn.
+  const ignore = () => {};
+  const claimed = traceSettled(
+    'claim:taken',
+    Promise.race([run.spawnGate.opened, earlyDownload.then(ignore, ignore)]).then(() => run.claim(db, signal)),
+  );
+  claimed.catch(() => {});
   const dropEarlyDownload = async () => {
     early.abort();
     await earlyDownload.catch(() => {});
@@ -723,6 +737,9 @@ export async function restoreInto(
     if (gap) void traceSettled('gap:checked', gap);
 
     if (integrityCheck !== 'off') {
+      // A small file is checked on this thread, which it holds meanwhile: the gap check's
+      // requests go out first, and their answers wait in the socket, not behind the check.
+      if (gap) await setImmediate();
       const integrity = await traceSettled('integrity:checked', checker.check(temp, integrityCheck));
       if (!integrity.ok) {
         const at = describePosition(position);

@@ -20,11 +20,16 @@ export async function walChainGap(
 ): Promise<string | undefined> {
   const objects = replicaObjects(location, options);
   const dir = `generations/${generation}`;
-  const snapshots = (await objects.list(`${dir}/snapshots`)).flatMap(({ name }) => v03SnapshotIndex(name) ?? []);
+  // Both listed at once: one round trip, not two, on the boot's path.
+  const [snapshotObjects, walObjects] = await Promise.all([
+    objects.list(`${dir}/snapshots`),
+    objects.list(`${dir}/wal`),
+  ]);
+  const snapshots = snapshotObjects.flatMap(({ name }) => v03SnapshotIndex(name) ?? []);
   if (snapshots.length === 0) return undefined;
   const from = Math.max(...snapshots);
   const byIndex = new Map<number, { offset: number; name: string }[]>();
-  for (const { name } of await objects.list(`${dir}/wal`)) {
+  for (const { name } of walObjects) {
     const segment = v03Segment(name);
     if (!segment || segment.index < from) continue;
     const segments = byIndex.get(segment.index) ?? [];
