@@ -2,7 +2,7 @@
 // the S3 replica (versitygw on 127.0.0.1), traced step by step in fresh processes, on each
 // release line, beside raw `litestream restore` in the same run.
 //
-//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5] [--boot] [--modules]
+//   npm run build && npx tsc -p bench/tsconfig.json && node bench/.build/bench/trace-boot.js [--reps 7] [--mib 10] [--litestream 0.3,0.5] [--replica s3|file] [--boot] [--modules]
 //
 // It runs dist/ by the package's name, as an app does and as `npm run bench`'s cold starts
 // do (lazy chunks load as they would there); `--modules` runs tsc's modules instead.
@@ -41,6 +41,8 @@ const { values: flags } = parseArgs({
     reps: { type: 'string', default: '7' },
     mib: { type: 'string', default: '10' },
     litestream: { type: 'string', default: '0.3,0.5' },
+    // Where the replica is: the S3 server (default) or a directory.
+    replica: { type: 'string', default: 's3' },
     // Trace tsc's modules instead of the built package (the default, as apps import it).
     modules: { type: 'boolean', default: false },
     // Accepted for the commands of older notes: the built package is the default now.
@@ -120,7 +122,10 @@ async function main(): Promise<void> {
       mkdirSync(path.join(area, 'restore'), { recursive: true });
       const fixture = path.join(area, 'db.sqlite3');
       makeDatabase(fixture, mib * MiB);
-      const replica: LitestreamOptions['replica'] = s3ReplicaOptions(s3, `trace-v${line}`);
+      const replica: LitestreamOptions['replica'] =
+        flags.replica === 'file'
+          ? { type: 'file', path: path.join(area, 'file-replica') }
+          : s3ReplicaOptions(s3, `trace-v${line}`);
       const base = { syncInterval: '1s', shutdownTimeoutMs: 30_000, replica } as const;
       const seeding = replicate(
         defineConfig({ ...base, logger: false, databases: [{ path: fixture, replicaPath: 'db' }] }),
@@ -190,10 +195,11 @@ async function main(): Promise<void> {
   const rows = [...order].sort((a, b) => a[1] - b[1]).map(([step]) => step);
   const cell = (times: number[] | undefined) => (times ? median(times).toFixed(1) : '—');
   const what = flags.modules === true ? "tsc's modules" : 'the built package';
+  const where = flags.replica === 'file' ? 'file replica' : 'S3 replica (versitygw, loopback)';
   console.log(
     bootTrace
-      ? `${mib} MiB missing, S3 replica (versitygw, loopback), ${what}; ${reps} traced boots to the first query per line, medians, ms since the traced process began\n`
-      : `${mib} MiB missing, S3 replica (versitygw, loopback), ${what}; ${reps} traced boots per line, medians, ms since ensureRestored began\n`,
+      ? `${mib} MiB missing, ${where}, ${what}; ${reps} traced boots to the first query per line, medians, ms since the traced process began\n`
+      : `${mib} MiB missing, ${where}, ${what}; ${reps} traced boots per line, medians, ms since ensureRestored began\n`,
   );
   console.log(`| step | ${versions.join(' | ')} |`);
   console.log(`| --- | ${versions.map(() => '--:').join(' | ')} |`);
