@@ -674,7 +674,15 @@ export async function restoreInto(
   try {
     // litestream starts first: the rest is Node's own work (loading its HTTP client,
     // signing a listing, starting a worker), done while litestream downloads, not before.
-    firstDownload = traceSettled('download:done', downloadWithRetry(config, runtime, db, options, temp));
+    const downloading: RestoreIntoOptions = {
+      ...options,
+      onSpawn: () => {
+        options.onSpawn?.();
+        // This thread waits for litestream now: what the check needs is loaded meanwhile.
+        if (integrityCheck !== 'off') checker.preload();
+      },
+    };
+    firstDownload = traceSettled('download:done', downloadWithRetry(config, runtime, db, downloading, temp));
     firstDownload.catch(() => {});
     // Litestream's answer is checked against what the replica path holds (another
     // version's backups), looked at beside the download.

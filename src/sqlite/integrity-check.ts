@@ -127,6 +127,7 @@ export class IntegrityChecker {
   readonly #sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   readonly #mainThreadMaxBytes: number;
   #holders = 1;
+  #preloading = false;
 
   constructor(size = 1, options: { mainThreadMaxBytes?: number } = {}) {
     this.#size = Math.max(1, size);
@@ -141,6 +142,23 @@ export class IntegrityChecker {
   /** Worker threads started so far (and not ended). */
   get threads(): number {
     return this.#workers.length;
+  }
+
+  /**
+   * Loads better-sqlite3 on this thread soon (on the next turn of the event loop), so that a
+   * check made here later does not pay for it: called once litestream downloads, when this
+   * thread has nothing else to do. A library that fails to load is the check's to report.
+   */
+  preload(): void {
+    if (this.#preloading) return;
+    this.#preloading = true;
+    setImmediate(() => {
+      try {
+        loadSqlite();
+      } catch {
+        // The check says why.
+      }
+    }).unref();
   }
 
   /** Starts a worker now if none is idle (and the pool has room), so the next check need not wait for one. */

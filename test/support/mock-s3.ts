@@ -18,7 +18,7 @@ export function s3Error(status: number, code: string): Response {
 }
 
 /** What the next requests get instead of the store's answer; undefined: the store answers. */
-export type Fault = (method: string, key: string) => Response | Promise<Response> | undefined;
+export type Fault = (method: string, key: string) => Response | undefined | Promise<Response | undefined>;
 
 export interface MockBucket {
   /** The msw handlers: pass to `setupServer(...)` or `server.use(...)`. */
