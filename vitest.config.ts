@@ -15,6 +15,7 @@ const ALSO_ON_SEAWEEDFS = [
 // The behaviours every user relies on also run against Litestream 0.5 (the others are
 // about 0.3's own listings, log lines and quirks, or about the library alone).
 const ALSO_ON_LITESTREAM_05 = [
+  'test/durable-sync.test.ts',
   'test/round-trip.test.ts',
   'test/failures.test.ts',
   'test/pitr.test.ts',

@@ -87,6 +87,31 @@ export class CredentialsError extends ReplicaUnreachableError {
 }
 
 /**
+ * `sync()` could not confirm in time that the replica holds what was committed before the
+ * call: the replica did not answer (or refused), replication is not running, or this
+ * instance does not hold the replica lease. The writes themselves stay committed in the
+ * local database, and reach the replica with a later sync once it answers; they are only not
+ * known to be durable yet. {@link databases} lists the databases not confirmed.
+ */
+export class SyncError extends ReplicaUnreachableError {
+  /** The databases whose sync was not confirmed (absolute paths). */
+  readonly databases: readonly string[];
+  /** True when the call's `timeoutMs` ran out (false: it failed for the reason the message gives). */
+  readonly timedOut: boolean;
+
+  constructor(
+    message: string,
+    databases: readonly string[],
+    timedOut: boolean,
+    options: Omit<LitestreamErrorOptions, 'database'> = {},
+  ) {
+    super(message, { ...options, ...(databases.length === 1 ? { database: databases[0] } : {}) });
+    this.databases = Object.freeze([...databases]);
+    this.timedOut = timedOut;
+  }
+}
+
+/**
  * A call or option that exists for one Litestream release line only was used with the other
  * (e.g. `generations()` with Litestream 0.5, which has no generations). The message names
  * the equivalent for the running version.

@@ -70,6 +70,7 @@ export {
   ReplicaUnreachableError,
   RestoreError,
   StaleDatabaseError,
+  SyncError,
   VerificationError,
 } from './errors.js';
 export {
@@ -112,6 +113,9 @@ export type {
   ReplicationStatus,
   StopOptions,
   StopResult,
+  SyncedDatabase,
+  SyncOptions,
+  SyncResult,
 } from './replication/types.js';
 export type { VerificationReport, VerifyOptions } from './replication/verify.js';
 export type { EnsureRestoredOptions, RestoreOutcome, RestoreResult } from './restore/ensure-restored.js';

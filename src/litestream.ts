@@ -1,7 +1,7 @@
 import { HealthAlerts } from './alerts/health-alerts.js';
 import { defineConfig, isLitestreamConfig } from './config/define.js';
 import type { LitestreamConfig, LitestreamOptions } from './config/types.js';
-import { LitestreamError, ReplicationError } from './errors.js';
+import { LitestreamError, ReplicationError, SyncError } from './errors.js';
 import {
   type BackupRow,
   backups,
@@ -26,9 +26,16 @@ import { addCollectors, type MetricsRegistration, type PrometheusRegistry } from
 import { releaseDatabases, useDatabases, usedByAnother } from './process/database-users.js';
 import { releaseClaim } from './process/pidfile.js';
 import { type BackupStatus, backupStatus as inspectBackups } from './replication/backup-status.js';
-import { idleStatus, NOTHING_TO_STOP } from './replication/idle.js';
+import { disabledSync, idleStatus, NOTHING_TO_STOP } from './replication/idle.js';
 import { replicate } from './replication/replicate.js';
-import type { Replication, ReplicationStatus, StopOptions, StopResult } from './replication/types.js';
+import type {
+  Replication,
+  ReplicationStatus,
+  StopOptions,
+  StopResult,
+  SyncOptions,
+  SyncResult,
+} from './replication/types.js';
 import { type VerificationReport, type VerifyOptions, verify as verifyBackup } from './replication/verify.js';
 import {
   type EnsureRestoredOptions,
@@ -411,6 +418,24 @@ export class Litestream {
   status(): ReplicationStatus {
     if (this.#replication) return this.#replication.status();
     return idleStatus(this.config, this.config.enabled ? 'stopped' : 'disabled');
+  }
+
+  /**
+   * Resolves once every transaction committed before the call is in the replica; see
+   * {@link Replication.sync}. With litestream disabled it resolves at once; before
+   * `startReplication()` (or after `stop()`) it rejects with a `SyncError`.
+   */
+  sync(options?: SyncOptions): Promise<SyncResult> {
+    if (this.#replication) return this.#replication.sync(options);
+    if (!this.config.enabled) return Promise.resolve(disabledSync(this.config, options));
+    const databases = this.config.databases.map((db) => db.path);
+    return Promise.reject(
+      new SyncError(
+        'sync() was called before startReplication(): nothing replicates these databases yet. Start replication first (the adapters start it before the server listens).',
+        databases,
+        false,
+      ),
+    );
   }
 
   /** Every point the replica of `database` can restore to, on either version; see {@link backups}. */

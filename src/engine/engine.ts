@@ -113,6 +113,12 @@ export interface ReplicationTracker {
   writing(): boolean;
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[];
+  /**
+   * A time before which every commit to `path` is known to be in the replica (its
+   * `lastSyncAt`, or later where the line can tell that the replica holds all the database
+   * had at a later moment); undefined when none is known.
+   */
+  durableSince(path: string): Date | undefined;
 }
 
 /** What to restore: the latest state, or a point in time or position. */
@@ -286,8 +292,20 @@ export interface LineageDialect {
 /** Everything one Litestream release line needs. */
 export interface Engine {
   readonly family: LitestreamFamily;
-  /** The litestream.yml for `config`; `standIns` maps database paths to stand-in files. */
-  renderYaml(config: LitestreamConfig, standIns?: ReadonlyMap<string, string>): string;
+  /**
+   * The litestream.yml for `config`; `standIns` maps database paths to stand-in files;
+   * `control.socketPath` enables the control socket there (a line that has one).
+   */
+  renderYaml(
+    config: LitestreamConfig,
+    standIns?: ReadonlyMap<string, string>,
+    control?: { readonly socketPath: string },
+  ): string;
+  /**
+   * True when `version` answers `POST /sync` with `wait` on its control socket (litestream
+   * 0.5.9 and later): `Replication#sync()` asks it instead of waiting for the log.
+   */
+  syncsOnRequest(version: string): boolean;
   /**
    * Changes the child's environment needs for this release line; returns a sentence for
    * the log when it changed something the user set.

@@ -7,6 +7,7 @@ import type { LitestreamConfig } from '../config/types.js';
 import { FileSystemError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { noticeOncePerProcess } from '../logging/process-notices.js';
+import { CONTROL_SOCKET_NAME, MAX_SOCKET_PATH_BYTES } from './control-socket.js';
 import { ownedName, sweepLeftovers } from './owner.js';
 
 /**
@@ -15,7 +16,11 @@ import { ownedName, sweepLeftovers } from './owner.js';
  */
 export interface ChildConfigEngine {
   readonly family: string;
-  renderYaml(config: LitestreamConfig, standIns?: ReadonlyMap<string, string>): string;
+  renderYaml(
+    config: LitestreamConfig,
+    standIns?: ReadonlyMap<string, string>,
+    control?: { readonly socketPath: string },
+  ): string;
   adaptEnv(env: NodeJS.ProcessEnv): string | undefined;
 }
 
@@ -54,6 +59,8 @@ function setCredential(env: NodeJS.ProcessEnv, names: string[], secret: Secret):
 /** A rendered litestream.yml in a private directory, removed by `dispose()`. */
 export interface ConfigFile {
   readonly path: string;
+  /** The control socket litestream listens on, beside the file (when one was asked for). */
+  readonly socketPath: string | undefined;
   /** The path litestream knows `database` by in this file (a stand-in, or itself). */
   pathOf(database: string): string;
   dispose(): Promise<void>;
@@ -70,6 +77,7 @@ export async function writeConfigFile(
   config: LitestreamConfig,
   engine: ChildConfigEngine,
   standInsFor: readonly string[] = [],
+  options: { controlSocket?: boolean } = {},
 ): Promise<ConfigFile> {
   // A few hundred bytes in the system temp directory, written synchronously: that costs
   // tens of microseconds, while each asynchronous step waits its turn in a thread pool
@@ -77,19 +85,33 @@ export async function writeConfigFile(
   const dir = await privateTempDir('config');
   const standIns = new Map<string, string>();
   const file = path.join(dir, 'litestream.yml');
+  // In the same 0700 directory: only this user reaches it, and it goes (or is swept) with it.
+  const socket = path.join(dir, CONTROL_SOCKET_NAME);
+  const socketPath = options.controlSocket && Buffer.byteLength(socket) <= MAX_SOCKET_PATH_BYTES ? socket : undefined;
+  if (options.controlSocket && socketPath === undefined) {
+    noticeOncePerProcess(
+      config.logger,
+      'warn',
+      'control-socket-path',
+      { component: 'litestream', path: socket },
+      `the temp directory's path is too long for litestream's control socket (${MAX_SOCKET_PATH_BYTES} bytes at most): sync() waits for litestream's regular syncs instead. Set TMPDIR to a shorter directory to have it sync at once.`,
+    );
+  }
   try {
     for (const [index, database] of standInsFor.entries()) {
       const standIn = path.join(dir, `${index}-${path.basename(database)}`);
       writeFileSync(standIn, '', { mode: 0o600 });
       standIns.set(database, standIn);
     }
-    writeFileSync(file, engine.renderYaml(config, standIns), { mode: 0o600, flag: 'wx' });
+    const control = socketPath === undefined ? undefined : { socketPath };
+    writeFileSync(file, engine.renderYaml(config, standIns, control), { mode: 0o600, flag: 'wx' });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw new FileSystemError('writing a private litestream.yml in', `${os.tmpdir()}/`, error);
   }
   return {
     path: file,
+    socketPath,
     pathOf: (database) => standIns.get(database) ?? database,
     dispose: () => removeTempDir(dir),
   };

@@ -2,7 +2,14 @@
 import { EventEmitter } from 'node:events';
 import type { LitestreamConfig } from '../config/types.js';
 import type { DatabaseStatus, ReplicationTracker } from '../engine/engine.js';
-import type { Replication, ReplicationEvents, ReplicationStatus, StopResult } from './types.js';
+import type {
+  Replication,
+  ReplicationEvents,
+  ReplicationStatus,
+  StopResult,
+  SyncOptions,
+  SyncResult,
+} from './types.js';
 
 /** A tracker for before the executable is known: it has seen nothing. */
 export function idleTracker(paths: readonly string[]): ReplicationTracker {
@@ -20,6 +27,7 @@ export function idleTracker(paths: readonly string[]): ReplicationTracker {
     stalled: () => [],
     writing: () => false,
     snapshot,
+    durableSince: () => undefined,
   };
 }
 
@@ -80,4 +88,18 @@ export class DisabledReplication extends EventEmitter<ReplicationEvents> impleme
   stop(): Promise<StopResult> {
     return Promise.resolve(NOTHING_TO_STOP);
   }
+
+  /** Nothing replicates: resolves at once, each database `disabled`, so app code runs the same in development. */
+  async sync(options: SyncOptions = {}): Promise<SyncResult> {
+    return disabledSync(this.#config, options);
+  }
+}
+
+/** What sync() resolves to with litestream disabled. @internal */
+export function disabledSync(config: LitestreamConfig, options: SyncOptions = {}): SyncResult {
+  const paths = options.databases ?? config.databases.map((db) => db.path);
+  return {
+    databases: paths.map((path) => ({ path, outcome: 'disabled', txid: undefined, position: undefined })),
+    durationMs: 0,
+  };
 }

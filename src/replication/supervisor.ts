@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { secretsOf } from '../config/derived.js';
 import { redact } from '../config/secret.js';
 import type { LitestreamConfig } from '../config/types.js';
@@ -7,6 +8,7 @@ import { resolveRuntime } from '../engine/select.js';
 import { LitestreamAbortError, type ReplicaLeaseError, ReplicationError, type StaleDatabaseError } from '../errors.js';
 import { childLogger, type Logger } from '../logging/logger.js';
 import { type ConfigFile, childEnv, sweepTempDirs, writeConfigFile } from '../process/child-config.js';
+import { ControlSocketFailure, syncThroughSocket } from '../process/control-socket.js';
 import { parseLogLine } from '../process/log-lines.js';
 import { type SpawnOptions, spawnChild } from '../process/spawn.js';
 import { describeFailureKind, failureKindOfText } from '../replica/failure-cause.js';
@@ -23,6 +25,7 @@ import { emitSafely } from '../supervision/safe-emit.js';
 import { MIN_STALL_MS, StallWatchdog } from '../supervision/stall-watchdog.js';
 import { allowListenersFor, throwIfAborted } from '../support/abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
+import { DurableSync, type DurableSyncHost } from './durable-sync.js';
 import { idleTracker } from './idle.js';
 import { ReplicaOutageWatch } from './outage.js';
 import { PidfileRecords } from './pidfile-records.js';
@@ -34,6 +37,8 @@ import type {
   ReplicationStatus,
   StopOptions,
   StopResult,
+  SyncOptions,
+  SyncResult,
 } from './types.js';
 import { truncateWals } from './wal-truncate.js';
 
@@ -103,6 +108,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
   /** Tells an outage within seconds, and keeps its first cause. */
   readonly #outage: ReplicaOutageWatch;
   #outageTimer: NodeJS.Timeout | undefined;
+  /** sync(): the control socket where litestream has one, else the log. */
+  readonly #durable: DurableSync;
   /** When a probe of each database's replica last got an answer. */
   readonly #answeredAt = new Map<string, number>();
 
@@ -179,6 +186,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     this.#secrets = secretsOf(config);
     // The tracker is replaced once the executable is known: ask the current one.
     this.#forwarding = new LogForwarding(this.#logger, (line) => this.#tracker.isBenign(line));
+    this.#durable = new DurableSync(this.#durableHost());
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -194,6 +202,68 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     if (error) this.#rejectReady(error);
     else this.#resolveReady();
     return true;
+  }
+
+  sync(options?: SyncOptions): Promise<SyncResult> {
+    return this.#durable.sync(options);
+  }
+
+  /** The requests sync() sent on the control socket so far. @internal for tests */
+  syncRequests(): number {
+    return this.#durable.requests;
+  }
+
+  /** Where litestream listens for sync(), when it has a control socket. @internal for tests */
+  controlSocket(): string | undefined {
+    return this.#configFile?.socketPath;
+  }
+
+  /** What sync() needs of this replication: its state, its channel, its log's syncs. */
+  #durableHost(): DurableSyncHost {
+    return {
+      databases: this.#config.databases.map((db) => db.path),
+      clock: this.#clock,
+      refusal: () => {
+        if (this.#lease.lost)
+          return 'this instance lost the replica lease to another instance, and replication stopped';
+        if (this.#state === 'stopping' || this.#state === 'stopped') return 'replication has stopped';
+        return undefined;
+      },
+      channel: () => {
+        const socketPath = this.#configFile?.socketPath;
+        // Litestream listens once it runs (a stale file from a killed one refuses, and is retried).
+        if (socketPath === undefined || this.#state !== 'running' || !existsSync(socketPath)) return undefined;
+        return {
+          sync: async (database, timeoutMs, signal) => {
+            const answer = await syncThroughSocket(socketPath, database, { timeoutMs, signal });
+            // It answered: the replica holds `replicatedTxid`, which must cover what it just read.
+            if (answer.replicatedTxid < answer.txid) {
+              throw new ControlSocketFailure(
+                `litestream read up to transaction ${answer.txid}, but the replica holds ${answer.replicatedTxid}`,
+                true,
+              );
+            }
+            return { txid: answer.replicatedTxid };
+          },
+        };
+      },
+      synced: (database) => {
+        const status = this.#tracker.snapshot().find((db) => db.path === database);
+        return { at: this.#tracker.durableSince(database), txid: status?.txid, position: undefined };
+      },
+      watch: (listener) => {
+        const events = ['sync', 'spawn', 'ready', 'lease', 'stopped'] as const;
+        for (const event of events) this.on(event, listener);
+        return () => {
+          for (const event of events) this.off(event, listener);
+        };
+      },
+      lastError: () => this.status().lastError?.message,
+      describeFailure: (error) =>
+        error instanceof ControlSocketFailure
+          ? { message: redact(error.message, this.#secrets), retry: error.retry }
+          : { message: redact(String(error), this.#secrets), retry: true },
+    };
   }
 
   status(): ReplicationStatus {
@@ -262,7 +332,9 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       // Held since ensureRestored as a rule; taken here when replication starts without it.
       await this.#lease.take(true);
       check();
-      this.#configFile = await writeConfigFile(this.#config, runtime.engine);
+      // sync() asks litestream over its control socket where the version answers it.
+      const syncsOnRequest = runtime.engine.syncsOnRequest((await runtime.verified()).version);
+      this.#configFile = await writeConfigFile(this.#config, runtime.engine, [], { controlSocket: syncsOnRequest });
       check();
       this.#startedAt = new Date();
       if (!this.#lease.held) this.#state = 'paused';

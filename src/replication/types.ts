@@ -94,6 +94,39 @@ export interface StopOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@link Replication.sync}. */
+export interface SyncOptions {
+  /** How long to wait for the replica before rejecting with a `SyncError`. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Gives the wait up: the call rejects with a `LitestreamAbortError` (the writes stay committed locally). */
+  signal?: AbortSignal;
+  /** The databases to sync (paths as configured); default every configured database. */
+  databases?: readonly string[];
+}
+
+/** What {@link Replication.sync} confirmed, per database. */
+export interface SyncedDatabase {
+  /** The database (absolute path). */
+  readonly path: string;
+  /**
+   * `synced`: the replica holds every transaction committed before the call. `absent`: the
+   * file does not exist, so nothing was committed to it. `disabled`: replication is off.
+   */
+  readonly outcome: 'synced' | 'absent' | 'disabled';
+  /** Litestream 0.5: the transaction id the replica holds (at least every one committed before the call). */
+  readonly txid: number | undefined;
+  /** Litestream 0.3: the replica's position (`generation/index:offset`) when known. */
+  readonly position: string | undefined;
+}
+
+/** How {@link Replication.sync} ended. */
+export interface SyncResult {
+  /** One entry per database asked for, in that order. */
+  readonly databases: readonly SyncedDatabase[];
+  /** How long the call took. */
+  readonly durationMs: number;
+}
+
 /** Events a {@link Replication} emits. */
 export interface ReplicationEvents {
   /** Every litestream log line, parsed and redacted. */
@@ -150,4 +183,21 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
    * has opened every database, because before that a SIGTERM skips the final sync.
    */
   stop(options?: StopOptions): Promise<StopResult>;
+  /**
+   * Resolves once every transaction committed in the listed databases before the call is in
+   * the replica: the durable write of a payment, a signup, an order, confirmed before the
+   * app answers. Concurrent calls share one sync per database (a hundred at once cost about
+   * one round trip).
+   *
+   * - Litestream 0.5.9 and later: through litestream's control socket (a private file the
+   *   library configures), which syncs at once and answers when the replica holds it.
+   * - Litestream 0.3 (and 0.5 before 0.5.9): litestream has no such channel; the call resolves
+   *   once its log shows the replica past every commit made before the call, which takes up
+   *   to one sync interval (`syncInterval`, 10 s by default) plus a second.
+   *
+   * Rejects with a `SyncError` when the replica cannot be reached within `timeoutMs`, when
+   * replication is not running, or when this instance does not hold the replica lease; the
+   * writes stay committed in the local database either way.
+   */
+  sync(options?: SyncOptions): Promise<SyncResult>;
 }

@@ -19,6 +19,8 @@ const NO_MATCHING_BACKUP = /no matching backups found|no snapshots available/;
 export const engineV0_3 = Object.freeze<Engine>({
   family: '0.3',
   renderYaml,
+  // No control socket in 0.3: sync() waits for the log.
+  syncsOnRequest: () => false,
   adaptEnv: () => undefined,
   // 0.3.13 reports a replica that 0.5 wrote as having no backup.
   unreadableFormats: ['0.5'],

@@ -1,4 +1,7 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { type LitestreamLogLine, loggedAt } from '../../process/log-lines.js';
+import { companionFiles } from '../../sqlite/database-files.js';
 import type { DatabaseStatus, ReplicationTracker, SyncEvent } from '../engine.js';
 
 // Litestream logs these at error level in normal operation: before the first generation
@@ -249,6 +252,28 @@ export class SyncTracker implements ReplicationTracker {
     );
   }
 
+  /**
+   * Every commit before the returned time is in the replica: `lastSyncAt`, or, when the
+   * database is idle, the start of the last finished WAL copy. Litestream 0.3 uploads only
+   * when a copy changed its shadow WAL, so an idle database's `lastSyncAt` stands still; but
+   * when the shadow WAL on disk ends exactly where the replica ends, everything that copy
+   * read is in the replica.
+   */
+  durableSince(path: string): Date | undefined {
+    const status = this.#databases.get(path);
+    if (!status) return undefined;
+    const copied = status.copiedSince;
+    if (
+      copied !== undefined &&
+      (status.lastSyncAt === undefined || copied > status.lastSyncAt) &&
+      status.replicaEnd !== undefined &&
+      shadowWalEnd(path, status.generation) === status.replicaEnd
+    ) {
+      return copied;
+    }
+    return status.lastSyncAt;
+  }
+
   /** A frozen snapshot of every database's status. */
   snapshot(): DatabaseStatus[] {
     return [...this.#databases.values()].map((status) =>
@@ -263,6 +288,26 @@ export class SyncTracker implements ReplicationTracker {
         uploadingSince: uploadingSince(status),
       }),
     );
+  }
+}
+
+/**
+ * Where litestream 0.3's shadow WAL of `database` ends, as a position
+ * (`<generation>/<index>:<size>` of the highest-indexed file in
+ * `.<name>-litestream/generations/<generation>/wal/`); undefined when it cannot be read.
+ */
+function shadowWalEnd(database: string, generation: string | undefined): string | undefined {
+  if (generation === undefined) return undefined;
+  const dir = path.join(companionFiles(database).metaDir, 'generations', generation, 'wal');
+  try {
+    const newest = readdirSync(dir)
+      .filter((name) => /^[0-9a-f]{8}\.wal$/.test(name))
+      .sort()
+      .at(-1);
+    if (newest === undefined) return undefined;
+    return `${generation}/${newest.slice(0, 8)}:${statSync(path.join(dir, newest)).size}`;
+  } catch {
+    return undefined;
   }
 }
 

@@ -16,6 +16,11 @@ import { renderYaml } from './yaml.js';
 export const engineV0_5 = Object.freeze<Engine>({
   family: '0.5',
   renderYaml,
+  syncsOnRequest: (version) => {
+    const match = /^v?0\.5\.(\d+)/.exec(version.trim());
+    // `POST /sync` waits for the replica since 0.5.9.
+    return match !== null && Number(match[1]) >= 9;
+  },
   adaptEnv,
   // 0.5.7 and later restore what 0.3 wrote.
   unreadableFormats: [],

@@ -293,6 +293,11 @@ export class LtxSyncTracker implements ReplicationTracker {
     return [...this.#databases.values()].some((status) => status.uploadingSince !== undefined);
   }
 
+  /** Every commit before `lastSyncAt` is in the replica. */
+  durableSince(path: string): Date | undefined {
+    return this.#databases.get(path)?.lastSyncAt;
+  }
+
   snapshot(): DatabaseStatus[] {
     return [...this.#databases.values()].map((status) =>
       Object.freeze({

@@ -9,10 +9,16 @@ import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
  * supervisor reads every sync from them. Credentials are never written: they reach
  * litestream only through its environment.
  */
-export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<string, string> = new Map()): string {
+export function renderYaml(
+  config: LitestreamConfig,
+  standIns: ReadonlyMap<string, string> = new Map(),
+  control?: { readonly socketPath: string },
+): string {
   if (config.configFile) {
     const file = config.configFile.path;
     return userConfigDoc(config, standIns, (db, doc) => {
+      // The library's own channel for sync(); its permissions in decimal (0600), which no YAML reads otherwise.
+      if (control) doc.socket = { enabled: true, path: control.socketPath, permissions: SOCKET_PERMISSIONS };
       // 0.3's per-replica snapshot settings, which 0.5 ignores: its snapshot settings are global.
       const replica = (db.replica ?? (Array.isArray(db.replicas) ? db.replicas[0] : undefined)) as
         | Record<string, unknown>
@@ -47,6 +53,9 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
     `  interval: ${config.snapshotInterval}`,
     `  retention: ${config.retention}`,
     `shutdown-sync-timeout: ${shutdownSyncTimeout(config)}`,
+    ...(control
+      ? ['socket:', '  enabled: true', `  path: ${quote(control.socketPath)}`, `  permissions: ${SOCKET_PERMISSIONS}`]
+      : []),
     'dbs:',
   ];
   for (const db of config.databases) {
@@ -55,6 +64,9 @@ export function renderYaml(config: LitestreamConfig, standIns: ReadonlyMap<strin
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** 0600 in decimal: only the app's user may connect (the directory is 0700 as well). */
+const SOCKET_PERMISSIONS = 0o600;
 
 /** The database's `replica:` mapping, with the one timing key 0.5 reads per replica. */
 function renderReplica(config: LitestreamConfig, db: DatabaseConfig): string[] {
