@@ -65,7 +65,7 @@ describe('sync(): a write the app confirms is in the replica', () => {
       // Requests sent on the control socket: one in flight, and one for every call that came after it.
       const socketSyncs = (replication as unknown as { syncRequests(): number }).syncRequests();
       expect(socketSyncs).toBeGreaterThan(0);
-      expect(socketSyncs).toBeLessThanOrEqual(3);
+      expect(socketSyncs).toBeLessThanOrEqual(2);
     }
   });
 

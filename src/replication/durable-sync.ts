@@ -62,6 +62,8 @@ interface Batch {
   result: Promise<{ txid: number | undefined }>;
   readonly controller: AbortController;
   waiters: number;
+  /** Not handed to the channel yet: a caller may still join it. */
+  open: boolean;
 }
 
 export class DurableSync {
@@ -190,16 +192,18 @@ export class DurableSync {
   }
 
   /**
-   * The result of a request for `database` sent after this call began: the one waiting to
-   * be sent when one is in flight (that one may have read the WAL before this call's commits),
-   * else a new one now. A request whose callers all gave up is cancelled.
+   * The result of a request for `database` sent after this call began: one not sent yet
+   * (the next, waiting for the one in flight, which may have read the WAL before this call's
+   * commits; or one made in this same turn of the event loop), else a new one. A request
+   * whose callers all gave up is cancelled.
    */
   #shared(database: string, channel: SyncChannel, signal: AbortSignal): Promise<{ txid: number | undefined }> {
     const inFlight = this.#inFlight.get(database);
-    const joined =
-      inFlight === undefined
-        ? this.#send(database, channel, undefined)
-        : (this.#next.get(database) ?? this.#send(database, channel, inFlight));
+    const waiting = [this.#next.get(database), inFlight?.open ? inFlight : undefined].find(
+      // One whose callers all left is cancelled: not joined.
+      (batch) => batch !== undefined && !batch.controller.signal.aborted,
+    );
+    const joined = waiting ?? this.#send(database, channel, inFlight);
     joined.waiters++;
     return new Promise((resolve, reject) => {
       const settle = () => {
@@ -224,21 +228,22 @@ export class DurableSync {
     });
   }
 
-  /** A request for `database`, sent now, or once `after` has settled. */
+  /** A request for `database`, sent once `after` has settled, or at the end of this turn. */
   #send(database: string, channel: SyncChannel, after: Batch | undefined): Batch {
     const batch: Batch = {
       result: Promise.resolve({ txid: undefined }),
       controller: new AbortController(),
       waiters: 0,
+      open: true,
     };
     if (after) this.#next.set(database, batch);
     else this.#inFlight.set(database, batch);
     const run = async () => {
-      if (after) {
-        await after.result.catch(() => {});
-        if (this.#next.get(database) === batch) this.#next.delete(database);
-        this.#inFlight.set(database, batch);
-      }
+      // Calls made in this same turn share it: none of their commits can be after its read.
+      await (after ? after.result.catch(() => {}) : Promise.resolve());
+      if (this.#next.get(database) === batch) this.#next.delete(database);
+      this.#inFlight.set(database, batch);
+      batch.open = false;
       try {
         return await this.#attempts(database, channel, batch.controller.signal);
       } finally {
