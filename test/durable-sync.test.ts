@@ -6,12 +6,15 @@ import {
   deleteDatabase,
   litestreamChildren,
   readIds,
+  s3Replica,
   tempDir,
   testConfig,
   track,
   writeRows,
 } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
+import { holdingProxy } from './support/proxy.js';
+import { testS3 } from './support/s3-per-file.js';
 
 // On 0.5 the sync interval is 30 s: a row in the replica within the test came from sync(),
 // never from the regular schedule. 0.3 has no channel and waits for that schedule: 1 s.
@@ -48,6 +51,42 @@ describe('sync(): a write the app confirms is in the replica', () => {
     const [restored] = await next.ensureRestored();
     expect(restored?.outcome).toBe('restored');
     expect(readIds(database)).toEqual([...before, ...durable]);
+    await next.stop();
+  });
+
+  it('a replica that cannot be reached: a SyncError within the timeout, the app keeps writing, and after recovery the row is in the replica', async () => {
+    const dir = tempDir();
+    const proxy = await holdingProxy(testS3().endpoint);
+    const database = path.join(dir, 'outage.sqlite3');
+    const { config } = testConfig(dir, {
+      databases: [database],
+      syncInterval,
+      replica: s3Replica({ endpoint: proxy.endpoint }),
+    });
+    const before = writeRows(database, 'seed', 2);
+    const replication = track(startReplication(config));
+    await replication.ready;
+    proxy.cut();
+    const during = writeRows(database, 'during', 2);
+    const startedAt = performance.now();
+    const failed = await replication.sync({ timeoutMs: 2_000 }).catch((error: unknown) => error);
+    const tookMs = performance.now() - startedAt;
+    expect(failed).toBeInstanceOf(SyncError);
+    expect(failed).toMatchObject({ timedOut: true, databases: [database] });
+    expect((failed as Error).message).toContain('stays in the local database');
+    expect(tookMs).toBeLessThan(2_000 + 1_000);
+    // The app goes on: its database takes writes, and replication still runs.
+    const after = writeRows(database, 'after', 2);
+    expect(replication.status().state).not.toBe('stopped');
+
+    proxy.restore();
+    const recovered = await replication.sync({ timeoutMs: 30_000 });
+    expect(recovered.databases[0]?.outcome).toBe('synced');
+    await killLitestream(replication);
+    deleteDatabase(database);
+    const next = new Litestream(config);
+    await next.ensureRestored();
+    expect(readIds(database)).toEqual([...before, ...during, ...after]);
     await next.stop();
   });
 
