@@ -16,6 +16,7 @@ const ALSO_ON_SEAWEEDFS = [
 // about 0.3's own listings, log lines and quirks, or about the library alone).
 const ALSO_ON_LITESTREAM_05 = [
   'test/durable-sync.test.ts',
+  'test/durable-routes.test.ts',
   'test/round-trip.test.ts',
   'test/failures.test.ts',
   'test/pitr.test.ts',

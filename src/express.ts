@@ -1,12 +1,20 @@
 /**
  * Express integration: `expressLitestream(options)` returns
- * `{ gate, health, metrics, listen(app, port, host?), close(), litestream }`.
+ * `{ gate, durable, health, metrics, listen(app, port, host?), close(), litestream }`.
  *
  * @packageDocumentation
  */
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { BootSequence } from './adapters/boot.js';
+import {
+  confirmDurable,
+  type DurableRouteOptions,
+  durableSyncOptions,
+  isSuccess,
+  NOT_DURABLE_BODY,
+  NOT_DURABLE_STATUS,
+} from './adapters/durable.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES, type GateState } from './adapters/gate.js';
 import { healthAnswer } from './adapters/health.js';
 import { defineConfig, isLitestreamConfig } from './config/define.js';
@@ -15,6 +23,7 @@ import { Litestream } from './litestream.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
 import type { RestoreResult } from './restore/ensure-restored.js';
 
+export type { DurableRouteOptions } from './adapters/durable.js';
 export type { GateState } from './adapters/gate.js';
 
 /** Options of {@link expressLitestream}. */
@@ -52,6 +61,17 @@ export interface ExpressLitestream {
    * a request before the restore.
    */
   gate: (request: Request, response: Response, next: NextFunction) => void;
+  /**
+   * Middleware for the routes whose writes must be in the replica before the client hears of
+   * them (a payment, a signup): a successful response (2xx) is held — status, headers and
+   * body — until `litestream.sync()` resolves, and becomes
+   * `503 { error: 'not durable', message }` when the replica cannot confirm the writes within
+   * `timeoutMs` (the writes stay committed locally either way). An error response passes as
+   * it is. Mount it before the handler, e.g. `app.post('/payments', litestream.durable(), pay)`.
+   * On Litestream 0.5.9+ the sync runs at once; on 0.3 it waits up to one `syncInterval` plus
+   * a second. Throws a `LitestreamConfigError` for options it cannot use.
+   */
+  durable(options?: DurableRouteOptions): (request: Request, response: Response, next: NextFunction) => void;
   /**
    * A handler answering with replication's Prometheus metrics (see
    * {@link Litestream.metrics}), before the restore is done too: mount it on a route of your
@@ -127,6 +147,14 @@ export function expressLitestream(
     const { gate: state } = sequence.state;
     if (state === 'ready') return next();
     response.status(503).set('Retry-After', retryAfter).json({ error: GATE_MESSAGES[state] });
+  };
+
+  const durable = (options: DurableRouteOptions = {}) => {
+    const syncOptions = durableSyncOptions(options, 'durable(options)') ?? {};
+    return (_request: Request, response: Response, next: NextFunction) => {
+      holdUntilDurable(response, () => confirmDurable(litestream, syncOptions));
+      next();
+    };
   };
 
   const metrics = (_request: Request, response: Response) => {
@@ -216,6 +244,7 @@ export function expressLitestream(
 
   return {
     gate,
+    durable,
     metrics,
     health,
     start,
@@ -228,3 +257,75 @@ export function expressLitestream(
     },
   };
 }
+
+/** What a held response was asked to do, in order: replayed once the replica confirmed it. */
+type HeldCall = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
+
+/**
+ * Holds `response`'s first `writeHead`, `write` or `end` — and every call after it — when its
+ * status is a success, until `confirm()` resolves: true replays them, false answers 503
+ * instead (or, when the handler had already sent the headers itself, closes the connection:
+ * the client must not take the answer for a success). Any other status passes at once.
+ * Holding these three covers `res.json`, `res.send`, `res.sendStatus`, `res.redirect`,
+ * piped streams and the raw Node calls: none of them reaches the socket any other way.
+ */
+function holdUntilDurable(response: Response, confirm: () => Promise<boolean>): void {
+  const original = { writeHead: response.writeHead, write: response.write, end: response.end };
+  const held: HeldCall[] = [];
+  const restore = () => {
+    response.writeHead = original.writeHead;
+    response.write = original.write;
+    response.end = original.end;
+  };
+  const replay = () => {
+    restore();
+    for (const { method, args } of held) (response[method] as (...args: unknown[]) => unknown)(...args);
+  };
+  const refuse = () => {
+    restore();
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    for (const name of response.getHeaderNames()) {
+      if (REPRESENTATION_HEADERS.has(name)) response.removeHeader(name);
+    }
+    response.status(NOT_DURABLE_STATUS).json(NOT_DURABLE_BODY);
+  };
+  let holding = false;
+  const intercept =
+    (method: HeldCall['method']) =>
+    (...args: unknown[]) => {
+      if (!holding) {
+        const status = method === 'writeHead' && typeof args[0] === 'number' ? args[0] : response.statusCode;
+        if (!isSuccess(status)) {
+          restore();
+          return (response[method] as (...args: unknown[]) => unknown)(...args);
+        }
+        holding = true;
+        confirm()
+          .then((confirmed) => (confirmed ? replay() : refuse()), refuse)
+          // Nobody awaits this: a response that cannot be written (the client left) is closed,
+          // never left as an unhandled rejection.
+          .catch(() => response.destroy());
+      }
+      held.push({ method, args });
+      return method === 'write' ? true : response;
+    };
+  response.writeHead = intercept('writeHead') as Response['writeHead'];
+  response.write = intercept('write') as Response['write'];
+  response.end = intercept('end') as Response['end'];
+}
+
+/** Headers that describe the held body, not the 503 that replaces it. */
+const REPRESENTATION_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-disposition',
+  'content-range',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
+]);

@@ -10,6 +10,14 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { BootSequence } from './adapters/boot.js';
+import {
+  confirmDurable,
+  type DurableRouteOptions,
+  durableSyncOptions,
+  isSuccess,
+  NOT_DURABLE_BODY,
+  NOT_DURABLE_STATUS,
+} from './adapters/durable.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, GATE_MESSAGES } from './adapters/gate.js';
 import { healthAnswer } from './adapters/health.js';
 import { defineConfig, isLitestreamConfig } from './config/define.js';
@@ -18,6 +26,9 @@ import { LitestreamAbortError, LitestreamConfigError, LitestreamError, RestoreEr
 import { Litestream } from './litestream.js';
 import type { Logger } from './logging/logger.js';
 import { assertRegistry, type MetricsRegistration, type PrometheusRegistry } from './metrics/registry.js';
+import type { SyncOptions } from './replication/types.js';
+
+export type { DurableRouteOptions } from './adapters/durable.js';
 
 /**
  * Options of the Fastify plugin: {@link LitestreamOptions}, `{ config }` with a built
@@ -75,14 +86,28 @@ export type FastifyLitestreamOptions = (
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** `{ gate: false }`: the route answers while litestream-node restores (see `listenWhileRestoring`). */
-    litestream?: { gate?: boolean };
+    litestream?: {
+      /** `false`: the route answers while litestream-node restores (see `listenWhileRestoring`). */
+      gate?: boolean;
+      /**
+       * `true` (or options): a successful reply (2xx) is held until the replica holds every
+       * write committed before it (`app.litestream.sync()`), and becomes
+       * `503 { error: 'not durable', message }` when the replica cannot confirm them within
+       * `timeoutMs`; the write stays committed locally either way. An error reply passes as
+       * it is. On Litestream 0.5.9+ the sync runs at once; on 0.3 it waits up to one
+       * `syncInterval` plus a second.
+       */
+      durable?: boolean | DurableRouteOptions;
+    };
   }
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The litestream-node instance: `status()`, `replication`, `stop()`, `config`. */
+    /**
+     * The litestream-node instance: `status()`, `replication`, `sync()` (resolves once every
+     * write committed before the call is in the replica), `stop()`, `config`.
+     */
     litestream: Litestream;
   }
 }
@@ -151,6 +176,25 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     }
     app.addHook('onClose', stop);
   }
+
+  // Durable routes: the setting is checked as each route is declared, so that a typo fails
+  // at startup rather than on the first payment.
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { litestream?: { durable?: unknown } } | undefined;
+    durableSyncOptions(config?.litestream?.durable, `${route.method} ${route.url}: config.litestream.durable`);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const durable = request.routeOptions.config?.litestream?.durable;
+    if (durable === undefined || durable === false || !isSuccess(reply.statusCode)) return payload;
+    const options = durableSyncOptions(durable, 'config.litestream.durable') as SyncOptions;
+    if (await confirmDurable(litestream, options)) return payload;
+    // The handler's answer never reaches the client: a stream it returned is closed.
+    if (typeof (payload as { destroy?: unknown } | null)?.destroy === 'function') {
+      (payload as { destroy(): void }).destroy();
+    }
+    reply.code(NOT_DURABLE_STATUS).type('application/json; charset=utf-8');
+    return JSON.stringify(NOT_DURABLE_BODY);
+  });
 
   if (metricsRoute) {
     // Ungated, as any route can be: it says how the restore went while it runs.
