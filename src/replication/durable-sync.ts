@@ -53,6 +53,12 @@ export interface DurableSyncHost {
   describeFailure(error: unknown): ChannelFailure;
   /** Time and timers (a fake clock in tests). */
   readonly clock: Clock;
+  /**
+   * The timeout of a call that sets none: {@link DEFAULT_SYNC_TIMEOUT_MS} where litestream
+   * syncs on request, longer where a call waits for its regular sync (which may be a whole
+   * sync interval away). Default {@link DEFAULT_SYNC_TIMEOUT_MS}.
+   */
+  defaultTimeoutMs?(): number;
   /** A database file that does not exist holds nothing committed. */
   exists?(database: string): boolean;
 }
@@ -86,7 +92,7 @@ export class DurableSync {
     if (options.signal?.aborted) throw new LitestreamAbortError('sync()', options.signal.reason);
     const refusal = host.refusal();
     if (refusal !== undefined) throw new SyncError(`sync() could not run: ${refusal}. ${COMMITTED}`, databases, false);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    const timeoutMs = options.timeoutMs ?? host.defaultTimeoutMs?.() ?? DEFAULT_SYNC_TIMEOUT_MS;
     const exists = host.exists ?? existsSync;
     const given = new AbortController();
     const stopTimer = host.clock.setTimeout(() => given.abort('timeout'), timeoutMs);

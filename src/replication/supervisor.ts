@@ -25,7 +25,7 @@ import { emitSafely } from '../supervision/safe-emit.js';
 import { MIN_STALL_MS, StallWatchdog } from '../supervision/stall-watchdog.js';
 import { allowListenersFor, throwIfAborted } from '../support/abort.js';
 import { ConcurrencyLimit, DATABASES_AT_ONCE } from '../support/concurrency.js';
-import { DurableSync, type DurableSyncHost } from './durable-sync.js';
+import { DEFAULT_SYNC_TIMEOUT_MS, DurableSync, type DurableSyncHost } from './durable-sync.js';
 import { idleTracker } from './idle.js';
 import { ReplicaOutageWatch } from './outage.js';
 import { PidfileRecords } from './pidfile-records.js';
@@ -223,6 +223,12 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
     return {
       databases: this.#config.databases.map((db) => db.path),
       clock: this.#clock,
+      // Without a control socket a call waits for litestream's regular sync: up to a sync
+      // interval, plus its WAL copy (a second) and the upload.
+      defaultTimeoutMs: () =>
+        this.#configFile?.socketPath !== undefined
+          ? DEFAULT_SYNC_TIMEOUT_MS
+          : this.#config.syncIntervalMs + DEFAULT_SYNC_TIMEOUT_MS,
       refusal: () => {
         if (this.#lease.lost)
           return 'this instance lost the replica lease to another instance, and replication stopped';

@@ -96,7 +96,11 @@ export interface StopOptions {
 
 /** Options for {@link Replication.sync}. */
 export interface SyncOptions {
-  /** How long to wait for the replica before rejecting with a `SyncError`. Default 10 000 ms. */
+  /**
+   * How long to wait for the replica before rejecting with a `SyncError`. Default 10 000 ms
+   * where litestream syncs on request (0.5.9+), else the sync interval plus 10 000 ms (a
+   * call waits for litestream's regular sync).
+   */
   timeoutMs?: number;
   /** Gives the wait up: the call rejects with a `LitestreamAbortError` (the writes stay committed locally). */
   signal?: AbortSignal;

@@ -69,6 +69,10 @@ try {
   let timer;
   let writeErrors = 0;
   let lastWriteError;
+  // APP_DURABLE=1: each batch is acknowledged only once sync() confirmed it is in the replica,
+  // as a payment route answers only then.
+  const durable = process.env.APP_DURABLE === '1';
+  let syncFailures = 0;
   const writeBatch = () => {
     // Ids of the rows committed (a failed insert takes no id, so they are consecutive).
     const ids = [];
@@ -81,6 +85,19 @@ try {
         writeErrors++;
         lastWriteError = `${error.code}: ${error.message}`;
       }
+    }
+    if (durable) {
+      replication.sync({ timeoutMs: 10_000 }).then(
+        () => {
+          if (ids.length > 0) report({ event: 'acked', from: ids[0], to: ids.at(-1), at: Date.now(), durable: true });
+          timer = setTimeout(writeBatch, PAUSE_MS);
+        },
+        () => {
+          syncFailures++;
+          timer = setTimeout(writeBatch, PAUSE_MS);
+        },
+      );
+      return;
     }
     if (ids.length > 0) report({ event: 'acked', from: ids[0], to: ids.at(-1), at: Date.now() });
     timer = setTimeout(writeBatch, PAUSE_MS);
@@ -112,6 +129,7 @@ try {
         pid: status.pid,
         writeErrors,
         lastWriteError,
+        syncFailures,
         lease: status.lease,
         lastError: status.lastError,
         uploading: status.databases.some((d) => d.uploadingSince !== undefined),
