@@ -1,15 +1,19 @@
-import { existsSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Litestream, SyncError, startReplication } from '../src/index.js';
+import { launchApp } from './reliability/harness.js';
 import {
   deleteDatabase,
   litestreamChildren,
+  onCleanup,
   readIds,
   s3Replica,
   tempDir,
   testConfig,
   track,
+  waitFor,
   writeRows,
 } from './support/fixtures.js';
 import { family } from './support/litestream-version.js';
@@ -127,6 +131,37 @@ describe('sync(): a write the app confirms is in the replica', () => {
     expect(statSync(path.dirname(socket as string)).mode & 0o777).toBe(0o700);
     await replication.stop();
     expect(existsSync(socket as string)).toBe(false);
+  });
+
+  it("a SIGKILLed app's control socket is not left behind: the next start sweeps it with the app's private directory", async () => {
+    const tmp = tempDir();
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    onCleanup(() => {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+    });
+    const dirsOf = (pid: number) => readdirSync(tmp).filter((name) => name.startsWith(`litestream-node-${pid}-`));
+    const app = launchApp(`killed-socket-${randomUUID()}`, {
+      env: { TMPDIR: tmp, LITESTREAM_SYNC_INTERVAL: syncInterval },
+    });
+    await app.event('ready');
+    const [own] = dirsOf(app.pid);
+    expect(own).toBeDefined();
+    const socket = path.join(tmp, own as string, 'control.sock');
+    // 0.3 has no control socket; 0.5 listens once litestream runs.
+    if (family === '0.5') await waitFor(() => existsSync(socket), 10_000, 'the control socket');
+    else expect(existsSync(socket)).toBe(false);
+    await app.killContainer();
+    expect(dirsOf(app.pid)).toEqual([own]);
+    // Any start sweeps: here, one that replicates another database.
+    const dir = tempDir();
+    const database = path.join(dir, 'sweeper.sqlite3');
+    writeRows(database, 'rows', 1);
+    const replication = track(startReplication(testConfig(dir, { databases: [database], syncInterval }).config));
+    await replication.started;
+    expect(dirsOf(app.pid)).toEqual([]);
+    expect(existsSync(socket)).toBe(false);
   });
 
   it('names what is wrong: an unknown database, a stopped replication, a database not yet created', async () => {
