@@ -40,7 +40,16 @@ export type Job =
       durationMs: number;
     }
   | { mode: 'lag'; options: LitestreamOptions; samples: number }
-  | { mode: 'shutdown'; arm: 'library' | 'raw'; options: LitestreamOptions; loadMs: number };
+  | { mode: 'shutdown'; arm: 'library' | 'raw'; options: LitestreamOptions; loadMs: number }
+  | { mode: 'durable'; options: LitestreamOptions; levels: number[]; ops: number };
+
+/** What the durable-write figures measured (ms; per second for the rates). */
+export interface DurableFigures {
+  /** One listing of the replica from Node: one S3 round trip. */
+  roundTripMs: number;
+  plain: { p50: number; p99: number; perSecond: number };
+  levels: { concurrency: number; p50: number; p99: number; perSecond: number; socketRequests: number }[];
+}
 
 /**
  * Cold start: one `ensureRestored` of the built package in a process that has not run
@@ -191,6 +200,76 @@ async function lag(job: Extract<Job, { mode: 'lag' }>) {
 }
 
 /** Stop under load: writes until the moment of the stop, then checks the replica has every row. */
+/**
+ * Durable writes: an insert, then `sync()`, by `concurrency` callers at once, against the
+ * same insert alone; and one S3 round trip from this process, for scale.
+ */
+async function durable(job: Extract<Job, { mode: 'durable' }>): Promise<DurableFigures> {
+  const { configOf, openDatabase, removeDatabase, replicate } = await modules();
+  const { replicaObjects } = await import('../src/replica/objects.js');
+  const config = configOf(job.options);
+  const file = config.databases[0]?.path as string;
+  removeDatabase(file);
+  const db = openDatabase(file);
+  const insert = db.prepare('INSERT INTO items (label, body) VALUES (?, ?)');
+  const body = Buffer.alloc(100, 'd');
+  insert.run('seed', body);
+  const replication = replicate(config);
+  try {
+    await replication.ready;
+    const location = config.databases[0]?.replicas[0];
+    if (!location) throw new Error('durable: no replica');
+    const objects = replicaObjects(location);
+    const trips: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const startedAt = performance.now();
+      await objects.list('');
+      if (i > 0) trips.push(performance.now() - startedAt);
+    }
+    const plainTimes: number[] = [];
+    const plainStarted = performance.now();
+    for (let i = 0; i < job.ops; i++) {
+      const startedAt = performance.now();
+      insert.run('plain', body);
+      plainTimes.push(performance.now() - startedAt);
+    }
+    const plainWall = performance.now() - plainStarted;
+    const levels: DurableFigures['levels'] = [];
+    for (const concurrency of job.levels) {
+      const requestsBefore = (replication as unknown as { syncRequests(): number }).syncRequests();
+      const times: number[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < job.ops) {
+          next++;
+          const startedAt = performance.now();
+          insert.run('durable', body);
+          await replication.sync({ timeoutMs: 60_000 });
+          times.push(performance.now() - startedAt);
+        }
+      };
+      const startedAt = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      const wall = performance.now() - startedAt;
+      levels.push({
+        concurrency,
+        p50: median(times),
+        p99: percentile(times, 99),
+        perSecond: (times.length * 1000) / wall,
+        socketRequests: (replication as unknown as { syncRequests(): number }).syncRequests() - requestsBefore,
+      });
+    }
+    return {
+      roundTripMs: median(trips),
+      plain: { p50: median(plainTimes), p99: percentile(plainTimes, 99), perSecond: (job.ops * 1000) / plainWall },
+      levels,
+    };
+  } finally {
+    await replication.stop();
+    db.close();
+  }
+}
+
 async function shutdown(job: Extract<Job, { mode: 'shutdown' }>) {
   const { configOf, countRows, openDatabase, removeDatabase, replicate, restore, startRaw, writeFor } = await modules();
   const config = configOf(job.options);
@@ -244,6 +323,8 @@ async function run(job: Job): Promise<unknown> {
       return lag(job);
     case 'shutdown':
       return shutdown(job);
+    case 'durable':
+      return durable(job);
   }
 }
 

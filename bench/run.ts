@@ -15,7 +15,7 @@ import { defineConfig, type LitestreamOptions, startReplication as replicate } f
 import { s3ReplicaOptions } from '../test/support/s3-client.js';
 import { S3Server } from '../test/support/s3-server.js';
 import { ensureTool } from '../test/tools/install.mjs';
-import type { Job } from './child.js';
+import type { DurableFigures, Job } from './child.js';
 import {
   childrenOf,
   killBenchProcesses,
@@ -33,7 +33,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // bench/.build/bench → the repository.
 const root = path.resolve(here, '../../..');
 
-const SECTIONS = ['import', 'cold', 'warm', 'pair', 'many', 'throughput', 'lag', 'shutdown', 'memory'] as const;
+const SECTIONS = [
+  'import',
+  'cold',
+  'warm',
+  'pair',
+  'many',
+  'throughput',
+  'lag',
+  'durable',
+  'shutdown',
+  'memory',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: flags } = parseArgs({
@@ -65,6 +76,7 @@ const plan = quick
       warmRawReps: 10,
       throughput: { reps: 1, durationMs: 500, rowsPerTransaction: [1] },
       lagSamples: 4,
+      durable: { levels: [1, 10, 100], ops: 200 },
       shutdown: { reps: 1, loadMs: 500 },
       memoryLoadMs: 0,
     }
@@ -81,6 +93,7 @@ const plan = quick
       warmRawReps: 30,
       throughput: { reps: 4, durationMs: 3_000, rowsPerTransaction: [1, 100] },
       lagSamples: 60,
+      durable: { levels: [1, 10, 100], ops: 2_000 },
       shutdown: { reps: 4, loadMs: 3_000 },
       memoryLoadMs: 8_000,
     };
@@ -731,6 +744,61 @@ async function suite(s3: S3Server, line: LitestreamFamily, first: boolean): Prom
         pass: p === 'p99' ? value <= 1250 : null,
         samples: result.samples,
         note: p === 'p99' ? `max ${fmt(result.max)} ms` : undefined,
+      });
+    }
+  }
+
+  if (only.has('durable')) {
+    // 0.5 syncs on request: its regular sync stays at the default 10 s, so what a durable write
+    // waits for is the socket's sync alone. 0.3 waits for its regular sync: 1 s, named.
+    const syncInterval = line === '0.5' ? '10s' : '1s';
+    const syncIntervalMs = line === '0.5' ? 10_000 : 1_000;
+    const dir = path.join(area, 'durable');
+    mkdirSync(dir);
+    const options = {
+      ...base,
+      syncInterval,
+      replica: { ...(replicas.s3 as object), path: at('durable') } as LitestreamOptions['replica'],
+      databases: [path.join(dir, 'durable.sqlite3')],
+    };
+    // 0.3 waits a sync interval per round: fewer of them.
+    const ops = line === '0.5' ? plan.durable.ops : Math.min(plan.durable.ops, 100);
+    const result = await inChild<DurableFigures>('child', {
+      mode: 'durable',
+      options,
+      levels: plan.durable.levels,
+      ops,
+    } satisfies Job);
+    removeDatabase(options.databases[0] as string);
+    for (const level of result.levels) {
+      const atOne = level.concurrency === 1;
+      add({
+        name: `durable write (insert + sync()) p50, concurrency ${level.concurrency}, sync interval ${syncInterval}`,
+        replica: 's3',
+        unit: 'ms',
+        value: level.p50,
+        baseline: result.roundTripMs,
+        baselineName: 'one S3 round trip from Node',
+        // On 0.5: far below the sync interval (a tenth of it), where it is one socket sync.
+        target: line === '0.5' && atOne ? `≤ ${syncIntervalMs / 10} ms (a tenth of the sync interval)` : null,
+        pass: line === '0.5' && atOne ? level.p50 <= syncIntervalMs / 10 : null,
+        samples: ops,
+        note: `p99 ${fmt(level.p99)} ms; plain insert p50 ${fmt(result.plain.p50)} ms, p99 ${fmt(result.plain.p99)} ms`,
+      });
+      add({
+        name: `durable writes per second, concurrency ${level.concurrency}, sync interval ${syncInterval}`,
+        replica: 's3',
+        unit: 'writes/s',
+        value: level.perSecond,
+        baseline: result.plain.perSecond,
+        baselineName: 'plain inserts per second',
+        target: null,
+        pass: null,
+        samples: ops,
+        note:
+          line === '0.5'
+            ? `${level.socketRequests} requests on the control socket for ${ops} syncs (group commit)`
+            : 'no control socket: each call waits for the regular sync',
       });
     }
   }
