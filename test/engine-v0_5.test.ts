@@ -1,12 +1,17 @@
 // Litestream 0.5's output, parsed: units on lines recorded from the real 0.5.17 (the files
 // in test/fixtures/litestream-0.5.17/, with its per-second noise filtered out).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familyOf } from '../src/engine/binary.js';
 import type { SyncEvent } from '../src/engine/engine.js';
 import { adaptEnv } from '../src/engine/v0_5/env.js';
+import { engineV0_5 } from '../src/engine/v0_5/index.js';
 import { parseLtxJson } from '../src/engine/v0_5/ltx.js';
 import { LtxSyncTracker, sameFileName } from '../src/engine/v0_5/sync-tracker.js';
+import { renderYaml as renderYamlV0_5 } from '../src/engine/v0_5/yaml.js';
+import { configFromEnv, defineConfig } from '../src/index.js';
 import { parseLogLine } from '../src/process/log-lines.js';
 
 const recorded = (name: string) =>
@@ -220,5 +225,45 @@ describe("Litestream 0.5's environment", () => {
     expect(adaptEnv(empty)).toBeUndefined();
     expect(empty).toEqual({});
     expect(adaptEnv({ PATH: '/bin' })).toBeUndefined();
+  });
+});
+
+describe("Litestream 0.5's control socket in the litestream.yml", () => {
+  const socketPath = '/tmp/litestream-node-1-2-x.config-abc/control.sock';
+
+  it('is enabled at the private path, 0600 (384 in decimal), only when asked for', () => {
+    const config = defineConfig({
+      databases: ['/data/app.db'],
+      replica: { type: 'file', path: '/backups' },
+      logger: false,
+    });
+    const rendered = renderYamlV0_5(config, new Map(), { socketPath });
+    expect(rendered).toContain(`socket:\n  enabled: true\n  path: "${socketPath}"\n  permissions: 384\n`);
+    expect(renderYamlV0_5(config)).not.toContain('socket:');
+    expect(engineV0_5.syncsOnRequest('v0.5.9')).toBe(true);
+    expect(engineV0_5.syncsOnRequest('v0.5.18')).toBe(true);
+    expect(engineV0_5.syncsOnRequest('v0.5.8')).toBe(false);
+  });
+
+  it("replaces a socket the user's own litestream.yml enables, and says so once", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'socket-yml-'));
+    try {
+      const file = path.join(dir, 'litestream.yml');
+      writeFileSync(
+        file,
+        'socket:\n  enabled: true\n  path: /var/run/litestream.sock\ndbs:\n  - path: /data/app.db\n    replica:\n      type: file\n      path: /backups/app.db\n',
+      );
+      const lines: string[] = [];
+      const say = (_fields: object, message: string) => lines.push(message);
+      const logger = { debug: say, info: say, warn: say, error: say };
+      const config = configFromEnv({ LITESTREAM_ENABLED: 'true', LITESTREAM_CONFIG: file }, { logger });
+      const rendered = renderYamlV0_5(config, new Map(), { socketPath });
+      expect(rendered).toContain(socketPath);
+      expect(rendered).not.toContain('/var/run/litestream.sock');
+      renderYamlV0_5(config, new Map(), { socketPath });
+      expect(lines.filter((line) => line.includes('will not reach it'))).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { DatabaseConfig, LitestreamConfig } from '../../config/types.js';
 import { LitestreamConfigError } from '../../errors.js';
+import { logOnce } from '../../logging/logger.js';
 import { HEADER, quote, replicaEntry, userConfigDoc } from '../yaml.js';
 
 /**
@@ -18,7 +19,19 @@ export function renderYaml(
     const file = config.configFile.path;
     return userConfigDoc(config, standIns, (db, doc) => {
       // The library's own channel for sync(); its permissions in decimal (0600), which no YAML reads otherwise.
-      if (control) doc.socket = { enabled: true, path: control.socketPath, permissions: SOCKET_PERMISSIONS };
+      if (control) {
+        const own = doc.socket as { enabled?: unknown; path?: unknown } | undefined;
+        if (own?.enabled === true && typeof own.path === 'string' && own.path !== control.socketPath) {
+          logOnce(
+            config,
+            config.logger,
+            'warn',
+            { component: 'litestream', configFile: file, socket: own.path },
+            `${file} enables litestream's control socket at ${own.path}; while litestream-node runs litestream, it listens on a private socket of the library's instead (for replication.sync()), so \`litestream sync -socket ${own.path}\` will not reach it. Use replication.sync() from the app.`,
+          );
+        }
+        doc.socket = { enabled: true, path: control.socketPath, permissions: SOCKET_PERMISSIONS };
+      }
       // 0.3's per-replica snapshot settings, which 0.5 ignores: its snapshot settings are global.
       const replica = (db.replica ?? (Array.isArray(db.replicas) ? db.replicas[0] : undefined)) as
         | Record<string, unknown>
