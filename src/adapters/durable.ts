@@ -15,8 +15,8 @@ import type { SyncOptions } from '../replication/types.js';
 export interface DurableRouteOptions {
   /**
    * How long the answer waits for the replica before it becomes a `503`. Default: the one of
-   * `sync()` (10 s). On Litestream 0.3 a sync takes up to one `syncInterval` plus a second:
-   * keep it above that.
+   * `sync()` (10 s on Litestream 0.5.9+; the sync interval plus 10 s on 0.3, where a sync
+   * waits for litestream's regular one: a value you set should stay above that wait).
    */
   timeoutMs?: number;
   /**
