@@ -11,9 +11,10 @@ export interface HoldingProxy {
   /** Like `hold()`, and open connections freeze too: requests in flight get no answer. */
   stall(): void;
   /**
-   * Open connections freeze for good, as half-open ones do, and so does the next one opened
-   * (a server that closes idle connections, as real ones do, may leave none open); later
-   * connections go through.
+   * Open connections freeze for good, as half-open ones do, and so do the next few opened
+   * (a server that closes idle connections, as real ones do, may leave none open; and the
+   * app's own requests, the lease's and the probe's, may open one before litestream does);
+   * later connections go through.
    */
   freezeOpen(): void;
   /** Ends `hold()` or `stall()`: waiting connections go through, frozen ones flow again. */
@@ -25,11 +26,18 @@ export interface HoldingProxy {
   readonly waiting: number;
 }
 
+/**
+ * How many new connections a half-open link swallows: litestream's next one may come after
+ * one of the app's (its lease renewal, its probe), which would otherwise take the only one.
+ */
+const FROZEN_NEW_CONNECTIONS = 3;
+
 export async function holdingProxy(target: string): Promise<HoldingProxy> {
   const { hostname, port } = new URL(target);
   let held = false;
   let down = false;
-  let freezeNext = false;
+  /** New connections still to freeze (see freezeOpen). */
+  let freezeNext = 0;
   const waiting: Socket[] = [];
   const sockets = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
@@ -59,9 +67,9 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.pause();
-    if (freezeNext) {
+    if (freezeNext > 0) {
       // Accepted and never answered, for good: the client's request goes nowhere.
-      freezeNext = false;
+      freezeNext--;
       return;
     }
     if (held) waiting.push(client);
@@ -88,7 +96,7 @@ export async function holdingProxy(target: string): Promise<HoldingProxy> {
       }
     },
     freezeOpen: () => {
-      freezeNext = true;
+      freezeNext = FROZEN_NEW_CONNECTIONS;
       for (const pair of pairs) {
         const [client, upstream] = pair;
         client.unpipe(upstream);
