@@ -1,4 +1,6 @@
-import { hostname } from 'node:os';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os, { hostname } from 'node:os';
+import path from 'node:path';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { redact, Secret } from '../src/config/secret.js';
@@ -313,5 +315,56 @@ describe('SyncTracker lastSyncAt', () => {
     expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(second(1));
     tracker.apply(line('wal segment written', 2.2, { position: at(200), sz: 100 }), second(2.2));
     expect(tracker.snapshot()[0]?.lastSyncAt).toEqual(second(1.5));
+  });
+});
+
+describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
+  const gen = '20c9b0312cdd7cf8';
+  const second = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s));
+
+  /** A database in a temp directory, with litestream 0.3's shadow WAL of `bytes` for `gen`. */
+  function shadowWal(bytes: number): { db: string; grow: (more: number) => void; dir: string } {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'durable-since-'));
+    const db = path.join(dir, 'app.db');
+    const walDir = path.join(dir, '.app.db-litestream', 'generations', gen, 'wal');
+    mkdirSync(walDir, { recursive: true });
+    const file = path.join(walDir, '00000000.wal');
+    writeFileSync(file, Buffer.alloc(bytes));
+    return { db, dir, grow: (more) => appendFileSync(file, Buffer.alloc(more)) };
+  }
+
+  it('an idle database: the last WAL copy, once the shadow WAL ends where the replica ends', () => {
+    const { db, dir, grow } = shadowWal(4152);
+    try {
+      const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
+        time: second(printed).toISOString(),
+        level: 'debug',
+        msg,
+        db,
+        fields,
+      });
+      const tracker = new SyncTracker([db]);
+      tracker.apply(line('sync', 1), second(1));
+      tracker.apply(line('sync: new generation', 1, { generation: gen }), second(1));
+      tracker.apply(line('sync: ok', 1.1), second(1.1));
+      tracker.apply(line('replica sync', 1.2, { position: `${gen}/00000000:4152` }), second(1.2));
+      tracker.apply(line('wal segment written', 1.3, { position: `${gen}/00000000:0`, sz: 4152 }), second(1.3));
+      expect(tracker.durableSince(db)).toEqual(second(1));
+      // Idle: litestream copies the WAL every second, uploads nothing, logs no replica sync.
+      tracker.apply(line('sync', 5), second(5));
+      tracker.apply(line('sync: ok', 5.1), second(5.1));
+      expect(tracker.durableSince(db)).toEqual(second(5));
+      // A commit the next copy took into the shadow WAL, not uploaded yet: not durable past it.
+      grow(4120);
+      tracker.apply(line('sync', 6), second(6));
+      tracker.apply(line('sync: ok', 6.1), second(6.1));
+      expect(tracker.durableSince(db)).toEqual(second(1));
+      // Uploaded: the replica ends where the shadow WAL does again.
+      tracker.apply(line('replica sync', 6.5, { position: `${gen}/00000000:8272` }), second(6.5));
+      tracker.apply(line('wal segment written', 6.6, { position: `${gen}/00000000:4152`, sz: 4120 }), second(6.6));
+      expect(tracker.durableSince(db)).toEqual(second(6));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
