@@ -45,6 +45,7 @@ describe('sync(): a write the app confirms is in the replica', () => {
     const result = await replication.sync({ timeoutMs: 15_000 });
     expect(result.databases).toMatchObject([{ path: database, outcome: 'synced' }]);
     if (family === '0.5') expect(result.databases[0]?.txid).toBeGreaterThan(0);
+    else expect(result.databases[0]?.position).toMatch(/^[0-9a-f]{16}\/[0-9a-f]{8}:\d+$/);
     // No final sync: only what sync() confirmed can be in the replica.
     await killLitestream(replication);
     expect(litestreamChildren()).toEqual([]);

@@ -119,6 +119,8 @@ export interface ReplicationTracker {
    * had at a later moment); undefined when none is known.
    */
   durableSince(path: string): Date | undefined;
+  /** Where the replica of `path` ends, in the release line's terms (0.3: `generation/index:offset`), when the log says. */
+  replicaPosition(path: string): string | undefined;
 }
 
 /** What to restore: the latest state, or a point in time or position. */

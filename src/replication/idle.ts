@@ -28,6 +28,7 @@ export function idleTracker(paths: readonly string[]): ReplicationTracker {
     writing: () => false,
     snapshot,
     durableSince: () => undefined,
+    replicaPosition: () => undefined,
   };
 }
 

@@ -255,7 +255,11 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       },
       synced: (database) => {
         const status = this.#tracker.snapshot().find((db) => db.path === database);
-        return { at: this.#tracker.durableSince(database), txid: status?.txid, position: undefined };
+        return {
+          at: this.#tracker.durableSince(database),
+          txid: status?.txid,
+          position: this.#tracker.replicaPosition(database),
+        };
       },
       watch: (listener) => {
         const events = ['sync', 'spawn', 'ready', 'lease', 'stopped'] as const;

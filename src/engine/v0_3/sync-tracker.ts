@@ -259,6 +259,10 @@ export class SyncTracker implements ReplicationTracker {
    * when the shadow WAL on disk ends exactly where the replica ends, everything that copy
    * read is in the replica.
    */
+  replicaPosition(path: string): string | undefined {
+    return this.#databases.get(path)?.replicaEnd;
+  }
+
   durableSince(path: string): Date | undefined {
     const status = this.#databases.get(path);
     if (!status) return undefined;

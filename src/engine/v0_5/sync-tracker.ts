@@ -294,6 +294,11 @@ export class LtxSyncTracker implements ReplicationTracker {
   }
 
   /** Every commit before `lastSyncAt` is in the replica. */
+  /** 0.5 names positions by transaction id: see the status's `txid`. */
+  replicaPosition(): string | undefined {
+    return undefined;
+  }
+
   durableSince(path: string): Date | undefined {
     return this.#databases.get(path)?.lastSyncAt;
   }
