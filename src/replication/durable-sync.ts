@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { LitestreamAbortError, SyncError } from '../errors.js';
 import type { Clock } from '../supervision/clock.js';
+import { allowListenersFor } from '../support/abort.js';
 import type { SyncedDatabase, SyncOptions, SyncResult } from './types.js';
 
 /** The default of `sync({ timeoutMs })`. */
@@ -77,6 +78,9 @@ export class DurableSync {
   /** Per database: the request in flight, and the one callers arriving now will share. */
   readonly #inFlight = new Map<string, Batch>();
   readonly #next = new Map<string, Batch>();
+  /** The calls waiting for the log, and what stops watching for them. */
+  readonly #watching = new Set<() => void>();
+  #stopWatching: (() => void) | undefined;
   /** Requests sent on the channel (for tests and metrics: group commit keeps it low). */
   requests = 0;
 
@@ -95,6 +99,8 @@ export class DurableSync {
     const timeoutMs = options.timeoutMs ?? host.defaultTimeoutMs?.() ?? DEFAULT_SYNC_TIMEOUT_MS;
     const exists = host.exists ?? existsSync;
     const given = new AbortController();
+    // Each database's wait listens on it.
+    allowListenersFor(given.signal, databases.length);
     const stopTimer = host.clock.setTimeout(() => given.abort('timeout'), timeoutMs);
     const onAbort = () => given.abort('signal');
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -184,17 +190,41 @@ export class DurableSync {
         done();
         reject(signal.reason);
       };
-      const unwatch = host.watch(check);
-      // A channel appears without an event (litestream opens its socket once it runs).
-      const stopPolling = host.clock.setInterval(check, CHANNEL_POLL_MS);
+      const unwatch = this.#watch(check);
       const done = () => {
         unwatch();
-        stopPolling();
         signal.removeEventListener('abort', onAbort);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       check();
     });
+  }
+
+  /**
+   * Calls `check` on every event of the replication, and every {@link CHANNEL_POLL_MS} (a
+   * channel appears without an event: litestream opens its socket once it runs), until the
+   * returned function is called. One listener and one timer for every waiting call: a hundred
+   * calls waiting for the log add no hundred listeners to the replication.
+   */
+  #watch(check: () => void): () => void {
+    this.#watching.add(check);
+    if (this.#stopWatching === undefined) {
+      const all = () => {
+        for (const each of [...this.#watching]) each();
+      };
+      const unwatch = this.#host.watch(all);
+      const stopPolling = this.#host.clock.setInterval(all, CHANNEL_POLL_MS);
+      this.#stopWatching = () => {
+        unwatch();
+        stopPolling();
+      };
+    }
+    return () => {
+      this.#watching.delete(check);
+      if (this.#watching.size > 0) return;
+      this.#stopWatching?.();
+      this.#stopWatching = undefined;
+    };
   }
 
   /**

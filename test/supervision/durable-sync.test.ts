@@ -171,6 +171,20 @@ describe('sync() from the log (litestream 0.3, or before the channel is up)', ()
     expect((await call).databases[0]?.outcome).toBe('synced');
   });
 
+  it('a hundred calls waiting for the log hold one listener and one timer, given back when they end', async () => {
+    const { durable, clock, state, logSync, listeners } = setup();
+    state.channel = undefined;
+    const timersBefore = clock.pending;
+    const calls = Array.from({ length: 100 }, () => durable.sync({ databases: [DB] }));
+    await settle();
+    expect(listeners.size).toBe(1);
+    expect(clock.pending - timersBefore).toBe(100 + 1); // each call's timeout, and one poll
+    logSync(DB, new Date(clock.now() + 1));
+    await Promise.all(calls);
+    expect(listeners.size).toBe(0);
+    expect(clock.pending).toBe(timersBefore);
+  });
+
   it('switches to the channel once litestream opens it', async () => {
     const { durable, clock, state, channel } = setup();
     state.channel = undefined;
