@@ -272,17 +272,20 @@ type HeldCall = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
 function holdUntilDurable(response: Response, confirm: () => Promise<boolean>): void {
   const original = { writeHead: response.writeHead, write: response.write, end: response.end };
   const held: HeldCall[] = [];
-  const restore = () => {
+  // open: the handler is still answering; waiting: it ended, the sync runs; settled: passed on.
+  let state: 'open' | 'waiting' | 'settled' = 'open';
+  const settle = () => {
+    state = 'settled';
     response.writeHead = original.writeHead;
     response.write = original.write;
     response.end = original.end;
   };
   const replay = () => {
-    restore();
+    settle();
     for (const { method, args } of held) (response[method] as (...args: unknown[]) => unknown)(...args);
   };
   const refuse = () => {
-    restore();
+    settle();
     if (response.headersSent) {
       response.destroy();
       return;
@@ -292,24 +295,28 @@ function holdUntilDurable(response: Response, confirm: () => Promise<boolean>): 
     }
     response.status(NOT_DURABLE_STATUS).json(NOT_DURABLE_BODY);
   };
-  let holding = false;
+  /** The status the handler answered with: its writeHead's, else the one it set. */
+  const answeredStatus = () => {
+    const head = held.find((call) => call.method === 'writeHead');
+    return head && typeof head.args[0] === 'number' ? head.args[0] : response.statusCode;
+  };
   const intercept =
     (method: HeldCall['method']) =>
     (...args: unknown[]) => {
-      if (!holding) {
-        const status = method === 'writeHead' && typeof args[0] === 'number' ? args[0] : response.statusCode;
-        if (!isSuccess(status)) {
-          restore();
-          return (response[method] as (...args: unknown[]) => unknown)(...args);
-        }
-        holding = true;
-        confirm()
-          .then((confirmed) => (confirmed ? replay() : refuse()), refuse)
-          // Nobody awaits this: a response that cannot be written (the client left) is closed,
-          // never left as an unhandled rejection.
-          .catch(() => response.destroy());
-      }
+      // A reference kept from before (e.g. by compression mounted after this) passes through.
+      if (state === 'settled') return (original[method] as (...args: unknown[]) => unknown).apply(response, args);
       held.push({ method, args });
+      // The sync starts once the answer is complete: every commit the handler made is before it.
+      if (method === 'end' && state === 'open') {
+        state = 'waiting';
+        if (!isSuccess(answeredStatus())) replay();
+        else
+          confirm()
+            .then((confirmed) => (confirmed ? replay() : refuse()), refuse)
+            // Nobody awaits this: a response that cannot be written (the client left) is closed,
+            // never left as an unhandled rejection.
+            .catch(() => response.destroy());
+      }
       return method === 'write' ? true : response;
     };
   response.writeHead = intercept('writeHead') as Response['writeHead'];

@@ -100,12 +100,15 @@ async function expressApp(config: LitestreamConfig, database: string, timeoutMs?
   app.post('/notes/:label', (request: Request, response: Response) => {
     response.json({ id: insert(database, request.params.label as string) });
   });
-  // A streamed body is held as well: every chunk waits for the replica.
-  app.post('/receipts/:label', durable, (request: Request, response: Response, next: NextFunction) => {
+  // A streamed body is held as well: every chunk waits for the replica, and the sync covers
+  // a commit made after the answer began (between its first write and its end).
+  app.post('/receipts/:label', durable, async (request: Request, response: Response, next: NextFunction) => {
     try {
-      const id = insert(database, request.params.label as string);
       response.type('text/plain');
       response.write('receipt ');
+      // Work between the first chunk and the commit, as a call to a payment provider takes.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const id = insert(database, request.params.label as string);
       response.end(String(id));
     } catch (error) {
       next(error);

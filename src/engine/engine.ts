@@ -359,6 +359,11 @@ export interface Engine {
    */
   readonly exitCodeProvesFinalSync: boolean;
   /**
+   * The log alone can prove that every commit before a moment is in the replica (see
+   * `ReplicationTracker.durableSince`): `sync()` may wait for it where there is no control socket.
+   */
+  readonly logProvesDurability: boolean;
+  /**
    * A litestream run again to finish a failed final sync must catch up by itself before it
    * is signalled (0.3: a SIGTERM during its first sync can hang it); otherwise its own
    * shutdown sync does the work as soon as it has opened the databases (0.5).

@@ -126,6 +126,9 @@ export class DurableSync {
     } finally {
       stopTimer();
       options.signal?.removeEventListener('abort', onAbort);
+      // One database failed early: the others' waits end too (their requests are cancelled
+      // when nobody else shares them), never left retrying for a call that has ended.
+      given.abort('done');
     }
   }
 
@@ -300,6 +303,11 @@ export class DurableSync {
         return await channel.sync(database, DEFAULT_SYNC_TIMEOUT_MS, signal);
       } catch (error) {
         signal.throwIfAborted();
+        // Stopped (or the lease lost) meanwhile: say so, not a timeout later.
+        const refusal = this.#host.refusal();
+        if (refusal !== undefined) {
+          throw new SyncError(`sync() could not confirm ${database}: ${refusal}. ${COMMITTED}`, [database], false);
+        }
         const failure = this.#host.describeFailure(error);
         if (!failure.retry) {
           throw new SyncError(

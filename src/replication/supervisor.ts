@@ -110,6 +110,8 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
   #outageTimer: NodeJS.Timeout | undefined;
   /** sync(): the control socket where litestream has one, else the log. */
   readonly #durable: DurableSync;
+  /** Why sync() cannot work with this litestream at all, once known. */
+  #syncRefusal: string | undefined;
   /** When a probe of each database's replica last got an answer. */
   readonly #answeredAt = new Map<string, number>();
 
@@ -230,6 +232,7 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
           ? DEFAULT_SYNC_TIMEOUT_MS
           : this.#config.syncIntervalMs + DEFAULT_SYNC_TIMEOUT_MS,
       refusal: () => {
+        if (this.#syncRefusal !== undefined) return this.#syncRefusal;
         if (this.#lease.lost)
           return 'this instance lost the replica lease to another instance, and replication stopped';
         if (this.#state === 'stopping' || this.#state === 'stopped') return 'replication has stopped';
@@ -343,8 +346,15 @@ export class Supervisor extends EventEmitter<ReplicationEvents> implements Repli
       await this.#lease.take(true);
       check();
       // sync() asks litestream over its control socket where the version answers it.
-      const syncsOnRequest = runtime.engine.syncsOnRequest((await runtime.verified()).version);
+      const { version } = await runtime.verified();
+      const syncsOnRequest = runtime.engine.syncsOnRequest(version);
       this.#configFile = await writeConfigFile(this.#config, runtime.engine, [], { controlSocket: syncsOnRequest });
+      // Where nothing can prove a sync, sync() says so at once instead of timing out.
+      if (this.#configFile.socketPath === undefined && !runtime.engine.logProvesDurability) {
+        this.#syncRefusal = syncsOnRequest
+          ? "the temp directory's path is too long for litestream's control socket, which sync() needs: set TMPDIR to a shorter directory"
+          : `litestream ${version} cannot confirm a sync: its control socket waits for the replica from 0.5.9 on, and its log cannot prove it. Upgrade litestream to use sync()`;
+      }
       check();
       this.#startedAt = new Date();
       if (!this.#lease.held) this.#state = 'paused';

@@ -195,9 +195,11 @@ export interface Replication extends EventEmitter<ReplicationEvents> {
    *
    * - Litestream 0.5.9 and later: through litestream's control socket (a private file the
    *   library configures), which syncs at once and answers when the replica holds it.
-   * - Litestream 0.3 (and 0.5 before 0.5.9): litestream has no such channel; the call resolves
-   *   once its log shows the replica past every commit made before the call, which takes up
-   *   to one sync interval (`syncInterval`, 10 s by default) plus a second.
+   * - Litestream 0.3: litestream has no such channel; the call resolves once its log shows
+   *   the replica past every commit made before the call, which takes up to one sync interval
+   *   (`syncInterval`, 10 s by default) plus a second.
+   * - Litestream 0.5 before 0.5.9 (whose socket cannot wait, and whose log cannot prove a
+   *   sync): a `SyncError` at once, saying to upgrade.
    *
    * Rejects with a `SyncError` when the replica cannot be reached within `timeoutMs`, when
    * replication is not running, or when this instance does not hold the replica lease; the

@@ -138,6 +138,32 @@ describe('sync() over a channel (litestream 0.5.9+)', () => {
     expect(error.message).toContain('litestream answered 400');
   });
 
+  it("one database's failure ends the call: the other database's request is cancelled, not left retrying", async () => {
+    const { durable, channel } = setup();
+    const call = durable.sync().catch((error: unknown) => error);
+    await settle();
+    const [first, second] = channel.requests;
+    const failing = first?.database === DB ? first : second;
+    const other = failing === first ? second : first;
+    failing?.fail(Object.assign(new Error('litestream answered 400: path required'), { retry: false }));
+    expect(await call).toBeInstanceOf(SyncError);
+    await settle();
+    expect(other?.signal.aborted).toBe(true);
+  });
+
+  it('replication stopping while a request is retried is said as such, not as a timeout', async () => {
+    const { durable, channel, state, clock } = setup();
+    const call = durable.sync({ databases: [DB] }).catch((error: unknown) => error);
+    await settle();
+    state.refusal = 'replication has stopped';
+    channel.requests[0]?.fail(Object.assign(new Error('the control socket did not answer: ENOENT'), { retry: true }));
+    await clock.advance(0);
+    const error = (await call) as SyncError;
+    expect(error).toBeInstanceOf(SyncError);
+    expect(error.timedOut).toBe(false);
+    expect(error.message).toContain('replication has stopped');
+  });
+
   it("one caller's signal gives up that call alone; the others keep the shared request", async () => {
     const { durable, channel } = setup();
     const controller = new AbortController();

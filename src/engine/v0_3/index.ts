@@ -29,6 +29,8 @@ export const engineV0_3 = Object.freeze<Engine>({
   // A WAL whose header changed since its shadow WAL starts a new generation (a snapshot).
   resumeNeedsTruncatedWal: false,
   exitCodeProvesFinalSync: true,
+  // Its WAL copies read to the end of the WAL: the log proves what the replica holds.
+  logProvesDurability: true,
   createTracker: (paths: readonly string[]) => new SyncTracker(paths),
   replicationProblem: () => undefined,
   planTarget,

@@ -30,6 +30,8 @@ export const engineV0_5 = Object.freeze<Engine>({
   resumeNeedsTruncatedWal: true,
   // With its replica unreachable, 0.5.17 exits 0 from SIGTERM having uploaded nothing.
   exitCodeProvesFinalSync: false,
+  // Its WAL reads may stop short (64 MiB a pass) without saying so: only the socket proves it.
+  logProvesDurability: false,
   createTracker: (paths: readonly string[]) => new LtxSyncTracker(paths),
   replicationProblem: (paths) => {
     const clash = sameFileName(paths);

@@ -293,14 +293,18 @@ export class LtxSyncTracker implements ReplicationTracker {
     return [...this.#databases.values()].some((status) => status.uploadingSince !== undefined);
   }
 
-  /** Every commit before `lastSyncAt` is in the replica. */
   /** 0.5 names positions by transaction id: see the status's `txid`. */
   replicaPosition(): string | undefined {
     return undefined;
   }
 
-  durableSince(path: string): Date | undefined {
-    return this.#databases.get(path)?.lastSyncAt;
+  /**
+   * Never from the log: 0.5 reads at most 64 MiB of WAL per pass and stops at a commit, and
+   * its `sync` line does not say whether a pass stopped short, so no read is known to hold
+   * every commit before it. `sync()` asks the control socket instead (0.5.9+).
+   */
+  durableSince(): Date | undefined {
+    return undefined;
   }
 
   snapshot(): DatabaseStatus[] {
