@@ -333,6 +333,38 @@ describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
     return { db, dir, grow: (more) => appendFileSync(file, Buffer.alloc(more)) };
   }
 
+  it("a line without litestream's own time dates nothing; another generation's position proves nothing", () => {
+    const { db, dir } = shadowWal(4152);
+    try {
+      const tracker = new SyncTracker([db]);
+      const timed = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
+        time: second(printed).toISOString(),
+        level: 'debug',
+        msg,
+        db,
+        fields,
+      });
+      tracker.apply({ ...timed('sync', 1), time: undefined }, second(9));
+      tracker.apply(timed('sync: new generation', 1, { generation: gen }), second(9));
+      tracker.apply(timed('sync: ok', 1.1), second(9));
+      tracker.apply(timed('wal segment written', 1.3, { position: `${gen}/00000000:0`, sz: 4152 }), second(9));
+      expect(tracker.durableSince(db)).toBeUndefined();
+      tracker.apply(timed('sync', 2), second(2));
+      tracker.apply(timed('sync: ok', 2.1), second(2.1));
+      expect(tracker.durableSince(db)).toEqual(second(2));
+      // The replica's end in another generation does not cover this one's shadow WAL.
+      tracker.apply(
+        timed('wal segment written', 2.3, { position: 'aaaaaaaaaaaaaaaa/00000005:0', sz: 99999 }),
+        second(2.3),
+      );
+      tracker.apply(timed('sync', 3), second(3));
+      tracker.apply(timed('sync: ok', 3.1), second(3.1));
+      expect(tracker.durableSince(db)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an idle database: the last WAL copy, once the shadow WAL ends where the replica ends', () => {
     const { db, dir, grow } = shadowWal(4152);
     try {
@@ -354,11 +386,17 @@ describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
       tracker.apply(line('sync', 5), second(5));
       tracker.apply(line('sync: ok', 5.1), second(5.1));
       expect(tracker.durableSince(db)).toEqual(second(5));
-      // A commit the next copy took into the shadow WAL, not uploaded yet: not durable past it.
+      // A commit the next copy took into the shadow WAL, not uploaded yet: not durable past
+      // the copy before it, which the replica holds.
       grow(4120);
       tracker.apply(line('sync', 6), second(6));
       tracker.apply(line('sync: ok', 6.1), second(6.1));
-      expect(tracker.durableSince(db)).toEqual(second(1));
+      expect(tracker.durableSince(db)).toEqual(second(5));
+      // The replica's own sync read the database before that copy ended, and logs it after:
+      // its target is the old end, whatever the order of the lines.
+      tracker.apply(line('replica sync', 6.2, { position: `${gen}/00000000:4152` }), second(6.2));
+      tracker.apply(line('replica sync: calc new pos', 6.2, { position: `${gen}/00000000:4152` }), second(6.2));
+      expect(tracker.durableSince(db)).toEqual(second(5));
       // Uploaded: the replica ends where the shadow WAL does again.
       tracker.apply(line('replica sync', 6.5, { position: `${gen}/00000000:8272` }), second(6.5));
       tracker.apply(line('wal segment written', 6.6, { position: `${gen}/00000000:4152`, sz: 4120 }), second(6.6));

@@ -35,6 +35,13 @@ interface MutableStatus {
   copiedSince: Date | undefined;
   /** When the WAL copy that `target` reflects (or a later one) began: the replica at `target` holds every commit before. */
   targetCopiedSince: Date | undefined;
+  /** The `sync` line of the copy in progress carried litestream's own time (not our read's). */
+  copyingTimed: boolean;
+  /**
+   * The last finished WAL copies: when each began, and where the shadow WAL ended once it had
+   * (read from disk then): a replica reaching that position holds every commit before it.
+   */
+  copies: { since: Date; through: string }[];
   /** Caught up since the current litestream process started. */
   syncedThisRun: boolean;
   /** A snapshot upload in flight since then (the monitor's, the snapshotter's or the retainer's). */
@@ -69,6 +76,8 @@ export class SyncTracker implements ReplicationTracker {
         copyingSince: undefined,
         copiedSince: undefined,
         targetCopiedSince: undefined,
+        copyingTimed: false,
+        copies: [],
         syncedThisRun: false,
         snapshotSince: undefined,
         walSince: undefined,
@@ -103,6 +112,7 @@ export class SyncTracker implements ReplicationTracker {
       status.copyingSince = undefined;
       status.copiedSince = undefined;
       status.targetCopiedSince = undefined;
+      status.copies = [];
       status.syncedThisRun = false;
       status.snapshotSince = undefined;
       status.walSince = undefined;
@@ -148,8 +158,13 @@ export class SyncTracker implements ReplicationTracker {
       // copy holds every commit made before the first line was printed (its own time).
       case 'sync':
       case 'sync: ok':
-        if (line.msg === 'sync') status.copyingSince = loggedAt(line, now);
-        else status.copiedSince = status.copyingSince;
+        if (line.msg === 'sync') {
+          status.copyingSince = loggedAt(line, now);
+          status.copyingTimed = line.time !== undefined;
+        } else {
+          status.copiedSince = status.copyingSince;
+          this.#recordCopy(status);
+        }
         if (status.initialized) return undefined;
         status.initialized = true;
         return { kind: 'initialized', db: status.path };
@@ -252,30 +267,36 @@ export class SyncTracker implements ReplicationTracker {
     );
   }
 
-  /**
-   * Every commit before the returned time is in the replica: `lastSyncAt`, or, when the
-   * database is idle, the start of the last finished WAL copy. Litestream 0.3 uploads only
-   * when a copy changed its shadow WAL, so an idle database's `lastSyncAt` stands still; but
-   * when the shadow WAL on disk ends exactly where the replica ends, everything that copy
-   * read is in the replica.
-   */
   replicaPosition(path: string): string | undefined {
     return this.#databases.get(path)?.replicaEnd;
   }
 
+  /**
+   * Every commit before the returned time is in the replica: the start of the latest WAL copy
+   * whose shadow WAL end (read from disk once it finished) the replica has reached. Positions,
+   * not the order of log lines: a copy's commits are all in the shadow WAL by its end, and
+   * the replica holds the shadow WAL up to where it ends. It moves on an idle database too
+   * (litestream copies every second, and uploads only what changed).
+   */
   durableSince(path: string): Date | undefined {
     const status = this.#databases.get(path);
-    if (!status) return undefined;
-    const copied = status.copiedSince;
-    if (
-      copied !== undefined &&
-      (status.lastSyncAt === undefined || copied > status.lastSyncAt) &&
-      status.replicaEnd !== undefined &&
-      shadowWalEnd(path, status.generation) === status.replicaEnd
-    ) {
-      return copied;
+    const end = status?.replicaEnd;
+    if (!status || end === undefined) return undefined;
+    let since: Date | undefined;
+    for (const copy of status.copies) {
+      if (covers(end, copy.through) && (since === undefined || copy.since > since)) since = copy.since;
     }
-    return status.lastSyncAt;
+    return since;
+  }
+
+  /** A copy finished: where the shadow WAL ends now, for {@link durableSince}. */
+  #recordCopy(status: MutableStatus): void {
+    // A line without litestream's own time would date the copy by our late read of it.
+    if (status.copyingSince === undefined || !status.copyingTimed) return;
+    const through = shadowWalEnd(status.path, status.generation);
+    if (through === undefined) return;
+    status.copies.push({ since: status.copyingSince, through });
+    if (status.copies.length > RECENT_COPIES) status.copies.shift();
   }
 
   /** A frozen snapshot of every database's status. */
@@ -320,6 +341,17 @@ function uploadingSince(status: { snapshotSince: Date | undefined; walSince: Dat
   const { snapshotSince, walSince } = status;
   if (snapshotSince && walSince) return new Date(Math.min(snapshotSince.getTime(), walSince.getTime()));
   return snapshotSince ?? walSince;
+}
+
+/** Finished copies kept per database: the replica is rarely more than a few behind. */
+const RECENT_COPIES = 64;
+
+/** `end` is at or beyond `through`, in the same generation (another one's position proves nothing). */
+function covers(end: string, through: string): boolean {
+  const a = POSITION.exec(end);
+  const b = POSITION.exec(through);
+  if (!a || !b || a[1] !== b[1]) return false;
+  return a[2] === b[2] ? Number(a[3]) >= Number(b[3]) : (a[2] as string) > (b[2] as string);
 }
 
 /** A litestream position, `<generation>/<index, 8 hex digits>:<offset>`. */
