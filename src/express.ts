@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { BootSequence } from './adapters/boot.js';
 import {
+  BODY_HEADERS,
   confirmDurable,
   type DurableRouteOptions,
   durableSyncOptions,
@@ -291,7 +292,7 @@ function holdUntilDurable(response: Response, confirm: () => Promise<boolean>): 
       return;
     }
     for (const name of response.getHeaderNames()) {
-      if (REPRESENTATION_HEADERS.has(name)) response.removeHeader(name);
+      if (BODY_HEADERS.has(name)) response.removeHeader(name);
     }
     response.status(NOT_DURABLE_STATUS).json(NOT_DURABLE_BODY);
   };
@@ -323,16 +324,3 @@ function holdUntilDurable(response: Response, confirm: () => Promise<boolean>): 
   response.write = intercept('write') as Response['write'];
   response.end = intercept('end') as Response['end'];
 }
-
-/** Headers that describe the held body, not the 503 that replaces it. */
-const REPRESENTATION_HEADERS = new Set([
-  'content-type',
-  'content-length',
-  'content-encoding',
-  'content-language',
-  'content-disposition',
-  'content-range',
-  'etag',
-  'last-modified',
-  'transfer-encoding',
-]);

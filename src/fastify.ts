@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import fp from 'fastify-plugin';
 import { BootSequence } from './adapters/boot.js';
 import {
+  BODY_HEADERS,
   confirmDurable,
   type DurableRouteOptions,
   durableSyncOptions,
@@ -191,6 +192,9 @@ const plugin: FastifyPluginAsync<FastifyLitestreamOptions> = async (app, options
     // The handler's answer never reaches the client: a stream it returned is closed.
     if (typeof (payload as { destroy?: unknown } | null)?.destroy === 'function') {
       (payload as { destroy(): void }).destroy();
+    }
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (BODY_HEADERS.has(name.toLowerCase())) reply.removeHeader(name);
     }
     reply.code(NOT_DURABLE_STATUS).type('application/json; charset=utf-8');
     return JSON.stringify(NOT_DURABLE_BODY);

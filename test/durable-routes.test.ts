@@ -72,9 +72,11 @@ async function fastifyApp(config: LitestreamConfig, database: string, durable: t
   const app = Fastify({ logger: false });
   onCleanup(() => app.close());
   await app.register(litestream, { config });
-  app.post('/payments/:label', { config: { litestream: { durable } } }, async (request) => ({
-    id: insert(database, (request.params as { label: string }).label),
-  }));
+  app.post('/payments/:label', { config: { litestream: { durable } } }, async (request, reply) => {
+    // Headers that describe this answer's body: a 503 that replaces it must not carry them.
+    reply.header('etag', '"payment-v1"').header('content-disposition', 'inline');
+    return { id: insert(database, (request.params as { label: string }).label) };
+  });
   app.post('/refused/:label', { config: { litestream: { durable } } }, async (request, reply) => {
     insert(database, (request.params as { label: string }).label);
     return reply.code(409).send({ error: 'duplicate payment' });
@@ -148,6 +150,8 @@ describe('durable routes: the Fastify plugin', () => {
     const refused = await post('/payments/card-2');
     expect(refused.status).toBe(503);
     expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(refused.headers.get('etag')).toBeNull();
+    expect(refused.headers.get('content-disposition')).toBeNull();
     const body = await refused.json();
     expect(body).toEqual(NOT_DURABLE);
     // Nothing about the host in the answer: the reason is in the log.

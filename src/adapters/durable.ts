@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { LitestreamConfigError } from '../errors.js';
 import type { Litestream } from '../litestream.js';
+import { MAX_SYNC_TIMEOUT_MS } from '../replication/durable-sync.js';
 import type { SyncOptions } from '../replication/types.js';
 
 /** Options of a durable route (Fastify's `config.litestream.durable`, Express's `durable()`). */
@@ -39,6 +40,19 @@ export const NOT_DURABLE_BODY: Readonly<{ error: string; message: string }> = Ob
     'the change was applied and saved on this server, but its replica did not confirm it: it is not confirmed durable yet',
 });
 
+/** Headers that describe the held answer's body, not the 503 that replaces it (lower case). */
+export const BODY_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-disposition',
+  'content-range',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
+]);
+
 /** Only a successful answer waits for the replica; an error passes as it is. */
 export function isSuccess(statusCode: number): boolean {
   return statusCode >= 200 && statusCode < 300;
@@ -59,8 +73,14 @@ export function durableSyncOptions(setting: unknown, field: string): SyncOptions
     field: `${field}.${key}`,
     message: 'is not an option of a durable route: it takes only timeoutMs and databases',
   }));
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    issues.push({ field: `${field}.timeoutMs`, message: 'must be a positive number of milliseconds' });
+  if (
+    timeoutMs !== undefined &&
+    !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_SYNC_TIMEOUT_MS)
+  ) {
+    issues.push({
+      field: `${field}.timeoutMs`,
+      message: `must be a positive number of milliseconds, at most ${MAX_SYNC_TIMEOUT_MS}`,
+    });
   }
   if (
     databases !== undefined &&

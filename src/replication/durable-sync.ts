@@ -11,7 +11,7 @@
  * @packageDocumentation
  */
 import { existsSync } from 'node:fs';
-import { LitestreamAbortError, SyncError } from '../errors.js';
+import { LitestreamAbortError, LitestreamConfigError, SyncError } from '../errors.js';
 import type { Clock } from '../supervision/clock.js';
 import { allowListenersFor } from '../support/abort.js';
 import type { SyncedDatabase, SyncOptions, SyncResult } from './types.js';
@@ -90,6 +90,7 @@ export class DurableSync {
 
   async sync(options: SyncOptions = {}): Promise<SyncResult> {
     const host = this.#host;
+    checkTimeout(options.timeoutMs);
     const startedAt = host.clock.now();
     const since = new Date(startedAt);
     const databases = this.#select(options.databases);
@@ -331,6 +332,28 @@ export class DurableSync {
       }
     }
   }
+}
+
+/** Node fires a timer of more than this at once (after 1 ms): a longer wait is a mistake. */
+export const MAX_SYNC_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** A `timeoutMs` the call can keep: a positive number of milliseconds a timer can wait. */
+function checkTimeout(timeoutMs: number | undefined): void {
+  if (timeoutMs === undefined) return;
+  if (
+    typeof timeoutMs === 'number' &&
+    Number.isFinite(timeoutMs) &&
+    timeoutMs > 0 &&
+    timeoutMs <= MAX_SYNC_TIMEOUT_MS
+  ) {
+    return;
+  }
+  throw new LitestreamConfigError([
+    {
+      field: 'sync({ timeoutMs })',
+      message: `must be a number of milliseconds above 0 and at most ${MAX_SYNC_TIMEOUT_MS} (about 24.8 days), got ${String(timeoutMs)}`,
+    },
+  ]);
 }
 
 const COMMITTED =

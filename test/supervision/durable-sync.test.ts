@@ -1,6 +1,6 @@
 // sync()'s group commit, deadlines and fallbacks, with a fake channel and a fake clock.
 import { describe, expect, it } from 'vitest';
-import { LitestreamAbortError, SyncError } from '../../src/errors.js';
+import { LitestreamAbortError, LitestreamConfigError, SyncError } from '../../src/errors.js';
 import { DurableSync, type DurableSyncHost, type SyncChannel } from '../../src/replication/durable-sync.js';
 import { FakeClock, settle } from './fakes.js';
 
@@ -242,6 +242,16 @@ describe('sync() refuses clearly', () => {
     state.refusal = 'replication has stopped';
     for (const listener of listeners) listener();
     expect(await call).toBeInstanceOf(SyncError);
+  });
+
+  it('a timeout a timer cannot keep is refused, naming the option, before anything is asked', async () => {
+    const { durable, channel } = setup();
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      const error = (await durable.sync({ timeoutMs }).catch((e: unknown) => e)) as LitestreamConfigError;
+      expect(error).toBeInstanceOf(LitestreamConfigError);
+      expect(error.message).toContain('timeoutMs');
+    }
+    expect(channel.requests).toEqual([]);
   });
 
   it('for a database it does not replicate, naming it', async () => {
