@@ -283,18 +283,24 @@ describe('SyncTracker final sync', () => {
   });
 });
 
+/** A time of the test's day, `s` seconds past noon. */
+const second = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s));
+
+/** A litestream 0.3 log line about `db`, as litestream printed it (its own time, `printed`). */
+const loggedLine = (db: string, msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
+  time: second(printed).toISOString(),
+  level: 'debug',
+  msg,
+  db,
+  fields,
+});
+
 describe('SyncTracker lastSyncAt', () => {
   const db = '/data/app.db';
   const gen = '20c9b0312cdd7cf8';
-  const second = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s));
   // Each line as litestream printed it (its own time) and as this process read it (later).
-  const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
-    time: second(printed).toISOString(),
-    level: 'debug',
-    msg,
-    db,
-    fields,
-  });
+  const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) =>
+    loggedLine(db, msg, printed, fields);
   const at = (offset: number) => `${gen}/00000000:${offset}`;
 
   it("is when the WAL copy the replica reaches began, by litestream's clock, not when the segment was written", () => {
@@ -320,7 +326,6 @@ describe('SyncTracker lastSyncAt', () => {
 
 describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
   const gen = '20c9b0312cdd7cf8';
-  const second = (s: number) => new Date(Date.UTC(2026, 11, 3, 12, 0, s));
 
   /** A database in a temp directory, with litestream 0.3's shadow WAL of `bytes` for `gen`. */
   function shadowWal(bytes: number): { db: string; grow: (more: number) => void; dir: string } {
@@ -337,13 +342,8 @@ describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
     const { db, dir } = shadowWal(4152);
     try {
       const tracker = new SyncTracker([db]);
-      const timed = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
-        time: second(printed).toISOString(),
-        level: 'debug',
-        msg,
-        db,
-        fields,
-      });
+      const timed = (msg: string, printed: number, fields: Record<string, unknown> = {}) =>
+        loggedLine(db, msg, printed, fields);
       tracker.apply({ ...timed('sync', 1), time: undefined }, second(9));
       tracker.apply(timed('sync: new generation', 1, { generation: gen }), second(9));
       tracker.apply(timed('sync: ok', 1.1), second(9));
@@ -368,13 +368,8 @@ describe('SyncTracker durableSince (what sync() waits for on 0.3)', () => {
   it('an idle database: the last WAL copy, once the shadow WAL ends where the replica ends', () => {
     const { db, dir, grow } = shadowWal(4152);
     try {
-      const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) => ({
-        time: second(printed).toISOString(),
-        level: 'debug',
-        msg,
-        db,
-        fields,
-      });
+      const line = (msg: string, printed: number, fields: Record<string, unknown> = {}) =>
+        loggedLine(db, msg, printed, fields);
       const tracker = new SyncTracker([db]);
       tracker.apply(line('sync', 1), second(1));
       tracker.apply(line('sync: new generation', 1, { generation: gen }), second(1));

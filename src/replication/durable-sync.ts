@@ -81,8 +81,12 @@ export class DurableSync {
   /** The calls waiting for the log, and what stops watching for them. */
   readonly #watching = new Set<() => void>();
   #stopWatching: (() => void) | undefined;
+  #requests = 0;
+
   /** Requests sent on the channel (for tests and metrics: group commit keeps it low). */
-  requests = 0;
+  get requests(): number {
+    return this.#requests;
+  }
 
   constructor(host: DurableSyncHost) {
     this.#host = host;
@@ -299,7 +303,7 @@ export class DurableSync {
   async #attempts(database: string, channel: SyncChannel, signal: AbortSignal): Promise<{ txid: number | undefined }> {
     for (let attempt = 0; ; attempt++) {
       signal.throwIfAborted();
-      this.requests++;
+      this.#requests++;
       try {
         return await channel.sync(database, DEFAULT_SYNC_TIMEOUT_MS, signal);
       } catch (error) {
